@@ -1,0 +1,1 @@
+"""appliance: a DPDK packet-forwarding appliance driven from Python."""

@@ -1,0 +1,234 @@
+// The pybind11 module appliance._native: the only file that knows Python.
+// Control calls that can take long release the GIL; C++ error classes map to
+// Python classes of the same names here, in one place.
+#include <arpa/inet.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "dataplane.h"
+#include "drop_reasons.h"
+#include "eal.h"
+#include "errors.h"
+
+namespace py = pybind11;
+using namespace appliance;
+
+namespace {
+
+using Release = py::call_guard<py::gil_scoped_release>;
+
+uint32_t parse_ipv4_be(const std::string& text, const char* what) {
+    in_addr a{};
+    if (inet_pton(AF_INET, text.c_str(), &a) != 1)
+        throw RuleError(std::string(what) + " '" + text + "' is not an IPv4 address");
+    return a.s_addr;
+}
+
+FlowKey make_key(unsigned proto, const std::string& src, unsigned sport, const std::string& dst,
+                 unsigned dport) {
+    if (proto > 255) throw RuleError("protocol " + std::to_string(proto) + " out of range 0..255");
+    if (sport > 65535 || dport > 65535) throw RuleError("L4 ports must be 0..65535");
+    return FlowKey{parse_ipv4_be(src, "source"), parse_ipv4_be(dst, "destination"),
+                   htons(uint16_t(sport)), htons(uint16_t(dport)), uint8_t(proto), {0, 0, 0}};
+}
+
+std::string ip_text(uint32_t be) {
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &be, buf, sizeof buf);
+    return buf;
+}
+
+py::dict stats_dict(const WorkerStats& s) {
+    py::dict d, drops;
+    for (size_t i = 0; i < kDropReasonCount; ++i) drops[kDropReasonNames[i]] = s.drops[i];
+    d["rx_packets"] = s.rx_packets;
+    d["tx_packets"] = s.tx_packets;
+    d["drops"] = drops;
+    d["busy_cycles"] = s.busy_cycles;
+    d["busy_packets"] = s.busy_packets;
+    d["loops"] = s.loops;
+    return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_native, m) {
+    m.doc() = "DPDK data plane of the appliance (see appliance.dataplane for the Python API)";
+
+    auto base = py::register_exception<ApplianceError>(m, "ApplianceError", PyExc_RuntimeError);
+    py::register_exception<EalError>(m, "EalError", base);
+    py::register_exception<PortError>(m, "PortError", base);
+    py::register_exception<ResourceError>(m, "ResourceError", base);
+    py::register_exception<RouteError>(m, "RouteError", base);
+    py::register_exception<NextHopError>(m, "NextHopError", base);
+    py::register_exception<RuleError>(m, "RuleError", base);
+    py::register_exception<TableFullError>(m, "TableFullError", base);
+    py::register_exception<StateError>(m, "StateError", base);
+
+    m.def("eal_init", &eal_init, py::arg("args"), Release());
+    m.def("eal_is_initialized", &eal_is_initialized);
+    m.def("eal_args", &eal_args);
+    m.def("eal_worker_lcores", &eal_worker_lcores);
+    m.def("drop_reasons", [] {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (size_t i = 0; i < kDropReasonCount; ++i)
+            out.emplace_back(kDropReasonNames[i], kDropReasonHelp[i]);
+        return out;
+    }, "(name, meaning) of every drop reason, in counter order");
+    m.def("mbufs_needed", [](uint64_t descriptors, unsigned workers, unsigned ports) {
+        return mbufs_needed({descriptors, workers, ports});
+    }, py::arg("descriptors"), py::arg("workers"), py::arg("ports"));
+
+    py::enum_<PortKind>(m, "PortKind")
+        .value("pci", PortKind::pci)
+        .value("vdev", PortKind::vdev)
+        .value("ring", PortKind::ring);
+
+    py::class_<PortSpec>(m, "PortSpec")
+        .def(py::init<>())
+        .def_readwrite("name", &PortSpec::name)
+        .def_readwrite("kind", &PortSpec::kind)
+        .def_readwrite("device", &PortSpec::device)
+        .def_readwrite("rx_queues", &PortSpec::rx_queues)
+        .def_readwrite("tx_queues", &PortSpec::tx_queues)
+        .def_readwrite("rx_desc", &PortSpec::rx_desc)
+        .def_readwrite("tx_desc", &PortSpec::tx_desc)
+        .def_readwrite("mtu", &PortSpec::mtu)
+        .def_readwrite("promiscuous", &PortSpec::promiscuous)
+        .def_readwrite("rss", &PortSpec::rss);
+
+    py::class_<DataplaneSpec>(m, "DataplaneSpec")
+        .def(py::init<>())
+        .def_readwrite("name", &DataplaneSpec::name)
+        .def_readwrite("ports", &DataplaneSpec::ports)
+        .def_readwrite("worker_lcores", &DataplaneSpec::worker_lcores)
+        .def_readwrite("max_routes", &DataplaneSpec::max_routes)
+        .def_readwrite("tbl8_groups", &DataplaneSpec::tbl8_groups)
+        .def_readwrite("max_nexthops", &DataplaneSpec::max_nexthops)
+        .def_readwrite("max_rules", &DataplaneSpec::max_rules)
+        .def_readwrite("verify_checksum", &DataplaneSpec::verify_checksum)
+        .def_readwrite("mbufs", &DataplaneSpec::mbufs);
+
+    py::class_<Dataplane>(m, "Dataplane")
+        .def(py::init<const DataplaneSpec&>(), py::arg("spec"), Release())
+        .def("start", &Dataplane::start, Release())
+        .def("stop", &Dataplane::stop, Release())
+        .def("close", &Dataplane::close, Release())
+        .def_property_readonly("running", &Dataplane::running)
+        .def_property_readonly("closed", &Dataplane::closed)
+        .def("route_add", &Dataplane::route_add, py::arg("prefix"), py::arg("nexthop"))
+        .def("route_add_bulk", &Dataplane::route_add_bulk, py::arg("prefixes"),
+             py::arg("nexthops"), Release())
+        .def("route_delete", &Dataplane::route_delete, py::arg("prefix"))
+        .def("routes", [](Dataplane& d) {
+            std::vector<std::pair<std::string, uint32_t>> out;
+            for (const Route& r : d.routes()) out.emplace_back(format_prefix(r.ip, r.depth), r.nexthop);
+            return out;
+        })
+        .def("route_count", &Dataplane::route_count)
+        .def("route_lookup", &Dataplane::route_lookup, py::arg("address"))
+        .def("nexthop_set", &Dataplane::nexthop_set, py::arg("id"), py::arg("port"),
+             py::arg("dst_mac"), py::arg("src_mac") = "", Release())
+        .def("nexthop_delete", &Dataplane::nexthop_delete, py::arg("id"), Release())
+        .def("nexthops", [](Dataplane& d) {
+            py::list out;
+            for (const NextHopInfo& h : d.nexthops()) {
+                py::dict e;
+                e["id"] = h.id;
+                e["port"] = d.port_name(h.port_index);
+                e["dst_mac"] = format_mac(h.dst);
+                e["src_mac"] = format_mac(h.src);
+                e["users"] = h.routes;
+                out.append(e);
+            }
+            return out;
+        })
+        .def("rule_add", [](Dataplane& d, unsigned proto, const std::string& src, unsigned sport,
+                            const std::string& dst, unsigned dport, const std::string& action,
+                            uint32_t nexthop) {
+            RuleAction a = action == "forward" ? RuleAction::forward
+                         : action == "drop"    ? RuleAction::drop
+                                               : throw RuleError("action '" + action + "' must be 'forward' or 'drop'");
+            d.rule_add({make_key(proto, src, sport, dst, dport), a, nexthop});
+        }, py::arg("proto"), py::arg("src"), py::arg("src_port"), py::arg("dst"),
+           py::arg("dst_port"), py::arg("action"), py::arg("nexthop") = 0)
+        .def("rule_delete", [](Dataplane& d, unsigned proto, const std::string& src, unsigned sport,
+                               const std::string& dst, unsigned dport) {
+            d.rule_delete(make_key(proto, src, sport, dst, dport));
+        }, py::arg("proto"), py::arg("src"), py::arg("src_port"), py::arg("dst"), py::arg("dst_port"))
+        .def("rules", [](Dataplane& d) {
+            py::list out;
+            for (const Rule& r : d.rules()) {
+                py::dict e;
+                e["proto"] = r.key.proto;
+                e["src"] = ip_text(r.key.src_ip);
+                e["src_port"] = ntohs(r.key.src_port);
+                e["dst"] = ip_text(r.key.dst_ip);
+                e["dst_port"] = ntohs(r.key.dst_port);
+                e["action"] = r.action == RuleAction::drop ? "drop" : "forward";
+                e["nexthop"] = r.action == RuleAction::drop ? py::none() : py::cast(r.nexthop);
+                out.append(e);
+            }
+            return out;
+        })
+        .def("worker_stats", [](Dataplane& d) {
+            py::list out;
+            for (const WorkerSnapshot& w : d.worker_stats()) {
+                py::dict e = stats_dict(w.stats);
+                e["lcore"] = w.lcore;
+                e["rx_queues"] = w.rx_queues;
+                out.append(e);
+            }
+            return out;
+        })
+        .def("port_states", [](Dataplane& d) {
+            py::list out;
+            for (const PortState& s : d.port_states()) {
+                py::dict e;
+                e["name"] = s.name;
+                e["device"] = s.device;
+                e["port_id"] = s.port_id;
+                e["socket"] = s.socket;
+                e["mac"] = s.mac;
+                e["link_up"] = s.link_up;
+                e["link_speed_mbps"] = s.link_speed_mbps;
+                e["mtu"] = s.mtu;
+                e["rx_queues"] = s.rx_queues;
+                e["tx_queues"] = s.tx_queues;
+                e["rss_hash_functions"] = s.rss_hash_functions;
+                e["offloads"] = s.offloads;
+                out.append(e);
+            }
+            return out;
+        })
+        .def("port_counters", &Dataplane::port_counters)
+        .def("mempools", [](Dataplane& d) {
+            py::list out;
+            for (const MempoolSnapshot& p : d.mempools()) {
+                py::dict e;
+                e["name"] = p.name;
+                e["socket"] = p.socket;
+                e["size"] = p.size;
+                e["in_use"] = p.in_use;
+                out.append(e);
+            }
+            return out;
+        })
+        .def("inject", [](Dataplane& d, const std::string& port, const std::vector<py::bytes>& frames,
+                          uint16_t queue) {
+            std::vector<std::string> raw(frames.begin(), frames.end());
+            py::gil_scoped_release release;
+            return d.inject(port, raw, queue);
+        }, py::arg("port"), py::arg("frames"), py::arg("queue") = 0)
+        .def("drain", [](Dataplane& d, const std::string& port) {
+            std::vector<std::string> raw;
+            {
+                py::gil_scoped_release release;
+                raw = d.drain(port);
+            }
+            py::list out;
+            for (const auto& f : raw) out.append(py::bytes(f));
+            return out;
+        }, py::arg("port"))
+        .def("quiesce", &Dataplane::quiesce, py::arg("timeout") = 5.0, Release());
+}

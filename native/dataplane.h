@@ -1,0 +1,118 @@
+// The data plane as one object: ports, pools, tables and workers, built
+// from a spec, started and stopped by the control thread. Every control
+// call is serialized here: the tables have exactly one writer.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fib.h"
+#include "flow.h"
+#include "mempool.h"
+#include "nexthop.h"
+#include "port.h"
+#include "rcu.h"
+#include "worker.h"
+
+namespace appliance {
+
+struct DataplaneSpec {
+    std::string name = "dp";
+    std::vector<PortSpec> ports;
+    std::vector<unsigned> worker_lcores;  // empty: every EAL worker lcore
+    uint32_t max_routes = 1u << 20;
+    uint32_t tbl8_groups = 1u << 16;
+    uint32_t max_nexthops = 4096;
+    uint32_t max_rules = 1u << 16;
+    bool verify_checksum = true;
+    uint64_t mbufs = 0;  // 0: sized by mbufs_needed() per socket
+};
+
+struct WorkerSnapshot {
+    unsigned lcore;
+    std::vector<std::pair<std::string, uint16_t>> rx_queues;  // (port name, queue)
+    WorkerStats stats;
+};
+
+struct MempoolSnapshot {
+    std::string name;
+    int socket;
+    unsigned size, in_use;
+};
+
+class Dataplane {
+public:
+    explicit Dataplane(const DataplaneSpec& spec);
+    ~Dataplane();
+    Dataplane(const Dataplane&) = delete;
+    Dataplane& operator=(const Dataplane&) = delete;
+
+    void start();
+    void stop();   // workers finish their loop and flush, then ports stop
+    void close();  // stop and free everything; later calls raise StateError
+    bool running() const { return running_; }
+    bool closed() const { return closed_; }
+    const DataplaneSpec& spec() const { return spec_; }
+
+    // Routes (prefix text "a.b.c.d/len").
+    void route_add(const std::string& prefix, uint32_t nexthop);
+    void route_add_bulk(const std::vector<std::string>& prefixes,
+                        const std::vector<uint32_t>& nexthops);
+    void route_delete(const std::string& prefix);
+    std::vector<Route> routes();
+    size_t route_count();
+    std::optional<uint32_t> route_lookup(const std::string& address);
+
+    // Next hops; an empty src MAC means the output port's own address.
+    void nexthop_set(uint32_t id, const std::string& port, const std::string& dst_mac,
+                     const std::string& src_mac);
+    void nexthop_delete(uint32_t id);
+    std::vector<NextHopInfo> nexthops();
+
+    // Exact-match rules; addresses dotted quad, ports host order.
+    void rule_add(const Rule& rule);
+    void rule_delete(const FlowKey& key);
+    std::vector<Rule> rules();
+
+    // Observability.
+    std::vector<WorkerSnapshot> worker_stats();
+    std::vector<PortState> port_states();
+    std::map<std::string, std::map<std::string, uint64_t>> port_counters();
+    std::vector<MempoolSnapshot> mempools();
+    const std::string& port_name(uint16_t index) const { return spec_.ports.at(index).name; }
+
+    // Ring ports: push frames into a port's rx queue, take what it transmitted.
+    unsigned inject(const std::string& port, const std::vector<std::string>& frames,
+                    uint16_t queue);
+    std::vector<std::string> drain(const std::string& port);
+    // Waits until workers have consumed every injected frame and flushed their
+    // output; false on timeout.
+    bool quiesce(double timeout_s);
+
+private:
+    void check_open() const;
+    void stop_locked();
+    size_t port_index(const std::string& name) const;
+    void build_workers();
+    Rcu& rcu() { return *rcu_; }
+
+    DataplaneSpec spec_;
+    std::mutex writer_;
+    std::vector<std::unique_ptr<Port>> ports_;
+    std::map<int, std::unique_ptr<Mempool>> pools_;  // by NUMA socket
+    std::unique_ptr<Rcu> rcu_;
+    std::unique_ptr<NextHopTable> hops_;
+    std::unique_ptr<Fib> fib_;
+    std::unique_ptr<FlowTable> flows_;
+    std::vector<std::unique_ptr<WorkerContext>> workers_;
+    std::vector<WorkerStats*> stats_;  // rte_zmalloc'd, cache aligned
+    std::atomic<bool> stop_{false};
+    bool running_ = false;
+    bool closed_ = false;
+};
+
+}  // namespace appliance

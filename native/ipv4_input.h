@@ -1,0 +1,44 @@
+// Stage 1: Ethernet/IPv4 input checks of RFC 1812 section 5.2.2 and 5.3.1.
+// A packet passes with its header pointer, or gets the reason it is dropped.
+#pragma once
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "drop_reasons.h"
+
+namespace appliance {
+
+constexpr unsigned kIpv4Pass = ~0u;  // not a DropReason: the packet goes on
+
+inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, rte_ipv4_hdr** out) {
+    const uint32_t seg_len = rte_pktmbuf_data_len(m);
+    if (seg_len < sizeof(rte_ether_hdr)) return unsigned(DropReason::malformed);
+    auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+    if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return unsigned(DropReason::not_ipv4);
+    if (seg_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr))
+        return unsigned(DropReason::malformed);
+
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+    const uint32_t ihl = uint32_t(ip->version_ihl & 0x0f) * 4;
+    if ((ip->version_ihl >> 4) != 4 || ihl < sizeof(rte_ipv4_hdr) ||
+        sizeof(rte_ether_hdr) + ihl > seg_len)
+        return unsigned(DropReason::malformed);
+    const uint32_t total = rte_be_to_cpu_16(ip->total_length);
+    if (total < ihl || sizeof(rte_ether_hdr) + total > rte_pktmbuf_pkt_len(m))
+        return unsigned(DropReason::malformed);
+
+    if (verify_checksum) {
+        const uint64_t flags = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+        if (flags == RTE_MBUF_F_RX_IP_CKSUM_BAD) return unsigned(DropReason::bad_checksum);
+        // The device did not check it (vdevs never do): the header must sum to 0xffff.
+        if (flags != RTE_MBUF_F_RX_IP_CKSUM_GOOD && rte_raw_cksum(ip, ihl) != 0xffff)
+            return unsigned(DropReason::bad_checksum);
+    }
+    if (ip->time_to_live <= 1) return unsigned(DropReason::ttl_expired);
+    *out = ip;
+    return kIpv4Pass;
+}
+
+}  // namespace appliance

@@ -1,0 +1,57 @@
+#include "nexthop.h"
+
+#include <rte_malloc.h>
+
+#include "errors.h"
+
+namespace appliance {
+
+NextHopTable::NextHopTable(uint32_t capacity, Rcu& rcu)
+    : capacity_(capacity), rcu_(rcu), slots_(new std::atomic<NextHop*>[capacity]),
+      refs_(capacity, 0) {
+    for (uint32_t i = 0; i < capacity; ++i) slots_[i].store(nullptr);
+}
+
+NextHopTable::~NextHopTable() {
+    for (uint32_t i = 0; i < capacity_; ++i) rte_free(slots_[i].load());
+}
+
+void NextHopTable::check_usable(uint32_t id) const {
+    if (id >= capacity_)
+        throw NextHopError("next hop " + std::to_string(id) + " out of range 0.." +
+                           std::to_string(capacity_ - 1));
+    if (get(id) == nullptr) throw NextHopError("next hop " + std::to_string(id) + " is not set");
+}
+
+void NextHopTable::set(uint32_t id, const NextHop& hop) {
+    if (id >= capacity_)
+        throw NextHopError("next hop " + std::to_string(id) + " out of range 0.." +
+                           std::to_string(capacity_ - 1));
+    auto* fresh = static_cast<NextHop*>(rte_malloc("nexthop", sizeof(NextHop), 0));
+    if (fresh == nullptr) throw TableFullError("out of memory for next hop " + std::to_string(id));
+    *fresh = hop;
+    NextHop* old = slots_[id].exchange(fresh, std::memory_order_release);
+    if (old != nullptr) {
+        rcu_.synchronize();
+        rte_free(old);
+    }
+}
+
+void NextHopTable::remove(uint32_t id) {
+    check_usable(id);
+    if (refs_[id] != 0)
+        throw NextHopError("next hop " + std::to_string(id) + " is used by " +
+                           std::to_string(refs_[id]) + " routes or rules; delete them first");
+    NextHop* old = slots_[id].exchange(nullptr, std::memory_order_release);
+    rcu_.synchronize();
+    rte_free(old);
+}
+
+std::vector<NextHopInfo> NextHopTable::list() const {
+    std::vector<NextHopInfo> out;
+    for (uint32_t i = 0; i < capacity_; ++i)
+        if (const NextHop* h = get(i)) out.push_back({i, h->port_index, h->dst, h->src, refs_[i]});
+    return out;
+}
+
+}  // namespace appliance

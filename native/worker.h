@@ -1,0 +1,55 @@
+// One worker per lcore: it owns its (port, rx queue) pairs and tx queue
+// `tx_queue` on every port, so nothing on its fast path is shared for write.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include <rte_ethdev.h>
+
+#include "fib.h"
+#include "flow.h"
+#include "mempool.h"
+#include "nexthop.h"
+#include "stats.h"
+
+struct rte_rcu_qsbr;
+
+namespace appliance {
+
+// Read-mostly state every worker looks at, written only by the control thread.
+struct Tables {
+    const Fib* fib;
+    const FlowTable* flows;
+    const NextHopTable* hops;
+    bool verify_checksum;
+};
+
+struct RxQueue {
+    uint16_t port_id;
+    uint16_t queue;
+};
+
+struct WorkerContext {
+    unsigned lcore = 0;
+    unsigned rcu_thread_id = 0;
+    rte_rcu_qsbr* rcu = nullptr;
+    Tables tables{};
+    std::vector<RxQueue> rx;
+    uint16_t tx_queue = 0;
+    // Indexed by port index: where that port's output is buffered, and its ethdev id.
+    std::vector<rte_eth_dev_tx_buffer*> tx_buffers;
+    std::vector<uint16_t> tx_port_ids;
+    WorkerStats* stats = nullptr;
+    const std::atomic<bool>* stop = nullptr;
+};
+
+// The lcore entry point (rte_eal_remote_launch): loops until *stop.
+int worker_main(void* context);
+
+// The burst pipeline, exposed so it can be driven without an lcore.
+void forward_burst(WorkerContext& w, rte_mbuf** pkts, uint16_t n);
+void flush_tx(WorkerContext& w);
+
+}  // namespace appliance
