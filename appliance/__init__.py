@@ -1,1 +1,11 @@
-"""appliance: a DPDK packet-forwarding appliance driven from Python."""
+"""appliance: a DPDK packet-forwarding appliance driven from Python.
+
+    from appliance import Dataplane, DataplaneConfig, PortConfig
+"""
+from appliance.dataplane import Dataplane, DataplaneConfig, PortConfig, TableSizes
+from appliance.eal import EalOptions
+from appliance.errors import *  # noqa: F403
+from appliance.errors import __all__ as _errors
+
+__version__ = "0.1.0"
+__all__ = ["Dataplane", "DataplaneConfig", "EalOptions", "PortConfig", "TableSizes", *_errors]

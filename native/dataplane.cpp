@@ -158,7 +158,7 @@ void Dataplane::stop_locked() {
 }
 
 void Dataplane::close() {
-    std::lock_guard<std::mutex> lock(writer_);
+    std::scoped_lock lock(writer_, io_);
     if (closed_) return;
     stop_locked();
     for (const auto& w : workers_)
@@ -334,7 +334,8 @@ std::vector<MempoolSnapshot> Dataplane::mempools() {
 
 unsigned Dataplane::inject(const std::string& port, const std::vector<std::string>& frames,
                            uint16_t queue) {
-    std::lock_guard<std::mutex> lock(writer_);
+    // Not the writer lock: test traffic keeps flowing while tables change.
+    std::lock_guard<std::mutex> lock(io_);
     check_open();
     Port& p = *ports_[port_index(port)];
     rte_ring* ring = p.rx_ring(queue);
@@ -360,7 +361,7 @@ unsigned Dataplane::inject(const std::string& port, const std::vector<std::strin
 }
 
 std::vector<std::string> Dataplane::drain(const std::string& port) {
-    std::lock_guard<std::mutex> lock(writer_);
+    std::lock_guard<std::mutex> lock(io_);
     check_open();
     Port& p = *ports_[port_index(port)];
     std::vector<std::string> out;

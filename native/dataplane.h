@@ -101,7 +101,8 @@ private:
     Rcu& rcu() { return *rcu_; }
 
     DataplaneSpec spec_;
-    std::mutex writer_;
+    std::mutex writer_;  // the one table writer
+    std::mutex io_;      // ring-port inject/drain (single producer/consumer rings)
     std::vector<std::unique_ptr<Port>> ports_;
     std::map<int, std::unique_ptr<Mempool>> pools_;  // by NUMA socket
     std::unique_ptr<Rcu> rcu_;

@@ -1,6 +1,6 @@
 #include "port.h"
 
-#include <rte_bus.h>
+#include <rte_bus_vdev.h>
 #include <rte_dev.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
@@ -56,7 +56,11 @@ Port::Port(const PortSpec& spec) : spec_(spec) {
 }
 
 void Port::create_ring_port() {
-    std::string base = "rp_" + spec_.name;
+    // The ring PMD keeps a closed device's name registered: every ring port
+    // gets a name of its own.
+    static unsigned instances = 0;
+    std::string base = "rp" + std::to_string(instances++) + "_" + spec_.name;
+    ring_vdev_name_ = "net_ring_" + base;
     auto make = [&](const std::string& suffix, uint16_t q, unsigned size) {
         std::string name = base + suffix + std::to_string(q);
         rte_ring* r = rte_ring_create(name.c_str(), rte_align32pow2(size + 1), SOCKET_ID_ANY,
@@ -70,7 +74,7 @@ void Port::create_ring_port() {
     };
     for (uint16_t q = 0; q < spec_.rx_queues; ++q) rx_rings_.push_back(make("_rx", q, spec_.rx_desc));
     for (uint16_t q = 0; q < spec_.tx_queues; ++q) tx_rings_.push_back(make("_tx", q, spec_.tx_desc));
-    int rc = rte_eth_from_rings(("net_ring_" + spec_.name).c_str(), rx_rings_.data(),
+    int rc = rte_eth_from_rings(ring_vdev_name_.c_str(), rx_rings_.data(),
                                 spec_.rx_queues, tx_rings_.data(), spec_.tx_queues,
                                 static_cast<unsigned>(rte_socket_id()));
     if (rc < 0) {
@@ -99,10 +103,11 @@ void Port::free_rings() {
 Port::~Port() {
     stop();
     if (created_) {
-        rte_eth_dev_close(port_id_);
-        // Remove the vdev we hot-plugged so a later Dataplane can probe it again.
-        if (spec_.kind == PortKind::vdev)
-            rte_eal_hotplug_remove("vdev", vdev_name(spec_.device).c_str());
+        // Remove the vdev we made (ring ports are vdevs too) so a later
+        // Dataplane in this process can create or probe it again; removal
+        // closes the ethdev.
+        std::string vdev = is_ring() ? ring_vdev_name_ : vdev_name(spec_.device);
+        if (rte_vdev_uninit(vdev.c_str()) != 0) rte_eth_dev_close(port_id_);
     }
     free_rings();
 }

@@ -68,6 +68,7 @@ public:
 
 private:
     void create_ring_port();
+    std::string ring_vdev_name_;
     void free_rings();
 
     PortSpec spec_;

@@ -1,0 +1,229 @@
+"""The in-process data plane: a Pythonic face on appliance._native.Dataplane.
+
+Prefixes are `ipaddress` objects or strings, MACs are strings, ports are
+named. Everything is checked before it reaches C++, and C++ checks again; any
+misuse raises an `appliance.errors` class with a message naming the value.
+"""
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from appliance import _native
+from appliance.eal import EalOptions, init_eal, port_kind
+from appliance.errors import ConfigError, RouteError, RuleError
+
+DROP_REASONS: list[str] = [name for name, _ in _native.drop_reasons()]
+PROTOCOLS = {"icmp": socket.IPPROTO_ICMP, "tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
+
+Prefix = str | ipaddress.IPv4Network
+
+
+@dataclass
+class PortConfig:
+    """One port: `device` is a PCI address, a vdev spec (net_tap0,iface=x) or 'ring'."""
+
+    name: str
+    device: str
+    rx_queues: int = 1
+    tx_queues: int | None = None  # None: one per worker, what the workers need
+    rx_desc: int = 1024
+    tx_desc: int = 1024
+    mtu: int | None = None
+    promiscuous: bool = True
+    rss: bool = True
+
+
+@dataclass
+class TableSizes:
+    max_routes: int = 1 << 20
+    tbl8_groups: int = 1 << 16
+    max_nexthops: int = 4096
+    max_rules: int = 1 << 16
+
+
+@dataclass
+class DataplaneConfig:
+    ports: list[PortConfig]
+    eal: EalOptions = field(default_factory=EalOptions)
+    tables: TableSizes = field(default_factory=TableSizes)
+    verify_checksum: bool = True
+    name: str = "dp"
+
+
+def to_prefix(value: Prefix) -> str:
+    """'10.0.0.0/8' for any accepted prefix form; RouteError otherwise."""
+    if isinstance(value, ipaddress.IPv4Network):
+        return str(value)
+    if not isinstance(value, str):
+        raise RouteError(f"{value!r}: a prefix must be a string or ipaddress.IPv4Network")
+    try:
+        return str(ipaddress.IPv4Network(value))
+    except ValueError as e:
+        raise RouteError(f"{value}: {e}") from None
+
+
+def to_protocol(value: int | str) -> int:
+    if isinstance(value, str):
+        if value.lower() in PROTOCOLS:
+            return PROTOCOLS[value.lower()]
+        raise RuleError(f"protocol '{value}': expected tcp, udp, icmp or a number 0..255")
+    if not 0 <= value <= 255:
+        raise RuleError(f"protocol {value}: expected 0..255")
+    return value
+
+
+def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
+    workers = len(config.eal.worker_lcores)
+    spec = _native.DataplaneSpec()
+    spec.name = config.name
+    spec.worker_lcores = list(config.eal.worker_lcores)
+    spec.max_routes = config.tables.max_routes
+    spec.tbl8_groups = config.tables.tbl8_groups
+    spec.max_nexthops = config.tables.max_nexthops
+    spec.max_rules = config.tables.max_rules
+    spec.verify_checksum = config.verify_checksum
+    ports = []
+    for p in config.ports:
+        ps = _native.PortSpec()
+        ps.name = p.name
+        ps.kind = getattr(_native.PortKind, port_kind(p.device))
+        ps.device = "" if p.device == "ring" else p.device
+        ps.rx_queues = p.rx_queues
+        ps.tx_queues = workers if p.tx_queues is None else p.tx_queues
+        ps.rx_desc = p.rx_desc
+        ps.tx_desc = p.tx_desc
+        ps.mtu = p.mtu or 0
+        ps.promiscuous = p.promiscuous
+        ps.rss = p.rss
+        ports.append(ps)
+    spec.ports = ports
+    return spec
+
+
+class Dataplane:
+    """Ports, tables and workers of one appliance, in this process.
+
+    Use as a context manager, or call start() / stop() / close().
+    """
+
+    def __init__(self, config: DataplaneConfig):
+        if not config.ports:
+            raise ConfigError("a dataplane needs at least one port")
+        self.config = config
+        init_eal(config.eal, [p.device for p in config.ports if p.device != "ring"])
+        self._dp = _native.Dataplane(_native_spec(config))
+
+    # -- lifecycle --
+    def start(self) -> None:
+        self._dp.start()
+
+    def stop(self) -> None:
+        self._dp.stop()
+
+    def close(self) -> None:
+        self._dp.close()
+
+    @property
+    def running(self) -> bool:
+        return self._dp.running
+
+    def __enter__(self) -> Dataplane:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- routes --
+    def route_add(self, prefix: Prefix, nexthop: int) -> None:
+        self._dp.route_add(to_prefix(prefix), nexthop)
+
+    def route_add_bulk(self, routes: Iterable[tuple[Prefix, int]]) -> int:
+        """Adds all routes or none; returns how many. The GIL is released meanwhile."""
+        prefixes, hops = [], []
+        for prefix, hop in routes:
+            prefixes.append(prefix if isinstance(prefix, str) else to_prefix(prefix))
+            hops.append(hop)
+        self._dp.route_add_bulk(prefixes, hops)
+        return len(prefixes)
+
+    def route_delete(self, prefix: Prefix) -> None:
+        self._dp.route_delete(to_prefix(prefix))
+
+    def routes(self) -> list[tuple[ipaddress.IPv4Network, int]]:
+        return [(ipaddress.IPv4Network(p), nh) for p, nh in self._dp.routes()]
+
+    def route_count(self) -> int:
+        return self._dp.route_count()
+
+    def route_lookup(self, address: str | ipaddress.IPv4Address) -> int | None:
+        """The next hop a worker would pick for `address` (None: no route)."""
+        return self._dp.route_lookup(str(address))
+
+    # -- next hops --
+    def nexthop_set(self, id: int, port: str, dst_mac: str, src_mac: str | None = None) -> None:
+        self._dp.nexthop_set(id, port, dst_mac, src_mac or "")
+
+    def nexthop_delete(self, id: int) -> None:
+        self._dp.nexthop_delete(id)
+
+    def nexthops(self) -> list[dict[str, Any]]:
+        return self._dp.nexthops()
+
+    # -- exact-match rules --
+    def rule_add(self, proto: int | str, src: str, src_port: int, dst: str, dst_port: int,
+                 action: str = "forward", nexthop: int | None = None) -> None:
+        if action == "forward" and nexthop is None:
+            raise RuleError("a forward rule needs a nexthop")
+        self._dp.rule_add(to_protocol(proto), str(src), src_port, str(dst), dst_port, action,
+                          nexthop or 0)
+
+    def rule_delete(self, proto: int | str, src: str, src_port: int, dst: str,
+                    dst_port: int) -> None:
+        self._dp.rule_delete(to_protocol(proto), str(src), src_port, str(dst), dst_port)
+
+    def rules(self) -> list[dict[str, Any]]:
+        return self._dp.rules()
+
+    # -- observability --
+    def stats(self) -> dict[str, Any]:
+        """Totals, per-worker and per-port counters as plain dicts."""
+        workers = self._dp.worker_stats()
+        drops = {r: sum(w["drops"][r] for w in workers) for r in DROP_REASONS}
+        busy_cycles = sum(w["busy_cycles"] for w in workers)
+        busy_packets = sum(w["busy_packets"] for w in workers)
+        for w in workers:
+            w["cycles_per_packet"] = w["busy_cycles"] / w["busy_packets"] if w["busy_packets"] else 0.0
+        return {
+            "rx_packets": sum(w["rx_packets"] for w in workers),
+            "tx_packets": sum(w["tx_packets"] for w in workers),
+            "drops": drops,
+            "cycles_per_packet": busy_cycles / busy_packets if busy_packets else 0.0,
+            "workers": workers,
+            "ports": self._dp.port_counters(),
+            "routes": self._dp.route_count(),
+            "rules": len(self._dp.rules()),
+        }
+
+    def ports(self) -> list[dict[str, Any]]:
+        return self._dp.port_states()
+
+    def mempools(self) -> list[dict[str, Any]]:
+        return self._dp.mempools()
+
+    # -- ring ports (tests, debugging) --
+    def inject(self, port: str, frames: Iterable[bytes], queue: int = 0) -> int:
+        return self._dp.inject(port, [bytes(f) for f in frames], queue)
+
+    def drain(self, port: str) -> list[bytes]:
+        return self._dp.drain(port)
+
+    def quiesce(self, timeout: float = 5.0) -> None:
+        """Returns once every injected frame is transmitted or counted."""
+        if not self._dp.quiesce(timeout):
+            raise TimeoutError(f"workers did not consume injected frames within {timeout} s")
+

@@ -1,0 +1,35 @@
+"""The appliance's exception classes, one tree for native and Python errors.
+
+The data plane's C++ errors arrive as these same classes (the binding maps
+them), so callers catch `RouteError` whether it came from a prefix parsed in
+Python, a table in C++ or, later, a server's reply.
+"""
+from appliance._native import (
+    ApplianceError,
+    EalError,
+    NextHopError,
+    PortError,
+    ResourceError,
+    RouteError,
+    RuleError,
+    StateError,
+    TableFullError,
+)
+
+
+class ConfigError(ApplianceError):
+    """A configuration or description that does not validate."""
+
+
+__all__ = [
+    "ApplianceError",
+    "ConfigError",
+    "EalError",
+    "NextHopError",
+    "PortError",
+    "ResourceError",
+    "RouteError",
+    "RuleError",
+    "StateError",
+    "TableFullError",
+]
