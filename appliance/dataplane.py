@@ -217,6 +217,7 @@ class Dataplane:
 
     # -- ring ports (tests, debugging) --
     def inject(self, port: str, frames: Iterable[bytes], queue: int = 0) -> int:
+        """Queues frames on a ring port's rx queue; returns how many fit."""
         return self._dp.inject(port, [bytes(f) for f in frames], queue)
 
     def drain(self, port: str) -> list[bytes]:

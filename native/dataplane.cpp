@@ -350,10 +350,9 @@ unsigned Dataplane::inject(const std::string& port, const std::vector<std::strin
             throw PortError("inject: frame of " + std::to_string(f.size()) + " bytes does not fit an mbuf");
         }
         memcpy(data, f.data(), f.size());
-        if (rte_ring_enqueue(ring, m) != 0) {
+        if (rte_ring_enqueue(ring, m) != 0) {  // full: the caller keeps the rest
             rte_pktmbuf_free(m);
-            throw PortError("inject: rx ring of port " + port + " is full after " +
-                            std::to_string(sent) + " frames");
+            break;
         }
         ++sent;
     }

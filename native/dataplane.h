@@ -85,7 +85,8 @@ public:
     std::vector<MempoolSnapshot> mempools();
     const std::string& port_name(uint16_t index) const { return spec_.ports.at(index).name; }
 
-    // Ring ports: push frames into a port's rx queue, take what it transmitted.
+    // Ring ports: push frames into a port's rx queue (returns how many fit,
+    // like rte_eth_tx_burst), take what it transmitted.
     unsigned inject(const std::string& port, const std::vector<std::string>& frames,
                     uint16_t queue);
     std::vector<std::string> drain(const std::string& port);

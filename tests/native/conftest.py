@@ -68,6 +68,7 @@ def udp(dst="10.1.2.3", src="192.0.2.1", ttl=64, sport=1234, dport=5678, payload
 
 def forward(dp: Dataplane, frames, port="a") -> dict[str, list[Ether]]:
     """Injects frames on `port`; returns what every port transmitted, parsed."""
-    dp.inject(port, [bytes(f) for f in frames])
+    raw = [bytes(f) for f in frames]
+    assert dp.inject(port, raw) == len(raw), "rx ring too small for this test"
     dp.quiesce()
     return {p: [Ether(raw) for raw in dp.drain(p)] for p in PORTS}
