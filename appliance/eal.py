@@ -71,7 +71,9 @@ def eal_args(opts: EalOptions, devices: list[str]) -> list[str]:
     if not opts.hugepages:
         args.append("--no-huge")
     if opts.in_memory:
-        args.append("--in-memory")
+        # --no-huge implies legacy memory, which --in-memory refuses; without
+        # hugepages, --no-shconf is what keeps files out of the runtime dir.
+        args.append("--in-memory" if opts.hugepages else "--no-shconf")
     else:
         args += ["--file-prefix", opts.file_prefix]
     pci = [d for d in devices if port_kind(d) == "pci"]

@@ -3,6 +3,7 @@
 // Python classes of the same names here, in one place.
 #include <arpa/inet.h>
 #include <pybind11/pybind11.h>
+#include <rte_cycles.h>
 #include <pybind11/stl.h>
 
 #include "dataplane.h"
@@ -69,6 +70,7 @@ PYBIND11_MODULE(_native, m) {
     m.def("eal_is_initialized", &eal_is_initialized);
     m.def("eal_args", &eal_args);
     m.def("eal_worker_lcores", &eal_worker_lcores);
+    m.def("tsc_hz", [] { return rte_get_tsc_hz(); }, "TSC ticks per second (after eal_init)");
     m.def("drop_reasons", [] {
         std::vector<std::pair<std::string, std::string>> out;
         for (size_t i = 0; i < kDropReasonCount; ++i)

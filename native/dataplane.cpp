@@ -94,19 +94,8 @@ void Dataplane::build_workers() {
         stats_.push_back(stats);
         w->stats = stats;
         w->stop = &stop_;
-        for (const auto& port : ports_) {
-            auto* buf = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
-                "tx_buffer", RTE_ETH_TX_BUFFER_SIZE(kBurstSize), 0,
-                int(rte_lcore_to_socket_id(w->lcore))));
-            if (buf == nullptr) throw ResourceError("cannot allocate tx buffers");
-            rte_eth_tx_buffer_init(buf, kBurstSize);
-            // What does not fit in the tx queue is freed and counted, never leaked.
-            rte_eth_tx_buffer_set_err_callback(
-                buf, rte_eth_tx_buffer_count_callback,
-                &stats->drops[unsigned(DropReason::tx_full)]);
-            w->tx_buffers.push_back(buf);
-            w->tx_port_ids.push_back(port->id());
-        }
+        w->tx.resize(ports_.size());
+        for (size_t p = 0; p < ports_.size(); ++p) w->tx[p].port_id = ports_[p]->id();
         workers_.push_back(std::move(w));
     }
 }
@@ -161,8 +150,6 @@ void Dataplane::close() {
     std::scoped_lock lock(writer_, io_);
     if (closed_) return;
     stop_locked();
-    for (const auto& w : workers_)
-        for (auto* b : w->tx_buffers) rte_free(b);
     workers_.clear();
     for (auto* s : stats_) rte_free(s);
     stats_.clear();

@@ -1,5 +1,5 @@
-// The burst pipeline: input checks -> exact-match rules -> LPM -> rewrite -> tx
-// buffer. Each stage runs over the whole burst before the next one starts, so
+// The burst pipeline: input checks -> LPM -> exact-match rules -> rewrite ->
+// tx. Each stage runs over the whole burst before the next one starts, so
 // lookups go in bulk and headers are prefetched ahead of use.
 #include <rte_hash.h>
 #include <rte_lpm.h>
@@ -19,29 +19,55 @@ constexpr uint32_t kRuleDrop = 0xfffffffeu;  // an exact-match rule said drop
 
 struct Burst {
     rte_mbuf* pkts[kBurstSize];
-    rte_ipv4_hdr* ip[kBurstSize];
     uint32_t dst[kBurstSize];  // host byte order, for the LPM
     uint32_t hop[kBurstSize];
     uint16_t n = 0;
 };
 
+inline rte_ipv4_hdr* ipv4_of(rte_mbuf* m) {
+    return reinterpret_cast<rte_ipv4_hdr*>(rte_pktmbuf_mtod(m, rte_ether_hdr*) + 1);
+}
+
+// The common case in one test with few branches: an option-less IPv4 header
+// that is whole, with TTL > 1 and (when asked) a good checksum. The mbuf's
+// data room always holds 34 bytes, so reading them before the length test is
+// safe. Anything else goes to ipv4_input() for its exact verdict.
+inline bool ipv4_common_case(rte_mbuf* m, bool verify_checksum) {
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
+    const uint32_t total = __builtin_bswap16(ip->total_length);
+    bool ok = (rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) &
+              (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) & (ip->version_ihl == 0x45) &
+              (total >= sizeof(rte_ipv4_hdr)) &
+              (sizeof(rte_ether_hdr) + total <= rte_pktmbuf_pkt_len(m)) & (ip->time_to_live > 1);
+    if (verify_checksum && ok) {
+        const uint64_t flags = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+        ok = flags == RTE_MBUF_F_RX_IP_CKSUM_GOOD ||
+             (flags != RTE_MBUF_F_RX_IP_CKSUM_BAD && ipv4_checksum_ok(ip, sizeof(rte_ipv4_hdr)));
+    }
+    return ok;
+}
+
 // Stage 1: keeps packets that pass RFC 1812 checks; drops and counts the rest.
 void input_stage(WorkerContext& w, rte_mbuf** pkts, uint16_t n, Burst& b) {
+    const bool verify = w.tables.verify_checksum;
     for (uint16_t i = 0; i < n && i < kPrefetchOffset; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
     for (uint16_t i = 0; i < n; ++i) {
         if (i + kPrefetchOffset < n)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchOffset], void*));
-        rte_ipv4_hdr* ip;
-        unsigned verdict = ipv4_input(pkts[i], w.tables.verify_checksum, &ip);
-        if (verdict != kIpv4Pass) {
-            w.stats->drops[verdict]++;
-            rte_pktmbuf_free(pkts[i]);
-            continue;
+        rte_mbuf* m = pkts[i];
+        if (unlikely(!ipv4_common_case(m, verify))) {
+            rte_ipv4_hdr* ip;
+            unsigned verdict = ipv4_input(m, verify, &ip);
+            if (verdict != kIpv4Pass) {
+                w.stats->drops[verdict]++;
+                rte_pktmbuf_free(m);
+                continue;
+            }
         }
-        b.pkts[b.n] = pkts[i];
-        b.ip[b.n] = ip;
-        b.dst[b.n] = rte_be_to_cpu_32(ip->dst_addr);
+        b.pkts[b.n] = m;
+        b.dst[b.n] = __builtin_bswap32(ipv4_of(m)->dst_addr);
         b.n++;
     }
 }
@@ -62,7 +88,7 @@ void rule_stage(const FlowTable& flows, Burst& b) {
     FlowKey keys[kBurstSize];
     const void* key_ptrs[kBurstSize];
     for (uint16_t i = 0; i < b.n; ++i) {
-        const rte_ipv4_hdr* ip = b.ip[i];
+        const rte_ipv4_hdr* ip = ipv4_of(b.pkts[i]);
         FlowKey& k = keys[i];
         k = FlowKey{ip->src_addr, ip->dst_addr, 0, 0, ip->next_proto_id, {0, 0, 0}};
         // Ports only for first fragments (or unfragmented) of TCP/UDP that carry them.
@@ -88,14 +114,24 @@ void rule_stage(const FlowTable& flows, Burst& b) {
     }
 }
 
-// Stage 4: rewrite and buffer per output port; unroutable packets counted.
+// Stage 4: rewrite and batch per output port; unroutable packets counted.
 void output_stage(WorkerContext& w, Burst& b) {
     const NextHopTable& hops = *w.tables.hops;
+    TxBatch* tx = w.tx.data();
+    // Bursts mostly share a next hop: resolve each distinct id once. Valid for
+    // the whole burst, which lies inside one RCU read-side section.
+    uint32_t last_id = kNoRoute;
+    const NextHop* last_hop = nullptr;
     for (uint16_t i = 0; i < b.n; ++i) {
         rte_mbuf* m = b.pkts[i];
-        uint32_t id = b.hop[i];
-        const NextHop* hop = nullptr;
-        if (id == kNoRoute || id == kRuleDrop || (hop = hops.get(id)) == nullptr) {
+        const uint32_t id = b.hop[i];
+        const NextHop* hop = last_hop;
+        if (id != last_id) {
+            hop = id < kRuleDrop ? hops.get(id) : nullptr;
+            last_id = id;
+            last_hop = hop;
+        }
+        if (unlikely(hop == nullptr)) {
             DropReason why = id == kNoRoute    ? DropReason::no_route
                              : id == kRuleDrop ? DropReason::rule_drop
                                                : DropReason::nexthop_down;
@@ -103,10 +139,27 @@ void output_stage(WorkerContext& w, Burst& b) {
             rte_pktmbuf_free(m);
             continue;
         }
-        ipv4_rewrite(rte_pktmbuf_mtod(m, rte_ether_hdr*), b.ip[i], *hop);
-        w.stats->tx_packets += rte_eth_tx_buffer(hop->port_id, w.tx_queue,
-                                                 w.tx_buffers[hop->port_index], m);
+        auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+        ipv4_rewrite(eth, reinterpret_cast<rte_ipv4_hdr*>(eth + 1), *hop);
+        TxBatch& t = tx[hop->port_index];
+        t.pkts[t.n++] = m;
     }
+}
+
+// Stage 5: one tx burst per port; what the queue refuses is freed and counted.
+void tx_stage(WorkerContext& w) {
+    uint64_t sent = 0;
+    for (TxBatch& t : w.tx) {
+        if (t.n == 0) continue;
+        const uint16_t done = rte_eth_tx_burst(t.port_id, w.tx_queue, t.pkts, t.n);
+        if (unlikely(done < t.n)) {
+            w.stats->count_drop(DropReason::tx_full, t.n - done);
+            rte_pktmbuf_free_bulk(&t.pkts[done], t.n - done);
+        }
+        sent += done;
+        t.n = 0;
+    }
+    w.stats->tx_packets += sent;
 }
 
 }  // namespace
@@ -118,13 +171,7 @@ void forward_burst(WorkerContext& w, rte_mbuf** pkts, uint16_t n) {
     lpm_stage(w.tables.fib->lpm(), b);
     if (w.tables.flows->active() != 0) rule_stage(*w.tables.flows, b);
     output_stage(w, b);
-}
-
-void flush_tx(WorkerContext& w) {
-    for (size_t p = 0; p < w.tx_buffers.size(); ++p)
-        if (w.tx_buffers[p]->length != 0)
-            w.stats->tx_packets += rte_eth_tx_buffer_flush(w.tx_port_ids[p], w.tx_queue,
-                                                           w.tx_buffers[p]);
+    tx_stage(w);
 }
 
 }  // namespace appliance

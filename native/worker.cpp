@@ -21,7 +21,6 @@ int worker_main(void* context) {
             forward_burst(w, pkts, n);
         }
         if (packets != 0) {
-            flush_tx(w);
             w.stats->rx_packets += packets;
             w.stats->busy_cycles += rte_rdtsc() - start;
             w.stats->busy_packets += packets;
@@ -30,7 +29,6 @@ int worker_main(void* context) {
         // Every table reference of this iteration is gone: writers may reclaim.
         rte_rcu_qsbr_quiescent(w.rcu, w.rcu_thread_id);
     }
-    flush_tx(w);
     rte_rcu_qsbr_thread_offline(w.rcu, w.rcu_thread_id);
     rte_rcu_qsbr_thread_unregister(w.rcu, w.rcu_thread_id);
     return 0;

@@ -31,6 +31,13 @@ struct RxQueue {
     uint16_t queue;
 };
 
+// Packets of one burst bound for one port, sent with one rte_eth_tx_burst.
+struct alignas(RTE_CACHE_LINE_SIZE) TxBatch {
+    rte_mbuf* pkts[kBurstSize];
+    uint16_t n = 0;
+    uint16_t port_id = 0;
+};
+
 struct WorkerContext {
     unsigned lcore = 0;
     unsigned rcu_thread_id = 0;
@@ -38,9 +45,7 @@ struct WorkerContext {
     Tables tables{};
     std::vector<RxQueue> rx;
     uint16_t tx_queue = 0;
-    // Indexed by port index: where that port's output is buffered, and its ethdev id.
-    std::vector<rte_eth_dev_tx_buffer*> tx_buffers;
-    std::vector<uint16_t> tx_port_ids;
+    std::vector<TxBatch> tx;  // indexed by port index
     WorkerStats* stats = nullptr;
     const std::atomic<bool>* stop = nullptr;
 };
@@ -48,8 +53,7 @@ struct WorkerContext {
 // The lcore entry point (rte_eal_remote_launch): loops until *stop.
 int worker_main(void* context);
 
-// The burst pipeline, exposed so it can be driven without an lcore.
+// The burst pipeline: every packet ends transmitted or counted as a drop.
 void forward_burst(WorkerContext& w, rte_mbuf** pkts, uint16_t n);
-void flush_tx(WorkerContext& w);
 
 }  // namespace appliance

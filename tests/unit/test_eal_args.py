@@ -17,9 +17,15 @@ def test_vdevs_pci_memory_and_prefix_become_eal_args():
 
 
 def test_no_pci_ports_means_no_pci_scan_and_in_memory_drops_the_prefix():
-    args = eal_args(EalOptions(in_memory=True, hugepages=False, cpus={0: 0, 1: 0}), ["ring"][:0])
-    assert "--no-pci" in args and "--in-memory" in args and "--no-huge" in args
+    args = eal_args(EalOptions(in_memory=True, cpus={0: 0, 1: 0}), [])
+    assert "--no-pci" in args and "--in-memory" in args and "--no-huge" not in args
     assert "--file-prefix" not in args
+
+
+def test_without_hugepages_in_memory_means_no_shared_config():
+    # the EAL refuses --in-memory with --no-huge (legacy memory)
+    args = eal_args(EalOptions(in_memory=True, hugepages=False), [])
+    assert "--no-huge" in args and "--no-shconf" in args and "--in-memory" not in args
 
 
 @pytest.mark.parametrize("device, kind", [

@@ -1,0 +1,1 @@
+"""Throughput benchmarks: vdev runs against l3fwd and testpmd, side by side."""

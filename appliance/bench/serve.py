@@ -1,0 +1,60 @@
+"""Runs the data plane on given ports and routes until SIGINT/SIGTERM.
+
+The benchmark starts this in its own process (the EAL runs once per
+process) and reads it through DPDK telemetry like l3fwd and testpmd; at
+exit it prints its own counters as one JSON line.
+
+    python -m appliance.bench.serve --port wan0=net_pcap0,rx_pcap=x.pcap,infinite_rx=1 \
+        --port lan0=net_null0,no-rx=1 --routes routes.txt --nexthop lan0=02:00:00:00:00:01
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from appliance import Dataplane, DataplaneConfig, EalOptions, PortConfig, TableSizes
+from appliance import _native
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m appliance.bench.serve")
+    p.add_argument("--port", action="append", required=True, metavar="NAME=DEVICE")
+    p.add_argument("--routes", required=True, help="file of 'prefix' lines, all to the next hop")
+    p.add_argument("--nexthop", required=True, metavar="PORT=MAC")
+    p.add_argument("--file-prefix", default="bench-appliance")
+    p.add_argument("--no-verify-checksum", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    ports = [PortConfig(*spec.split("=", 1)) for spec in args.port]
+    with open(args.routes) as f:
+        prefixes = [line.split()[0] for line in f if line.strip()]
+    config = DataplaneConfig(
+        ports=ports, verify_checksum=not args.no_verify_checksum,
+        eal=EalOptions(main_lcore=0, worker_lcores=[1], file_prefix=args.file_prefix,
+                       memory_mb=512),
+        tables=TableSizes(max_routes=max(1024, 2 * len(prefixes)), tbl8_groups=1 << 14,
+                          max_nexthops=16))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    dp = Dataplane(config)
+    port, mac = args.nexthop.split("=", 1)
+    dp.nexthop_set(1, port, mac)
+    dp.route_add_bulk((p, 1) for p in prefixes)
+    dp.start()
+    print("ready", flush=True)
+    stop.wait()
+    stats = dp.stats()
+    dp.close()
+    print(json.dumps({"stats": stats, "tsc_hz": _native.tsc_hz()}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Forwarding throughput on vdevs: the appliance, DPDK's l3fwd and testpmd io.
+
+All three run on the same single worker core, read the same pcap (net_pcap,
+infinite_rx) and send to net_null; all three are measured the same way, by
+sampling the null port's opackets through DPDK telemetry. They run one after
+another, round after round, so a noisy neighbour hits them alike.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from appliance.bench.telemetry import Telemetry
+
+L3FWD_SOURCES = Path("/usr/share/dpdk/examples")
+NEXTHOP_MAC = "02:00:00:00:00:01"
+OUT_PORT = 1  # ethdev id of net_null in every contender
+
+
+@dataclass
+class Contender:
+    name: str
+    command: list[str]
+    file_prefix: str
+
+
+@dataclass
+class Sample:
+    mpps: float
+    extra: dict = field(default_factory=dict)
+
+
+def build_l3fwd(cache: Path) -> Path:
+    """Builds the distro's l3fwd example, patched only to run on vdevs.
+
+    vdevs have no rx checksum offload (l3fwd insists on it) and its LPM is
+    sized for its 16 demo routes; nothing on the fast path is changed.
+    """
+    binary = cache / "l3fwd" / "build" / "l3fwd"
+    if binary.exists():
+        return binary
+    if not (L3FWD_SOURCES / "l3fwd").is_dir():
+        raise FileNotFoundError(f"{L3FWD_SOURCES}/l3fwd missing: apt-get install dpdk-doc")
+    cache.mkdir(parents=True, exist_ok=True)
+    for sub in ("l3fwd", "common"):
+        shutil.rmtree(cache / sub, ignore_errors=True)
+        shutil.copytree(L3FWD_SOURCES / sub, cache / sub)
+    patch(cache / "l3fwd" / "main.c",
+          ".offloads = RTE_ETH_RX_OFFLOAD_CHECKSUM,", ".offloads = 0,")
+    patch(cache / "l3fwd" / "l3fwd_lpm.c",
+          "#define IPV4_L3FWD_LPM_MAX_RULES         1024",
+          "#define IPV4_L3FWD_LPM_MAX_RULES         (1 << 20)")
+    patch(cache / "l3fwd" / "l3fwd_lpm.c",
+          "#define IPV4_L3FWD_LPM_NUMBER_TBL8S (1 << 8)",
+          "#define IPV4_L3FWD_LPM_NUMBER_TBL8S (1 << 16)")
+    subprocess.run(["make", "-C", str(cache / "l3fwd"), "-j2"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return binary
+
+
+def patch(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    if old not in text:
+        raise RuntimeError(f"{path}: '{old}' not found; the l3fwd sources changed")
+    path.write_text(text.replace(old, new))
+
+
+def eal(prefix: str, pcap: Path, lcores: str) -> list[str]:
+    return ["-l", lcores, "--no-pci", "--file-prefix", prefix, "-m", "512",
+            "--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1", "--vdev", "net_null0,no-rx=1"]
+
+
+def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path) -> list[Contender]:
+    lpm_rules = work / "l3fwd_v4.cfg"
+    lpm_rules.write_text("".join(f"R{line.split()[0]} {OUT_PORT}\n" for line in routes.open()))
+    (work / "l3fwd_v6.cfg").write_text(f"R2001:db8::/32 {OUT_PORT}\n")  # l3fwd needs one
+    return [
+        Contender("appliance", [
+            sys.executable, "-m", "appliance.bench.serve", "--file-prefix", "bench-appliance",
+            "--port", f"wan0=net_pcap0,rx_pcap={pcap},infinite_rx=1",
+            "--port", "lan0=net_null0,no-rx=1", "--routes", str(routes),
+            "--nexthop", f"lan0={NEXTHOP_MAC}"], "bench-appliance"),
+        Contender("l3fwd", [
+            # l3fwd opens a tx queue per lcore and pcap has one: give it
+            # only the forwarding lcore (its main lcore forwards too).
+            str(l3fwd), *eal("bench-l3fwd", pcap, "1"), "--", "-p", "0x3", "-P",
+            "--config", "(0,0,1),(1,0,1)", f"--eth-dest={OUT_PORT},{NEXTHOP_MAC}",
+            "--lookup", "lpm", "--parse-ptype",
+            "--rule_ipv4", str(lpm_rules), "--rule_ipv6", str(work / "l3fwd_v6.cfg")],
+            "bench-l3fwd"),
+        Contender("testpmd_io", [
+            "dpdk-testpmd", *eal("bench-testpmd", pcap, "0,1"), "--", "--forward-mode=io",
+            "--auto-start", "--stats-period", "60", "--nb-cores", "1"], "bench-testpmd"),
+    ]
+
+
+def measure(c: Contender, seconds: float, log: Path) -> Sample:
+    """Starts the contender, waits for traffic, samples opackets over `seconds`."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(c.command, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    try:
+        with Telemetry(c.file_prefix, timeout=120) as tel:
+            deadline = time.monotonic() + 120
+            while tel.port_stats(OUT_PORT).get("opackets", 0) == 0:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{c.name} forwarded nothing; see {log}")
+                time.sleep(0.2)
+            time.sleep(0.5)  # past the warm-up
+            t0, p0 = time.monotonic(), tel.port_stats(OUT_PORT)["opackets"]
+            time.sleep(seconds)
+            t1, p1 = time.monotonic(), tel.port_stats(OUT_PORT)["opackets"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    extra = {}
+    if c.name == "appliance":
+        last = log.read_text().strip().splitlines()[-1]
+        extra = json.loads(last)
+    return Sample((p1 - p0) / (t1 - t0) / 1e6, extra)
+
+
+def run(work: Path, pcap: Path, routes: Path, rounds: int, seconds: float,
+        cache: Path) -> dict:
+    l3fwd = build_l3fwd(cache)
+    results: dict[str, list[Sample]] = {}
+    for r in range(rounds):
+        for c in contenders(work, l3fwd, pcap, routes):
+            sample = measure(c, seconds, work / f"{c.name}-{r}.log")
+            results.setdefault(c.name, []).append(sample)
+            print(f"  round {r + 1}/{rounds} {c.name:<11} {sample.mpps:7.3f} Mpps",
+                  file=sys.stderr, flush=True)
+    return summarize(results)
+
+
+def summarize(results: dict[str, list[Sample]]) -> dict:
+    med = {name: statistics.median(s.mpps for s in samples) for name, samples in results.items()}
+    ratios = [a.mpps / b.mpps for a, b in zip(results["appliance"], results["l3fwd"])]
+    ours = [s.extra for s in results["appliance"]]
+    cpp = statistics.median(e["stats"]["cycles_per_packet"] for e in ours)
+    tsc_hz = ours[0]["tsc_hz"]
+    return {
+        "appliance_mpps": round(med["appliance"], 3),
+        "l3fwd_mpps": round(med["l3fwd"], 3),
+        "testpmd_io_mpps": round(med["testpmd_io"], 3),
+        "ratio_vs_l3fwd": round(statistics.median(ratios), 3),
+        "ratio_vs_testpmd_io": round(med["appliance"] / med["testpmd_io"], 3),
+        "cycles_per_packet": round(cpp, 1),
+        "total_cycles_per_packet": {
+            name: round(tsc_hz / (m * 1e6), 1) for name, m in med.items()},
+        "tsc_ghz": round(tsc_hz / 1e9, 3),
+        "samples_mpps": {name: [round(s.mpps, 3) for s in v] for name, v in results.items()},
+        "rounds": len(ratios),
+    }
