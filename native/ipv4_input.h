@@ -18,9 +18,17 @@ constexpr unsigned kIpv4Pass = ~0u;  // not a DropReason: the packet goes on
 // common 20-byte header is five 32-bit adds, not rte_raw_cksum's loop.
 inline bool ipv4_checksum_ok(const rte_ipv4_hdr* ip, uint32_t ihl) {
     if (ihl != sizeof(rte_ipv4_hdr)) return rte_raw_cksum(ip, ihl) == 0xffff;
-    uint32_t w[5];
-    std::memcpy(w, ip, sizeof w);
-    uint64_t sum = uint64_t(w[0]) + w[1] + w[2] + w[3] + w[4];
+    // Two 64-bit words and one 32-bit word, added with end-around carry.
+    uint64_t a, b;
+    uint32_t c;
+    std::memcpy(&a, ip, 8);
+    std::memcpy(&b, reinterpret_cast<const uint8_t*>(ip) + 8, 8);
+    std::memcpy(&c, reinterpret_cast<const uint8_t*>(ip) + 16, 4);
+    uint64_t sum;
+    bool carry = __builtin_add_overflow(a, b, &sum);
+    sum += carry;  // cannot overflow again: a + b - 2^64 < 2^64 - 1
+    carry = __builtin_add_overflow(sum, uint64_t(c), &sum);
+    sum += carry;
     sum = (sum & 0xffffffff) + (sum >> 32);
     sum = (sum & 0xffffffff) + (sum >> 32);
     sum = (sum & 0xffff) + (sum >> 16);
