@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from appliance import _native
 from appliance.errors import ConfigError
 
+RUNTIME_DIR = Path("/var/run/dpdk")
 # Read before rte_eal_init pins this thread to the main lcore's CPU.
 HOST_CPUS = sorted(os.sched_getaffinity(0))
 PCI_ADDRESS = re.compile(r"^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
@@ -102,6 +105,26 @@ def init_eal(opts: EalOptions, devices: list[str]) -> list[str]:
         return current
     _native.eal_init(args)
     return args
+
+
+def shutdown_eal(opts: EalOptions) -> None:
+    """At process exit: release the EAL, then the files it leaves behind.
+
+    DPDK keeps a primary's hugepage files and runtime directory so a restart
+    can reuse them; a cleanly stopped appliance leaves nothing.
+    """
+    _native.eal_cleanup()
+    if opts.in_memory:
+        return
+    for mount in hugetlbfs_mounts():
+        for f in mount.glob(f"{opts.file_prefix}map_*"):
+            f.unlink(missing_ok=True)
+    shutil.rmtree(RUNTIME_DIR / opts.file_prefix, ignore_errors=True)
+
+
+def hugetlbfs_mounts() -> list[Path]:
+    with open("/proc/mounts") as f:
+        return [Path(line.split()[1]) for line in f if line.split()[2] == "hugetlbfs"]
 
 
 def _lcores(args: list[str]) -> str:

@@ -67,6 +67,7 @@ PYBIND11_MODULE(_native, m) {
     py::register_exception<StateError>(m, "StateError", base);
 
     m.def("eal_init", &eal_init, py::arg("args"), Release());
+    m.def("eal_cleanup", &eal_cleanup, Release());
     m.def("eal_is_initialized", &eal_is_initialized);
     m.def("eal_args", &eal_args);
     m.def("eal_worker_lcores", &eal_worker_lcores);

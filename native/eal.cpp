@@ -42,6 +42,13 @@ void eal_init(const std::vector<std::string>& args) {
     rte_pdump_init();
 }
 
+void eal_cleanup() {
+    if (!g_initialized) return;
+    rte_pdump_uninit();
+    rte_eal_cleanup();
+    g_initialized = false;
+}
+
 bool eal_is_initialized() { return g_initialized; }
 
 const std::vector<std::string>& eal_args() { return g_args; }

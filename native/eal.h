@@ -13,6 +13,9 @@ namespace appliance {
 // reason on failure.
 void eal_init(const std::vector<std::string>& args);
 
+// Releases the EAL's resources at process exit; the EAL cannot be used again.
+void eal_cleanup();
+
 bool eal_is_initialized();
 const std::vector<std::string>& eal_args();
 

@@ -17,6 +17,7 @@ import threading
 
 from appliance import Dataplane, DataplaneConfig, EalOptions, PortConfig, TableSizes
 from appliance import _native
+from appliance.eal import shutdown_eal
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     stop.wait()
     stats = dp.stats()
     dp.close()
+    shutdown_eal(config.eal)
     print(json.dumps({"stats": stats, "tsc_hz": _native.tsc_hz()}), flush=True)
     return 0
 

@@ -11,7 +11,7 @@ import socket
 import time
 from pathlib import Path
 
-RUNTIME_DIR = Path("/var/run/dpdk")
+from appliance.eal import RUNTIME_DIR
 
 
 def socket_path(file_prefix: str) -> Path:

@@ -9,7 +9,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
 from appliance import Dataplane, DataplaneConfig, EalOptions, PortConfig, TableSizes
-from tests.conftest import hugepages_usable
+from appliance.host.hugepages import hugepages_usable
 
 EAL_MEMORY_MB = 1024
 EAL = EalOptions(main_lcore=0, worker_lcores=[1], memory_mb=EAL_MEMORY_MB,

@@ -1,0 +1,1 @@
+"""Host preparation: hugepages, NIC binding, checks."""

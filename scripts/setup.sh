@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Prepares a Debian 12 host (root) to build, run and test the appliance:
+# DPDK 22.11 from the distro, hugepages, and a virtualenv in .venv with the
+# package installed in editable mode. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DEBIAN_FRONTEND=noninteractive
+packages=(libdpdk-dev dpdk dpdk-dev dpdk-doc pkg-config build-essential python3-venv python3-dev
+          iproute2)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# 1 GiB of 2 MiB hugepages for tests and the demo (they fall back to
+# --no-huge where this is refused, e.g. in an unprivileged container).
+pages=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+if [ -w "$pages" ] && [ "$(cat "$pages")" -lt 1024 ]; then
+    echo 1024 > "$pages" || true
+fi
+if ! grep -q hugetlbfs /proc/mounts; then
+    mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages || true
+fi
+
+python3 -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -e '.[test]'
+echo "ready: . .venv/bin/activate"

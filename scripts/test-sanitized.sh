@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the test suite against an ASan/UBSan build of the native module.
+# The build goes to build/sanitize; the package is copied beside it and run
+# from a venv of its own, so the normal (editable) install can neither be
+# touched nor picked up instead. Extra args go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out=$root/build/sanitize
+mkdir -p "$out/cmake"
+cmake -S "$root" -B "$out/cmake" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPPLIANCE_SANITIZE=ON \
+      -Dpybind11_DIR="$(python -m pybind11 --cmakedir)" >/dev/null
+cmake --build "$out/cmake" -j2 >/dev/null
+rm -rf "$out/tree" && mkdir -p "$out/tree"
+cp -r appliance tests bench "$out/tree/"
+rm -f "$out/tree/appliance/"_native*.so
+cp "$out/cmake/"_native*.so "$out/tree/appliance/"
+venv=$out/venv
+if [ ! -x "$venv/bin/python" ]; then
+    python -m venv "$venv"
+    "$venv/bin/pip" install -q pytest scapy PyYAML pydantic
+fi
+cd "$out/tree"
+# Python itself is not built with ASan: preload the runtime; CPython's
+# arena allocator makes leak reports noise, so leaks are not checked.
+export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+"$venv/bin/python" - <<'PY'
+import appliance._native as n, sys
+assert "/build/sanitize/tree/" in n.__file__, f"not the sanitized build: {n.__file__}"
+PY
+exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
