@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
-packages=(libdpdk-dev dpdk dpdk-dev dpdk-doc pkg-config build-essential python3-venv python3-dev
+packages=(libdpdk-dev dpdk dpdk-dev dpdk-doc pkg-config build-essential cmake python3-venv python3-dev
           iproute2)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -27,5 +27,5 @@ fi
 
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -e '.[test]'
+.venv/bin/pip install -q -e '.[test]' pybind11  # pybind11: for scripts/test-sanitized.sh
 echo "ready: . .venv/bin/activate"
