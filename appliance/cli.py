@@ -1,14 +1,22 @@
-"""The `appliance` command: thin, every subcommand calls one public function."""
+"""The `appliance` command: thin, every subcommand calls one public function.
+
+Exit codes: 0 ok, 1 runtime error, 2 usage or configuration error.
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import threading
 import time
+from typing import Any
+
+import yaml
 
 from appliance import __version__
+from appliance.config import DEFAULT_SOCKET
 from appliance.errors import ApplianceError, ConfigError
 
 
@@ -17,47 +25,223 @@ def run_demo(duration: float | None, interval: float, as_json: bool) -> int:
     from appliance.demo import open_demo
     from appliance.eal import shutdown_eal
     from appliance.host.hugepages import hugepages_usable
-    from appliance.stats_view import rates, render
 
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = _stop_on_signals()
     dp = open_demo(hugepages=hugepages_usable(256))
     try:
         print("demo: wan0 (pcap) -> 10.1/16 lan0, 10.2/16 lan1, 10.3/16 no route; Ctrl-C stops",
               flush=True)
-        started = time.monotonic()
-        before, t0 = dp.stats(), time.monotonic()
-        while not stop.wait(interval):
-            after, t1 = dp.stats(), time.monotonic()
-            r = rates(before, after, t1 - t0)
-            print(json.dumps(r) if as_json else render(r) + "\n", flush=True)
-            before, t0 = after, t1
-            if duration is not None and t1 - started >= duration:
-                break
+        _print_rates(dp.stats, stop, duration, interval, as_json)
     finally:
         dp.close()
         shutdown_eal(dp.config.eal)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="appliance", description="DPDK forwarding appliance")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the appliance in the foreground (no config: the demo)")
+def run_config(path: str, duration: float | None) -> int:
+    """Runs the appliance from a config file, serving the API, until SIGTERM/SIGINT."""
+    from appliance.api.server import serve, stop as stop_server
+    from appliance.config import load_config
+    from appliance.service import Service
+
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("appliance")
+    cfg = load_config(path)
+    stop = _stop_on_signals()
+    reload = threading.Event()
+    signal.signal(signal.SIGHUP, lambda *_: reload.set())
+    service = Service(cfg, source=path)
+    server = serve(service, cfg.api.socket)
+    log.info("API listening on %s", cfg.api.socket)
+    started = time.monotonic()
+    try:
+        while not stop.wait(0.2):
+            if reload.is_set():
+                reload.clear()
+                try:
+                    service.reload()
+                except ApplianceError as e:
+                    log.error("reload of %s refused, nothing changed: %s", path, e)
+            if duration is not None and time.monotonic() - started >= duration:
+                break
+    finally:
+        stop_server(server)
+        service.close()
+        log.info("stopped")
+    return 0
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _print_rates(read_stats, stop: threading.Event, duration: float | None, interval: float,
+                 as_json: bool) -> None:
+    from appliance.stats_view import rates, render
+    started = time.monotonic()
+    before, t0 = read_stats(), time.monotonic()
+    while not stop.wait(interval):
+        after, t1 = read_stats(), time.monotonic()
+        r = rates(before, after, t1 - t0)
+        print(json.dumps(r) if as_json else render(r) + "\n", flush=True)
+        before, t0 = after, t1
+        if duration is not None and t1 - started >= duration:
+            return
+
+
+def validate_config(path: str) -> int:
+    from appliance.config import load_config
+    cfg = load_config(path)
+    print(f"{path}: ok ({len(cfg.ports)} ports, {len(cfg.nexthops)} next hops, "
+          f"{len(cfg.routes)} routes, {len(cfg.rules)} rules)")
+    return 0
+
+
+def _client(args: argparse.Namespace):
+    from appliance.api.client import Client
+    return Client(args.socket)
+
+
+def _show(data: Any, as_json: bool, table=None) -> None:
+    if as_json or table is None:
+        print(json.dumps(data, indent=None if as_json else 2, default=str))
+    else:
+        for line in table(data):
+            print(line)
+
+
+def client_command(args: argparse.Namespace) -> int:
+    c = _client(args)
+    what, verb = args.command, getattr(args, "verb", None)
+    if what == "route":
+        if verb == "add":
+            c.route_add(args.prefix, args.nexthop)
+        elif verb == "del":
+            c.route_delete(args.prefix)
+        else:
+            routes = [{"prefix": str(p), "nexthop": nh} for p, nh in c.routes(args.prefix, args.nexthop)]
+            _show(routes, args.json, lambda rs: [f"{r['prefix']:<20} via {r['nexthop']}" for r in rs])
+    elif what == "nexthop":
+        if verb == "set":
+            c.nexthop_set(args.id, args.port, args.mac, args.src_mac)
+        elif verb == "del":
+            c.nexthop_delete(args.id)
+        else:
+            _show(c.nexthops(), args.json, lambda hs: [
+                f"{h['id']:<6} {h['port']:<8} {h['dst_mac']} (src {h['src_mac']}, {h['users']} users)"
+                for h in hs])
+    elif what == "rule":
+        key = (args.proto, args.src, args.src_port, args.dst, args.dst_port) if verb != "list" else ()
+        if verb == "add":
+            c.rule_add(*key, args.action, args.nexthop)
+        elif verb == "del":
+            c.rule_delete(*key)
+        else:
+            _show(c.rules(), args.json, lambda rs: [
+                f"{r['proto']:<4} {r['src']}:{r['src_port']} -> {r['dst']}:{r['dst_port']} "
+                f"{r['action']}" + (f" via {r['nexthop']}" if r['nexthop'] is not None else "")
+                for r in rs])
+    elif what == "stats":
+        if args.watch:
+            _print_rates(c.stats, _stop_on_signals(), None, args.watch, args.json)
+        else:
+            _show(c.stats(), True)
+    elif what == "apply":
+        with open(args.file) as f:
+            document = yaml.safe_load(f)
+        _show(c.apply(document), args.json)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Every leaf command takes --socket and --json, wherever they are written.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--socket", default=DEFAULT_SOCKET, help="API socket of a running appliance")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = argparse.ArgumentParser(prog="appliance", description="DPDK forwarding appliance")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def leaf(parent, name: str, **kw) -> argparse.ArgumentParser:
+        return parent.add_parser(name, parents=[common], **kw)
+
+    def group(name: str, help: str):
+        return sub.add_parser(name, help=help).add_subparsers(dest="verb", required=True)
+
+    run = leaf(sub, "run", help="run in the foreground (no --config: the built-in demo)")
+    run.add_argument("--config", help="YAML config file")
     run.add_argument("--duration", type=float, help="stop after this many seconds")
-    run.add_argument("--interval", type=float, default=1.0, help="seconds between stats lines")
-    run.add_argument("--json", action="store_true", help="stats as JSON lines")
-    sub.add_parser("version", help="print the version")
-    args = parser.parse_args(argv)
+    run.add_argument("--interval", type=float, default=1.0, help="demo: seconds between stats")
+
+    leaf(group("config", "config files"), "validate",
+         help="validate a config file, touch nothing").add_argument("file")
+    leaf(sub, "demo-pcap", help="write the demo's traffic to a pcap file").add_argument("file")
+
+    route = group("route", "routes")
+    add = leaf(route, "add")
+    add.add_argument("prefix")
+    add.add_argument("nexthop", type=int)
+    leaf(route, "del").add_argument("prefix")
+    lst = leaf(route, "list")
+    lst.add_argument("--prefix", help="only routes inside this prefix")
+    lst.add_argument("--nexthop", type=int)
+
+    nh = group("nexthop", "next hops")
+    s = leaf(nh, "set")
+    s.add_argument("id", type=int)
+    s.add_argument("port")
+    s.add_argument("mac")
+    s.add_argument("--src-mac")
+    leaf(nh, "del").add_argument("id", type=int)
+    leaf(nh, "list")
+
+    rule = group("rule", "exact-match rules")
+    for verb in ("add", "del"):
+        r = leaf(rule, verb)
+        r.add_argument("proto")
+        r.add_argument("src")
+        r.add_argument("src_port", type=int)
+        r.add_argument("dst")
+        r.add_argument("dst_port", type=int)
+        if verb == "add":
+            r.add_argument("action", choices=["forward", "drop"])
+            r.add_argument("--nexthop", type=int)
+    leaf(rule, "list")
+
+    leaf(sub, "stats", help="counters (--watch N: rates every N seconds)").add_argument(
+        "--watch", type=float, metavar="N")
+    leaf(sub, "apply", help="make the running tables those of a config file").add_argument("file")
+    leaf(sub, "version", help="print the version")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "version":
             print(__version__)
             return 0
-        return run_demo(args.duration, args.interval, args.json)
+        if args.command == "run":
+            if args.config:
+                return run_config(args.config, args.duration)
+            return run_demo(args.duration, args.interval, args.json)
+        if args.command == "config":
+            return validate_config(args.file)
+        if args.command == "demo-pcap":
+            from appliance.demo import write_demo_pcap
+            print(write_demo_pcap(args.file))
+            return 0
+        return client_command(args)
     except ConfigError as e:
         print(f"{type(e).__name__}: {e}", file=sys.stderr)
         return 2
     except ApplianceError as e:
         print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 1

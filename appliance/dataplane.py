@@ -67,6 +67,8 @@ def to_prefix(value: Prefix) -> str:
 
 
 def to_protocol(value: int | str) -> int:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
     if isinstance(value, str):
         if value.lower() in PROTOCOLS:
             return PROTOCOLS[value.lower()]

@@ -33,9 +33,13 @@ def demo_frames() -> list[Ether]:
     return frames
 
 
+def write_demo_pcap(path: str | Path) -> Path:
+    wrpcap(str(path), demo_frames())
+    return Path(path)
+
+
 def demo_config(workdir: Path, hugepages: bool) -> DataplaneConfig:
-    pcap = workdir / "demo.pcap"
-    wrpcap(str(pcap), demo_frames())
+    pcap = write_demo_pcap(workdir / "demo.pcap")
     return DataplaneConfig(
         name="demo",
         ports=[PortConfig("wan0", f"net_pcap_demo0,rx_pcap={pcap},infinite_rx=1"),

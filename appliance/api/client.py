@@ -1,0 +1,126 @@
+"""appliance.Client: the Python API for a running appliance.
+
+Same method names and types as the in-process Dataplane; the server's
+errors come back as the same exception classes with the server's message.
+
+    from appliance import Client
+    with Client("/run/appliance/appliance.sock") as c:
+        c.route_add("10.0.0.0/8", 1)
+"""
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import socket
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlencode
+
+from appliance.api.errors import from_body
+from appliance.config import DEFAULT_SOCKET
+from appliance.errors import StateError
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+class Client:
+    def __init__(self, socket_path: str = DEFAULT_SOCKET, timeout: float = 60.0):
+        self.socket_path = socket_path
+        self._conn = _UnixConnection(socket_path, timeout)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
+        query = {k: v for k, v in query.items() if v is not None}
+        url = path + ("?" + urlencode(query) if query else "")
+        payload = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if payload else {}
+        try:
+            self._conn.request(method, url, body=payload, headers=headers)
+            response = self._conn.getresponse()
+            data = response.read()
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            self._conn.close()
+            raise StateError(f"no appliance answering on {self.socket_path}: {e.strerror}") from None
+        except (http.client.HTTPException, OSError):
+            self._conn.close()  # one retry on a fresh connection (server closed an idle one)
+            self._conn.request(method, url, body=payload, headers=headers)
+            response = self._conn.getresponse()
+            data = response.read()
+        decoded = json.loads(data) if data else None
+        if response.status >= 400:
+            raise from_body(response.status, decoded)
+        return decoded
+
+    # -- routes --
+    def route_add(self, prefix: str | ipaddress.IPv4Network, nexthop: int) -> None:
+        self.request("POST", "/v1/routes", {"prefix": str(prefix), "nexthop": nexthop})
+
+    def route_add_bulk(self, routes: Iterable[tuple[str | ipaddress.IPv4Network, int]]) -> int:
+        body = {"routes": [{"prefix": str(p), "nexthop": nh} for p, nh in routes]}
+        return self.request("POST", "/v1/routes", body)["added"]
+
+    def route_delete(self, prefix: str | ipaddress.IPv4Network) -> None:
+        self.request("DELETE", "/v1/routes", prefix=str(prefix))
+
+    def routes(self, prefix: str | None = None,
+               nexthop: int | None = None) -> list[tuple[ipaddress.IPv4Network, int]]:
+        return [(ipaddress.IPv4Network(r["prefix"]), r["nexthop"])
+                for r in self.request("GET", "/v1/routes", prefix=prefix, nexthop=nexthop)]
+
+    # -- next hops --
+    def nexthop_set(self, id: int, port: str, dst_mac: str, src_mac: str | None = None) -> None:
+        self.request("POST", "/v1/nexthops", {"id": id, "port": port, "mac": dst_mac,
+                                               "src_mac": src_mac})
+
+    def nexthop_delete(self, id: int) -> None:
+        self.request("DELETE", "/v1/nexthops", id=id)
+
+    def nexthops(self) -> list[dict]:
+        return self.request("GET", "/v1/nexthops")
+
+    # -- rules --
+    def rule_add(self, proto: int | str, src: str, src_port: int, dst: str, dst_port: int,
+                 action: str = "forward", nexthop: int | None = None) -> None:
+        self.request("POST", "/v1/rules", {"proto": proto, "src": str(src), "src_port": src_port,
+                                            "dst": str(dst), "dst_port": dst_port,
+                                            "action": action, "nexthop": nexthop})
+
+    def rule_delete(self, proto: int | str, src: str, src_port: int, dst: str,
+                    dst_port: int) -> None:
+        self.request("DELETE", "/v1/rules", proto=proto, src=str(src), src_port=src_port,
+                     dst=str(dst), dst_port=dst_port)
+
+    def rules(self) -> list[dict]:
+        return self.request("GET", "/v1/rules")
+
+    # -- observability and whole-config --
+    def stats(self) -> dict:
+        return self.request("GET", "/v1/stats")
+
+    def ports(self) -> list[dict]:
+        return self.request("GET", "/v1/ports")
+
+    def health(self) -> dict:
+        return self.request("GET", "/v1/health")
+
+    def apply(self, document: dict) -> dict:
+        """Makes the appliance's tables those of `document` (a config mapping)."""
+        return self.request("POST", "/v1/apply", document)

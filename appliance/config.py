@@ -1,0 +1,234 @@
+"""The configuration schema: one source of truth for a running appliance.
+
+A YAML document is validated completely before anything touches the host:
+types and ranges by the pydantic model (unknown keys are errors), then the
+cross-references (next hops to known ports, routes and rules to known next
+hops, lcores present on this host, duplicates). Every problem is reported as
+`FILE: path.inside[1].document: what is wrong (got VALUE)`.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from appliance.dataplane import PROTOCOLS, DataplaneConfig, PortConfig, TableSizes
+from appliance.eal import HOST_CPUS, EalOptions, port_kind
+from appliance.errors import ConfigError
+
+MAC_PATTERN = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
+DEFAULT_SOCKET = "/run/appliance/appliance.sock"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EalSection(Strict):
+    main_lcore: int = Field(0, ge=0)
+    worker_lcores: list[int] = Field(default_factory=lambda: [1], min_length=1)
+    memory_mb: int = Field(512, ge=64)
+    hugepages: bool = True
+    file_prefix: str = Field("appliance", pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class PortSection(Strict):
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,15}$")
+    device: str
+    rx_queues: int = Field(1, ge=1, le=64)
+    tx_queues: int | None = Field(None, ge=1, le=64)
+    rx_desc: int = Field(1024, ge=64, le=16384)
+    tx_desc: int = Field(1024, ge=64, le=16384)
+    mtu: int | None = Field(None, ge=68, le=9600)
+    promiscuous: bool = True
+    rss: bool = True
+
+    @field_validator("device")
+    @classmethod
+    def known_device(cls, v: str) -> str:
+        try:
+            port_kind(v)
+        except ConfigError as e:
+            raise ValueError(str(e).split(": ", 1)[1]) from None
+        if v == "ring":
+            raise ValueError("ring ports are for tests; use a PCI address or a vdev")
+        return v
+
+
+class NextHopSection(Strict):
+    id: int = Field(ge=0)
+    port: str
+    mac: str = Field(pattern=MAC_PATTERN)
+    src_mac: str | None = Field(None, pattern=MAC_PATTERN)
+
+
+class RouteSection(Strict):
+    prefix: ipaddress.IPv4Network
+    nexthop: int = Field(ge=0)
+
+    @field_validator("prefix", mode="before")
+    @classmethod
+    def strict_prefix(cls, v: Any) -> Any:
+        try:
+            return ipaddress.IPv4Network(v)
+        except (ValueError, TypeError) as e:
+            raise ValueError(str(e)) from None
+
+
+class RuleSection(Strict):
+    proto: int | Literal["tcp", "udp", "icmp"]
+    src: ipaddress.IPv4Address
+    src_port: int = Field(0, ge=0, le=65535)
+    dst: ipaddress.IPv4Address
+    dst_port: int = Field(0, ge=0, le=65535)
+    action: Literal["forward", "drop"]
+    nexthop: int | None = Field(None, ge=0)
+
+    def key(self) -> tuple:
+        proto = PROTOCOLS[self.proto] if isinstance(self.proto, str) else self.proto
+        return (proto, str(self.src), self.src_port, str(self.dst), self.dst_port)
+
+
+class TablesSection(Strict):
+    max_routes: int = Field(TableSizes.max_routes, ge=1, le=1 << 24)
+    tbl8_groups: int = Field(TableSizes.tbl8_groups, ge=1, le=1 << 24)
+    max_nexthops: int = Field(TableSizes.max_nexthops, ge=1, le=1 << 24)
+    max_rules: int = Field(TableSizes.max_rules, ge=8, le=1 << 26)
+
+
+class ApiSection(Strict):
+    socket: str = DEFAULT_SOCKET
+
+
+class Config(Strict):
+    eal: EalSection = EalSection()
+    ports: list[PortSection] = Field(min_length=1)
+    nexthops: list[NextHopSection] = []
+    routes: list[RouteSection] = []
+    rules: list[RuleSection] = []
+    tables: TablesSection = TablesSection()
+    verify_checksum: bool = True
+    api: ApiSection = ApiSection()
+    state_file: str | None = None
+
+    def dataplane_config(self) -> DataplaneConfig:
+        return DataplaneConfig(
+            name="appliance",
+            ports=[PortConfig(**p.model_dump()) for p in self.ports],
+            eal=EalOptions(**self.eal.model_dump(), cpus={
+                lcore: lcore for lcore in [self.eal.main_lcore, *self.eal.worker_lcores]}),
+            tables=TableSizes(**self.tables.model_dump()),
+            verify_checksum=self.verify_checksum)
+
+
+def _path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or "[" in str(part):
+            continue  # pydantic's internal validator steps
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(document)"
+
+
+def _format(source: str, error: dict) -> str:
+    where = _path(error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"{source}: {where}: unknown key"
+    if error["type"] == "missing":
+        return f"{source}: {where}: required key missing"
+    return f"{source}: {where}: {message} (got {error['input']!r})"
+
+
+def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
+    errors = []
+
+    def dup(items: list, what: str, key) -> None:
+        seen: dict = {}
+        for i, item in enumerate(items):
+            k = key(item)
+            if k in seen:
+                errors.append(f"{source}: {what}[{i}]: duplicate of {what}[{seen[k]}] ({k})")
+            seen.setdefault(k, i)
+
+    dup(cfg.ports, "ports", lambda p: p.name)
+    dup(cfg.ports, "ports", lambda p: p.device.split(",")[0])
+    dup(cfg.nexthops, "nexthops", lambda n: n.id)
+    dup(cfg.routes, "routes", lambda r: str(r.prefix))
+    dup(cfg.rules, "rules", RuleSection.key)
+    ports = {p.name for p in cfg.ports}
+    hops = {n.id for n in cfg.nexthops}
+    workers = len(cfg.eal.worker_lcores)
+    for i, p in enumerate(cfg.ports):
+        if p.tx_queues is not None and p.tx_queues < workers:
+            errors.append(f"{source}: ports[{i}].tx_queues: {p.tx_queues} is fewer than the "
+                          f"{workers} workers (each worker needs its own tx queue)")
+    for lcore in [cfg.eal.main_lcore, *cfg.eal.worker_lcores] if check_host else []:
+        if lcore not in HOST_CPUS:
+            errors.append(f"{source}: eal: lcore {lcore} is not a CPU of this host "
+                          f"(available: {','.join(map(str, HOST_CPUS))})")
+    if cfg.eal.main_lcore in cfg.eal.worker_lcores:
+        errors.append(f"{source}: eal.worker_lcores: contains the main lcore {cfg.eal.main_lcore}")
+    for i, n in enumerate(cfg.nexthops):
+        if n.port not in ports:
+            errors.append(f"{source}: nexthops[{i}].port: unknown port '{n.port}' "
+                          f"(ports: {', '.join(sorted(ports))})")
+    for i, r in enumerate(cfg.routes):
+        if r.nexthop not in hops:
+            errors.append(f"{source}: routes[{i}].nexthop: next hop {r.nexthop} is not defined")
+    for i, r in enumerate(cfg.rules):
+        if r.action == "forward" and r.nexthop is None:
+            errors.append(f"{source}: rules[{i}].nexthop: a forward rule needs a nexthop")
+        elif r.nexthop is not None and r.nexthop not in hops:
+            errors.append(f"{source}: rules[{i}].nexthop: next hop {r.nexthop} is not defined")
+    tables = cfg.tables
+    if len(cfg.routes) > tables.max_routes:
+        errors.append(f"{source}: routes: {len(cfg.routes)} routes exceed tables.max_routes "
+                      f"{tables.max_routes}")
+    for i, n in enumerate(cfg.nexthops):
+        if n.id >= tables.max_nexthops:
+            errors.append(f"{source}: nexthops[{i}].id: {n.id} is beyond tables.max_nexthops "
+                          f"{tables.max_nexthops}")
+    return errors
+
+
+def parse_config(document: Any, source: str = "<config>", check_host: bool = True) -> Config:
+    """Validates a parsed document; ConfigError lists every problem found.
+
+    check_host=False skips what depends on this machine (its CPUs), to
+    validate a config meant for another host.
+    """
+    if not isinstance(document, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    try:
+        cfg = Config.model_validate(document)
+    except ValidationError as e:
+        raise ConfigError("\n".join(_format(source, err) for err in e.errors())) from None
+    errors = _semantic_errors(cfg, source, check_host)
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return cfg
+
+
+def load_config(path: str | os.PathLike, check_host: bool = True) -> Config:
+    """Reads and validates a YAML config file."""
+    source = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ConfigError(f"{source}: cannot read: {e.strerror}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{source}:{where}: not valid YAML: "
+                          f"{getattr(e, 'problem', None) or e}") from None
+    return parse_config(document, source, check_host)

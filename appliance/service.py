@@ -1,0 +1,183 @@
+"""The running appliance: data plane from a config, runtime changes, reloads.
+
+Every table change goes through here, under one lock: it is applied to the
+data plane, mirrored in `current`, recorded in the overlay and persisted to
+the state file (when configured) before it is acknowledged. A change that
+cannot be persisted is undone, so an acknowledged change survives a crash.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from appliance.config import Config, load_config, parse_config
+from appliance.dataplane import Dataplane, to_prefix
+from appliance.eal import shutdown_eal
+from appliance.errors import ConfigError, StateError
+from appliance.tables import (Overlay, Tables, apply_diff, load_overlay, rule_key,
+                              save_overlay)
+
+log = logging.getLogger("appliance.service")
+_MISSING = object()
+
+
+class Service:
+    def __init__(self, cfg: Config, source: str | None = None):
+        self.cfg = cfg
+        self.source = source
+        self.lock = threading.RLock()
+        self.state_path = Path(cfg.state_file) if cfg.state_file else None
+        self.overlay = load_overlay(self.state_path) if self.state_path else Overlay()
+        self.dp = Dataplane(cfg.dataplane_config())
+        self.current = Tables()
+        desired = self.overlay.over(Tables.from_config(cfg))
+        try:
+            apply_diff(self.dp, self.current, desired)
+        except Exception:
+            self.dp.close()
+            raise
+        self.current = desired
+        self.dp.start()
+        log.info("started: %d ports, %d next hops, %d routes, %d rules (%d from the state file)",
+                 len(cfg.ports), len(desired.nexthops), len(desired.routes), len(desired.rules),
+                 len(self.overlay.routes) + len(self.overlay.nexthops) + len(self.overlay.rules))
+
+    # -- one change: apply, mirror, persist, or undo --
+    def _change(self, kind: str, key: Any, value: Any, apply, undo) -> None:
+        mirror, overlay = getattr(self.current, kind), getattr(self.overlay, kind)
+        with self.lock:
+            old_value, old_overlay = mirror.get(key, _MISSING), overlay.get(key, _MISSING)
+            apply()
+            if value is None:
+                mirror.pop(key, None)
+            else:
+                mirror[key] = value
+            overlay[key] = value
+            try:
+                self._persist()
+            except OSError as e:
+                undo(None if old_value is _MISSING else old_value)
+                for d, old in ((mirror, old_value), (overlay, old_overlay)):
+                    if old is _MISSING:
+                        d.pop(key, None)
+                    else:
+                        d[key] = old
+                raise StateError(f"cannot write state file {self.state_path}: {e.strerror}; "
+                                 "change undone") from None
+
+    def _persist(self) -> None:
+        if self.state_path:
+            save_overlay(self.state_path, self.overlay)
+
+    # -- routes --
+    def route_add(self, prefix: str, nexthop: int) -> None:
+        p = to_prefix(prefix)
+        self._change("routes", p, nexthop, lambda: self.dp.route_add(p, nexthop),
+                     lambda old: self.dp.route_add(p, old) if old is not None
+                     else self.dp.route_delete(p))
+
+    def route_add_bulk(self, routes: list[tuple[str, int]]) -> int:
+        with self.lock:
+            routes = [(to_prefix(p), nh) for p, nh in routes]
+            desired = self.current.copy()
+            desired.routes.update(routes)
+            before_overlay = dict(self.overlay.routes)
+            n = self.dp.route_add_bulk(routes)
+            previous = self.current
+            self.current = desired
+            self.overlay.routes.update(routes)
+            try:
+                self._persist()
+            except OSError as e:
+                apply_diff(self.dp, desired, previous)
+                self.current, self.overlay.routes = previous, before_overlay
+                raise StateError(f"cannot write state file {self.state_path}: {e.strerror}; "
+                                 "change undone") from None
+            return n
+
+    def route_delete(self, prefix: str) -> None:
+        p = to_prefix(prefix)
+        self._change("routes", p, None, lambda: self.dp.route_delete(p),
+                     lambda old: self.dp.route_add(p, old))
+
+    def routes(self, prefix: str | None = None, nexthop: int | None = None) -> list[dict]:
+        out = []
+        for net, nh in self.dp.routes():
+            if nexthop is not None and nh != nexthop:
+                continue
+            if prefix is not None and not net.subnet_of(to_prefix_net(prefix)):
+                continue
+            out.append({"prefix": str(net), "nexthop": nh})
+        return out
+
+    # -- next hops --
+    def nexthop_set(self, id: int, port: str, mac: str, src_mac: str | None = None) -> None:
+        value = {"port": port, "mac": mac, "src_mac": src_mac}
+        self._change("nexthops", id, value, lambda: self.dp.nexthop_set(id, port, mac, src_mac),
+                     lambda old: self.dp.nexthop_set(id, old["port"], old["mac"], old["src_mac"])
+                     if old else self.dp.nexthop_delete(id))
+
+    def nexthop_delete(self, id: int) -> None:
+        self._change("nexthops", id, None, lambda: self.dp.nexthop_delete(id),
+                     lambda old: self.dp.nexthop_set(id, old["port"], old["mac"], old["src_mac"]))
+
+    # -- rules --
+    def rule_add(self, proto, src, src_port, dst, dst_port, action="forward",
+                 nexthop=None) -> None:
+        key = rule_key(proto, src, src_port, dst, dst_port)
+        value = {"action": action, "nexthop": nexthop}
+        self._change("rules", key, value, lambda: self.dp.rule_add(*key, action, nexthop),
+                     lambda old: self.dp.rule_add(*key, old["action"], old["nexthop"])
+                     if old else self.dp.rule_delete(*key))
+
+    def rule_delete(self, proto, src, src_port, dst, dst_port) -> None:
+        key = rule_key(proto, src, src_port, dst, dst_port)
+        self._change("rules", key, None, lambda: self.dp.rule_delete(*key),
+                     lambda old: self.dp.rule_add(*key, old["action"], old["nexthop"]))
+
+    # -- whole-config changes --
+    def apply(self, document: Any, source: str = "<apply>") -> dict:
+        """Desired config -> diff -> applied; the runtime overlay is replaced by it."""
+        new = parse_config(document, source)
+        with self.lock:
+            self._check_restartless(new)
+            return self._move_to(new, Overlay())
+
+    def reload(self) -> dict:
+        """SIGHUP: re-read the config file; runtime changes stay on top of it."""
+        if self.source is None:
+            raise ConfigError("no config file to reload (started without --config)")
+        new = load_config(self.source)
+        with self.lock:
+            self._check_restartless(new)
+            return self._move_to(new, self.overlay)
+
+    def _check_restartless(self, new: Config) -> None:
+        for section in ("eal", "ports", "tables", "verify_checksum", "api", "state_file"):
+            if getattr(new, section) != getattr(self.cfg, section):
+                raise ConfigError(f"{section}: changed; a restart is needed to change it "
+                                  "(nothing was applied)")
+
+    def _move_to(self, new: Config, overlay: Overlay) -> dict:
+        desired = overlay.over(Tables.from_config(new))
+        apply_diff(self.dp, self.current, desired)
+        summary = {kind: {"added": len(getattr(desired, kind).keys() - getattr(self.current, kind).keys()),
+                          "removed": len(getattr(self.current, kind).keys() - getattr(desired, kind).keys())}
+                   for kind in ("nexthops", "routes", "rules")}
+        self.current, self.cfg, self.overlay = desired, new, overlay
+        self._persist()
+        log.info("applied: %s", summary)
+        return summary
+
+    # -- lifecycle --
+    def close(self) -> None:
+        with self.lock:
+            self.dp.close()
+            shutdown_eal(self.dp.config.eal)
+
+
+def to_prefix_net(prefix: str) -> ipaddress.IPv4Network:
+    return ipaddress.IPv4Network(to_prefix(prefix))

@@ -1,0 +1,149 @@
+"""Desired table state (next hops, routes, rules) and the diff that applies it.
+
+A running appliance's tables are its config's tables plus the runtime
+overlay (changes made through the API, persisted in the state file). Going
+from one state to another is a diff applied in an order that never leaves a
+prefix pointing at a missing next hop: set next hops, add/replace routes and
+rules, delete routes and rules, delete next hops.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from appliance.config import Config
+from appliance.dataplane import Dataplane, to_protocol
+from appliance.errors import ApplianceError, StateError
+
+RuleKey = tuple[int, str, int, str, int]  # proto, src, src_port, dst, dst_port
+
+
+def rule_key(proto: int | str, src: str, src_port: int, dst: str, dst_port: int) -> RuleKey:
+    return (to_protocol(proto), str(src), int(src_port), str(dst), int(dst_port))
+
+
+def _rule_key_text(k: RuleKey) -> str:
+    return f"{k[0]} {k[1]}:{k[2]} {k[3]}:{k[4]}"
+
+
+def _rule_key_parse(text: str) -> RuleKey:
+    proto, src, dst = text.split(" ")
+    (sa, sp), (da, dp) = src.rsplit(":", 1), dst.rsplit(":", 1)
+    return (int(proto), sa, int(sp), da, int(dp))
+
+
+@dataclass
+class Tables:
+    nexthops: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> port, mac, src_mac
+    routes: dict[str, int] = field(default_factory=dict)               # prefix -> next hop
+    rules: dict[RuleKey, dict[str, Any]] = field(default_factory=dict)  # key -> action, nexthop
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> Tables:
+        return cls(
+            nexthops={n.id: {"port": n.port, "mac": n.mac, "src_mac": n.src_mac}
+                      for n in cfg.nexthops},
+            routes={str(r.prefix): r.nexthop for r in cfg.routes},
+            rules={r.key(): {"action": r.action, "nexthop": r.nexthop} for r in cfg.rules})
+
+    def copy(self) -> Tables:
+        return Tables(dict(self.nexthops), dict(self.routes), dict(self.rules))
+
+
+@dataclass
+class Overlay:
+    """Runtime changes on top of the config: a value, or None for 'deleted'."""
+
+    nexthops: dict[int, dict | None] = field(default_factory=dict)
+    routes: dict[str, int | None] = field(default_factory=dict)
+    rules: dict[RuleKey, dict | None] = field(default_factory=dict)
+
+    def over(self, base: Tables) -> Tables:
+        out = base.copy()
+        for mine, theirs in ((self.nexthops, out.nexthops), (self.routes, out.routes),
+                             (self.rules, out.rules)):
+            for k, v in mine.items():
+                if v is None:
+                    theirs.pop(k, None)
+                else:
+                    theirs[k] = v
+        return out
+
+    def to_json(self) -> dict:
+        return {"nexthops": {str(k): v for k, v in self.nexthops.items()},
+                "routes": self.routes,
+                "rules": {_rule_key_text(k): v for k, v in self.rules.items()}}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> Overlay:
+        return cls(nexthops={int(k): v for k, v in doc.get("nexthops", {}).items()},
+                   routes=dict(doc.get("routes", {})),
+                   rules={_rule_key_parse(k): v for k, v in doc.get("rules", {}).items()})
+
+
+def save_overlay(path: Path, overlay: Overlay) -> None:
+    """Write to a temp file, fsync, rename: a crash leaves the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(overlay.to_json(), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_overlay(path: Path) -> Overlay:
+    if not path.exists():
+        return Overlay()
+    try:
+        return Overlay.from_json(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError) as e:
+        raise StateError(f"{path}: state file unreadable ({e}); move it away to start "
+                         "from the config alone") from None
+
+
+def apply_diff(dp: Dataplane, current: Tables, desired: Tables) -> None:
+    """Moves the data plane from `current` to `desired`; on failure, back to `current`."""
+    try:
+        _apply(dp, current, desired)
+    except ApplianceError:
+        _apply(dp, desired, current, best_effort=True)
+        raise
+
+
+def _apply(dp: Dataplane, current: Tables, desired: Tables, best_effort: bool = False) -> None:
+    def attempt(fn, *args):
+        try:
+            fn(*args)
+        except ApplianceError:
+            if not best_effort:
+                raise
+
+    for id, hop in desired.nexthops.items():
+        if current.nexthops.get(id) != hop:
+            attempt(dp.nexthop_set, id, hop["port"], hop["mac"], hop.get("src_mac"))
+    changed = [(p, nh) for p, nh in desired.routes.items() if current.routes.get(p) != nh]
+    if changed:
+        attempt(dp.route_add_bulk, changed)
+    for key, rule in desired.rules.items():
+        if current.rules.get(key) != rule:
+            attempt(dp.rule_add, *key, rule["action"], rule.get("nexthop"))
+    for key in current.rules.keys() - desired.rules.keys():
+        attempt(dp.rule_delete, *key)
+    for prefix in current.routes.keys() - desired.routes.keys():
+        attempt(dp.route_delete, prefix)
+    for id in current.nexthops.keys() - desired.nexthops.keys():
+        attempt(dp.nexthop_delete, id)

@@ -1,0 +1,106 @@
+"""Config validation: every class of error names the file, the path, the value."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from appliance.config import load_config, parse_config
+from appliance.errors import ConfigError
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+MINIMAL = {"eal": {"main_lcore": 0, "worker_lcores": [1]},
+           "ports": [{"name": "wan0", "device": "net_null0"}, {"name": "lan0", "device": "net_null1"}],
+           "nexthops": [{"id": 1, "port": "lan0", "mac": "02:00:00:00:00:01"}],
+           "routes": [{"prefix": "10.0.0.0/8", "nexthop": 1}]}
+
+
+def with_change(path: str, value) -> dict:
+    doc = yaml.safe_load(yaml.safe_dump(MINIMAL))
+    *parents, last = path.split(".")
+    node = doc
+    for p in parents:
+        node = node[int(p)] if p.isdigit() else node.setdefault(p, {})
+    if last.isdigit():
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return doc
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.glob("*.yaml")))
+def test_example_configs_validate(name):
+    # They are written for other hosts' CPUs and NICs: host checks off.
+    cfg = load_config(CONFIGS / name, check_host=False)
+    assert cfg.ports
+
+
+def test_minimal_config_builds_a_dataplane_description():
+    dp = parse_config(MINIMAL).dataplane_config()
+    assert [p.name for p in dp.ports] == ["wan0", "lan0"]
+    assert dp.eal.worker_lcores == [1]
+
+
+@pytest.mark.parametrize("change, message", [
+    (("ports.1.rx_queues", "x"), "x.yaml: ports[1].rx_queues: Input should be a valid integer"),
+    (("ports.1.rx_queues", 0), "x.yaml: ports[1].rx_queues: Input should be greater than or equal to 1 (got 0)"),
+    (("ports.0.colour", "red"), "x.yaml: ports[0].colour: unknown key"),
+    (("ports.0.device", "eth0"), "x.yaml: ports[0].device: expected a PCI address"),
+    (("nexthops.0.mac", "02:00:00:00:01"), "x.yaml: nexthops[0].mac: String should match pattern"),
+    (("routes.0.prefix", "10.0.0.1/8"), "x.yaml: routes[0].prefix: 10.0.0.1/8 has host bits set"),
+    (("routes.0.prefix", "10.0.0.0/40"), "x.yaml: routes[0].prefix: '40' is not a valid netmask"),
+])
+def test_schema_errors_name_path_value_and_expectation(change, message):
+    with pytest.raises(ConfigError) as e:
+        parse_config(with_change(*change), "x.yaml")
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize("change, message", [
+    (("nexthops.0.port", "lan9"), "x.yaml: nexthops[0].port: unknown port 'lan9' (ports: lan0, wan0)"),
+    (("routes.0.nexthop", 7), "x.yaml: routes[0].nexthop: next hop 7 is not defined"),
+    (("ports.1.name", "wan0"), "x.yaml: ports[1]: duplicate of ports[0] (wan0)"),
+    (("ports.1.device", "net_null0"), "x.yaml: ports[1]: duplicate of ports[0] (net_null0)"),
+    (("eal.worker_lcores", [99]), "x.yaml: eal: lcore 99 is not a CPU of this host"),
+    (("eal.worker_lcores", [0]), "x.yaml: eal.worker_lcores: contains the main lcore 0"),
+    (("ports.0.tx_queues", 1), None),  # fine with one worker
+    (("rules", [{"proto": "udp", "src": "192.0.2.1", "dst": "10.0.0.1", "action": "forward"}]),
+     "x.yaml: rules[0].nexthop: a forward rule needs a nexthop"),
+])
+def test_semantic_errors(change, message):
+    if message is None:
+        parse_config(with_change(*change), "x.yaml")
+        return
+    with pytest.raises(ConfigError) as e:
+        parse_config(with_change(*change), "x.yaml")
+    assert message in str(e.value)
+
+
+def test_all_errors_are_reported_at_once():
+    doc = with_change("routes.0.nexthop", 7)
+    doc["nexthops"][0]["port"] = "lan9"
+    with pytest.raises(ConfigError) as e:
+        parse_config(doc, "x.yaml")
+    assert len(str(e.value).splitlines()) == 2
+
+
+def test_yaml_syntax_error_names_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ports:\n  - name: a\n   device: x\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: line 3 column 4: not valid YAML"):
+        load_config(bad)
+
+
+def test_validate_command_exit_codes(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(MINIMAL))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(with_change("routes.0.nexthop", 7)))
+    ok = subprocess.run([sys.executable, "-m", "appliance", "config", "validate", str(good)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "ok (2 ports" in ok.stdout
+    fail = subprocess.run([sys.executable, "-m", "appliance", "config", "validate", str(bad)],
+                          capture_output=True, text=True)
+    assert fail.returncode == 2
+    assert fail.stderr.strip() == f"ConfigError: {bad}: routes[0].nexthop: next hop 7 is not defined"
