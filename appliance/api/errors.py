@@ -13,12 +13,20 @@ STATUS = {
 CLASSES = {name: getattr(errors, name) for name in errors.__all__}
 
 
+def public_name(exc: Exception) -> str:
+    """The first class in exc's ancestry that clients know (internal ones are not)."""
+    for cls in type(exc).__mro__:
+        if cls.__name__ in CLASSES:
+            return cls.__name__
+    return type(exc).__name__
+
+
 def status_of(exc: errors.ApplianceError) -> int:
-    return STATUS.get(type(exc).__name__, 400)
+    return STATUS.get(public_name(exc), 400)
 
 
 def to_body(exc: Exception) -> dict:
-    return {"error": {"type": type(exc).__name__, "message": str(exc)}}
+    return {"error": {"type": public_name(exc), "message": str(exc)}}
 
 
 def from_body(status: int, body: dict) -> errors.ApplianceError:

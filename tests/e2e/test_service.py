@@ -1,0 +1,140 @@
+"""The appliance service as an operator meets it: run, API, CLI, signals, state."""
+import signal
+
+import pytest
+import yaml
+
+from appliance.errors import ConfigError, NextHopError, RouteError, RuleError
+from tests.e2e.conftest import cli, wait_until
+
+
+def tx(client, port: str) -> int:
+    return client.stats()["ports"][port]["opackets"]
+
+
+def hops(client) -> list[tuple]:
+    # src_mac left out: net_null draws a random port MAC each start
+    return [(h["id"], h["port"], h["dst_mac"], h["users"]) for h in client.nexthops()]
+
+
+def test_packets_flow_and_runtime_changes_take_effect(appliance):
+    appliance.start()
+    with appliance.client() as c:
+        assert wait_until(lambda: tx(c, "lan0") > 100_000), "10.1/16 goes out lan0"
+        assert tx(c, "lan1") == 0
+        c.route_add("10.2.0.0/16", 2)  # the Python API
+        assert wait_until(lambda: tx(c, "lan1") > 100_000), "new route carries traffic"
+        # the CLI: drop the demo's odd flow by exact match
+        r = appliance.cli("rule", "add", "udp", "192.0.2.1", "4000", "10.1.0.1", "53", "drop")
+        assert r.returncode == 0, r.stderr
+        assert wait_until(lambda: c.stats()["drops"]["rule_drop"] > 0)
+        listed = appliance.cli("route", "list", "--json")
+        assert [r["prefix"] for r in yaml.safe_load(listed.stdout)] == ["10.1.0.0/16", "10.2.0.0/16"]
+        assert c.routes(prefix="10.2.0.0/15")[0][1] == 2
+
+
+def test_bad_requests_get_4xx_with_the_reason_and_forwarding_goes_on(appliance):
+    appliance.start()
+    with appliance.client() as c:
+        before = tx(c, "lan0")
+        with pytest.raises(RouteError, match="10.0.0.0/33"):
+            c.route_add("10.0.0.0/33", 1)
+        with pytest.raises(NextHopError, match="next hop 9 is not set"):
+            c.route_add("10.9.0.0/16", 9)
+        with pytest.raises(RuleError, match="not an IPv4 address"):
+            c.rule_add("udp", "1.2.3", 1, "10.0.0.1", 2, "drop")
+        with pytest.raises(RouteError, match="no such route"):
+            c.route_delete("10.77.0.0/16")
+        with pytest.raises(ConfigError, match="missing field 'nexthop'"):
+            c.request("POST", "/v1/routes", {"prefix": "10.0.0.0/8"})
+        with pytest.raises(ConfigError, match="nexthop: expected an integer"):
+            c.request("POST", "/v1/routes", {"prefix": "10.0.0.0/8", "nexthop": "one"})
+        with pytest.raises(NextHopError, match="next hop 99 out of range"):  # all or nothing
+            c.route_add_bulk([("10.50.0.0/16", 1), ("10.51.0.0/16", 99)])
+        assert [str(p) for p, _ in c.routes()] == ["10.1.0.0/16"]
+        # not JSON at all, straight on the socket
+        c._conn.request("POST", "/v1/routes", body=b"{nope", headers={"Content-Length": "5"})
+        resp = c._conn.getresponse()
+        assert resp.status == 400 and b"not JSON" in resp.read()
+        c._conn.request("GET", "/v1/teapot")
+        resp = c._conn.getresponse()
+        assert resp.status == 404 and resp.read()
+        assert wait_until(lambda: tx(c, "lan0") > before + 100_000), "still forwarding"
+        assert c.health() == {"status": "ok"}
+
+
+def test_cli_errors_exit_1_and_name_the_problem(appliance):
+    appliance.start()
+    r = appliance.cli("nexthop", "del", "1")
+    assert r.returncode == 1
+    assert r.stderr.strip() == "NextHopError: next hop 1 is used by 1 routes or rules; delete them first"
+    r = cli("route", "list", "--socket", str(appliance.tmp / "nobody.sock"))
+    assert r.returncode == 1 and "no appliance answering" in r.stderr
+
+
+def test_sigterm_exits_clean_without_leftovers(appliance):
+    appliance.start()
+    assert appliance.signal(signal.SIGTERM) == 0
+    assert appliance.leftovers() == []
+    assert "INFO appliance: stopped" in appliance.output()
+
+
+def test_sigkill_and_restart_restores_every_accepted_change(appliance):
+    appliance.start()
+    with appliance.client() as c:
+        c.nexthop_set(5, "lan1", "02:00:00:00:05:01")
+        c.route_add_bulk((f"172.16.{i}.0/24", 5) for i in range(200))
+        c.route_delete("10.1.0.0/16")  # a config route removed at runtime stays removed
+        c.rule_add("tcp", "192.0.2.9", 1000, "10.2.0.9", 80, "forward", 5)
+        expected = (c.routes(), hops(c), c.rules())
+    appliance.signal(signal.SIGKILL)
+    appliance.cleanup()
+    appliance.start()
+    with appliance.client() as c:
+        assert (c.routes(), hops(c), c.rules()) == expected
+        assert len(c.routes()) == 200
+
+
+def test_sighup_applies_the_changed_file_and_refuses_a_broken_one(appliance):
+    appliance.start()
+    appliance.config["routes"].append({"prefix": "10.2.0.0/16", "nexthop": 2})
+    appliance.write_config()
+    appliance.proc.send_signal(signal.SIGHUP)
+    with appliance.client() as c:
+        assert wait_until(lambda: len(c.routes()) == 2)
+        assert wait_until(lambda: tx(c, "lan1") > 10_000)
+        appliance.config["routes"].append({"prefix": "10.3.0.0/16", "nexthop": 42})
+        appliance.write_config()
+        appliance.proc.send_signal(signal.SIGHUP)
+        assert wait_until(lambda: "reload of" in appliance.output())
+        assert "routes[2].nexthop: next hop 42 is not defined" in appliance.output()
+        assert len(c.routes()) == 2, "a broken file changes nothing"
+
+
+def test_apply_moves_to_the_desired_state_and_invalid_changes_nothing(appliance):
+    appliance.start()
+    desired = dict(appliance.config, routes=[{"prefix": "10.2.0.0/16", "nexthop": 2},
+                                             {"prefix": "10.3.0.0/16", "nexthop": 1}])
+    with appliance.client() as c:
+        summary = c.apply(desired)
+        assert summary["routes"] == {"added": 2, "removed": 1}
+        assert [str(p) for p, _ in c.routes()] == ["10.2.0.0/16", "10.3.0.0/16"]
+        with pytest.raises(ConfigError, match=r"routes\[0\].nexthop: next hop 9 is not defined"):
+            c.apply(dict(desired, routes=[{"prefix": "10.9.0.0/16", "nexthop": 9}]))
+        with pytest.raises(ConfigError, match="ports: changed; a restart is needed"):
+            c.apply(dict(desired, ports=[dict(p, rx_desc=512) for p in desired["ports"]]))
+        assert [str(p) for p, _ in c.routes()] == ["10.2.0.0/16", "10.3.0.0/16"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"ports": [{"name": "wan0", "device": "net_null0", "speed": 10}]}, "ports[0].speed: unknown key"),
+    ({"routes": [{"prefix": "10.0.0.0/8", "nexthop": 3}]}, "routes[0].nexthop: next hop 3 is not defined"),
+    ({"eal": {"main_lcore": 0, "worker_lcores": [64]}}, "eal: lcore 64 is not a CPU of this host"),
+])
+def test_bad_config_exits_2_before_touching_the_host(appliance, change, message):
+    appliance.config.update(change)
+    appliance.write_config()
+    r = cli("run", "--config", str(appliance.config_path))
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"ConfigError: {appliance.config_path}: {message}")
+    assert appliance.leftovers() == []
