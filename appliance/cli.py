@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -40,8 +41,9 @@ def run_demo(duration: float | None, interval: float, as_json: bool) -> int:
 
 def run_config(path: str, duration: float | None) -> int:
     """Runs the appliance from a config file, serving the API, until SIGTERM/SIGINT."""
-    from appliance.api.server import serve, stop as stop_server
-    from appliance.config import load_config
+    from appliance.api.server import serve, serve_tcp, stop as stop_server
+    from appliance.config import load_config, split_listen
+    from appliance.metrics import serve_metrics
     from appliance.service import Service
 
     logging.basicConfig(stream=sys.stdout, level=logging.INFO,
@@ -52,8 +54,17 @@ def run_config(path: str, duration: float | None) -> int:
     reload = threading.Event()
     signal.signal(signal.SIGHUP, lambda *_: reload.set())
     service = Service(cfg, source=path)
-    server = serve(service, cfg.api.socket)
+    servers = [serve(service, cfg.api.socket)]
     log.info("API listening on %s", cfg.api.socket)
+    if cfg.api.tcp_listen:
+        host, port = split_listen(cfg.api.tcp_listen)
+        token = Path(cfg.api.token_file).read_text().strip()
+        servers.append(serve_tcp(service, host, port, token))
+        log.info("API listening on tcp %s (bearer token required)", cfg.api.tcp_listen)
+    if cfg.metrics:
+        host, port = split_listen(cfg.metrics.listen)
+        metrics_server, _ = serve_metrics(service.dp.stats, host, port)
+        log.info("metrics on http://%s/metrics", cfg.metrics.listen)
     started = time.monotonic()
     try:
         while not stop.wait(0.2):
@@ -66,7 +77,10 @@ def run_config(path: str, duration: float | None) -> int:
             if duration is not None and time.monotonic() - started >= duration:
                 break
     finally:
-        stop_server(server)
+        for server in servers:
+            stop_server(server)
+        if cfg.metrics:
+            metrics_server.shutdown()
         service.close()
         log.info("stopped")
     return 0

@@ -100,8 +100,18 @@ class TablesSection(Strict):
     max_rules: int = Field(TableSizes.max_rules, ge=8, le=1 << 26)
 
 
+LISTEN_PATTERN = r"^[0-9A-Za-z.:\[\]-]+:[0-9]{1,5}$"
+
+
 class ApiSection(Strict):
     socket: str = DEFAULT_SOCKET
+    # Optional TCP listener; only with a bearer token (a file holding it).
+    tcp_listen: str | None = Field(None, pattern=LISTEN_PATTERN)
+    token_file: str | None = None
+
+
+class MetricsSection(Strict):
+    listen: str = Field("127.0.0.1:9400", pattern=LISTEN_PATTERN)
 
 
 class Config(Strict):
@@ -113,6 +123,7 @@ class Config(Strict):
     tables: TablesSection = TablesSection()
     verify_checksum: bool = True
     api: ApiSection = ApiSection()
+    metrics: MetricsSection | None = None  # off unless present
     state_file: str | None = None
 
     def dataplane_config(self) -> DataplaneConfig:
@@ -123,6 +134,11 @@ class Config(Strict):
                 lcore: lcore for lcore in [self.eal.main_lcore, *self.eal.worker_lcores]}),
             tables=TableSizes(**self.tables.model_dump()),
             verify_checksum=self.verify_checksum)
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    host, port = listen.rsplit(":", 1)
+    return host.strip("[]"), int(port)
 
 
 def _path(loc: tuple) -> str:
@@ -188,6 +204,9 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
             errors.append(f"{source}: rules[{i}].nexthop: a forward rule needs a nexthop")
         elif r.nexthop is not None and r.nexthop not in hops:
             errors.append(f"{source}: rules[{i}].nexthop: next hop {r.nexthop} is not defined")
+    if cfg.api.tcp_listen and not cfg.api.token_file:
+        errors.append(f"{source}: api.token_file: required with api.tcp_listen "
+                      "(the TCP API never runs without a bearer token)")
     tables = cfg.tables
     if len(cfg.routes) > tables.max_routes:
         errors.append(f"{source}: routes: {len(cfg.routes)} routes exceed tables.max_routes "

@@ -15,7 +15,7 @@ import json
 import socket
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from appliance.api.errors import from_body
 from appliance.config import DEFAULT_SOCKET
@@ -34,9 +34,17 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class Client:
-    def __init__(self, socket_path: str = DEFAULT_SOCKET, timeout: float = 60.0):
+    """`Client(socket_path)` or, for the TCP listener, `Client("http://host:port", token=...)`."""
+
+    def __init__(self, socket_path: str = DEFAULT_SOCKET, timeout: float = 60.0,
+                 token: str | None = None):
         self.socket_path = socket_path
-        self._conn = _UnixConnection(socket_path, timeout)
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
+        if socket_path.startswith("http://"):
+            url = urlsplit(socket_path)
+            self._conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=timeout)
+        else:
+            self._conn = _UnixConnection(socket_path, timeout)
 
     def close(self) -> None:
         self._conn.close()
@@ -52,6 +60,7 @@ class Client:
         url = path + ("?" + urlencode(query) if query else "")
         payload = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if payload else {}
+        headers.update(self._auth)
         try:
             self._conn.request(method, url, body=payload, headers=headers)
             response = self._conn.getresponse()

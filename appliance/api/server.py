@@ -6,6 +6,7 @@ problem and changes nothing; the data plane never stops for it.
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
@@ -171,6 +172,26 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
+class _TcpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _TokenHandler(_Handler):
+    """TCP requests must carry `Authorization: Bearer <token>`; others get 401."""
+
+    token: str
+
+    def _dispatch(self) -> None:
+        given = self.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+            return self._reply(401, {"error": {"type": "Unauthorized", "message":
+                               "missing or wrong bearer token"}})
+        super()._dispatch()
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _dispatch
+
+
 def serve(service: Service, socket_path: str) -> _UnixServer:
     """Listens on `socket_path` (mode 0660) in a background thread."""
     path = Path(socket_path)
@@ -183,7 +204,18 @@ def serve(service: Service, socket_path: str) -> _UnixServer:
     return server
 
 
-def stop(server: _UnixServer) -> None:
+def serve_tcp(service: Service, host: str, port: int, token: str) -> _TcpServer:
+    """The optional TCP listener; every request must carry the bearer token."""
+    if not token:
+        raise ConfigError("api.token_file: the token is empty; the TCP API needs one")
+    handler = type("TokenHandler", (_TokenHandler,), {"api": Api(service), "token": token})
+    server = _TcpServer((host, port), handler)
+    threading.Thread(target=server.serve_forever, name="api-tcp", daemon=True).start()
+    return server
+
+
+def stop(server: socketserver.BaseServer) -> None:
     server.shutdown()
     server.server_close()
-    Path(server.server_address).unlink(missing_ok=True)
+    if isinstance(server, _UnixServer):
+        Path(server.server_address).unlink(missing_ok=True)

@@ -1,10 +1,13 @@
 """The appliance service as an operator meets it: run, API, CLI, signals, state."""
 import signal
+import socket
+import urllib.request
 
 import pytest
 import yaml
 
-from appliance.errors import ConfigError, NextHopError, RouteError, RuleError
+from appliance import Client
+from appliance.errors import ApplianceError, ConfigError, NextHopError, RouteError, RuleError
 from tests.e2e.conftest import cli, wait_until
 
 
@@ -138,3 +141,44 @@ def test_bad_config_exits_2_before_touching_the_host(appliance, change, message)
     assert r.returncode == 2
     assert r.stderr.startswith(f"ConfigError: {appliance.config_path}: {message}")
     assert appliance.leftovers() == []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_tcp_api_needs_the_bearer_token_and_metrics_are_exported(appliance):
+    token = appliance.tmp / "token"
+    token.write_text("s3cret\n")
+    api_port, metrics_port = free_port(), free_port()
+    appliance.config["api"].update(tcp_listen=f"127.0.0.1:{api_port}", token_file=str(token))
+    appliance.config["metrics"] = {"listen": f"127.0.0.1:{metrics_port}"}
+    appliance.start()
+    url = f"http://127.0.0.1:{api_port}"
+    for bad in (None, "wrong"):
+        with Client(url, token=bad) as c, pytest.raises(ApplianceError, match="bearer token"):
+            c.routes()
+    with Client(url, token="s3cret") as c:
+        c.route_add("10.2.0.0/16", 2)
+        assert len(c.routes()) == 2
+
+    def scrape() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics") as r:
+            return r.read().decode()
+
+    assert wait_until(lambda: 'appliance_drops_total{reason="no_route"}' in scrape())
+    text = scrape()
+    tx_line = next(line for line in text.splitlines()
+                   if line.startswith('appliance_port_tx_packets_total{port="lan0"}'))
+    assert float(tx_line.split()[-1]) > 0
+    assert 'appliance_table_entries{table="routes"} 2.0' in text
+    assert "appliance_worker_cycles_per_packet" in text
+
+
+def test_tcp_listener_without_token_is_a_config_error(appliance):
+    appliance.config["api"]["tcp_listen"] = "127.0.0.1:8080"
+    appliance.write_config()
+    r = cli("config", "validate", str(appliance.config_path))
+    assert r.returncode == 2 and "api.token_file: required with api.tcp_listen" in r.stderr

@@ -1,0 +1,66 @@
+"""Prometheus exporter: the data plane's counters under Prometheus names.
+
+A custom collector reads one stats() snapshot per scrape, so the exporter
+adds no work to the data plane between scrapes. Names follow Prometheus
+conventions: appliance_port_rx_packets_total{port="wan0"},
+appliance_drops_total{reason="no_route"}, ...
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from prometheus_client import start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import CollectorRegistry
+
+PORT_COUNTERS = {  # ethdev name -> (metric suffix, help)
+    "ipackets": ("rx_packets", "packets received"),
+    "opackets": ("tx_packets", "packets transmitted"),
+    "ibytes": ("rx_bytes", "bytes received"),
+    "obytes": ("tx_bytes", "bytes transmitted"),
+    "imissed": ("rx_missed", "packets the NIC dropped for lack of rx descriptors"),
+    "ierrors": ("rx_errors", "erroneous received packets"),
+    "oerrors": ("tx_errors", "failed transmissions"),
+    "rx_nombuf": ("rx_nombuf", "rx mbuf allocation failures"),
+}
+
+
+class DataplaneCollector:
+    def __init__(self, read_stats: Callable[[], dict]):
+        self.read_stats = read_stats
+
+    def collect(self):
+        s = self.read_stats()
+        for key, (name, help) in PORT_COUNTERS.items():
+            m = CounterMetricFamily(f"appliance_port_{name}", f"Port {help}", labels=["port"])
+            for port, counters in s["ports"].items():
+                m.add_metric([port], counters[key])
+            yield m
+        drops = CounterMetricFamily("appliance_drops", "Packets dropped, by reason",
+                                    labels=["reason"])
+        for reason, n in s["drops"].items():
+            drops.add_metric([reason], n)
+        yield drops
+        for key, name, help in (("rx_packets", "rx_packets", "packets taken from rx queues"),
+                                ("tx_packets", "tx_packets", "packets handed to tx queues"),
+                                ("busy_cycles", "busy_cycles", "TSC cycles spent on non-empty bursts")):
+            m = CounterMetricFamily(f"appliance_worker_{name}", f"Worker {help}", labels=["lcore"])
+            for w in s["workers"]:
+                m.add_metric([str(w["lcore"])], w[key])
+            yield m
+        cpp = GaugeMetricFamily("appliance_worker_cycles_per_packet",
+                                "Worker cycles per packet since start", labels=["lcore"])
+        for w in s["workers"]:
+            cpp.add_metric([str(w["lcore"])], w["cycles_per_packet"])
+        yield cpp
+        sizes = GaugeMetricFamily("appliance_table_entries", "Entries per table", labels=["table"])
+        sizes.add_metric(["routes"], s["routes"])
+        sizes.add_metric(["rules"], s["rules"])
+        yield sizes
+
+
+def serve_metrics(read_stats: Callable[[], dict], address: str, port: int):
+    """Starts the exporter; returns (server, thread) for shutdown."""
+    registry = CollectorRegistry()
+    registry.register(DataplaneCollector(read_stats))
+    return start_http_server(port, addr=address, registry=registry)
