@@ -10,15 +10,14 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 from appliance.config import Config, load_config, parse_config
 from appliance.dataplane import Dataplane, to_prefix
 from appliance.eal import shutdown_eal
 from appliance.errors import ConfigError, StateError
-from appliance.tables import (Overlay, Tables, apply_diff, load_overlay, rule_key,
-                              save_overlay)
+from appliance.state import StateFile
+from appliance.tables import Overlay, Tables, apply_diff, rule_key
 
 log = logging.getLogger("appliance.service")
 _MISSING = object()
@@ -29,8 +28,8 @@ class Service:
         self.cfg = cfg
         self.source = source
         self.lock = threading.RLock()
-        self.state_path = Path(cfg.state_file) if cfg.state_file else None
-        self.overlay = load_overlay(self.state_path) if self.state_path else Overlay()
+        self.state = StateFile(cfg.state_file) if cfg.state_file else None
+        self.overlay = self.state.load() if self.state else Overlay()
         self.dp = Dataplane(cfg.dataplane_config())
         self.current = Tables()
         desired = self.overlay.over(Tables.from_config(cfg))
@@ -40,6 +39,8 @@ class Service:
             self.dp.close()
             raise
         self.current = desired
+        if self.state:
+            self.state.snapshot(self.overlay)  # compacts what the last run appended
         self.dp.start()
         log.info("started: %d ports, %d next hops, %d routes, %d rules (%d from the state file)",
                  len(cfg.ports), len(desired.nexthops), len(desired.routes), len(desired.rules),
@@ -57,7 +58,7 @@ class Service:
                 mirror[key] = value
             overlay[key] = value
             try:
-                self._persist()
+                self._record(kind, key, value)
             except OSError as e:
                 undo(None if old_value is _MISSING else old_value)
                 for d, old in ((mirror, old_value), (overlay, old_overlay)):
@@ -65,12 +66,19 @@ class Service:
                         d.pop(key, None)
                     else:
                         d[key] = old
-                raise StateError(f"cannot write state file {self.state_path}: {e.strerror}; "
+                raise StateError(f"cannot write state file {self.state.path}: {e.strerror}; "
                                  "change undone") from None
 
-    def _persist(self) -> None:
-        if self.state_path:
-            save_overlay(self.state_path, self.overlay)
+    def _record(self, kind: str, key: Any, value: Any) -> None:
+        if not self.state:
+            return
+        self.state.record(kind, key, value)
+        if self.state.needs_compaction():
+            self.state.snapshot(self.overlay)
+
+    def _snapshot(self) -> None:
+        if self.state:
+            self.state.snapshot(self.overlay)
 
     # -- routes --
     def route_add(self, prefix: str, nexthop: int) -> None:
@@ -90,11 +98,12 @@ class Service:
             self.current = desired
             self.overlay.routes.update(routes)
             try:
-                self._persist()
+                if self.state:
+                    self.state.record_bulk("routes", routes)
             except OSError as e:
                 apply_diff(self.dp, desired, previous)
                 self.current, self.overlay.routes = previous, before_overlay
-                raise StateError(f"cannot write state file {self.state_path}: {e.strerror}; "
+                raise StateError(f"cannot write state file {self.state.path}: {e.strerror}; "
                                  "change undone") from None
             return n
 
@@ -168,13 +177,15 @@ class Service:
                           "removed": len(getattr(self.current, kind).keys() - getattr(desired, kind).keys())}
                    for kind in ("nexthops", "routes", "rules")}
         self.current, self.cfg, self.overlay = desired, new, overlay
-        self._persist()
+        self._snapshot()
         log.info("applied: %s", summary)
         return summary
 
     # -- lifecycle --
     def close(self) -> None:
         with self.lock:
+            if self.state:
+                self.state.close()
             self.dp.close()
             shutdown_eal(self.dp.config.eal)
 

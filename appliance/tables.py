@@ -8,16 +8,12 @@ rules, delete routes and rules, delete next hops.
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from appliance.config import Config
 from appliance.dataplane import Dataplane, to_protocol
-from appliance.errors import ApplianceError, StateError
+from appliance.errors import ApplianceError
 
 RuleKey = tuple[int, str, int, str, int]  # proto, src, src_port, dst, dst_port
 
@@ -26,11 +22,11 @@ def rule_key(proto: int | str, src: str, src_port: int, dst: str, dst_port: int)
     return (to_protocol(proto), str(src), int(src_port), str(dst), int(dst_port))
 
 
-def _rule_key_text(k: RuleKey) -> str:
+def rule_key_text(k: RuleKey) -> str:
     return f"{k[0]} {k[1]}:{k[2]} {k[3]}:{k[4]}"
 
 
-def _rule_key_parse(text: str) -> RuleKey:
+def rule_key_parse(text: str) -> RuleKey:
     proto, src, dst = text.split(" ")
     (sa, sp), (da, dp) = src.rsplit(":", 1), dst.rsplit(":", 1)
     return (int(proto), sa, int(sp), da, int(dp))
@@ -76,43 +72,13 @@ class Overlay:
     def to_json(self) -> dict:
         return {"nexthops": {str(k): v for k, v in self.nexthops.items()},
                 "routes": self.routes,
-                "rules": {_rule_key_text(k): v for k, v in self.rules.items()}}
+                "rules": {rule_key_text(k): v for k, v in self.rules.items()}}
 
     @classmethod
     def from_json(cls, doc: dict) -> Overlay:
         return cls(nexthops={int(k): v for k, v in doc.get("nexthops", {}).items()},
                    routes=dict(doc.get("routes", {})),
-                   rules={_rule_key_parse(k): v for k, v in doc.get("rules", {}).items()})
-
-
-def save_overlay(path: Path, overlay: Overlay) -> None:
-    """Write to a temp file, fsync, rename: a crash leaves the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(overlay.to_json(), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def load_overlay(path: Path) -> Overlay:
-    if not path.exists():
-        return Overlay()
-    try:
-        return Overlay.from_json(json.loads(path.read_text()))
-    except (ValueError, KeyError, TypeError) as e:
-        raise StateError(f"{path}: state file unreadable ({e}); move it away to start "
-                         "from the config alone") from None
+                   rules={rule_key_parse(k): v for k, v in doc.get("rules", {}).items()})
 
 
 def apply_diff(dp: Dataplane, current: Tables, desired: Tables) -> None:
