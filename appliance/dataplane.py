@@ -208,6 +208,7 @@ class Dataplane:
             "workers": workers,
             "ports": self._dp.port_counters(),
             "routes": self._dp.route_count(),
+            "tbl8_groups_in_use": self._dp.tbl8_groups_in_use(),
             "rules": len(self._dp.rules()),
         }
 

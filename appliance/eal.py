@@ -16,8 +16,22 @@ from appliance import _native
 from appliance.errors import ConfigError
 
 RUNTIME_DIR = Path("/var/run/dpdk")
-# Read before rte_eal_init pins this thread to the main lcore's CPU.
-HOST_CPUS = sorted(os.sched_getaffinity(0))
+def online_cpus() -> list[int]:
+    """The host's online CPUs as the EAL sees them (sysfs), not this process's
+    affinity: a parent that ran rte_eal_init is pinned to one CPU, and so are
+    the processes it starts."""
+    try:
+        spec = Path("/sys/devices/system/cpu/online").read_text().strip()
+    except OSError:
+        return list(range(os.cpu_count() or 1))
+    cpus = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        cpus.extend(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+HOST_CPUS = online_cpus()
 PCI_ADDRESS = re.compile(r"^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
 
 

@@ -70,7 +70,7 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
 
     rcu_ = std::make_unique<Rcu>(nworkers);
     hops_ = std::make_unique<NextHopTable>(spec_.max_nexthops, *rcu_);
-    fib_ = std::make_unique<Fib>("lpm_" + tag, spec_.max_routes, spec_.tbl8_groups, *hops_, *rcu_);
+    fib_ = std::make_unique<Fib>(spec_.max_routes, spec_.tbl8_groups, *hops_, *rcu_);
     flows_ = std::make_unique<FlowTable>("flow_" + tag, spec_.max_rules, *hops_, *rcu_);
     build_workers();
 }
@@ -223,6 +223,12 @@ std::optional<uint32_t> Dataplane::route_lookup(const std::string& address) {
     if (inet_pton(AF_INET, address.c_str(), &a) != 1)
         throw RouteError("'" + address + "' is not an IPv4 address");
     return fib_->lookup(ntohl(a.s_addr));
+}
+
+uint32_t Dataplane::tbl8_groups_in_use() {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    return fib_->tbl8_groups_in_use();
 }
 
 // ---- next hops ----

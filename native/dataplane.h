@@ -66,6 +66,7 @@ public:
     std::vector<Route> routes();
     size_t route_count();
     std::optional<uint32_t> route_lookup(const std::string& address);
+    uint32_t tbl8_groups_in_use();
 
     // Next hops; an empty src MAC means the output port's own address.
     void nexthop_set(uint32_t id, const std::string& port, const std::string& dst_mac,

@@ -3,8 +3,6 @@
 #include <algorithm>
 
 #include <arpa/inet.h>
-#include <rte_errno.h>
-#include <rte_lpm.h>
 
 #include "errors.h"
 
@@ -38,29 +36,26 @@ std::string format_prefix(uint32_t ip, uint8_t depth) {
     return std::string(buf) + "/" + std::to_string(depth);
 }
 
-Fib::Fib(const std::string& name, uint32_t max_routes, uint32_t tbl8_groups, NextHopTable& hops,
-         Rcu& rcu)
-    : max_routes_(max_routes), hops_(hops) {
-    if (hops.capacity() > (1u << 24))
-        throw RouteError("rte_lpm next hops are 24 bits: at most 16777216 next hops");
-    rte_lpm_config cfg{};
-    cfg.max_rules = max_routes + 2;  // the default route takes two /1 rules
-    cfg.number_tbl8s = tbl8_groups;
-    lpm_ = rte_lpm_create(name.c_str(), SOCKET_ID_ANY, &cfg);
-    if (lpm_ == nullptr)
-        throw ResourceError("cannot create LPM table for " + std::to_string(max_routes) +
-                          " routes and " + std::to_string(tbl8_groups) +
-                          " tbl8 groups: " + dpdk_strerror(rte_errno));
-    rte_lpm_rcu_config rcfg{};
-    rcfg.v = rcu.get();
-    rcfg.mode = RTE_LPM_QSBR_MODE_DQ;
-    if (rte_lpm_rcu_qsbr_add(lpm_, &rcfg) != 0) {
-        rte_lpm_free(lpm_);
-        throw ResourceError("cannot attach RCU to the LPM table: " + dpdk_strerror(rte_errno));
-    }
+Fib::Fib(uint32_t max_routes, uint32_t tbl8_groups, NextHopTable& hops, Rcu& rcu)
+    : max_routes_(max_routes), hops_(hops),
+      table_(tbl8_groups, rcu, [this](uint32_t ip, uint8_t depth) {
+          return longest_covering(ip, depth);
+      }) {
+    if (hops.capacity() > Dir24_8::kValueMask + 1)
+        throw RouteError("next hop ids are 24 bits: at most 16777216 next hops");
+    routes_.reserve(std::min<uint32_t>(max_routes, 1u << 20));
 }
 
-Fib::~Fib() { rte_lpm_free(lpm_); }
+Fib::~Fib() = default;
+
+std::optional<std::pair<uint32_t, uint8_t>> Fib::longest_covering(uint32_t ip, uint8_t depth) const {
+    for (int d = int(depth) - 1; d >= 0; --d) {
+        uint32_t mask = d == 0 ? 0 : ~uint32_t(0) << (32 - d);
+        auto it = routes_.find(key(ip & mask, uint8_t(d)));
+        if (it != routes_.end()) return std::make_pair(it->second, uint8_t(d));
+    }
+    return std::nullopt;
+}
 
 void Fib::check(const Route& r) const {
     if (r.depth > 32) throw RouteError(format_prefix(r.ip, r.depth) + ": prefix length must be 0..32");
@@ -68,23 +63,12 @@ void Fib::check(const Route& r) const {
 }
 
 void Fib::apply(const Route& r) {
-    // rte_lpm has no depth 0: the default route is two /1 halves.
-    int rc;
-    if (r.depth == 0) {
-        rc = rte_lpm_add(lpm_, 0, 1, r.nexthop);
-        if (rc == 0) rc = rte_lpm_add(lpm_, 0x80000000u, 1, r.nexthop);
-        // A real /1 route would shadow the default; keep it by re-adding.
-        for (uint32_t half : {0u, 0x80000000u}) {
-            auto it = routes_.find(key(half, 1));
-            if (rc == 0 && it != routes_.end()) rc = rte_lpm_add(lpm_, half, 1, it->second);
-        }
-    } else {
-        rc = rte_lpm_add(lpm_, r.ip, r.depth, r.nexthop);
+    try {
+        table_.add(r.ip, r.depth, r.nexthop);
+    } catch (const TableFullError& e) {
+        throw TableFullError(format_prefix(r.ip, r.depth) + ": " + e.what() + " (" +
+                             std::to_string(routes_.size()) + " routes; raise tbl8_groups)");
     }
-    if (rc < 0)
-        throw TableFullError(format_prefix(r.ip, r.depth) + ": LPM table full (" +
-                             std::to_string(routes_.size()) + " routes; raise max_routes or " +
-                             "tbl8_groups): " + dpdk_strerror(rc));
     auto [it, inserted] = routes_.try_emplace(key(r.ip, r.depth), r.nexthop);
     if (!inserted) {
         hops_.unref(it->second);
@@ -133,20 +117,7 @@ void Fib::undo(const std::vector<std::pair<Route, std::optional<uint32_t>>>& don
 void Fib::remove(uint32_t ip, uint8_t depth) {
     auto it = routes_.find(key(ip, depth));
     if (it == routes_.end()) throw RouteError(format_prefix(ip, depth) + ": no such route");
-    int rc = 0;
-    if (depth == 0) {
-        // Restore what each /1 half had without the default: its own /1 or nothing.
-        for (uint32_t half : {0u, 0x80000000u}) {
-            auto own = routes_.find(key(half, 1));
-            rc |= own != routes_.end() ? rte_lpm_add(lpm_, half, 1, own->second)
-                                       : rte_lpm_delete(lpm_, half, 1);
-        }
-    } else if (depth == 1 && routes_.count(key(0, 0))) {
-        rc = rte_lpm_add(lpm_, ip, 1, routes_.at(key(0, 0)));
-    } else {
-        rc = rte_lpm_delete(lpm_, ip, depth);
-    }
-    if (rc < 0) throw RouteError(format_prefix(ip, depth) + ": rte_lpm_delete failed: " + dpdk_strerror(rc));
+    table_.remove(ip, depth);
     hops_.unref(it->second);
     routes_.erase(it);
 }
@@ -162,8 +133,9 @@ std::vector<Route> Fib::list() const {
 }
 
 std::optional<uint32_t> Fib::lookup(uint32_t ip) const {
-    uint32_t nh;
-    if (rte_lpm_lookup(lpm_, ip, &nh) != 0) return std::nullopt;
+    constexpr uint32_t kMiss = ~0u;
+    uint32_t nh = table_.lookup(ip, kMiss);
+    if (nh == kMiss) return std::nullopt;
     return nh;
 }
 

@@ -1,6 +1,7 @@
-// IPv4 forwarding table: rte_lpm (prefix -> next hop id) read lock-free by
-// workers, tbl8 groups reclaimed through RCU, plus the writer's own copy of
-// the routes for listing, replace/rollback and next-hop reference counts.
+// IPv4 forwarding table: the routes (prefix -> next hop id) in a hash map
+// owned by the single writer, compiled into a DIR-24-8 table that workers
+// read lock-free (see dir24_8.h). The map also serves listing,
+// replace/rollback, next-hop reference counts and each delete's fallback.
 #pragma once
 
 #include <cstdint>
@@ -9,9 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dir24_8.h"
 #include "nexthop.h"
-
-struct rte_lpm;
 
 namespace appliance {
 
@@ -27,32 +27,33 @@ std::string format_prefix(uint32_t ip, uint8_t depth);
 
 class Fib {
 public:
-    Fib(const std::string& name, uint32_t max_routes, uint32_t tbl8_groups, NextHopTable& hops,
-        Rcu& rcu);
+    Fib(uint32_t max_routes, uint32_t tbl8_groups, NextHopTable& hops, Rcu& rcu);
     ~Fib();
     Fib(const Fib&) = delete;
     Fib& operator=(const Fib&) = delete;
 
-    rte_lpm* lpm() const { return lpm_; }
+    const Dir24_8& table() const { return table_; }
 
     void add(const Route& r);                     // add or replace
     void add_bulk(const std::vector<Route>& rs);  // all or nothing
     void remove(uint32_t ip, uint8_t depth);      // RouteError if absent
     std::vector<Route> list() const;              // sorted by prefix, then length
     std::optional<uint32_t> lookup(uint32_t ip) const;  // what a worker would find
+    uint32_t tbl8_groups_in_use() const { return table_.groups_in_use(); }
     size_t size() const { return routes_.size(); }
     uint32_t capacity() const { return max_routes_; }
 
 private:
     static uint64_t key(uint32_t ip, uint8_t depth) { return (uint64_t(ip) << 8) | depth; }
     void check(const Route& r) const;
-    void apply(const Route& r);  // no checks, throws TableFullError from rte_lpm
+    void apply(const Route& r);  // no checks; TableFullError when tbl8 groups run out
+    std::optional<std::pair<uint32_t, uint8_t>> longest_covering(uint32_t ip, uint8_t depth) const;
     void undo(const std::vector<std::pair<Route, std::optional<uint32_t>>>& done);
 
-    rte_lpm* lpm_ = nullptr;
     uint32_t max_routes_;
     NextHopTable& hops_;
     std::unordered_map<uint64_t, uint32_t> routes_;
+    Dir24_8 table_;
 };
 
 }  // namespace appliance

@@ -19,4 +19,8 @@ Rcu::~Rcu() { rte_free(qsv_); }
 
 void Rcu::synchronize() { rte_rcu_qsbr_synchronize(qsv_, RTE_QSBR_THRID_INVALID); }
 
+uint64_t Rcu::start() { return rte_rcu_qsbr_start(qsv_); }
+
+bool Rcu::passed(uint64_t token) { return rte_rcu_qsbr_check(qsv_, token, false) == 1; }
+
 }  // namespace appliance
