@@ -7,6 +7,7 @@ misuse raises an `appliance.errors` class with a message naming the value.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -52,6 +53,18 @@ class DataplaneConfig:
     tables: TableSizes = field(default_factory=TableSizes)
     verify_checksum: bool = True
     name: str = "dp"
+
+
+# Already canonical (what str(IPv4Network) prints): no leading zeros. Such
+# strings skip the slow ipaddress parse; C++ still checks range and host bits.
+_CANONICAL = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
+                        r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)/(?:3[0-2]|[12]?\d)")
+
+
+def canonical_prefixes(values: Iterable[Prefix]) -> list[str]:
+    """Prefixes as canonical strings, fast for the common already-canonical text."""
+    match = _CANONICAL.fullmatch
+    return [v if isinstance(v, str) and match(v) else to_prefix(v) for v in values]
 
 
 def to_prefix(value: Prefix) -> str:
@@ -146,11 +159,9 @@ class Dataplane:
 
     def route_add_bulk(self, routes: Iterable[tuple[Prefix, int]]) -> int:
         """Adds all routes or none; returns how many. The GIL is released meanwhile."""
-        prefixes, hops = [], []
-        for prefix, hop in routes:
-            prefixes.append(prefix if isinstance(prefix, str) else to_prefix(prefix))
-            hops.append(hop)
-        self._dp.route_add_bulk(prefixes, hops)
+        routes = list(routes)
+        prefixes = canonical_prefixes(p for p, _ in routes)
+        self._dp.route_add_bulk(prefixes, [nh for _, nh in routes])
         return len(prefixes)
 
     def route_delete(self, prefix: Prefix) -> None:

@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from appliance.config import Config, load_config, parse_config
-from appliance.dataplane import Dataplane, to_prefix
+from appliance.dataplane import Dataplane, canonical_prefixes, to_prefix
 from appliance.eal import shutdown_eal
 from appliance.errors import ConfigError, StateError
 from appliance.state import StateFile
@@ -89,7 +89,7 @@ class Service:
 
     def route_add_bulk(self, routes: list[tuple[str, int]]) -> int:
         with self.lock:
-            routes = [(to_prefix(p), nh) for p, nh in routes]
+            routes = list(zip(canonical_prefixes(p for p, _ in routes), (nh for _, nh in routes)))
             desired = self.current.copy()
             desired.routes.update(routes)
             before_overlay = dict(self.overlay.routes)

@@ -83,7 +83,9 @@ class Client:
         self.request("POST", "/v1/routes", {"prefix": str(prefix), "nexthop": nexthop})
 
     def route_add_bulk(self, routes: Iterable[tuple[str | ipaddress.IPv4Network, int]]) -> int:
-        body = {"routes": [{"prefix": str(p), "nexthop": nh} for p, nh in routes]}
+        routes = list(routes)
+        body = {"prefixes": [p if isinstance(p, str) else str(p) for p, _ in routes],
+                "nexthops": [nh for _, nh in routes]}
         return self.request("POST", "/v1/routes", body)["added"]
 
     def route_delete(self, prefix: str | ipaddress.IPv4Network) -> None:

@@ -78,6 +78,13 @@ class Api:
         return self.s.routes(prefix=q.get("prefix"), nexthop=None if nh is None else _int(nh, "nexthop"))
 
     def route_add(self, q: dict, b: dict) -> dict:
+        if "prefixes" in b:  # the compact bulk form: two parallel lists
+            prefixes, hops = b["prefixes"], _field(b, "nexthops")
+            if not (isinstance(prefixes, list) and isinstance(hops, list)) or len(prefixes) != len(hops):
+                raise BadRequest("prefixes and nexthops: expected two lists of the same length")
+            if not all(type(h) is int for h in hops):
+                raise BadRequest("nexthops: expected integers")
+            return {"added": self.s.route_add_bulk(list(zip(prefixes, hops)))}
         if "routes" in b:
             routes = b["routes"]
             if not isinstance(routes, list):
