@@ -1,6 +1,9 @@
 """The appliance service as an operator meets it: run, API, CLI, signals, state."""
+import json
 import signal
 import socket
+import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -182,3 +185,22 @@ def test_tcp_listener_without_token_is_a_config_error(appliance):
     appliance.write_config()
     r = cli("config", "validate", str(appliance.config_path))
     assert r.returncode == 2 and "api.token_file: required with api.tcp_listen" in r.stderr
+
+
+def test_stats_watch_and_apply_from_the_cli(appliance):
+    appliance.start()
+    watch = subprocess.Popen([sys.executable, "-m", "appliance", "stats", "--watch", "0.3",
+                              "--socket", appliance.socket], stdout=subprocess.PIPE, text=True)
+    lines = [watch.stdout.readline() for _ in range(8)]
+    watch.send_signal(signal.SIGINT)
+    assert watch.wait(timeout=30) == 0
+    lan0 = next(line for line in lines if line.startswith("lan0"))
+    assert lan0.split()[2].endswith("M"), lan0  # tx pps in millions
+    assert any(line.startswith("worker lcore 1:") and "cycles/packet" in line for line in lines)
+
+    desired = dict(appliance.config, routes=[{"prefix": "10.2.0.0/16", "nexthop": 2}])
+    target = appliance.tmp / "desired.yaml"
+    target.write_text(yaml.safe_dump(desired))
+    r = appliance.cli("apply", str(target), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["routes"] == {"added": 1, "removed": 1}
