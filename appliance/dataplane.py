@@ -220,7 +220,7 @@ class Dataplane:
             "ports": self._dp.port_counters(),
             "routes": self._dp.route_count(),
             "tbl8_groups_in_use": self._dp.tbl8_groups_in_use(),
-            "rules": len(self._dp.rules()),
+            "rules": self._dp.rule_count(),
         }
 
     def ports(self) -> list[dict[str, Any]]:

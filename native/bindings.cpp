@@ -175,6 +175,7 @@ PYBIND11_MODULE(_native, m) {
             }
             return out;
         })
+        .def("rule_count", &Dataplane::rule_count)
         .def("worker_stats", [](Dataplane& d) {
             py::list out;
             for (const WorkerSnapshot& w : d.worker_stats()) {

@@ -281,6 +281,12 @@ std::vector<Rule> Dataplane::rules() {
     return flows_->list();
 }
 
+size_t Dataplane::rule_count() {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    return flows_->size();
+}
+
 // ---- observability ----
 
 std::vector<WorkerSnapshot> Dataplane::worker_stats() {

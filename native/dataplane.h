@@ -78,6 +78,7 @@ public:
     void rule_add(const Rule& rule);
     void rule_delete(const FlowKey& key);
     std::vector<Rule> rules();
+    size_t rule_count();
 
     // Observability.
     std::vector<WorkerSnapshot> worker_stats();
