@@ -33,8 +33,11 @@ void eal_init(const std::vector<std::string>& args) {
     for (auto& a : owned) argv.push_back(a.data());
     argv.push_back(nullptr);
     int rc = rte_eal_init(static_cast<int>(owned.size()), argv.data());
-    if (rc < 0)
-        throw EalError("rte_eal_init(" + joined(args) + ") failed: " + dpdk_strerror(rte_errno));
+    if (rc < 0) {
+        // Some EAL failures leave rte_errno at 0; their reason is in its log.
+        std::string why = rte_errno != 0 ? dpdk_strerror(rte_errno) : "see the EAL: lines above";
+        throw EalError("rte_eal_init(" + joined(args) + ") failed: " + why);
+    }
     g_initialized = true;
     g_args = args;
     // Lets dpdk-dumpcap / dpdk-pdump attach as secondary processes. Fails
