@@ -68,8 +68,9 @@ def test_pcap_to_null_vdevs_forward_at_speed(tmp_path):
         dp.nexthop_set(1, "lan0", "02:00:00:00:00:01")
         dp.route_add("10.0.0.0/16", 1)
         time.sleep(0.5)
-        stats = dp.stats()
         ports = {p["name"]: p for p in dp.ports()}
+        dp.stop()  # counters are read consistently only once the worker is out of its loop
+        stats = dp.stats()
     assert stats["tx_packets"] > 10_000
     assert stats["ports"]["lan0"]["opackets"] > 10_000
     assert stats["cycles_per_packet"] > 0
