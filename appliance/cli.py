@@ -115,6 +115,47 @@ def validate_config(path: str) -> int:
     return 0
 
 
+def host_command(args: argparse.Namespace) -> int:
+    """nic, hugepages and doctor: this host, no running appliance needed."""
+    from appliance.host import doctor, hugepages, nics
+    if args.command == "nic":
+        if args.verb == "list":
+            found = nics.list_nics()
+            _show([n.to_dict() for n in found], args.json, lambda ns: [
+                f"{n['pci']:<14} {n['driver'] or '-':<16} node {n['numa_node']}  "
+                f"{n['interface'] or '-':<10} {n['link'] or '-':<6} "
+                f"{' '.join(n['addresses']) or '-'}" for n in ns])
+        elif args.verb == "bind":
+            nic = nics.bind(args.pci, args.driver, force=args.force, no_iommu=args.no_iommu)
+            print(f"{nic.pci}: bound to {nic.driver}")
+        else:
+            nic = nics.unbind(args.pci)
+            print(f"{nic.pci}: bound to {nic.driver or 'no driver'}")
+    elif args.command == "hugepages":
+        if args.verb == "reserve":
+            granted = hugepages.reserve(args.pages, args.size_kb, args.node)
+            print(f"{granted} hugepages of {args.size_kb} kB reserved")
+        elif args.verb == "mount":
+            mounted = hugepages.mount(Path(args.mountpoint), args.size_kb)
+            print(f"{args.mountpoint}: {'mounted' if mounted else 'already mounted'}")
+        else:
+            pools = [vars(p) | {"free_mb": p.free_mb} for p in hugepages.read_state()]
+            _show(pools, args.json, lambda ps: [
+                f"{'host' if p['node'] is None else 'node ' + str(p['node']):<8} "
+                f"{p['size_kb']:>8} kB  {p['total']:>6} pages, {p['free']:>6} free "
+                f"({p['free_mb']} MiB)" for p in ps])
+    elif args.command == "doctor":
+        host = doctor.Host()
+        if args.config:
+            from appliance.config import load_config
+            cfg = load_config(args.config)
+            host = doctor.Host(memory_mb=cfg.eal.memory_mb, workers=tuple(cfg.eal.worker_lcores))
+        checks = doctor.run_checks(host)
+        _show(doctor.as_dicts(checks), args.json, lambda _: doctor.render(checks).splitlines())
+        return 1 if any(c.status == "fail" for c in checks) else 0
+    return 0
+
+
 def _client(args: argparse.Namespace):
     from appliance.api.client import Client
     return Client(args.socket)
@@ -230,6 +271,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--watch", type=float, metavar="N")
     leaf(sub, "apply", help="make the running tables those of a config file").add_argument("file")
     leaf(sub, "version", help="print the version")
+
+    nic = group("nic", "network devices of this host")
+    leaf(nic, "list")
+    b = leaf(nic, "bind", help="hand a device to a DPDK driver")
+    b.add_argument("pci", help="PCI address or interface name")
+    b.add_argument("--driver", default="vfio-pci", choices=["vfio-pci", "uio_pci_generic"])
+    b.add_argument("--force", action="store_true", help="even if it carries addresses/routes")
+    b.add_argument("--no-iommu", action="store_true", help="vfio unsafe no-IOMMU mode (warns)")
+    leaf(nic, "unbind", help="give a device back to its kernel driver").add_argument("pci")
+
+    hp = group("hugepages", "hugepages of this host")
+    leaf(hp, "show")
+    r = leaf(hp, "reserve")
+    r.add_argument("--pages", type=int, required=True)
+    r.add_argument("--size-kb", type=int, default=2048)
+    r.add_argument("--node", type=int)
+    m = leaf(hp, "mount")
+    m.add_argument("--mountpoint", default="/dev/hugepages")
+    m.add_argument("--size-kb", type=int, default=2048)
+
+    leaf(sub, "doctor", help="check this host for a poll-mode appliance").add_argument(
+        "--config", help="check against this config's memory and lcores")
     return p
 
 
@@ -245,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_demo(args.duration, args.interval, args.json)
         if args.command == "config":
             return validate_config(args.file)
+        if args.command in ("nic", "hugepages", "doctor"):
+            return host_command(args)
         if args.command == "demo-pcap":
             from appliance.demo import write_demo_pcap
             print(write_demo_pcap(args.file))

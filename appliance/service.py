@@ -16,6 +16,7 @@ from appliance.config import Config, load_config, parse_config
 from appliance.dataplane import Dataplane, canonical_prefixes, to_prefix
 from appliance.eal import shutdown_eal
 from appliance.errors import ConfigError, StateError
+from appliance.host import hugepages
 from appliance.state import StateFile
 from appliance.tables import Overlay, Tables, apply_diff, rule_key
 
@@ -28,6 +29,8 @@ class Service:
         self.cfg = cfg
         self.source = source
         self.lock = threading.RLock()
+        if cfg.eal.hugepages:
+            hugepages.verify(cfg.eal.memory_mb)  # a clear error before the EAL's own
         self.state = StateFile(cfg.state_file) if cfg.state_file else None
         self.overlay = self.state.load() if self.state else Overlay()
         self.dp = Dataplane(cfg.dataplane_config())

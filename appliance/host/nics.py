@@ -70,7 +70,8 @@ def list_nics(sysfs: Path = SYSFS, info: IpInfo = ip_info) -> list[Nic]:
         if not _read(dev / "class").startswith("0x02"):
             continue
         driver = (dev / "driver").resolve().name if (dev / "driver").exists() else None
-        ifaces = sorted(p.name for p in (dev / "net").glob("*")) if (dev / "net").is_dir() else []
+        # net/ may sit one level down (virtio: 0000:00:03.0/virtio0/net/eth0)
+        ifaces = sorted(p.name for p in [*dev.glob("net/*"), *dev.glob("*/net/*")])
         iface = ifaces[0] if ifaces else None
         addrs, routes = info(iface) if iface else ([], [])
         nics.append(Nic(
@@ -113,10 +114,11 @@ def bind(pci: str, driver: str = "vfio-pci", force: bool = False, no_iommu: bool
     nic = find_nic(pci, sysfs, info)
     if nic.driver == driver:
         return nic
-    if nic.interface and (nic.addresses or nic.routes) and not force:
+    if nic.interface and (nic.addresses or nic.routes or nic.link == "up") and not force:
         raise PortError(
-            f"{nic.pci} is interface {nic.interface} with addresses {nic.addresses} and routes "
-            f"{nic.routes}: it may be your SSH link; bring it down first or use --force")
+            f"{nic.pci} is interface {nic.interface} (link {nic.link}) with addresses "
+            f"{nic.addresses} and routes {nic.routes}: it may be your SSH link; bring it down "
+            "first or use --force")
     if driver in DPDK_DRIVERS:
         modprobe(driver, no_iommu=no_iommu)
     dev = sysfs / "bus/pci/devices" / nic.pci
