@@ -126,8 +126,9 @@ def host_command(args: argparse.Namespace) -> int:
                 f"{n['interface'] or '-':<10} {n['link'] or '-':<6} "
                 f"{' '.join(n['addresses']) or '-'}" for n in ns])
         elif args.verb == "bind":
+            before = nics.find_nic(args.pci)
             nic = nics.bind(args.pci, args.driver, force=args.force, no_iommu=args.no_iommu)
-            print(f"{nic.pci}: bound to {nic.driver}")
+            print(f"{nic.pci}: {'already ' if before.driver == nic.driver else ''}bound to {nic.driver}")
         else:
             nic = nics.unbind(args.pci)
             print(f"{nic.pci}: bound to {nic.driver or 'no driver'}")
@@ -154,6 +155,43 @@ def host_command(args: argparse.Namespace) -> int:
         _show(doctor.as_dicts(checks), args.json, lambda _: doctor.render(checks).splitlines())
         return 1 if any(c.status == "fail" for c in checks) else 0
     return 0
+
+
+def service_command(args: argparse.Namespace) -> int:
+    """Service mode without systemd: a detached supervisor around `run --config`."""
+    from appliance import supervisor
+    pidfile = Path(args.pidfile)
+    if args.verb == "start":
+        if not args.config:
+            raise ConfigError("service start needs --config")
+        validate_config(args.config)
+        pid, started = supervisor.start(args.config, pidfile, Path(args.log))
+        print(f"supervisor {'started' if started else 'already running'}, pid {pid}")
+    elif args.verb == "stop":
+        print("stopped" if supervisor.stop(pidfile) else "not running")
+    else:
+        pid = supervisor.read_pid(pidfile)
+        print(f"running, pid {pid}" if pid else "not running")
+        return 0 if pid else 3
+    return 0
+
+
+def health(args: argparse.Namespace, timeout: float) -> int:
+    """Exit 0 once the appliance answers and forwards, 1 if not within `timeout` s."""
+    from appliance.api.client import Client
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with Client(args.socket, timeout=5) as c:
+                if c.health()["status"] == "ok" and c.request("GET", "/v1/ready")["ready"]:
+                    print("healthy")
+                    return 0
+        except (ApplianceError, OSError):
+            pass
+        if time.monotonic() >= deadline:
+            print(f"not healthy: no ready appliance on {args.socket}", file=sys.stderr)
+            return 1
+        time.sleep(0.2)
 
 
 def _client(args: argparse.Namespace):
@@ -293,6 +331,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     leaf(sub, "doctor", help="check this host for a poll-mode appliance").add_argument(
         "--config", help="check against this config's memory and lcores")
+
+    svc = group("service", "service mode without systemd: a supervisor that restarts on failure")
+    for verb in ("start", "stop", "status"):
+        v = leaf(svc, verb)
+        v.add_argument("--config", help="YAML config (start)")
+        v.add_argument("--pidfile", default="/run/appliance/supervisor.pid")
+        v.add_argument("--log", default="/var/log/appliance.log")
+    leaf(sub, "health", help="exit 0 when the appliance answers and forwards").add_argument(
+        "--wait", type=float, default=0.0, metavar="S", help="keep trying for S seconds")
+
+    deploy = leaf(sub, "deploy", help="deploy with Ansible (playbooks/deploy.yml)")
+    deploy.add_argument("-i", "--inventory", required=True)
+    deploy.add_argument("--check", action="store_true", help="dry run: report, change nothing")
+    deploy.add_argument("--limit", help="only these hosts (Ansible pattern)")
+    deploy.add_argument("-e", "--extra-var", action="append", default=[], metavar="K=V")
     return p
 
 
@@ -310,6 +363,14 @@ def main(argv: list[str] | None = None) -> int:
             return validate_config(args.file)
         if args.command in ("nic", "hugepages", "doctor"):
             return host_command(args)
+        if args.command == "service":
+            return service_command(args)
+        if args.command == "health":
+            return health(args, args.wait)
+        if args.command == "deploy":
+            from appliance.deploy import deploy
+            return deploy(args.inventory, check=args.check, limit=args.limit,
+                          extra_vars=args.extra_var)
         if args.command == "demo-pcap":
             from appliance.demo import write_demo_pcap
             print(write_demo_pcap(args.file))

@@ -104,3 +104,9 @@ def test_validate_command_exit_codes(tmp_path):
                           capture_output=True, text=True)
     assert fail.returncode == 2
     assert fail.stderr.strip() == f"ConfigError: {bad}: routes[0].nexthop: next hop 7 is not defined"
+
+
+def test_example_inventory_configs_validate():
+    inventory = yaml.safe_load((CONFIGS / "inventory.yml").read_text())
+    for name, host in inventory["all"]["hosts"].items():
+        parse_config(host["appliance_config"], f"inventory {name}", check_host=False)
