@@ -104,6 +104,13 @@ def test_validate_command_exit_codes(tmp_path):
                           capture_output=True, text=True)
     assert fail.returncode == 2
     assert fail.stderr.strip() == f"ConfigError: {bad}: routes[0].nexthop: next hop 7 is not defined"
+    other = subprocess.run([sys.executable, "-m", "appliance", "config", "validate",
+                            str(CONFIGS / "rss-multiqueue.yaml")], capture_output=True, text=True)
+    assert other.returncode == 2 and "eal: lcore 5 is not a CPU of this host" in other.stderr
+    other = subprocess.run([sys.executable, "-m", "appliance", "config", "validate",
+                            "--no-host-checks", str(CONFIGS / "rss-multiqueue.yaml")],
+                           capture_output=True, text=True)
+    assert other.returncode == 0, other.stderr
 
 
 def test_example_inventory_configs_validate():
