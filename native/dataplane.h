@@ -101,7 +101,6 @@ private:
     void stop_locked();
     size_t port_index(const std::string& name) const;
     void build_workers();
-    Rcu& rcu() { return *rcu_; }
 
     DataplaneSpec spec_;
     std::mutex writer_;  // the one table writer

@@ -41,7 +41,6 @@ public:
     std::optional<uint32_t> lookup(uint32_t ip) const;  // what a worker would find
     uint32_t tbl8_groups_in_use() const { return table_.groups_in_use(); }
     size_t size() const { return routes_.size(); }
-    uint32_t capacity() const { return max_routes_; }
 
 private:
     static uint64_t key(uint32_t ip, uint8_t depth) { return (uint64_t(ip) << 8) | depth; }
