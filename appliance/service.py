@@ -116,11 +116,12 @@ class Service:
                      lambda old: self.dp.route_add(p, old))
 
     def routes(self, prefix: str | None = None, nexthop: int | None = None) -> list[dict]:
+        within = ipaddress.IPv4Network(to_prefix(prefix)) if prefix is not None else None
         out = []
         for net, nh in self.dp.routes():
             if nexthop is not None and nh != nexthop:
                 continue
-            if prefix is not None and not net.subnet_of(to_prefix_net(prefix)):
+            if within is not None and not net.subnet_of(within):
                 continue
             out.append({"prefix": str(net), "nexthop": nh})
         return out
@@ -191,7 +192,3 @@ class Service:
                 self.state.close()
             self.dp.close()
             shutdown_eal(self.dp.config.eal)
-
-
-def to_prefix_net(prefix: str) -> ipaddress.IPv4Network:
-    return ipaddress.IPv4Network(to_prefix(prefix))

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.eal import hugetlbfs_mounts  # noqa: F401  (re-exported)
+from appliance.eal import hugetlbfs_mounts
 from appliance.errors import ResourceError
 
 SYSFS = Path("/sys")
