@@ -31,4 +31,8 @@ import appliance._native as n, sys
 assert "/build/sanitize/tree/" in n.__file__, f"not the sanitized build: {n.__file__}"
 PY
 # tests/deploy drives Ansible, not native code: it runs in the normal suite only.
-exec "$venv/bin/python" -m pytest -q -p no:cacheprovider --ignore=tests/deploy "$@"
+# tests/e2e/test_dpdk_tools.py attaches DPDK secondary processes (dumpcap), which
+# must map the primary's memory at the same addresses; ASan's shadow memory
+# takes those ranges, so the attach fails ("Cannot get a virtual area").
+exec "$venv/bin/python" -m pytest -q -p no:cacheprovider --ignore=tests/deploy \
+    --ignore=tests/e2e/test_dpdk_tools.py "$@"
