@@ -4,10 +4,10 @@
 """
 from appliance.api.client import Client
 from appliance.config import Config, load_config
-from appliance.dataplane import Dataplane, DataplaneConfig, PortConfig, TableSizes
+from appliance.dataplane import Dataplane, DataplaneConfig, PortConfig, SlowPathSettings, TableSizes
 from appliance.eal import EalOptions
 from appliance.errors import *  # noqa: F403
 from appliance.errors import __all__ as _errors
 
 __version__ = "0.1.0"
-__all__ = ["Client", "Config", "load_config", "Dataplane", "DataplaneConfig", "EalOptions", "PortConfig", "TableSizes", *_errors]
+__all__ = ["Client", "Config", "load_config", "Dataplane", "DataplaneConfig", "EalOptions", "PortConfig", "SlowPathSettings", "TableSizes", *_errors]

@@ -34,8 +34,24 @@ class PortConfig:
     rx_desc: int = 1024
     tx_desc: int = 1024
     mtu: int | None = None
-    promiscuous: bool = True
+    promiscuous: bool = False  # the NIC's filter only: frames to other MACs are dropped anyway
     rss: bool = True
+    mac: str | None = None  # pinned MAC; None: the device's own
+
+
+@dataclass
+class SlowPathSettings:
+    """ARP/neighbour timers and ICMP rate limit (defaults as Linux's)."""
+
+    icmp_rate: float = 1000.0  # ICMP errors per second, all kinds; 0: unlimited
+    icmp_burst: int = 50
+    hold_packets: int = 8      # per unresolved neighbour
+    reachable_ms: int = 30000
+    stale_ms: int = 5000
+    retrans_ms: int = 1000
+    probes: int = 3
+    failed_ms: int = 60000
+    max_neighbors: int = 4096
 
 
 @dataclass
@@ -53,6 +69,7 @@ class DataplaneConfig:
     tables: TableSizes = field(default_factory=TableSizes)
     verify_checksum: bool = True
     name: str = "dp"
+    slowpath: SlowPathSettings = field(default_factory=SlowPathSettings)
 
 
 # Already canonical (what str(IPv4Network) prints): no leading zeros. Such
@@ -101,6 +118,10 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
     spec.max_nexthops = config.tables.max_nexthops
     spec.max_rules = config.tables.max_rules
     spec.verify_checksum = config.verify_checksum
+    slow = _native.SlowPathConfig()
+    for name, value in vars(config.slowpath).items():
+        setattr(slow, name, value)
+    spec.slow = slow
     ports = []
     for p in config.ports:
         ps = _native.PortSpec()
@@ -114,6 +135,7 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
         ps.mtu = p.mtu or 0
         ps.promiscuous = p.promiscuous
         ps.rss = p.rss
+        ps.mac = p.mac or ""
         ports.append(ps)
     spec.ports = ports
     return spec
@@ -181,8 +203,33 @@ class Dataplane:
     def nexthop_set(self, id: int, port: str, dst_mac: str, src_mac: str | None = None) -> None:
         self._dp.nexthop_set(id, port, dst_mac, src_mac or "")
 
+    def nexthop_set_gateway(self, id: int, port: str, gateway: str) -> None:
+        """A next hop whose MAC the appliance resolves with ARP (and keeps fresh)."""
+        self._dp.nexthop_set_gateway(id, port, str(gateway))
+
     def nexthop_delete(self, id: int) -> None:
         self._dp.nexthop_delete(id)
+
+    # -- own addresses and neighbours --
+    def address_add(self, port: str, address: str) -> None:
+        """`192.0.2.1/24`: answered for (ARP, ping), with its connected route."""
+        self._dp.address_add(port, str(address))
+
+    def address_delete(self, port: str, address: str) -> None:
+        self._dp.address_delete(port, str(address))
+
+    def addresses(self) -> list[dict[str, Any]]:
+        return self._dp.addresses()
+
+    def neighbor_add(self, port: str, ip: str, mac: str) -> None:
+        """A static (permanent) neighbour entry."""
+        self._dp.neighbor_add(port, str(ip), mac)
+
+    def neighbor_delete(self, port: str, ip: str) -> None:
+        self._dp.neighbor_delete(port, str(ip))
+
+    def neighbors(self) -> list[dict[str, Any]]:
+        return self._dp.neighbors()
 
     def nexthops(self) -> list[dict[str, Any]]:
         return self._dp.nexthops()
@@ -206,15 +253,21 @@ class Dataplane:
     def stats(self) -> dict[str, Any]:
         """Totals, per-worker and per-port counters as plain dicts."""
         workers = self._dp.worker_stats()
-        drops = {r: sum(w["drops"][r] for w in workers) for r in DROP_REASONS}
+        slow = self._dp.slowpath_stats()
+        drops = {r: sum(w["drops"][r] for w in workers) + slow["drops"][r] for r in DROP_REASONS}
         busy_cycles = sum(w["busy_cycles"] for w in workers)
         busy_packets = sum(w["busy_packets"] for w in workers)
         for w in workers:
             w["cycles_per_packet"] = w["busy_cycles"] / w["busy_packets"] if w["busy_packets"] else 0.0
+        # Every packet received is forwarded (tx), dropped under a reason,
+        # consumed by the router itself (local: ARP, echo) or held for ARP.
         return {
             "rx_packets": sum(w["rx_packets"] for w in workers),
-            "tx_packets": sum(w["tx_packets"] for w in workers),
+            "tx_packets": sum(w["tx_packets"] for w in workers) + slow["fragmented"],
             "drops": drops,
+            "local_packets": slow["local"],
+            "held_packets": slow["held"],
+            "slowpath": slow,
             "cycles_per_packet": busy_cycles / busy_packets if busy_packets else 0.0,
             "workers": workers,
             "ports": self._dp.port_counters(),

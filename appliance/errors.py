@@ -5,8 +5,10 @@ them), so callers catch `RouteError` whether it came from a prefix parsed in
 Python, a table in C++ or, later, a server's reply.
 """
 from appliance._native import (
+    AddressError,
     ApplianceError,
     EalError,
+    NeighborError,
     NextHopError,
     PortError,
     ResourceError,
@@ -22,9 +24,11 @@ class ConfigError(ApplianceError):
 
 
 __all__ = [
+    "AddressError",
     "ApplianceError",
     "ConfigError",
     "EalError",
+    "NeighborError",
     "NextHopError",
     "PortError",
     "ResourceError",

@@ -48,6 +48,9 @@ py::dict stats_dict(const WorkerStats& s) {
     d["busy_cycles"] = s.busy_cycles;
     d["busy_packets"] = s.busy_packets;
     d["loops"] = s.loops;
+    d["punted"] = s.punted;
+    d["slow_tx"] = s.slow_tx;
+    d["slow_tx_full"] = s.slow_tx_full;
     return d;
 }
 
@@ -65,6 +68,8 @@ PYBIND11_MODULE(_native, m) {
     py::register_exception<RuleError>(m, "RuleError", base);
     py::register_exception<TableFullError>(m, "TableFullError", base);
     py::register_exception<StateError>(m, "StateError", base);
+    py::register_exception<AddressError>(m, "AddressError", base);
+    py::register_exception<NeighborError>(m, "NeighborError", base);
 
     m.def("eal_init", &eal_init, py::arg("args"), Release());
     m.def("eal_cleanup", &eal_cleanup, Release());
@@ -98,7 +103,20 @@ PYBIND11_MODULE(_native, m) {
         .def_readwrite("tx_desc", &PortSpec::tx_desc)
         .def_readwrite("mtu", &PortSpec::mtu)
         .def_readwrite("promiscuous", &PortSpec::promiscuous)
+        .def_readwrite("mac", &PortSpec::mac)
         .def_readwrite("rss", &PortSpec::rss);
+
+    py::class_<SlowPathConfig>(m, "SlowPathConfig")
+        .def(py::init<>())
+        .def_readwrite("icmp_rate", &SlowPathConfig::icmp_rate)
+        .def_readwrite("icmp_burst", &SlowPathConfig::icmp_burst)
+        .def_readwrite("hold_packets", &SlowPathConfig::hold_packets)
+        .def_readwrite("reachable_ms", &SlowPathConfig::reachable_ms)
+        .def_readwrite("stale_ms", &SlowPathConfig::stale_ms)
+        .def_readwrite("retrans_ms", &SlowPathConfig::retrans_ms)
+        .def_readwrite("probes", &SlowPathConfig::probes)
+        .def_readwrite("failed_ms", &SlowPathConfig::failed_ms)
+        .def_readwrite("max_neighbors", &SlowPathConfig::max_neighbors);
 
     py::class_<DataplaneSpec>(m, "DataplaneSpec")
         .def(py::init<>())
@@ -110,7 +128,8 @@ PYBIND11_MODULE(_native, m) {
         .def_readwrite("max_nexthops", &DataplaneSpec::max_nexthops)
         .def_readwrite("max_rules", &DataplaneSpec::max_rules)
         .def_readwrite("verify_checksum", &DataplaneSpec::verify_checksum)
-        .def_readwrite("mbufs", &DataplaneSpec::mbufs);
+        .def_readwrite("mbufs", &DataplaneSpec::mbufs)
+        .def_readwrite("slow", &DataplaneSpec::slow);
 
     py::class_<Dataplane>(m, "Dataplane")
         .def(py::init<const DataplaneSpec&>(), py::arg("spec"), Release())
@@ -140,12 +159,63 @@ PYBIND11_MODULE(_native, m) {
                 py::dict e;
                 e["id"] = h.id;
                 e["port"] = d.port_name(h.port_index);
-                e["dst_mac"] = format_mac(h.dst);
+                auto gw = d.nexthop_gateway(h.id);
+                const bool resolved = h.action == HopAction::forward;
+                e["dst_mac"] = resolved ? py::cast(format_mac(h.dst)) : py::none();
                 e["src_mac"] = format_mac(h.src);
+                e["gateway"] = gw ? py::cast(*gw) : py::none();
+                e["state"] = resolved ? "resolved"
+                             : h.action == HopAction::unreachable ? "unreachable" : "resolving";
                 e["users"] = h.routes;
                 out.append(e);
             }
             return out;
+        })
+        .def("nexthop_set_gateway", &Dataplane::nexthop_set_gateway, py::arg("id"),
+             py::arg("port"), py::arg("gateway"), Release())
+        .def("address_add", &Dataplane::address_add, py::arg("port"), py::arg("prefix"), Release())
+        .def("address_delete", &Dataplane::address_delete, py::arg("port"), py::arg("prefix"),
+             Release())
+        .def("addresses", [](Dataplane& d) {
+            py::list out;
+            for (const AddressInfo& a : d.addresses()) {
+                py::dict e;
+                e["port"] = d.port_name(a.port_index);
+                e["address"] = format_prefix(a.ip, 32).substr(0, format_prefix(a.ip, 32).find('/')) +
+                               "/" + std::to_string(a.depth);
+                out.append(e);
+            }
+            return out;
+        })
+        .def("neighbor_add", &Dataplane::neighbor_add, py::arg("port"), py::arg("ip"),
+             py::arg("mac"), Release())
+        .def("neighbor_delete", &Dataplane::neighbor_delete, py::arg("port"), py::arg("ip"),
+             Release())
+        .def("neighbors", [](Dataplane& d) {
+            py::list out;
+            for (const NeighborInfo& n : d.neighbors()) {
+                py::dict e;
+                e["port"] = d.port_name(n.port_index);
+                e["ip"] = ip_text(htonl(n.ip));
+                const bool known = n.state != NeighState::incomplete;
+                e["mac"] = known ? py::cast(format_mac(n.mac)) : py::none();
+                e["state"] = neigh_state_name(n.state);
+                e["held"] = n.held;
+                e["age_s"] = double(n.age_ms) / 1000.0;
+                out.append(e);
+            }
+            return out;
+        })
+        .def("slowpath_stats", [](Dataplane& d) {
+            SlowPathStats s = d.slowpath_stats();
+            py::dict e, drops;
+#define APPLIANCE_SLOW_DICT(name, help) e[#name] = s.name;
+            APPLIANCE_SLOW_COUNTERS(APPLIANCE_SLOW_DICT)
+#undef APPLIANCE_SLOW_DICT
+            for (size_t i = 0; i < kDropReasonCount; ++i) drops[kDropReasonNames[i]] = s.drops[i];
+            e["drops"] = drops;
+            e["held"] = d.held_packets();
+            return e;
         })
         .def("rule_add", [](Dataplane& d, unsigned proto, const std::string& src, unsigned sport,
                             const std::string& dst, unsigned dport, const std::string& action,

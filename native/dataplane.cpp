@@ -13,12 +13,20 @@
 
 #include "eal.h"
 #include "errors.h"
+#include "ipv4_input.h"
 
 namespace appliance {
 
 namespace {
 
 std::atomic<unsigned> g_instances{0};
+
+void free_ring(rte_ring* r) {
+    if (r == nullptr) return;
+    rte_mbuf* m;
+    while (rte_ring_dequeue(r, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+    rte_ring_free(r);
+}
 
 rte_ether_addr parse_mac(const std::string& text, const std::string& what) {
     rte_ether_addr mac{};
@@ -69,16 +77,39 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     }
 
     rcu_ = std::make_unique<Rcu>(nworkers);
-    hops_ = std::make_unique<NextHopTable>(spec_.max_nexthops, *rcu_);
+    // The slow path's own next hops (local, reserved, connected, neighbours)
+    // live above the ids users see.
+    const uint32_t internal = SlowPath::internal_hops(ports_.size(), spec_.slow);
+    hops_ = std::make_unique<NextHopTable>(spec_.max_nexthops + internal, *rcu_);
     fib_ = std::make_unique<Fib>(spec_.max_routes, spec_.tbl8_groups, *hops_, *rcu_);
     flows_ = std::make_unique<FlowTable>("flow_" + tag, spec_.max_rules, *hops_, *rcu_);
+    std::vector<SlowPathPort> views;
+    for (const auto& port : ports_)
+        views.push_back({port->id(), port->mac(), port->mtu(), pools_.at(port->socket())->get()});
+    slow_ = std::make_unique<SlowPath>(spec_.slow, views, *fib_, *hops_, *flows_, writer_,
+                                       spec_.max_nexthops);
+    {
+        std::lock_guard<std::mutex> lock(writer_);
+        slow_->install();
+    }
+    auto ring = [&](const std::string& name) {
+        rte_ring* r = rte_ring_create(name.c_str(), 1024, SOCKET_ID_ANY,
+                                      RING_F_SP_ENQ | RING_F_SC_DEQ);
+        if (r == nullptr)
+            throw ResourceError("cannot create ring " + name + ": " + dpdk_strerror(rte_errno));
+        return r;
+    };
+    for (unsigned i = 0; i < nworkers; ++i) punt_rings_.push_back(ring("punt_" + tag + "_" + std::to_string(i)));
+    return_ring_ = ring("ret_" + tag);
+    slow_->set_rings(punt_rings_, return_ring_);
     build_workers();
 }
 
 void Dataplane::build_workers() {
     std::vector<RxQueue> all;
-    for (const auto& port : ports_)
-        for (uint16_t q = 0; q < port->spec().rx_queues; ++q) all.push_back({port->id(), q});
+    for (uint16_t p = 0; p < ports_.size(); ++p)
+        for (uint16_t q = 0; q < ports_[p]->spec().rx_queues; ++q)
+            all.push_back({ports_[p]->id(), q, p, mac48(ports_[p]->mac())});
     for (unsigned i = 0; i < spec_.worker_lcores.size(); ++i) {
         auto w = std::make_unique<WorkerContext>();
         w->lcore = spec_.worker_lcores[i];
@@ -94,6 +125,10 @@ void Dataplane::build_workers() {
         stats_.push_back(stats);
         w->stats = stats;
         w->stop = &stop_;
+        w->punt = punt_rings_[i];
+        // Only the first worker sends what the slow path returns: one consumer.
+        w->returns = i == 0 ? return_ring_ : nullptr;
+        w->icmp_budget.configure(spec_.slow.icmp_rate, spec_.slow.icmp_burst);
         w->tx.resize(ports_.size());
         for (size_t p = 0; p < ports_.size(); ++p) w->tx[p].port_id = ports_[p]->id();
         workers_.push_back(std::move(w));
@@ -130,6 +165,7 @@ void Dataplane::start() {
         }
     }
     running_ = true;
+    slow_->start();
 }
 
 void Dataplane::stop() {
@@ -140,6 +176,10 @@ void Dataplane::stop() {
 
 void Dataplane::stop_locked() {
     if (!running_) return;
+    // The slow path takes the writer lock: it must not wait for us.
+    writer_.unlock();
+    slow_->stop();
+    writer_.lock();
     stop_.store(true);
     for (const auto& w : workers_) rte_eal_wait_lcore(w->lcore);
     for (const auto& port : ports_) port->stop();
@@ -153,6 +193,11 @@ void Dataplane::close() {
     workers_.clear();
     for (auto* s : stats_) rte_free(s);
     stats_.clear();
+    slow_.reset();
+    for (rte_ring* r : punt_rings_) free_ring(r);
+    punt_rings_.clear();
+    free_ring(return_ring_);
+    return_ring_ = nullptr;
     flows_.reset();
     fib_.reset();
     hops_.reset();
@@ -172,12 +217,21 @@ size_t Dataplane::port_index(const std::string& name) const {
 
 // ---- routes ----
 
+void Dataplane::check_user_route(const Route& r) const {
+    slow_->check_user_route(r.ip, r.depth);
+    if (r.nexthop >= spec_.max_nexthops)
+        throw NextHopError("next hop " + std::to_string(r.nexthop) + " out of range 0.." +
+                           std::to_string(spec_.max_nexthops - 1));
+}
+
 void Dataplane::route_add(const std::string& prefix, uint32_t nexthop) {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
     Route r = parse_prefix(prefix);
     r.nexthop = nexthop;
+    check_user_route(r);
     fib_->add(r);
+    slow_->user_route_added(r.ip, r.depth);
 }
 
 void Dataplane::route_add_bulk(const std::vector<std::string>& prefixes,
@@ -192,28 +246,37 @@ void Dataplane::route_add_bulk(const std::vector<std::string>& prefixes,
     for (size_t i = 0; i < prefixes.size(); ++i) {
         Route r = parse_prefix(prefixes[i]);
         r.nexthop = nexthops[i];
+        check_user_route(r);
         rs.push_back(r);
     }
     fib_->add_bulk(rs);
+    for (const Route& r : rs)
+        if (r.depth == 32) slow_->user_route_added(r.ip, r.depth);
 }
 
 void Dataplane::route_delete(const std::string& prefix) {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
     Route r = parse_prefix(prefix);
+    if (slow_->owns_route(r.ip, r.depth))
+        throw RouteError(prefix + ": is a route of a port address or neighbour, not a user route");
     fib_->remove(r.ip, r.depth);
 }
 
 std::vector<Route> Dataplane::routes() {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
-    return fib_->list();
+    std::vector<Route> out = fib_->list();
+    out.erase(std::remove_if(out.begin(), out.end(), [&](const Route& r) {
+        return r.nexthop >= spec_.max_nexthops;
+    }), out.end());
+    return out;
 }
 
 size_t Dataplane::route_count() {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
-    return fib_->size();
+    return fib_->user_routes();
 }
 
 std::optional<uint32_t> Dataplane::route_lookup(const std::string& address) {
@@ -238,25 +301,149 @@ void Dataplane::nexthop_set(uint32_t id, const std::string& port, const std::str
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
     size_t idx = port_index(port);
-    NextHop hop{};
+    if (id >= spec_.max_nexthops)
+        throw NextHopError("next hop " + std::to_string(id) + " out of range 0.." +
+                           std::to_string(spec_.max_nexthops - 1));
+    NextHop hop = slow_->port_hop(uint16_t(idx), HopAction::forward);
     hop.dst = parse_mac(dst_mac, "next hop " + std::to_string(id) + " dst MAC");
-    hop.src = src_mac.empty() ? ports_[idx]->mac()
-                              : parse_mac(src_mac, "next hop " + std::to_string(id) + " src MAC");
-    hop.port_id = ports_[idx]->id();
-    hop.port_index = uint16_t(idx);
+    if (!src_mac.empty()) hop.src = parse_mac(src_mac, "next hop " + std::to_string(id) + " src MAC");
     hops_->set(id, hop);
+    slow_->gateway_clear(id);
+}
+
+void Dataplane::nexthop_set_gateway(uint32_t id, const std::string& port,
+                                    const std::string& gateway) {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    size_t idx = port_index(port);
+    if (id >= spec_.max_nexthops)
+        throw NextHopError("next hop " + std::to_string(id) + " out of range 0.." +
+                           std::to_string(spec_.max_nexthops - 1));
+    in_addr a{};
+    if (inet_pton(AF_INET, gateway.c_str(), &a) != 1)
+        throw NextHopError("next hop " + std::to_string(id) + ": gateway '" + gateway +
+                           "' is not an IPv4 address");
+    const uint32_t gw = ntohl(a.s_addr);
+    if (martian_source(a.s_addr) || gw == 0xffffffffu)
+        throw NextHopError("next hop " + std::to_string(id) + ": gateway " + gateway +
+                           " is not a unicast address");
+    slow_->gateway_clear(id);
+    slow_->gateway_set(id, uint16_t(idx), gw);
+}
+
+std::optional<std::string> Dataplane::nexthop_gateway(uint32_t id) {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    auto key = slow_->gateway_of(id);
+    if (!key) return std::nullopt;
+    return format_prefix(*key, 32).substr(0, format_prefix(*key, 32).find('/'));
 }
 
 void Dataplane::nexthop_delete(uint32_t id) {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
+    if (id >= spec_.max_nexthops)
+        throw NextHopError("next hop " + std::to_string(id) + " out of range 0.." +
+                           std::to_string(spec_.max_nexthops - 1));
     hops_->remove(id);
+    slow_->gateway_clear(id);
 }
 
 std::vector<NextHopInfo> Dataplane::nexthops() {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
-    return hops_->list();
+    return hops_->list(spec_.max_nexthops);
+}
+
+// ---- addresses and neighbours ----
+
+uint32_t Dataplane::parse_ip(const std::string& text, const char* what) const {
+    in_addr a{};
+    if (inet_pton(AF_INET, text.c_str(), &a) != 1)
+        throw NeighborError(std::string(what) + " '" + text + "' is not an IPv4 address");
+    return ntohl(a.s_addr);
+}
+
+void Dataplane::address_add(const std::string& port, const std::string& prefix) {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    size_t idx = port_index(port);
+    auto slash = prefix.find('/');
+    if (slash == std::string::npos)
+        throw AddressError("'" + prefix + "': an address needs its prefix length, like 192.0.2.1/24");
+    Route r;
+    try {
+        r = parse_prefix(prefix.substr(0, slash) + "/32");
+        const std::string len = prefix.substr(slash + 1);
+        if (len.empty() || len.size() > 2 || !std::all_of(len.begin(), len.end(), ::isdigit) ||
+            std::stoi(len) > 32)
+            throw RouteError("prefix length must be a number 0..32");
+        r.depth = uint8_t(std::stoi(len));
+    } catch (const RouteError& e) {
+        throw AddressError("'" + prefix + "': " + e.what());
+    }
+    if (r.depth == 0) throw AddressError("'" + prefix + "': prefix length must be 1..32");
+    slow_->address_add(uint16_t(idx), r.ip, r.depth);
+}
+
+void Dataplane::address_delete(const std::string& port, const std::string& prefix) {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    size_t idx = port_index(port);
+    auto slash = prefix.find('/');
+    if (slash == std::string::npos)
+        throw AddressError("'" + prefix + "': an address needs its prefix length, like 192.0.2.1/24");
+    const uint32_t ip = parse_ip(prefix.substr(0, slash), "address");
+    const std::string len = prefix.substr(slash + 1);
+    if (len.empty() || len.size() > 2 || !std::all_of(len.begin(), len.end(), ::isdigit) ||
+        std::stoi(len) > 32)
+        throw AddressError("'" + prefix + "': prefix length must be a number 1..32");
+    slow_->address_delete(uint16_t(idx), ip, uint8_t(std::stoi(len)));
+}
+
+std::vector<AddressInfo> Dataplane::addresses() {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    return slow_->addresses();
+}
+
+void Dataplane::neighbor_add(const std::string& port, const std::string& ip,
+                             const std::string& mac) {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    size_t idx = port_index(port);
+    rte_ether_addr m{};
+    if (mac.size() != 17 || rte_ether_unformat_addr(mac.c_str(), &m) != 0)
+        throw NeighborError("'" + mac + "' is not a MAC address like 02:00:00:00:00:01");
+    const uint32_t a = parse_ip(ip, "neighbour");
+    if (martian_source(htonl(a)) || a == 0xffffffffu)
+        throw NeighborError(ip + ": not a unicast address");
+    slow_->neighbor_add(uint16_t(idx), a, m);
+}
+
+void Dataplane::neighbor_delete(const std::string& port, const std::string& ip) {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    size_t idx = port_index(port);
+    slow_->neighbor_delete(uint16_t(idx), parse_ip(ip, "neighbour"));
+}
+
+std::vector<NeighborInfo> Dataplane::neighbors() {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    return slow_->neighbors();
+}
+
+SlowPathStats Dataplane::slowpath_stats() {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    return slow_->stats();
+}
+
+unsigned Dataplane::held_packets() {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    return slow_->held_packets();
 }
 
 // ---- rules ----
@@ -395,7 +582,18 @@ bool Dataplane::quiesce(double timeout_s) {
         std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
     // Workers report quiescence after flushing: one grace period later every
-    // frame taken from the rings is transmitted or counted.
+    // frame taken from the rings is transmitted, counted or punted; then the
+    // slow path must have taken every punt and workers sent what it returned.
+    for (int round = 0; round < 2; ++round) {
+        {
+            std::lock_guard<std::mutex> lock(writer_);
+            rcu_->synchronize();
+        }
+        while (!slow_->idle()) {
+            if (std::chrono::steady_clock::now() > deadline) return false;
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+    }
     std::lock_guard<std::mutex> lock(writer_);
     rcu_->synchronize();
     return true;

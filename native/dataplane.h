@@ -16,6 +16,7 @@
 #include "nexthop.h"
 #include "port.h"
 #include "rcu.h"
+#include "slowpath/slowpath.h"
 #include "worker.h"
 
 namespace appliance {
@@ -30,6 +31,7 @@ struct DataplaneSpec {
     uint32_t max_rules = 1u << 16;
     bool verify_checksum = true;
     uint64_t mbufs = 0;  // 0: sized by mbufs_needed() per socket
+    SlowPathConfig slow;
 };
 
 struct WorkerSnapshot {
@@ -68,9 +70,22 @@ public:
     std::optional<uint32_t> route_lookup(const std::string& address);
     uint32_t tbl8_groups_in_use();
 
-    // Next hops; an empty src MAC means the output port's own address.
+    // Next hops; an empty src MAC means the output port's own address. A
+    // gateway next hop gets its MAC from ARP.
     void nexthop_set(uint32_t id, const std::string& port, const std::string& dst_mac,
                      const std::string& src_mac);
+    void nexthop_set_gateway(uint32_t id, const std::string& port, const std::string& gateway);
+    std::optional<std::string> nexthop_gateway(uint32_t id);
+
+    // The router's own addresses ("192.0.2.1/24") and its neighbours.
+    void address_add(const std::string& port, const std::string& prefix);
+    void address_delete(const std::string& port, const std::string& prefix);
+    std::vector<AddressInfo> addresses();
+    void neighbor_add(const std::string& port, const std::string& ip, const std::string& mac);
+    void neighbor_delete(const std::string& port, const std::string& ip);
+    std::vector<NeighborInfo> neighbors();
+    SlowPathStats slowpath_stats();
+    unsigned held_packets();
     void nexthop_delete(uint32_t id);
     std::vector<NextHopInfo> nexthops();
 
@@ -101,6 +116,8 @@ private:
     void stop_locked();
     size_t port_index(const std::string& name) const;
     void build_workers();
+    void check_user_route(const Route& r) const;
+    uint32_t parse_ip(const std::string& text, const char* what) const;
 
     DataplaneSpec spec_;
     std::mutex writer_;  // the one table writer
@@ -111,6 +128,9 @@ private:
     std::unique_ptr<NextHopTable> hops_;
     std::unique_ptr<Fib> fib_;
     std::unique_ptr<FlowTable> flows_;
+    std::unique_ptr<SlowPath> slow_;
+    std::vector<rte_ring*> punt_rings_;
+    rte_ring* return_ring_ = nullptr;
     std::vector<std::unique_ptr<WorkerContext>> workers_;
     std::vector<WorkerStats*> stats_;  // rte_zmalloc'd, cache aligned
     std::atomic<bool> stop_{false};

@@ -1,21 +1,33 @@
 // The one list of drop reasons. Counters, the binding, the API and metric
 // names all come from this X-macro, so a reason cannot exist in one and not
-// in another.
+// in another. Workers and the slow path count into the same list.
 #pragma once
 
 #include <cstddef>
 
 namespace appliance {
 
-#define APPLIANCE_DROP_REASONS(X)                                               \
-    X(no_route, "no LPM route or exact-match rule for the destination")         \
-    X(ttl_expired, "TTL was 0 or 1 on arrival (RFC 1812 5.3.1)")                \
-    X(malformed, "runt frame, bad IPv4 version, IHL or total length")           \
-    X(bad_checksum, "IPv4 header checksum wrong (verification on)")             \
-    X(not_ipv4, "EtherType is not IPv4 (ARP, IPv6, ... go to the slow path)")   \
-    X(rule_drop, "an exact-match rule says drop")                               \
-    X(nexthop_down, "the route's next hop is unset or its port is gone")        \
-    X(tx_full, "the output queue was full when the burst was flushed")
+#define APPLIANCE_DROP_REASONS(X)                                                           \
+    X(no_route, "no LPM route or exact-match rule for the destination")                     \
+    X(ttl_expired, "TTL was 0 or 1 and the packet was not for us (RFC 1812 5.3.1)")         \
+    X(malformed, "runt frame, bad IPv4 version, IHL, total length or option")               \
+    X(bad_checksum, "IPv4 header checksum wrong (verification on)")                         \
+    X(not_ipv4, "EtherType is neither IPv4 nor ARP (IPv6 is not routed yet)")               \
+    X(rule_drop, "an exact-match rule says drop")                                           \
+    X(nexthop_down, "the route's next hop is unset or its port is gone")                    \
+    X(tx_full, "the output queue was full when the burst was flushed")                      \
+    X(other_host, "unicast frame addressed to another MAC (RFC 1812 5.3.4)")                \
+    X(link_broadcast, "IPv4 in a link-layer broadcast or multicast frame (RFC 1812 5.3.4)") \
+    X(martian_source, "source in 0/8, 127/8, 224/4 or 240/4 (RFC 1812 5.3.7)")              \
+    X(martian_destination, "destination in 0/8, 127/8 or 240/4, or 255.255.255.255")       \
+    X(multicast_destination, "IPv4 multicast destination (no multicast routing)")           \
+    X(local_unhandled, "for one of our addresses, but nothing here answers it")             \
+    X(source_route, "carries a source route option (not honoured, as Linux by default)")   \
+    X(fragmentation_needed, "over the egress MTU with DF set (ICMP sent)")                  \
+    X(neighbor_unreachable, "the next hop's neighbour did not answer ARP")                  \
+    X(hold_queue_full, "queued for an unresolved neighbour, pushed out by newer packets")   \
+    X(punt_full, "the slow path's queue was full")                                          \
+    X(no_mbuf, "the slow path could not allocate a buffer")
 
 enum class DropReason : unsigned {
 #define APPLIANCE_DROP_ENUM(name, help) name,

@@ -18,6 +18,8 @@ struct NextHopError : ApplianceError { using ApplianceError::ApplianceError; };
 struct RuleError : ApplianceError { using ApplianceError::ApplianceError; };
 struct TableFullError : ApplianceError { using ApplianceError::ApplianceError; };
 struct StateError : ApplianceError { using ApplianceError::ApplianceError; };
+struct AddressError : ApplianceError { using ApplianceError::ApplianceError; };
+struct NeighborError : ApplianceError { using ApplianceError::ApplianceError; };
 
 // The text of a DPDK error code (negative errno or rte_errno).
 std::string dpdk_strerror(int code);

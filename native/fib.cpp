@@ -79,7 +79,7 @@ void Fib::apply(const Route& r) {
 
 void Fib::add(const Route& r) {
     check(r);
-    if (routes_.size() >= max_routes_ && !routes_.count(key(r.ip, r.depth)))
+    if (user_routes() >= max_routes_ && !routes_.count(key(r.ip, r.depth)))
         throw TableFullError(format_prefix(r.ip, r.depth) + ": route table full (" +
                              std::to_string(max_routes_) + " routes)");
     apply(r);
@@ -94,7 +94,7 @@ void Fib::add_bulk(const std::vector<Route>& rs) {
             auto it = routes_.find(key(r.ip, r.depth));
             std::optional<uint32_t> before;
             if (it != routes_.end()) before = it->second;
-            else if (routes_.size() >= max_routes_)
+            else if (user_routes() >= max_routes_)
                 throw TableFullError(format_prefix(r.ip, r.depth) + ": route table full (" +
                                      std::to_string(max_routes_) + " routes)");
             apply(r);
@@ -137,6 +137,28 @@ std::optional<uint32_t> Fib::lookup(uint32_t ip) const {
     uint32_t nh = table_.lookup(ip, kMiss);
     if (nh == kMiss) return std::nullopt;
     return nh;
+}
+
+}  // namespace appliance
+
+namespace appliance {
+
+void Fib::add_internal(const Route& r) {
+    check(r);
+    const bool fresh = routes_.count(key(r.ip, r.depth)) == 0;
+    apply(r);
+    if (fresh) internal_++;
+}
+
+void Fib::remove_internal(uint32_t ip, uint8_t depth) {
+    remove(ip, depth);
+    internal_--;
+}
+
+std::optional<uint32_t> Fib::get(uint32_t ip, uint8_t depth) const {
+    auto it = routes_.find(key(ip, depth));
+    if (it == routes_.end()) return std::nullopt;
+    return it->second;
 }
 
 }  // namespace appliance

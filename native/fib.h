@@ -35,12 +35,19 @@ public:
     const Dir24_8& table() const { return table_; }
 
     void add(const Route& r);                     // add or replace
+    // The slow path's own routes (addresses, neighbours, reserved ranges):
+    // not counted against max_routes, which is the users' budget.
+    void add_internal(const Route& r);
+    void remove_internal(uint32_t ip, uint8_t depth);
+    void disown(uint32_t, uint8_t) { internal_--; }  // a user route replaced an internal one
     void add_bulk(const std::vector<Route>& rs);  // all or nothing
     void remove(uint32_t ip, uint8_t depth);      // RouteError if absent
     std::vector<Route> list() const;              // sorted by prefix, then length
     std::optional<uint32_t> lookup(uint32_t ip) const;  // what a worker would find
+    std::optional<uint32_t> get(uint32_t ip, uint8_t depth) const;  // exact prefix
     uint32_t tbl8_groups_in_use() const { return table_.groups_in_use(); }
     size_t size() const { return routes_.size(); }
+    size_t user_routes() const { return routes_.size() - internal_; }
 
 private:
     static uint64_t key(uint32_t ip, uint8_t depth) { return (uint64_t(ip) << 8) | depth; }
@@ -50,6 +57,7 @@ private:
     void undo(const std::vector<std::pair<Route, std::optional<uint32_t>>>& done);
 
     uint32_t max_routes_;
+    size_t internal_ = 0;
     NextHopTable& hops_;
     std::unordered_map<uint64_t, uint32_t> routes_;
     Dir24_8 table_;

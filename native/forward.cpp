@@ -1,8 +1,9 @@
 // The burst pipeline: input checks -> LPM -> exact-match rules -> rewrite ->
-// tx. Each stage runs over the whole burst before the next one starts, so
+// tx; what needs thought is punted to the slow path (slowpath/). Each stage runs over the whole burst before the next one starts, so
 // lookups go in bulk and headers are prefetched ahead of use.
 #include <rte_hash.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
 
 #include "ipv4_input.h"
 #include "ipv4_rewrite.h"
@@ -12,11 +13,9 @@ namespace appliance {
 
 namespace {
 
-constexpr uint32_t kNoRoute = 0xffffffffu;   // no route (next hops are 24 bits)
-constexpr uint32_t kRuleDrop = 0xfffffffeu;  // an exact-match rule said drop
-
 struct Burst {
     rte_mbuf* pkts[kBurstSize];
+    uint16_t in_port;  // index of the port the burst came from
     uint32_t dst[kBurstSize];  // host byte order, for the LPM
     uint32_t hop[kBurstSize];
     uint16_t n = 0;
@@ -27,17 +26,20 @@ inline rte_ipv4_hdr* ipv4_of(rte_mbuf* m) {
 }
 
 // The common case in one test with few branches: an option-less IPv4 header
-// that is whole, with TTL > 1 and (when asked) a good checksum. The mbuf's
-// data room always holds 34 bytes, so reading them before the length test is
-// safe. Anything else goes to ipv4_input() for its exact verdict.
-inline bool ipv4_common_case(rte_mbuf* m, bool verify_checksum) {
+// that is whole, in a frame addressed to the port's MAC, from a source that
+// is not martian, with (when asked) a good checksum. The mbuf's data room
+// always holds 34 bytes, so reading them before the length test is safe.
+// Anything else goes to ipv4_input() for its exact verdict.
+inline bool ipv4_common_case(rte_mbuf* m, uint64_t port_mac, bool verify_checksum) {
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
     const uint32_t total = __builtin_bswap16(ip->total_length);
     bool ok = (rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) &
+              (dst_mac48(eth) == port_mac) &
               (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) & (ip->version_ihl == 0x45) &
               (total >= sizeof(rte_ipv4_hdr)) &
-              (sizeof(rte_ether_hdr) + total <= rte_pktmbuf_pkt_len(m)) & (ip->time_to_live > 1);
+              (sizeof(rte_ether_hdr) + total <= rte_pktmbuf_pkt_len(m)) &
+              !martian_source(ip->src_addr);
     if (verify_checksum && ok) {
         const uint64_t flags = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
         ok = flags == RTE_MBUF_F_RX_IP_CKSUM_GOOD ||
@@ -46,17 +48,45 @@ inline bool ipv4_common_case(rte_mbuf* m, bool verify_checksum) {
     return ok;
 }
 
-// Stage 1: keeps packets that pass RFC 1812 checks; drops and counts the rest.
-void input_stage(WorkerContext& w, rte_mbuf** pkts, uint16_t n, Burst& b) {
+// Hands a packet to the slow path; a full ring is a counted drop, never a wait.
+void punt(WorkerContext& w, rte_mbuf* m, PuntKind kind, uint16_t port_index, uint32_t hop) {
+    set_meta(m, {hop, port_index, kind, 0});
+    if (unlikely(rte_ring_sp_enqueue(w.punt, m) != 0)) {
+        w.stats->count_drop(DropReason::punt_full);
+        rte_pktmbuf_free(m);
+        return;
+    }
+    w.stats->punted++;
+}
+
+// A packet that would only earn an ICMP error: punted while the worker's
+// budget lasts, else dropped here under its reason.
+void punt_for_error(WorkerContext& w, rte_mbuf* m, DropReason why, uint16_t port_index,
+                    uint32_t hop) {
+    if (w.icmp_budget.take(rte_rdtsc())) {
+        punt(w, m, PuntKind::ipv4_routed, port_index, hop);
+        return;
+    }
+    w.stats->count_drop(why);
+    rte_pktmbuf_free(m);
+}
+
+// Stage 1: keeps packets that pass RFC 1812 checks; punts ARP and packets
+// with options; drops and counts the rest.
+void input_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n, Burst& b) {
     const bool verify = w.tables.verify_checksum;
     // Headers the NIC just wrote are in LLC at best: ask for all of them at
     // once, one tight loop, before the first is read.
     for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
-        if (unlikely(!ipv4_common_case(m, verify))) {
-            rte_ipv4_hdr* ip;
-            unsigned verdict = ipv4_input(m, verify, &ip);
+        if (unlikely(!ipv4_common_case(m, q.mac, verify))) {
+            const unsigned verdict = ipv4_input(m, verify, q.mac);
+            if (verdict == kPuntArp || verdict == kPuntIpv4) {
+                punt(w, m, verdict == kPuntArp ? PuntKind::arp : PuntKind::ipv4_input,
+                     q.port_index, 0);
+                continue;
+            }
             if (verdict != kIpv4Pass) {
                 w.stats->drops[verdict]++;
                 rte_pktmbuf_free(m);
@@ -108,7 +138,38 @@ void rule_stage(const FlowTable& flows, Burst& b) {
     }
 }
 
-// Stage 4: rewrite and batch per output port; unroutable packets counted.
+// Everything output_stage() does not forward: drop, or punt to the slow path
+// (our own addresses, unresolved neighbours, TTL expiry, MTU).
+void output_exception(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t id,
+                      const NextHop* hop) {
+    if (hop == nullptr) {
+        if (id == kNoRoute) return punt_for_error(w, m, DropReason::no_route, in_port, id);
+        w.stats->count_drop(id == kRuleDrop ? DropReason::rule_drop : DropReason::nexthop_down);
+        rte_pktmbuf_free(m);
+        return;
+    }
+    switch (hop->action) {
+    case HopAction::drop:
+        w.stats->drops[hop->drop_reason]++;
+        rte_pktmbuf_free(m);
+        return;
+    case HopAction::local:
+    case HopAction::resolve:
+        return punt(w, m, PuntKind::ipv4_routed, in_port, id);
+    case HopAction::unreachable:
+        return punt_for_error(w, m, DropReason::neighbor_unreachable, in_port, id);
+    case HopAction::forward:
+        break;
+    }
+    const rte_ipv4_hdr* ip = ipv4_of(m);
+    if (ip->time_to_live <= 1) return punt_for_error(w, m, DropReason::ttl_expired, in_port, id);
+    // Over the egress MTU: with DF an ICMP error, without it fragmentation.
+    if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG))
+        return punt_for_error(w, m, DropReason::fragmentation_needed, in_port, id);
+    punt(w, m, PuntKind::ipv4_routed, in_port, id);
+}
+
+// Stage 4: rewrite and batch per output port; the rest to output_exception().
 void output_stage(WorkerContext& w, Burst& b) {
     const NextHopTable& hops = *w.tables.hops;
     TxBatch* tx = w.tx.data();
@@ -125,16 +186,15 @@ void output_stage(WorkerContext& w, Burst& b) {
             last_id = id;
             last_hop = hop;
         }
-        if (unlikely(hop == nullptr)) {
-            DropReason why = id == kNoRoute    ? DropReason::no_route
-                             : id == kRuleDrop ? DropReason::rule_drop
-                                               : DropReason::nexthop_down;
-            w.stats->count_drop(why);
-            rte_pktmbuf_free(m);
+        auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+        auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+        if (unlikely(hop == nullptr || hop->action != HopAction::forward ||
+                     ip->time_to_live <= 1 ||
+                     uint32_t(__builtin_bswap16(ip->total_length)) > hop->mtu)) {
+            output_exception(w, m, b.in_port, id, hop);
             continue;
         }
-        auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
-        ipv4_rewrite(eth, reinterpret_cast<rte_ipv4_hdr*>(eth + 1), *hop);
+        ipv4_rewrite(eth, ip, *hop);
         TxBatch& t = tx[hop->port_index];
         t.pkts[t.n++] = m;
     }
@@ -158,9 +218,10 @@ void tx_stage(WorkerContext& w) {
 
 }  // namespace
 
-void forward_burst(WorkerContext& w, rte_mbuf** pkts, uint16_t n) {
+void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n) {
     Burst b;
-    input_stage(w, pkts, n, b);
+    b.in_port = q.port_index;
+    input_stage(w, q, pkts, n, b);
     if (b.n == 0) return;
     lpm_stage(w.tables.fib->table(), b);
     if (w.tables.flows->active() != 0) rule_stage(*w.tables.flows, b);

@@ -1,5 +1,6 @@
-// Stage 1: Ethernet/IPv4 input checks of RFC 1812 section 5.2.2 and 5.3.1.
-// A packet passes with its header pointer, or gets the reason it is dropped.
+// Stage 1: Ethernet/IPv4 input checks of RFC 1812 sections 5.2.2, 5.3.4 and
+// 5.3.7. A packet passes, goes to the slow path, or gets the reason it is
+// dropped. TTL is checked after the lookup: a packet for us may have TTL 1.
 #pragma once
 
 #include <cstring>
@@ -36,11 +37,44 @@ inline bool ipv4_checksum_ok(const rte_ipv4_hdr* ip, uint32_t ihl) {
     return sum == 0xffff;
 }
 
-inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, rte_ipv4_hdr** out) {
+// Sources a router never forwards from (RFC 1812 5.3.7): 0/8, 127/8, 224/4
+// (multicast), 240/4 (reserved and 255.255.255.255), by first octet.
+inline bool martian_source(uint32_t src_be) {
+    const uint8_t first = uint8_t(src_be);  // network order: the first octet is the low byte
+    return (first == 0) | (first == 127) | (first >= 224);
+}
+
+// The frame's destination MAC as a number comparable with RxQueue::mac.
+inline uint64_t dst_mac48(const rte_ether_hdr* eth) {
+    uint64_t v;
+    std::memcpy(&v, eth, sizeof v);  // dst + 2 bytes of src: frames are >= 14 bytes
+    return v & 0xffffffffffffull;
+}
+
+inline uint64_t mac48(const rte_ether_addr& mac) {
+    uint64_t v = 0;
+    std::memcpy(&v, mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+    return v;
+}
+
+// Not drop reasons either: the packet goes to the slow path.
+constexpr unsigned kPuntArp = ~1u;
+constexpr unsigned kPuntIpv4 = ~2u;
+
+// The exact verdict for a frame the common-case test refused: pass (to the
+// lookup), punt, or the reason it is dropped. `port_mac` as RxQueue::mac.
+inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, uint64_t port_mac) {
     const uint32_t seg_len = rte_pktmbuf_data_len(m);
     if (seg_len < sizeof(rte_ether_hdr)) return unsigned(DropReason::malformed);
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+    const bool for_us = dst_mac48(eth) == port_mac;
+    const bool group = !for_us && rte_is_multicast_ether_addr(&eth->dst_addr);
+    if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP)) {
+        if (for_us || rte_is_broadcast_ether_addr(&eth->dst_addr)) return kPuntArp;
+        return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);
+    }
     if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return unsigned(DropReason::not_ipv4);
+    if (!for_us) return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);
     if (seg_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr))
         return unsigned(DropReason::malformed);
 
@@ -65,8 +99,9 @@ inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, rte_ipv4_hdr** out
         if (flags != RTE_MBUF_F_RX_IP_CKSUM_GOOD && !ipv4_checksum_ok(ip, ihl))
             return unsigned(DropReason::bad_checksum);
     }
-    if (ip->time_to_live <= 1) return unsigned(DropReason::ttl_expired);
-    *out = ip;
+    if (martian_source(ip->src_addr)) return unsigned(DropReason::martian_source);
+    // Options (Record Route, Timestamp, source routes) are the slow path's.
+    if (ihl != sizeof(rte_ipv4_hdr)) return kPuntIpv4;
     return kIpv4Pass;
 }
 

@@ -1,5 +1,7 @@
 #include "nexthop.h"
 
+#include <algorithm>
+
 #include <rte_malloc.h>
 
 #include "errors.h"
@@ -47,10 +49,11 @@ void NextHopTable::remove(uint32_t id) {
     rte_free(old);
 }
 
-std::vector<NextHopInfo> NextHopTable::list() const {
+std::vector<NextHopInfo> NextHopTable::list(uint32_t below) const {
     std::vector<NextHopInfo> out;
-    for (uint32_t i = 0; i < capacity_; ++i)
-        if (const NextHop* h = get(i)) out.push_back({i, h->port_index, h->dst, h->src, refs_[i]});
+    for (uint32_t i = 0; i < std::min(below, capacity_); ++i)
+        if (const NextHop* h = get(i))
+            out.push_back({i, h->port_index, h->dst, h->src, h->action, refs_[i]});
     return out;
 }
 

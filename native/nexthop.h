@@ -15,17 +15,31 @@
 
 namespace appliance {
 
-struct alignas(16) NextHop {
+// What a worker does with a packet whose route names this next hop. Anything
+// but `forward` leaves the fast path (see forward.cpp, output_stage).
+enum class HopAction : uint8_t {
+    forward = 0,  // rewrite with dst/src and send on port
+    drop,         // count under drop_reason (reserved destinations)
+    local,        // one of our addresses: the slow path answers it
+    resolve,      // neighbour unknown yet: the slow path holds it and asks ARP
+    unreachable,  // neighbour failed to answer: ICMP host unreachable
+};
+
+struct alignas(32) NextHop {
     rte_ether_addr dst;
     rte_ether_addr src;
-    uint16_t port_id;  // ethdev port id
+    uint16_t port_id;     // ethdev port id
     uint16_t port_index;  // index in the dataplane's port list
+    uint16_t mtu;         // egress IP MTU: larger packets go to the slow path
+    HopAction action;
+    uint8_t drop_reason;  // a DropReason, for HopAction::drop
 };
 
 struct NextHopInfo {
     uint32_t id;
     uint16_t port_index;
     rte_ether_addr dst, src;
+    HopAction action;
     uint64_t routes;  // routes and rules using it
 };
 
@@ -46,7 +60,7 @@ public:
     void ref(uint32_t id) { ++refs_[id]; }
     void unref(uint32_t id) { --refs_[id]; }
     uint32_t capacity() const { return capacity_; }
-    std::vector<NextHopInfo> list() const;
+    std::vector<NextHopInfo> list(uint32_t below) const;  // ids < below
 
 private:
     uint32_t capacity_;

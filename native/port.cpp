@@ -53,6 +53,31 @@ Port::Port(const PortSpec& spec) : spec_(spec) {
             throw PortError("port " + spec_.name + ": device '" + spec_.device +
                             "' probed but no ethdev named '" + ethdev + "' appeared");
     }
+    if (!spec_.mac.empty()) pin_mac();
+}
+
+// A fixed MAC keeps the neighbours' ARP caches valid across restarts.
+rte_ether_addr Port::parse_port_mac() const {
+    rte_ether_addr mac{};
+    if (spec_.mac.size() != 17 || rte_ether_unformat_addr(spec_.mac.c_str(), &mac) != 0 ||
+        !rte_is_unicast_ether_addr(&mac) || rte_is_zero_ether_addr(&mac))
+        throw PortError("port " + spec_.name + ": mac '" + spec_.mac +
+                        "' is not a unicast MAC like 02:00:00:00:00:01");
+    return mac;
+}
+
+void Port::pin_mac() {
+    rte_ether_addr mac = parse_port_mac();
+    int rc = rte_eth_dev_default_mac_addr_set(port_id_, &mac);
+    if (rc == -ENOTSUP && spec_.kind == PortKind::vdev) {
+        // net_pcap, net_null: no filter in the device, so the MAC is only
+        // what we answer and accept: keep it ourselves.
+        soft_mac_ = mac;
+        return;
+    }
+    if (rc < 0)
+        throw PortError("port " + spec_.name + ": device " + spec_.device +
+                        " does not take a MAC of our choice: " + dpdk_strerror(rc));
 }
 
 void Port::create_ring_port() {
@@ -84,9 +109,11 @@ void Port::create_ring_port() {
     }
     port_id_ = static_cast<uint16_t>(rc);
     created_ = true;
-    // Ring ports start with an all-zero MAC: give each a locally administered one.
-    rte_ether_addr mac{{0x02, 0x00, 0x00, 0x00, uint8_t(port_id_ >> 8), uint8_t(port_id_)}};
-    rte_eth_dev_default_mac_addr_set(port_id_, &mac);
+    // Ring ports start with an all-zero MAC and the ring PMD cannot set one
+    // (nor filters by it): the port keeps its MAC itself, a locally
+    // administered one unless pinned.
+    soft_mac_ = rte_ether_addr{{0x02, 0x00, 0x00, 0x00, uint8_t(port_id_ >> 8), uint8_t(port_id_)}};
+    if (!spec_.mac.empty()) soft_mac_ = parse_port_mac();
 }
 
 void Port::free_rings() {
@@ -102,12 +129,15 @@ void Port::free_rings() {
 
 Port::~Port() {
     stop();
-    if (created_) {
-        // Remove the vdev we made (ring ports are vdevs too) so a later
-        // Dataplane in this process can create or probe it again; removal
-        // closes the ethdev.
+    // Closed here, before the mempools go: a device the EAL closes at
+    // cleanup would free its queued mbufs into a freed pool (net_tap did,
+    // SIGSEGV at exit). Vdevs are removed so a later Dataplane in this
+    // process can probe them again.
+    if (is_ring() || spec_.kind == PortKind::vdev) {
         std::string vdev = is_ring() ? ring_vdev_name_ : vdev_name(spec_.device);
         if (rte_vdev_uninit(vdev.c_str()) != 0) rte_eth_dev_close(port_id_);
+    } else {
+        rte_eth_dev_close(port_id_);
     }
     free_rings();
 }
@@ -173,9 +203,17 @@ int Port::socket() const {
 }
 
 rte_ether_addr Port::mac() const {
+    if (soft_mac_) return *soft_mac_;
     rte_ether_addr mac{};
     rte_eth_macaddr_get(port_id_, &mac);
     return mac;
+}
+
+uint16_t Port::mtu() const {
+    if (spec_.mtu != 0) return spec_.mtu;
+    uint16_t mtu = RTE_ETHER_MTU;
+    if (rte_eth_dev_get_mtu(port_id_, &mtu) != 0 || mtu == 0) mtu = RTE_ETHER_MTU;
+    return mtu;
 }
 
 PortState Port::state() const {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,8 @@ struct PortSpec {
     uint16_t rx_desc = 1024;
     uint16_t tx_desc = 1024;
     uint16_t mtu = 0;      // 0: leave the device default
-    bool promiscuous = true;
+    bool promiscuous = false;
+    std::string mac;       // empty: the device's own (net_tap: random per start)
     bool rss = true;       // RSS over IPv4/IPv6 TCP/UDP when rx_queues > 1
 };
 
@@ -58,6 +60,7 @@ public:
     uint16_t id() const { return port_id_; }
     int socket() const;
     rte_ether_addr mac() const;
+    uint16_t mtu() const;  // the IP MTU packets are sent with
     PortState state() const;
     std::map<std::string, uint64_t> counters() const;  // ethdev's names
 
@@ -68,6 +71,8 @@ public:
 
 private:
     void create_ring_port();
+    void pin_mac();
+    rte_ether_addr parse_port_mac() const;
     std::string ring_vdev_name_;
     void free_rings();
 
@@ -78,6 +83,7 @@ private:
     uint64_t rss_hf_ = 0;
     uint64_t rx_offloads_ = 0, tx_offloads_ = 0;
     std::vector<rte_ring*> rx_rings_, tx_rings_;
+    std::optional<rte_ether_addr> soft_mac_;  // devices that cannot take one
 };
 
 std::string format_mac(const rte_ether_addr& mac);

@@ -20,6 +20,9 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerStats {
     uint64_t busy_cycles = 0;
     uint64_t busy_packets = 0;
     uint64_t loops = 0;
+    uint64_t punted = 0;        // handed to the slow path
+    uint64_t slow_tx = 0;       // packets the slow path made, sent by this worker
+    uint64_t slow_tx_full = 0;  // ... refused by the tx queue
 
     void count_drop(DropReason reason, uint64_t n = 1) {
         drops[static_cast<unsigned>(reason)] += n;

@@ -12,9 +12,11 @@
 #include "flow.h"
 #include "mempool.h"
 #include "nexthop.h"
+#include "punt.h"
 #include "stats.h"
 
 struct rte_rcu_qsbr;
+struct rte_ring;
 
 namespace appliance {
 
@@ -29,6 +31,8 @@ struct Tables {
 struct RxQueue {
     uint16_t port_id;
     uint16_t queue;
+    uint16_t port_index;
+    uint64_t mac;  // the port's MAC as the first 6 bytes of a frame read little-endian
 };
 
 // Packets of one burst bound for one port, sent with one rte_eth_tx_burst.
@@ -48,12 +52,15 @@ struct WorkerContext {
     std::vector<TxBatch> tx;  // indexed by port index
     WorkerStats* stats = nullptr;
     const std::atomic<bool>* stop = nullptr;
+    rte_ring* punt = nullptr;     // to the slow path (this worker produces)
+    rte_ring* returns = nullptr;  // from the slow path, sent on this worker's tx queues
+    TokenBucket icmp_budget;      // packets that would only earn an ICMP error
 };
 
 // The lcore entry point (rte_eal_remote_launch): loops until *stop.
 int worker_main(void* context);
 
 // The burst pipeline: every packet ends transmitted or counted as a drop.
-void forward_burst(WorkerContext& w, rte_mbuf** pkts, uint16_t n);
+void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n);
 
 }  // namespace appliance

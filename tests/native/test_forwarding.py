@@ -2,7 +2,7 @@
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import ARP, Ether
 
-from tests.native.conftest import HOST_MAC, NEXTHOP, ROUTER_MAC, forward, udp
+from tests.native.conftest import HOST_MAC, NEXTHOP, ROUTER_MAC, forward, udp, with_dst
 
 
 def ip_checksum_ok(pkt) -> bool:
@@ -88,13 +88,15 @@ def test_ttl_one_and_zero_are_dropped_as_expired(router):
     assert router.stats()["drops"]["ttl_expired"] == 2
 
 
-def test_non_ipv4_is_counted(router):
+def test_non_ipv4_is_counted_and_arp_goes_to_the_slow_path(router):
     router.route_add("0.0.0.0/0", NEXTHOP["b"])
     arp = Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst="10.0.0.1")
     ipv6 = Ether(dst=ROUTER_MAC["a"], type=0x86DD) / (b"\x60" + b"\x00" * 60)
     out = forward(router, [arp, ipv6])
-    assert not out["b"]
-    assert router.stats()["drops"]["not_ipv4"] == 2
+    assert not out["b"] and not out["a"]  # 10.0.0.1 is not ours: no reply
+    stats = router.stats()
+    assert stats["drops"]["not_ipv4"] == 1
+    assert stats["local_packets"] == 1 and stats["slowpath"]["arp_ignored"] == 1
 
 
 def test_bursts_larger_than_one_rx_burst_all_arrive_in_order(router):
@@ -106,6 +108,6 @@ def test_bursts_larger_than_one_rx_burst_all_arrive_in_order(router):
 
 def test_traffic_can_enter_on_any_port(router):
     router.route_add("10.0.0.0/8", NEXTHOP["a"])
-    out_b = forward(router, [udp()], port="b")
-    out_c = forward(router, [udp()], port="c")
+    out_b = forward(router, [with_dst(udp(), ROUTER_MAC["b"])], port="b")
+    out_c = forward(router, [with_dst(udp(), ROUTER_MAC["c"])], port="c")
     assert len(out_b["a"]) == 1 and len(out_c["a"]) == 1

@@ -5,7 +5,7 @@ from scapy.layers.inet import IP
 from scapy.utils import wrpcap
 
 from appliance import Dataplane, DataplaneConfig, PortConfig, TableSizes
-from tests.native.conftest import EAL, NEXTHOP, forward, make_dataplane, open_router, udp
+from tests.native.conftest import EAL, NEXTHOP, ROUTER_MAC, forward, make_dataplane, open_router, udp
 
 
 def test_stop_and_start_again_keeps_tables_and_forwards(router):
@@ -61,7 +61,7 @@ def test_pcap_to_null_vdevs_forward_at_speed(tmp_path):
     pcap = tmp_path / "in.pcap"
     wrpcap(str(pcap), [udp(dst=f"10.0.{i}.1") for i in range(64)])
     config = DataplaneConfig(
-        ports=[PortConfig("wan0", f"net_pcap_t0,rx_pcap={pcap},infinite_rx=1"),
+        ports=[PortConfig("wan0", f"net_pcap_t0,rx_pcap={pcap},infinite_rx=1", mac=ROUTER_MAC["a"]),
                PortConfig("lan0", "net_null_t0,no-rx=1")],
         eal=EAL, tables=TableSizes(max_routes=1024, tbl8_groups=16, max_nexthops=8))
     with Dataplane(config) as dp:
@@ -76,10 +76,11 @@ def test_pcap_to_null_vdevs_forward_at_speed(tmp_path):
     assert stats["cycles_per_packet"] > 0
     assert ports["lan0"]["link_up"]
     assert stats["rx_packets"] == stats["tx_packets"] + sum(stats["drops"].values())
+    assert stats["drops"]["other_host"] == 0
 
 
 def test_rss_multiqueue_ring_port_reports_its_queues():
-    config = DataplaneConfig(ports=[PortConfig("m", "ring", rx_queues=4)], eal=EAL,
+    config = DataplaneConfig(ports=[PortConfig("m", "ring", rx_queues=4, mac=ROUTER_MAC["a"])], eal=EAL,
                              tables=TableSizes(max_routes=64, tbl8_groups=4, max_nexthops=4))
     dp = Dataplane(config)
     try:

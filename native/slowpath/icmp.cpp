@@ -1,0 +1,145 @@
+// ICMP (RFC 792, RFC 1812 4.3): echo replies for our addresses, and errors
+// about packets we could not forward, sent under one token bucket (RFC 1812
+// 4.3.2.8) from the address of the port the error leaves by.
+#include <arpa/inet.h>
+#include <rte_icmp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "ipv4_input.h"
+#include "slowpath.h"
+
+namespace appliance {
+
+namespace {
+
+constexpr uint8_t kEchoReply = 0, kUnreachable = 3, kRedirect = 5, kEchoRequest = 8,
+                  kTimeExceeded = 11, kParameterProblem = 12, kSourceQuench = 4;
+
+bool is_icmp_error(uint8_t type) {
+    return type == kUnreachable || type == kSourceQuench || type == kRedirect ||
+           type == kTimeExceeded || type == kParameterProblem;
+}
+
+uint16_t checksum(const void* data, size_t len) { return uint16_t(~rte_raw_cksum(data, len)); }
+
+// A fresh IPv4 packet (Ethernet header left for output to fill).
+rte_ipv4_hdr* new_ipv4(rte_mbuf* m, uint32_t src_be, uint32_t dst_be, uint16_t payload,
+                       uint16_t id) {
+    char* data = rte_pktmbuf_append(m, uint16_t(sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + payload));
+    if (data == nullptr) return nullptr;
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(data + sizeof(rte_ether_hdr));
+    ip->version_ihl = 0x45;
+    ip->type_of_service = 0xc0;  // internetwork control, as Linux sends ICMP
+    ip->total_length = htons(uint16_t(sizeof(rte_ipv4_hdr) + payload));
+    ip->packet_id = htons(id);
+    ip->fragment_offset = 0;
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_ICMP;
+    ip->src_addr = src_be;
+    ip->dst_addr = dst_be;
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = checksum(ip, sizeof(rte_ipv4_hdr));
+    return ip;
+}
+
+}  // namespace
+
+// For one of our addresses: echo requests are answered, the rest is not
+// ours to handle yet (a kernel interface will take it).
+void SlowPath::local_input(rte_mbuf* m, uint16_t in_port) {
+    (void)in_port;
+    const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(rte_pktmbuf_mtod(m, rte_ether_hdr*) + 1);
+    const uint32_t ihl = uint32_t(ip->version_ihl & 0x0f) * 4;
+    const uint32_t total = ntohs(ip->total_length);
+    const bool whole = (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK | RTE_IPV4_HDR_MF_FLAG)) == 0;
+    if (ip->next_proto_id != IPPROTO_ICMP || !whole || total < ihl + sizeof(rte_icmp_hdr) ||
+        rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + total) {
+        return drop(m, DropReason::local_unhandled);  // (reassembly is not done here)
+    }
+    const auto* icmp = reinterpret_cast<const uint8_t*>(ip) + ihl;
+    const uint32_t icmp_len = total - ihl;
+    if (icmp[0] != kEchoRequest) return drop(m, DropReason::local_unhandled);
+    if (checksum(icmp, icmp_len) != 0) return drop(m, DropReason::bad_checksum);
+
+    rte_mbuf* r = alloc(in_port);
+    rte_ipv4_hdr* rip = r ? new_ipv4(r, ip->dst_addr, ip->src_addr, uint16_t(icmp_len), ip_id_++) : nullptr;
+    if (rip == nullptr) {
+        if (r) rte_pktmbuf_free(r);
+        return drop(m, DropReason::no_mbuf);
+    }
+    auto* ricmp = reinterpret_cast<uint8_t*>(rip + 1);
+    std::memcpy(ricmp, icmp, icmp_len);  // identifier, sequence and data echoed
+    ricmp[0] = kEchoReply;
+    ricmp[1] = 0;
+    ricmp[2] = ricmp[3] = 0;
+    const uint16_t sum = checksum(ricmp, icmp_len);
+    std::memcpy(ricmp + 2, &sum, 2);
+    rip->type_of_service = ip->type_of_service;
+    rip->hdr_checksum = 0;
+    rip->hdr_checksum = checksum(rip, sizeof(rte_ipv4_hdr));
+    stats_.local++;
+    stats_.icmp_echo_replies++;
+    rte_pktmbuf_free(m);
+    set_meta(r, {0, in_port, PuntKind::ipv4_routed, 1});
+    ipv4_route(r, in_port, lookup(r), true);
+}
+
+// An error about `m` (left untouched) back to its source: the IP header and
+// the first 8 bytes of its data quoted (RFC 792). Never about ICMP errors,
+// non-first fragments, or packets from or to broadcast/multicast/martian
+// addresses (RFC 1812 4.3.2.7).
+void SlowPath::icmp_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, uint8_t code,
+                          uint16_t mtu) {
+    const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(
+        rte_pktmbuf_mtod(m, const rte_ether_hdr*) + 1);
+    const uint32_t ihl = uint32_t(ip->version_ihl & 0x0f) * 4;
+    const uint32_t total = ntohs(ip->total_length);
+    const uint32_t src = ntohl(ip->src_addr), dst = ntohl(ip->dst_addr);
+    if (martian_source(ip->src_addr) || (dst >> 28) >= 0xe) return;
+    if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) return;
+    if (ip->next_proto_id == IPPROTO_ICMP) {
+        if (total <= ihl || rte_pktmbuf_data_len(m) <= sizeof(rte_ether_hdr) + ihl) return;
+        if (is_icmp_error(reinterpret_cast<const uint8_t*>(ip)[ihl])) return;
+    }
+    if (!icmp_bucket_.take(rte_rdtsc())) {
+        stats_.icmp_rate_limited++;
+        return;
+    }
+    // From the port the error leaves by (RFC 1812 4.3.2.4), as Linux does.
+    const uint32_t back = fib_.lookup(src).value_or(kNoRoute);
+    const NextHop* hop = back < kRuleDrop ? hops_.get(back) : nullptr;
+    const uint32_t from = source_for(hop && hop->action != HopAction::local &&
+                                     hop->action != HopAction::drop ? hop->port_index : in_port);
+    if (from == 0) return;  // no address of ours to send it from
+    uint32_t quoted = std::min<uint32_t>(total, ihl + 8);
+    quoted = std::min<uint32_t>(quoted, rte_pktmbuf_data_len(m) - sizeof(rte_ether_hdr));
+    rte_mbuf* e = alloc(in_port);
+    rte_ipv4_hdr* eip = e ? new_ipv4(e, htonl(from), ip->src_addr,
+                                     uint16_t(sizeof(rte_icmp_hdr) + quoted), ip_id_++)
+                          : nullptr;
+    if (eip == nullptr) {
+        if (e) rte_pktmbuf_free(e);
+        stats_.generated_dropped++;
+        return;
+    }
+    auto* icmp = reinterpret_cast<uint8_t*>(eip + 1);
+    icmp[0] = type;
+    icmp[1] = code;
+    std::memset(icmp + 2, 0, 6);
+    if (mtu != 0) {  // RFC 1191: next-hop MTU in the low 16 bits of the unused word
+        const uint16_t be = htons(mtu);
+        std::memcpy(icmp + 6, &be, 2);
+    }
+    std::memcpy(icmp + sizeof(rte_icmp_hdr), ip, quoted);
+    const uint16_t sum = checksum(icmp, sizeof(rte_icmp_hdr) + quoted);
+    std::memcpy(icmp + 2, &sum, 2);
+    if (type == kTimeExceeded) stats_.icmp_time_exceeded++;
+    else if (code == 4) stats_.icmp_fragmentation_needed++;
+    else stats_.icmp_unreachable++;
+    set_meta(e, {0, in_port, PuntKind::ipv4_routed, 1});
+    ipv4_route(e, in_port, back, true);
+}
+
+}  // namespace appliance

@@ -1,0 +1,282 @@
+// IPv4 in the slow path: the same routing decision a worker makes, then
+// what a worker does not: hold for a neighbour, ICMP errors, fragmentation,
+// Record Route and Timestamp options.
+#include <arpa/inet.h>
+#include <rte_hash.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "ipv4_input.h"
+#include "ipv4_rewrite.h"
+#include "slowpath.h"
+
+namespace appliance {
+
+namespace {
+
+rte_ipv4_hdr* ip_of(rte_mbuf* m) {
+    return reinterpret_cast<rte_ipv4_hdr*>(rte_pktmbuf_mtod(m, rte_ether_hdr*) + 1);
+}
+
+uint32_t ihl_of(const rte_ipv4_hdr* ip) { return uint32_t(ip->version_ihl & 0x0f) * 4; }
+
+void set_checksum(rte_ipv4_hdr* ip) {
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = uint16_t(~rte_raw_cksum(ip, ihl_of(ip)));
+}
+
+// Milliseconds since midnight UT, the Timestamp option's unit (RFC 791).
+uint32_t ms_since_midnight() {
+    using namespace std::chrono;
+    auto ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    return uint32_t(ms % 86400000);
+}
+
+}  // namespace
+
+uint32_t SlowPath::lookup(const rte_mbuf* m) const {
+    const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(
+        rte_pktmbuf_mtod(m, const rte_ether_hdr*) + 1);
+    if (flows_.active() != 0) {
+        FlowKey k{ip->src_addr, ip->dst_addr, 0, 0, ip->next_proto_id, {0, 0, 0}};
+        const uint32_t ihl = ihl_of(ip);
+        const bool first = (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) == 0;
+        if (first && (k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP) &&
+            rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr) + ihl + 4) {
+            const auto* l4 = reinterpret_cast<const uint16_t*>(
+                reinterpret_cast<const uint8_t*>(ip) + ihl);
+            k.src_port = l4[0];
+            k.dst_port = l4[1];
+        }
+        void* data = nullptr;
+        if (rte_hash_lookup_data(flows_.hash(), &k, &data) >= 0) {
+            auto packed = reinterpret_cast<uintptr_t>(data);
+            return rule_action(packed) == RuleAction::drop ? kRuleDrop : rule_nexthop(packed);
+        }
+    }
+    return fib_.lookup(ntohl(ip->dst_addr)).value_or(kNoRoute);
+}
+
+// Packets with options: source routes are refused (as Linux does by
+// default); Record Route and Timestamp are filled in when forwarded.
+void SlowPath::ipv4_input(rte_mbuf* m, uint16_t in_port) {
+    ipv4_route(m, in_port, lookup(m), false);
+}
+
+void SlowPath::ipv4_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool generated) {
+    rte_ipv4_hdr* ip = ip_of(m);
+    const NextHop* hop = hop_id < kRuleDrop ? hops_.get(hop_id) : nullptr;
+    if (hop == nullptr) {
+        if (generated) return drop_generated(m);
+        if (hop_id == kRuleDrop) return drop(m, DropReason::rule_drop);
+        if (hop_id != kNoRoute) return drop(m, DropReason::nexthop_down);
+        icmp_error(m, in_port, 3, 0);  // net unreachable
+        return drop(m, DropReason::no_route);
+    }
+    switch (hop->action) {
+    case HopAction::drop:
+        if (generated) return drop_generated(m);
+        return drop(m, DropReason(hop->drop_reason));
+    case HopAction::local:
+        if (generated) return drop_generated(m);  // to ourselves: nothing listens
+        return local_input(m, in_port);
+    case HopAction::resolve:
+    case HopAction::unreachable: {
+        // Gateway next hops name their neighbour; connected routes resolve
+        // the destination itself.
+        auto gw = gateways_.find(hop_id);
+        const uint32_t target = gw != gateways_.end() ? uint32_t(gw->second) : ntohl(ip->dst_addr);
+        Neighbor* n = neigh_resolve(hop->port_index, target);
+        if (n == nullptr) {  // the table is full
+            if (generated) return drop_generated(m);
+            icmp_error(m, in_port, 3, 1);
+            return drop(m, DropReason::neighbor_unreachable);
+        }
+        if (n->state == NeighState::failed) {
+            // Ask again once the last attempt is a full retry cycle old.
+            if (now_ms() - n->changed_ms < uint64_t(config_.retrans_ms) * config_.probes) {
+                if (generated) return drop_generated(m);
+                icmp_error(m, in_port, 3, 1);
+                return drop(m, DropReason::neighbor_unreachable);
+            }
+            neigh_restart(*n);
+        }
+        if (n->state == NeighState::incomplete) return neigh_hold(*n, m, generated);
+        // Resolved meanwhile (the FIB may just have changed): send with its MAC.
+        NextHop resolved = port_hop(n->port, HopAction::forward);
+        resolved.dst = n->mac;
+        return ipv4_send(m, resolved, generated);
+    }
+    case HopAction::forward:
+        return ipv4_send(m, *hop, generated);
+    }
+}
+
+// A forward decision: options, TTL, MTU, rewrite, out through a worker.
+void SlowPath::ipv4_send(rte_mbuf* m, const NextHop& hop, bool generated) {
+    rte_ipv4_hdr* ip = ip_of(m);
+    if (!generated) {
+        if (ip->time_to_live <= 1) {
+            icmp_error(m, get_meta(m).port, 11, 0);  // TTL exceeded in transit
+            return drop(m, DropReason::ttl_expired);
+        }
+        if (ihl_of(ip) > sizeof(rte_ipv4_hdr)) {
+            DropReason why;
+            if (!update_options(m, hop.port_index, &why)) return drop(m, why);
+        }
+    }
+    if (rte_be_to_cpu_16(ip->total_length) > hop.mtu) {
+        if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) {
+            if (generated) return drop_generated(m);
+            icmp_error(m, get_meta(m).port, 3, 4, hop.mtu);  // fragmentation needed
+            return drop(m, DropReason::fragmentation_needed);
+        }
+        return fragment(m, hop);
+    }
+    auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+    if (generated) {
+        std::memcpy(eth, &hop, 2 * RTE_ETHER_ADDR_LEN);
+        eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    } else {
+        ipv4_rewrite(eth, ip, hop);
+    }
+    send(m, hop.port_index, generated);
+}
+
+// Non-DF packets over the egress MTU leave as fragments (RFC 791 3.2, RFC
+// 1812 5.2.6), built by copying: the first keeps every option, the others
+// only those with the copy flag. The original counts as forwarded once.
+void SlowPath::fragment(rte_mbuf* m, const NextHop& hop) {
+    const rte_ipv4_hdr* ip = ip_of(m);
+    const bool transit = !get_meta(m).generated;
+    const uint32_t ihl = ihl_of(ip);
+    const uint32_t total = rte_be_to_cpu_16(ip->total_length);
+    const uint16_t frag = rte_be_to_cpu_16(ip->fragment_offset);
+    const uint32_t base = uint32_t(frag & RTE_IPV4_HDR_OFFSET_MASK) * 8;
+    const bool more_after = frag & RTE_IPV4_HDR_MF_FLAG;
+    const auto* opts = reinterpret_cast<const uint8_t*>(ip) + sizeof(rte_ipv4_hdr);
+
+    uint8_t copied[40];  // options of the later fragments
+    uint32_t copied_len = 0;
+    for (uint32_t i = 0; i < ihl - sizeof(rte_ipv4_hdr);) {
+        const uint8_t type = opts[i];
+        if (type == 0) break;
+        if (type == 1) { ++i; continue; }
+        const uint32_t len = opts[i + 1];
+        if (type & 0x80) {
+            std::memcpy(copied + copied_len, opts + i, len);
+            copied_len += len;
+        }
+        i += len;
+    }
+    while (copied_len % 4) copied[copied_len++] = 0;
+
+    std::vector<rte_mbuf*> out;
+    uint32_t offset = 0;
+    const uint32_t payload = total - ihl;
+    while (offset < payload) {
+        const bool first = offset == 0;
+        const uint32_t hlen = first ? ihl : uint32_t(sizeof(rte_ipv4_hdr)) + copied_len;
+        uint32_t chunk = payload - offset;
+        if (hlen + chunk > hop.mtu) chunk = (hop.mtu - hlen) & ~7u;
+        rte_mbuf* f = alloc(hop.port_index);
+        char* data = f ? rte_pktmbuf_append(f, uint16_t(sizeof(rte_ether_hdr) + hlen + chunk)) : nullptr;
+        if (data == nullptr || chunk == 0) {
+            if (f) rte_pktmbuf_free(f);
+            for (rte_mbuf* o : out) rte_pktmbuf_free(o);
+            return drop(m, DropReason::no_mbuf);
+        }
+        auto* eth = reinterpret_cast<rte_ether_hdr*>(data);
+        std::memcpy(eth, &hop, 2 * RTE_ETHER_ADDR_LEN);
+        eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+        auto* fip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+        std::memcpy(fip, ip, sizeof(rte_ipv4_hdr));
+        if (first) std::memcpy(fip + 1, opts, ihl - sizeof(rte_ipv4_hdr));
+        else std::memcpy(fip + 1, copied, copied_len);
+        fip->version_ihl = uint8_t(0x40 | (hlen / 4));
+        fip->total_length = rte_cpu_to_be_16(uint16_t(hlen + chunk));
+        const bool last = offset + chunk >= payload;
+        fip->fragment_offset = rte_cpu_to_be_16(
+            uint16_t(((base + offset) / 8) | ((!last || more_after) ? RTE_IPV4_HDR_MF_FLAG : 0)));
+        if (transit) fip->time_to_live--;
+        set_checksum(fip);
+        const void* src = rte_pktmbuf_read(m, uint32_t(sizeof(rte_ether_hdr) + ihl + offset), chunk,
+                                           reinterpret_cast<uint8_t*>(fip) + hlen);
+        if (src != reinterpret_cast<uint8_t*>(fip) + hlen)
+            std::memcpy(reinterpret_cast<uint8_t*>(fip) + hlen, src, chunk);
+        out.push_back(f);
+        offset += chunk;
+    }
+    for (rte_mbuf* f : out) {
+        stats_.fragments_out++;
+        send(f, hop.port_index, true);
+    }
+    if (transit) stats_.fragmented++;  // a generated packet lives on as its fragments
+    rte_pktmbuf_free(m);
+}
+
+// Record Route and Timestamp (RFC 791, RFC 1812 5.2.4) get the address of
+// the port the packet leaves by; source routes are refused.
+bool SlowPath::update_options(rte_mbuf* m, uint16_t out_port, DropReason* why) {
+    rte_ipv4_hdr* ip = ip_of(m);
+    auto* opts = reinterpret_cast<uint8_t*>(ip) + sizeof(rte_ipv4_hdr);
+    const uint32_t len = ihl_of(ip) - sizeof(rte_ipv4_hdr);
+    const uint32_t me = htonl(source_for(out_port));
+    bool changed = false;
+    for (uint32_t i = 0; i < len;) {
+        const uint8_t type = opts[i];
+        if (type == 0) break;
+        if (type == 1) { ++i; continue; }
+        if (i + 1 >= len || opts[i + 1] < 2 || i + opts[i + 1] > len) {
+            *why = DropReason::malformed;
+            return false;
+        }
+        uint8_t* o = opts + i;
+        const uint8_t olen = o[1];
+        if (type == 0x83 || type == 0x89) {  // loose / strict source route
+            *why = DropReason::source_route;
+            return false;
+        }
+        if (type == 7 && olen >= 3) {  // Record Route: room left -> our address
+            const uint8_t ptr = o[2];
+            if (ptr >= 4 && ptr + 3 <= olen) {
+                std::memcpy(o + ptr - 1, &me, 4);
+                o[2] = uint8_t(ptr + 4);
+                changed = true;
+            }
+        } else if (type == 0x44 && olen >= 4) {  // Timestamp
+            const uint8_t ptr = o[2];
+            const uint8_t flag = o[3] & 0x0f;
+            const uint32_t entry = flag == 0 ? 4 : 8;
+            const uint32_t ts = htonl(ms_since_midnight());
+            if (ptr >= 5 && ptr + entry - 1 <= olen) {
+                uint8_t* slot = o + ptr - 1;
+                if (flag == 0) {
+                    std::memcpy(slot, &ts, 4);
+                    o[2] = uint8_t(ptr + 4);
+                } else if (flag == 1) {
+                    std::memcpy(slot, &me, 4);
+                    std::memcpy(slot + 4, &ts, 4);
+                    o[2] = uint8_t(ptr + 8);
+                } else if (flag == 3) {  // prespecified: only when it names us
+                    uint32_t named;
+                    std::memcpy(&named, slot, 4);
+                    if (is_ours(ntohl(named))) {
+                        std::memcpy(slot + 4, &ts, 4);
+                        o[2] = uint8_t(ptr + 8);
+                    }
+                }
+                changed = true;
+            } else if ((o[3] >> 4) < 15) {  // full: count the overflow
+                o[3] = uint8_t(o[3] + 0x10);
+                changed = true;
+            }
+        }
+        i += olen;
+    }
+    if (changed) set_checksum(ip);
+    return true;
+}
+
+}  // namespace appliance

@@ -1,0 +1,282 @@
+// The neighbour table (RFC 826 + the states of RFC 4861 7.3.2, as Linux's
+// neighbour code keeps them for ARP too): incomplete -> reachable -> stale
+// -> probe -> reachable again, or failed. Entries are published into the
+// FIB as workers see them: a host route ip/32 -> a next hop with the MAC
+// for hosts on connected subnets, and the dst MAC of every user next hop
+// that names the neighbour as its gateway.
+#include <algorithm>
+
+#include <rte_arp.h>
+
+#include "errors.h"
+#include "slowpath.h"
+
+namespace appliance {
+
+namespace {
+
+bool usable(NeighState s) {
+    return s == NeighState::reachable || s == NeighState::stale || s == NeighState::probe ||
+           s == NeighState::permanent;
+}
+
+}  // namespace
+
+SlowPath::Neighbor* SlowPath::neigh_find(uint16_t port, uint32_t ip) {
+    auto it = neighbors_.find(neigh_key(port, ip));
+    return it == neighbors_.end() ? nullptr : &it->second;
+}
+
+SlowPath::Neighbor* SlowPath::neigh_resolve(uint16_t port, uint32_t ip) {
+    if (Neighbor* n = neigh_find(port, ip)) return n;
+    if (neighbors_.size() >= config_.max_neighbors) return nullptr;
+    Neighbor& n = neighbors_[neigh_key(port, ip)];
+    n.port = port;
+    n.ip = ip;
+    neigh_restart(n);
+    return &n;
+}
+
+void SlowPath::neigh_restart(Neighbor& n) {
+    n.state = NeighState::incomplete;
+    n.probes = 1;
+    n.changed_ms = now_ms();
+    n.deadline_ms = n.changed_ms + config_.retrans_ms;
+    arp_send(n.port, RTE_ARP_OP_REQUEST, rte_ether_addr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+             n.ip, source_for(n.port));
+    neigh_publish(n);
+}
+
+void SlowPath::neigh_hold(Neighbor& n, rte_mbuf* m, bool generated) {
+    PacketMeta meta = get_meta(m);
+    meta.generated = uint8_t(generated);
+    set_meta(m, meta);
+    if (n.hold.size() >= config_.hold_packets) {  // Linux drops the oldest too
+        rte_mbuf* old = n.hold.front();
+        n.hold.pop_front();
+        held_--;
+        if (get_meta(old).generated) drop_generated(old);
+        else drop(old, DropReason::hold_queue_full);
+    }
+    n.hold.push_back(m);
+    held_++;
+}
+
+void SlowPath::neigh_learn(uint16_t port, uint32_t ip, const rte_ether_addr& mac,
+                           NeighState state) {
+    if (ip == 0 || is_ours(ip)) return;
+    Neighbor* n = neigh_find(port, ip);
+    if (n == nullptr) {
+        if (!connected(port, ip) || neighbors_.size() >= config_.max_neighbors) return;
+        n = &neighbors_[neigh_key(port, ip)];
+        n->port = port;
+        n->ip = ip;
+    } else if (n->state == NeighState::permanent) {
+        return;
+    } else if (state == NeighState::stale && usable(n->state) &&
+               rte_is_same_ether_addr(&n->mac, &mac)) {
+        return;  // nothing new: keep the state it has
+    }
+    neigh_update(*n, mac, state);
+}
+
+void SlowPath::neigh_update(Neighbor& n, const rte_ether_addr& mac, NeighState state) {
+    n.mac = mac;
+    n.state = state;
+    n.probes = 0;
+    n.changed_ms = now_ms();
+    n.deadline_ms = n.changed_ms + (state == NeighState::reachable ? config_.reachable_ms
+                                                                  : config_.stale_ms);
+    neigh_publish(n);
+    // Held packets leave in the order they came, through the same decision.
+    std::deque<rte_mbuf*> held;
+    held.swap(n.hold);
+    held_ -= unsigned(held.size());
+    for (rte_mbuf* m : held) {
+        const PacketMeta meta = get_meta(m);
+        ipv4_route(m, meta.port, lookup(m), meta.generated != 0);
+    }
+}
+
+void SlowPath::neigh_fail(Neighbor& n) {
+    n.state = NeighState::failed;
+    n.changed_ms = now_ms();
+    n.deadline_ms = n.changed_ms + config_.failed_ms;
+    neigh_publish(n);
+    std::deque<rte_mbuf*> held;
+    held.swap(n.hold);
+    held_ -= unsigned(held.size());
+    for (rte_mbuf* m : held) {
+        const PacketMeta meta = get_meta(m);
+        if (meta.generated) {
+            drop_generated(m);
+            continue;
+        }
+        icmp_error(m, meta.port, 3, 1);  // host unreachable (RFC 1812 4.3.3.1)
+        drop(m, DropReason::neighbor_unreachable);
+    }
+}
+
+void SlowPath::neigh_publish(Neighbor& n) {
+    NextHop hop = port_hop(n.port, usable(n.state)                  ? HopAction::forward
+                                   : n.state == NeighState::failed ? HopAction::unreachable
+                                                                   : HopAction::resolve);
+    hop.dst = n.mac;
+    for (uint32_t id : n.gateway_of) hops_.set(id, hop);
+    // Hosts on a connected subnet get a route of their own once there is
+    // something to say about them; until then the connected route punts.
+    if (!connected(n.port, n.ip)) return;
+    if (n.host_hop == 0) {
+        if (n.state == NeighState::incomplete || free_hops_.empty()) return;
+        if (fib_.get(n.ip, 32)) return;  // a user /32 (or our own) is already there
+        n.host_hop = free_hops_.back();
+        free_hops_.pop_back();
+        hops_.set(n.host_hop, hop);
+        route_install(n.ip, 32, n.host_hop);
+        n.host_route = true;
+        return;
+    }
+    hops_.set(n.host_hop, hop);
+}
+
+void SlowPath::neigh_forget(Neighbor& n) {
+    if (n.host_route) route_uninstall(n.ip, 32);
+    if (n.host_hop != 0) {
+        hops_.remove(n.host_hop);
+        free_hops_.push_back(n.host_hop);
+    }
+    for (rte_mbuf* m : n.hold) {
+        if (get_meta(m).generated) drop_generated(m);
+        else drop(m, DropReason::neighbor_unreachable);
+    }
+    held_ -= unsigned(n.hold.size());
+    for (uint32_t id : n.gateway_of) {
+        NextHop hop = port_hop(n.port, HopAction::resolve);
+        hops_.set(id, hop);
+        gateways_.erase(id);
+    }
+    neighbors_.erase(neigh_key(n.port, n.ip));
+}
+
+void SlowPath::neigh_timers() {
+    const uint64_t now = now_ms();
+    const rte_ether_addr broadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+    std::vector<uint64_t> forget;
+    for (auto& [key, n] : neighbors_) {
+        if (n.state == NeighState::permanent || now < n.deadline_ms) continue;
+        switch (n.state) {
+        case NeighState::incomplete:
+        case NeighState::probe:
+            if (n.probes < config_.probes) {
+                // Probes of a known MAC go to it; resolution is broadcast.
+                const bool unicast = n.state == NeighState::probe;
+                arp_send(n.port, RTE_ARP_OP_REQUEST, unicast ? n.mac : broadcast, n.ip,
+                         source_for(n.port));
+                n.probes++;
+                n.deadline_ms = now + config_.retrans_ms;
+            } else {
+                neigh_fail(n);
+            }
+            break;
+        case NeighState::reachable:
+            n.state = NeighState::stale;
+            n.changed_ms = now;
+            n.deadline_ms = now + config_.stale_ms;
+            break;
+        case NeighState::stale:
+            n.state = NeighState::probe;
+            n.changed_ms = now;
+            n.probes = 1;
+            n.deadline_ms = now + config_.retrans_ms;
+            arp_send(n.port, RTE_ARP_OP_REQUEST, n.mac, n.ip, source_for(n.port));
+            break;
+        case NeighState::failed:
+            // Hosts are forgotten; gateways stay failed until traffic or a
+            // reply revives them.
+            if (n.gateway_of.empty()) forget.push_back(key);
+            break;
+        case NeighState::permanent:
+            break;
+        }
+    }
+    for (uint64_t key : forget) neigh_forget(neighbors_.at(key));
+}
+
+// ---- control ----
+
+void SlowPath::neighbor_add(uint16_t port, uint32_t ip, const rte_ether_addr& mac) {
+    if (is_ours(ip)) throw NeighborError(format_prefix(ip, 32) + ": is our own address");
+    if (rte_is_multicast_ether_addr(&mac) || rte_is_zero_ether_addr(&mac))
+        throw NeighborError(format_prefix(ip, 32) + ": a neighbour's MAC must be unicast");
+    Neighbor* n = neigh_find(port, ip);
+    if (n == nullptr) {
+        if (neighbors_.size() >= config_.max_neighbors)
+            throw TableFullError("neighbour table full (" +
+                                 std::to_string(config_.max_neighbors) + " entries)");
+        n = &neighbors_[neigh_key(port, ip)];
+        n->port = port;
+        n->ip = ip;
+    }
+    neigh_update(*n, mac, NeighState::permanent);
+}
+
+void SlowPath::neighbor_delete(uint16_t port, uint32_t ip) {
+    Neighbor* n = neigh_find(port, ip);
+    if (n == nullptr) throw NeighborError(format_prefix(ip, 32) + ": no such neighbour on this port");
+    if (!n->gateway_of.empty()) neigh_restart(*n);  // a gateway: resolve it again
+    else neigh_forget(*n);
+}
+
+std::vector<NeighborInfo> SlowPath::neighbors() const {
+    std::vector<NeighborInfo> out;
+    const uint64_t now = now_ms();
+    for (const auto& [key, n] : neighbors_)
+        out.push_back({n.port, n.ip, n.mac, n.state, unsigned(n.hold.size()), now - n.changed_ms});
+    return out;
+}
+
+unsigned SlowPath::held_packets() const { return held_; }
+
+void SlowPath::gateway_set(uint32_t hop_id, uint16_t port, uint32_t gateway) {
+    if (is_ours(gateway))
+        throw NextHopError("next hop " + std::to_string(hop_id) + ": gateway " +
+                           format_prefix(gateway, 32) + " is our own address");
+    Neighbor* n = neigh_find(port, gateway);
+    if (n == nullptr) {
+        if (neighbors_.size() >= config_.max_neighbors)
+            throw TableFullError("neighbour table full (" +
+                                 std::to_string(config_.max_neighbors) + " entries)");
+        n = &neighbors_[neigh_key(port, gateway)];
+        n->port = port;
+        n->ip = gateway;
+        n->gateway_of.push_back(hop_id);
+        gateways_[hop_id] = neigh_key(port, gateway);
+        neigh_restart(*n);  // resolve now, not on the first packet
+        return;
+    }
+    if (std::find(n->gateway_of.begin(), n->gateway_of.end(), hop_id) == n->gateway_of.end())
+        n->gateway_of.push_back(hop_id);
+    gateways_[hop_id] = neigh_key(port, gateway);
+    neigh_publish(*n);
+}
+
+void SlowPath::gateway_clear(uint32_t hop_id) {
+    auto it = gateways_.find(hop_id);
+    if (it == gateways_.end()) return;
+    auto nit = neighbors_.find(it->second);
+    gateways_.erase(it);
+    if (nit == neighbors_.end()) return;
+    Neighbor& n = nit->second;
+    n.gateway_of.erase(std::remove(n.gateway_of.begin(), n.gateway_of.end(), hop_id),
+                       n.gateway_of.end());
+    if (n.gateway_of.empty() && n.state != NeighState::permanent && !connected(n.port, n.ip))
+        neigh_forget(n);
+}
+
+std::optional<uint32_t> SlowPath::gateway_of(uint32_t hop_id) const {
+    auto it = gateways_.find(hop_id);
+    if (it == gateways_.end()) return std::nullopt;
+    return uint32_t(it->second);
+}
+
+}  // namespace appliance

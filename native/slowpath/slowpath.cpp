@@ -1,0 +1,175 @@
+#include "slowpath.h"
+
+#include <chrono>
+
+#include <rte_lcore.h>
+#include <rte_ring.h>
+
+#include "errors.h"
+
+namespace appliance {
+
+namespace {
+
+constexpr unsigned kBatch = 32;
+constexpr uint64_t kTimerPeriodMs = 50;
+
+}  // namespace
+
+SlowPath::SlowPath(const SlowPathConfig& config, std::vector<SlowPathPort> ports, Fib& fib,
+                   NextHopTable& hops, const FlowTable& flows, std::mutex& writer,
+                   uint32_t first_hop)
+    : config_(config), ports_(std::move(ports)), fib_(fib), hops_(hops), flows_(flows),
+      writer_(writer), first_hop_(first_hop), addresses_(ports_.size()) {
+    icmp_bucket_.configure(config_.icmp_rate, config_.icmp_burst);
+    const uint32_t first_host = first_hop_ + 3 + uint32_t(ports_.size());
+    for (uint32_t i = config_.max_neighbors; i-- > 0;) free_hops_.push_back(first_host + i);
+}
+
+SlowPath::~SlowPath() {
+    stop();
+    for (auto& [key, n] : neighbors_)
+        for (rte_mbuf* m : n.hold) rte_pktmbuf_free(m);
+}
+
+NextHop SlowPath::port_hop(uint16_t port, HopAction action) const {
+    NextHop h{};
+    h.src = ports_[port].mac;
+    h.port_id = ports_[port].port_id;
+    h.port_index = port;
+    h.mtu = ports_[port].mtu;
+    h.action = action;
+    return h;
+}
+
+void SlowPath::install() {
+    NextHop local{};
+    local.action = HopAction::local;
+    hops_.set(first_hop_, local);
+    NextHop martian{};
+    martian.action = HopAction::drop;
+    martian.drop_reason = uint8_t(DropReason::martian_destination);
+    hops_.set(first_hop_ + 1, martian);
+    NextHop multicast = martian;
+    multicast.drop_reason = uint8_t(DropReason::multicast_destination);
+    hops_.set(first_hop_ + 2, multicast);
+    for (uint16_t p = 0; p < ports_.size(); ++p)
+        hops_.set(first_hop_ + 3 + p, port_hop(p, HopAction::resolve));
+    // RFC 1812 5.3.7: never forwarded, whatever the routes say. 240/4 holds
+    // the limited broadcast 255.255.255.255.
+    route_install(0x00000000, 8, first_hop_ + 1);
+    route_install(0x7f000000, 8, first_hop_ + 1);
+    route_install(0xf0000000, 4, first_hop_ + 1);
+    route_install(0xe0000000, 4, first_hop_ + 2);
+}
+
+void SlowPath::set_rings(std::vector<rte_ring*> punts, rte_ring* returns) {
+    punts_ = std::move(punts);
+    returns_ = returns;
+}
+
+void SlowPath::start() {
+    if (thread_.joinable()) return;
+    stop_.store(false);
+    for (uint16_t p = 0; p < ports_.size(); ++p)
+        for (const auto& [ip, depth] : addresses_[p]) gratuitous_arp(p, ip);
+    thread_ = std::thread([this] { run(); });
+}
+
+void SlowPath::stop() {
+    if (!thread_.joinable()) return;
+    stop_.store(true);
+    thread_.join();
+}
+
+bool SlowPath::idle() const {
+    if (busy_.load(std::memory_order_acquire)) return false;
+    for (rte_ring* r : punts_)
+        if (!rte_ring_empty(r)) return false;
+    return rte_ring_empty(returns_);
+}
+
+uint64_t SlowPath::now_ms() const {
+    using namespace std::chrono;
+    return uint64_t(duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
+void SlowPath::run() {
+    // An EAL thread id gives this thread a mempool cache of its own.
+    const bool registered = rte_thread_register() == 0;
+    rte_mbuf* pkts[kBatch];
+    while (!stop_.load(std::memory_order_relaxed)) {
+        bool worked = false;
+        for (rte_ring* r : punts_) {
+            busy_.store(true, std::memory_order_release);
+            const unsigned n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(pkts), kBatch,
+                                                         nullptr);
+            if (n != 0) {
+                std::lock_guard<std::mutex> lock(writer_);
+                for (unsigned i = 0; i < n; ++i) process(pkts[i]);
+                worked = true;
+            }
+            busy_.store(false, std::memory_order_release);
+        }
+        const uint64_t now = now_ms();
+        if (now - last_timers_ms_ >= kTimerPeriodMs) {
+            std::lock_guard<std::mutex> lock(writer_);
+            neigh_timers();
+            last_timers_ms_ = now;
+        }
+        // Not a poll-mode core: sleep while there is nothing to do.
+        if (!worked) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    if (registered) rte_thread_unregister();
+}
+
+void SlowPath::process(rte_mbuf* m) {
+    stats_.received++;
+    const PacketMeta meta = get_meta(m);
+    switch (meta.kind) {
+    case PuntKind::arp:
+        arp_input(m, meta.port);
+        return;
+    case PuntKind::ipv4_input:
+        ipv4_input(m, meta.port);
+        return;
+    case PuntKind::ipv4_routed:
+        ipv4_route(m, meta.port, meta.hop, false);
+        return;
+    }
+    drop(m, DropReason::malformed);
+}
+
+void SlowPath::send(rte_mbuf* m, uint16_t port, bool generated) {
+    set_meta(m, {0, port, PuntKind::ipv4_routed, uint8_t(generated)});
+    if (rte_ring_sp_enqueue(returns_, m) != 0) {
+        if (generated) drop_generated(m);
+        else drop(m, DropReason::punt_full);
+    }
+}
+
+void SlowPath::drop(rte_mbuf* m, DropReason why) {
+    stats_.drops[unsigned(why)]++;
+    rte_pktmbuf_free(m);
+}
+
+void SlowPath::drop_generated(rte_mbuf* m) {
+    stats_.generated_dropped++;
+    rte_pktmbuf_free(m);
+}
+
+rte_mbuf* SlowPath::alloc(uint16_t port) { return rte_pktmbuf_alloc(ports_[port].pool); }
+
+const char* neigh_state_name(NeighState s) {
+    switch (s) {
+    case NeighState::incomplete: return "incomplete";
+    case NeighState::reachable: return "reachable";
+    case NeighState::stale: return "stale";
+    case NeighState::probe: return "probe";
+    case NeighState::failed: return "failed";
+    case NeighState::permanent: return "permanent";
+    }
+    return "?";
+}
+
+}  // namespace appliance
