@@ -20,6 +20,7 @@ enum class PuntKind : uint8_t {
     arp = 1,      // ARP frame for us (our MAC or broadcast)
     ipv4_input,   // IPv4 that needs the whole routing decision (options)
     ipv4_routed,  // IPv4 whose next hop `hop` said anything but forward
+    ipv4_checked, // slow path only: TTL and options already handled (held packets)
 };
 
 struct PacketMeta {

@@ -81,51 +81,54 @@ void SlowPath::ipv4_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool g
     case HopAction::local:
         if (generated) return drop_generated(m);  // to ourselves: nothing listens
         return local_input(m, in_port);
-    case HopAction::resolve:
-    case HopAction::unreachable: {
-        // Gateway next hops name their neighbour; connected routes resolve
-        // the destination itself.
-        auto gw = gateways_.find(hop_id);
-        const uint32_t target = gw != gateways_.end() ? uint32_t(gw->second) : ntohl(ip->dst_addr);
-        Neighbor* n = neigh_resolve(hop->port_index, target);
-        if (n == nullptr) {  // the table is full
-            if (generated) return drop_generated(m);
-            icmp_error(m, in_port, 3, 1);
-            return drop(m, DropReason::neighbor_unreachable);
-        }
-        if (n->state == NeighState::failed) {
-            // Ask again once the last attempt is a full retry cycle old.
-            if (now_ms() - n->changed_ms < uint64_t(config_.retrans_ms) * config_.probes) {
-                if (generated) return drop_generated(m);
-                icmp_error(m, in_port, 3, 1);
-                return drop(m, DropReason::neighbor_unreachable);
-            }
-            neigh_restart(*n);
-        }
-        if (n->state == NeighState::incomplete) return neigh_hold(*n, m, generated);
-        // Resolved meanwhile (the FIB may just have changed): send with its MAC.
-        NextHop resolved = port_hop(n->port, HopAction::forward);
-        resolved.dst = n->mac;
-        return ipv4_send(m, resolved, generated);
+    default:
+        break;
     }
-    case HopAction::forward:
-        return ipv4_send(m, *hop, generated);
-    }
-}
-
-// A forward decision: options, TTL, MTU, rewrite, out through a worker.
-void SlowPath::ipv4_send(rte_mbuf* m, const NextHop& hop, bool generated) {
-    rte_ipv4_hdr* ip = ip_of(m);
-    if (!generated) {
+    // In transit: TTL, then options, before anything waits for a neighbour
+    // (once: a held packet comes back marked as checked).
+    if (!generated && get_meta(m).kind != PuntKind::ipv4_checked) {
         if (ip->time_to_live <= 1) {
-            icmp_error(m, get_meta(m).port, 11, 0);  // TTL exceeded in transit
+            icmp_error(m, in_port, 11, 0);  // TTL exceeded in transit
             return drop(m, DropReason::ttl_expired);
         }
         if (ihl_of(ip) > sizeof(rte_ipv4_hdr)) {
             DropReason why;
-            if (!update_options(m, hop.port_index, &why)) return drop(m, why);
+            if (!update_options(m, hop->port_index, &why)) return drop(m, why);
         }
+        PacketMeta meta = get_meta(m);
+        meta.kind = PuntKind::ipv4_checked;
+        set_meta(m, meta);
     }
+    if (hop->action == HopAction::forward) return ipv4_send(m, *hop, generated);
+    // Gateway next hops name their neighbour; connected routes resolve the
+    // destination itself.
+    auto gw = gateways_.find(hop_id);
+    const uint32_t target = gw != gateways_.end() ? uint32_t(gw->second) : ntohl(ip->dst_addr);
+    Neighbor* n = neigh_resolve(hop->port_index, target);
+    if (n == nullptr) {  // the table is full
+        if (generated) return drop_generated(m);
+        icmp_error(m, in_port, 3, 1);
+        return drop(m, DropReason::neighbor_unreachable);
+    }
+    if (n->state == NeighState::failed) {
+        // Ask again once the last attempt is a full retry cycle old.
+        if (now_ms() - n->changed_ms < uint64_t(config_.retrans_ms) * config_.probes) {
+            if (generated) return drop_generated(m);
+            icmp_error(m, in_port, 3, 1);
+            return drop(m, DropReason::neighbor_unreachable);
+        }
+        neigh_restart(*n);
+    }
+    if (n->state == NeighState::incomplete) return neigh_hold(*n, m, generated);
+    // Resolved meanwhile (the FIB may just have changed): send with its MAC.
+    NextHop resolved = port_hop(n->port, HopAction::forward);
+    resolved.dst = n->mac;
+    ipv4_send(m, resolved, generated);
+}
+
+// A forward decision, TTL and options done: MTU, rewrite, out through a worker.
+void SlowPath::ipv4_send(rte_mbuf* m, const NextHop& hop, bool generated) {
+    rte_ipv4_hdr* ip = ip_of(m);
     if (rte_be_to_cpu_16(ip->total_length) > hop.mtu) {
         if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) {
             if (generated) return drop_generated(m);

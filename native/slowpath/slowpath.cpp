@@ -134,6 +134,7 @@ void SlowPath::process(rte_mbuf* m) {
         ipv4_input(m, meta.port);
         return;
     case PuntKind::ipv4_routed:
+    case PuntKind::ipv4_checked:
         ipv4_route(m, meta.port, meta.hop, false);
         return;
     }

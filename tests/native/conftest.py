@@ -6,7 +6,7 @@ test: rx = tx + drops, and the mempool is back to its baseline.
 """
 import pytest
 from scapy.layers.inet import IP, UDP
-from scapy.layers.l2 import Ether
+from scapy.layers.l2 import ARP, Ether
 
 from appliance import (Dataplane, DataplaneConfig, EalOptions, PortConfig, SlowPathSettings,
                        TableSizes)
@@ -21,10 +21,11 @@ HOST_MAC = {"a": "02:00:00:00:aa:01", "b": "02:00:00:00:bb:01", "c": "02:00:00:0
 NEXTHOP = {"a": 3, "b": 1, "c": 2}  # next hop id reaching the host behind each port
 
 
-def make_dataplane(verify_checksum=True, tables=None, ring_desc=1024, slowpath=None) -> Dataplane:
+def make_dataplane(verify_checksum=True, tables=None, ring_desc=1024, slowpath=None,
+                   mtus=None) -> Dataplane:
     config = DataplaneConfig(
         ports=[PortConfig(name, "ring", rx_desc=ring_desc, tx_desc=ring_desc,
-                          mac=ROUTER_MAC[name]) for name in PORTS],
+                          mac=ROUTER_MAC[name], mtu=(mtus or {}).get(name)) for name in PORTS],
         eal=EAL,
         tables=tables or TableSizes(max_routes=4096, tbl8_groups=256, max_nexthops=64,
                                     max_rules=1024),
@@ -41,7 +42,7 @@ def check_invariants(dp: Dataplane, baseline_in_use: int) -> None:
     stats = dp.stats()
     assert stats["rx_packets"] == (stats["tx_packets"] + sum(stats["drops"].values())
                                    + stats["local_packets"] + stats["held_packets"]), stats
-    in_use = sum(p["in_use"] for p in dp.mempools())
+    in_use = sum(p["in_use"] for p in dp.mempools()) - stats["held_packets"]
     assert in_use == baseline_in_use, f"mbuf leak: {in_use} in use, baseline {baseline_in_use}"
 
 
@@ -92,3 +93,50 @@ def reserved(addr: int) -> bool:
 def in_reserved(net: int, length: int) -> bool:
     """A prefix users may not add: inside a reserved range."""
     return reserved(net) and length >= (8 if (net >> 24) in (0, 127) else 4)
+
+
+# ---- a router with addresses: ARP, ICMP and the input rules ----
+ROUTER_IP = {"a": "192.0.2.1", "b": "198.51.100.1", "c": "203.0.113.1"}
+HOST_IP = {"a": "192.0.2.10", "b": "198.51.100.10", "c": "203.0.113.10"}
+FAST_TIMERS = SlowPathSettings(icmp_rate=0, reachable_ms=2000, stale_ms=500, retrans_ms=100,
+                               probes=3, failed_ms=2000)
+
+
+def open_lan_router(slowpath: SlowPathSettings = FAST_TIMERS) -> Dataplane:
+    """Addresses on every port, no static next hops: neighbours come from ARP."""
+    dp = make_dataplane(slowpath=slowpath)
+    dp.start()
+    for port in PORTS:
+        dp.address_add(port, f"{ROUTER_IP[port]}/24")
+    dp.quiesce()
+    for port in PORTS:
+        dp.drain(port)  # the gratuitous ARPs
+    return dp
+
+
+@pytest.fixture
+def lan_router():
+    dp = open_lan_router()
+    baseline = sum(p["in_use"] for p in dp.mempools())
+    yield dp
+    try:
+        check_invariants(dp, baseline)
+    finally:
+        dp.close()
+
+
+def arp_request(port: str, target: str, sender: str | None = None) -> Ether:
+    sender = sender or HOST_IP[port]
+    return Ether(src=HOST_MAC[port], dst="ff:ff:ff:ff:ff:ff") / ARP(
+        op=1, hwsrc=HOST_MAC[port], psrc=sender, hwdst="00:00:00:00:00:00", pdst=target)
+
+
+def introduce(dp: Dataplane, port: str) -> None:
+    """The host on `port` asks for the router: it learns the host (as Linux does)."""
+    out = forward(dp, [arp_request(port, ROUTER_IP[port])], port=port)
+    assert len(out[port]) == 1 and out[port][0][ARP].op == 2
+
+
+def to_router(port: str, dst: str, src: str | None = None, ttl: int = 64, **ip) -> Ether:
+    return Ether(src=HOST_MAC[port], dst=ROUTER_MAC[port]) / IP(
+        src=src or HOST_IP[port], dst=dst, ttl=ttl, **ip)
