@@ -184,12 +184,17 @@ def health(args: argparse.Namespace, timeout: float) -> int:
         try:
             with Client(args.socket, timeout=5) as c:
                 if c.health()["status"] == "ok" and c.request("GET", "/v1/ready")["ready"]:
-                    print("healthy")
-                    return 0
+                    down = [p["name"] for p in c.ports() if not p["link_up"]]
+                    if not down:
+                        print("healthy")
+                        return 0
+                    problem = f"link down on port {', '.join(down)}"
+                else:
+                    problem = f"no ready appliance on {args.socket}"
         except (ApplianceError, OSError):
-            pass
+            problem = f"no ready appliance on {args.socket}"
         if time.monotonic() >= deadline:
-            print(f"not healthy: no ready appliance on {args.socket}", file=sys.stderr)
+            print(f"not healthy: {problem}", file=sys.stderr)
             return 1
         time.sleep(0.2)
 
@@ -219,14 +224,38 @@ def client_command(args: argparse.Namespace) -> int:
             routes = [{"prefix": str(p), "nexthop": nh} for p, nh in c.routes(args.prefix, args.nexthop)]
             _show(routes, args.json, lambda rs: [f"{r['prefix']:<20} via {r['nexthop']}" for r in rs])
     elif what == "nexthop":
-        if verb == "set":
+        if verb == "set" and args.gateway:
+            if args.mac or args.src_mac:
+                raise ConfigError("nexthop set: give a MAC or --gateway, not both")
+            c.nexthop_set_gateway(args.id, args.port, args.gateway)
+        elif verb == "set":
+            if not args.mac:
+                raise ConfigError("nexthop set: give a MAC or --gateway IP")
             c.nexthop_set(args.id, args.port, args.mac, args.src_mac)
         elif verb == "del":
             c.nexthop_delete(args.id)
         else:
             _show(c.nexthops(), args.json, lambda hs: [
-                f"{h['id']:<6} {h['port']:<8} {h['dst_mac']} (src {h['src_mac']}, {h['users']} users)"
+                f"{h['id']:<6} {h['port']:<8} "
+                + (f"via {h['gateway']} " if h["gateway"] else "")
+                + f"{h['dst_mac'] or '-'} {h['state']} (src {h['src_mac']}, {h['users']} users)"
                 for h in hs])
+    elif what == "address":
+        if verb == "add":
+            c.address_add(args.port, args.address)
+        elif verb == "del":
+            c.address_delete(args.port, args.address)
+        else:
+            _show(c.addresses(), args.json, lambda rs: [f"{a['port']:<8} {a['address']}" for a in rs])
+    elif what == "neigh":
+        if verb == "add":
+            c.neighbor_add(args.port, args.ip, args.mac)
+        elif verb == "del":
+            c.neighbor_delete(args.port, args.ip)
+        else:
+            _show(c.neighbors(), args.json, lambda ns: [
+                f"{n['ip']:<16} dev {n['port']:<8} lladdr {n['mac'] or '-':<17} {n['state'].upper()}"
+                + (f" ({n['held']} held)" if n["held"] else "") for n in ns])
     elif what == "rule":
         key = (args.proto, args.src, args.src_port, args.dst, args.dst_port) if verb != "list" else ()
         if verb == "add":
@@ -290,10 +319,28 @@ def build_parser() -> argparse.ArgumentParser:
     s = leaf(nh, "set")
     s.add_argument("id", type=int)
     s.add_argument("port")
-    s.add_argument("mac")
+    s.add_argument("mac", nargs="?", help="static MAC of the next hop")
+    s.add_argument("--gateway", help="or: its IP address, resolved with ARP")
     s.add_argument("--src-mac")
     leaf(nh, "del").add_argument("id", type=int)
     leaf(nh, "list")
+
+    addr = group("address", "the router's own addresses")
+    for verb in ("add", "del"):
+        a = leaf(addr, verb)
+        a.add_argument("port")
+        a.add_argument("address", help="with its prefix length: 192.0.2.1/24")
+    leaf(addr, "list")
+
+    neigh = group("neigh", "the neighbour (ARP) table")
+    a = leaf(neigh, "add", help="a static neighbour")
+    a.add_argument("port")
+    a.add_argument("ip")
+    a.add_argument("mac")
+    d = leaf(neigh, "del", help="delete a static neighbour or flush a learned one")
+    d.add_argument("port")
+    d.add_argument("ip")
+    leaf(neigh, "list")
 
     rule = group("rule", "exact-match rules")
     for verb in ("add", "del"):

@@ -16,7 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from appliance.dataplane import PROTOCOLS, DataplaneConfig, PortConfig, TableSizes
+from appliance.dataplane import (PROTOCOLS, DataplaneConfig, PortConfig, SlowPathSettings,
+                                 TableSizes)
 from appliance.eal import HOST_CPUS, EalOptions, port_kind
 from appliance.errors import ConfigError
 
@@ -44,8 +45,28 @@ class PortSection(Strict):
     rx_desc: int = Field(1024, ge=64, le=16384)
     tx_desc: int = Field(1024, ge=64, le=16384)
     mtu: int | None = Field(None, ge=68, le=9600)
-    promiscuous: bool = True
+    promiscuous: bool = False
     rss: bool = True
+    mac: str | None = Field(None, pattern=MAC_PATTERN)
+    addresses: list[ipaddress.IPv4Interface] = []
+
+    @field_validator("addresses", mode="before")
+    @classmethod
+    def interfaces(cls, v: Any) -> Any:
+        if not isinstance(v, list):
+            return v
+        out = []
+        for a in v:
+            if not isinstance(a, str) or "/" not in a:
+                raise ValueError(f"'{a}': an address needs its prefix length, like 192.0.2.1/24")
+            try:
+                out.append(ipaddress.IPv4Interface(a))
+            except ValueError as e:
+                raise ValueError(str(e)) from None
+        return out
+
+    def port_config(self) -> PortConfig:
+        return PortConfig(**self.model_dump(exclude={"addresses"}))
 
     @field_validator("device")
     @classmethod
@@ -60,10 +81,36 @@ class PortSection(Strict):
 
 
 class NextHopSection(Strict):
+    """A next hop is a static MAC, or a gateway address resolved with ARP."""
+
     id: int = Field(ge=0)
     port: str
-    mac: str = Field(pattern=MAC_PATTERN)
+    mac: str | None = Field(None, pattern=MAC_PATTERN)
+    gateway: ipaddress.IPv4Address | None = None
     src_mac: str | None = Field(None, pattern=MAC_PATTERN)
+
+
+class NeighborSection(Strict):
+    """A static (permanent) neighbour entry."""
+
+    port: str
+    ip: ipaddress.IPv4Address
+    mac: str = Field(pattern=MAC_PATTERN)
+
+
+class ArpSection(Strict):
+    reachable_ms: int = Field(30000, ge=100, le=3_600_000)
+    stale_ms: int = Field(5000, ge=100, le=3_600_000)
+    retrans_ms: int = Field(1000, ge=10, le=60_000)
+    probes: int = Field(3, ge=1, le=20)
+    failed_ms: int = Field(60000, ge=100, le=3_600_000)
+    hold_packets: int = Field(8, ge=1, le=1024)
+    max_neighbors: int = Field(4096, ge=16, le=1 << 20)
+
+
+class IcmpSection(Strict):
+    rate_limit: float = Field(1000, ge=0)  # errors per second, 0: unlimited
+    burst: int = Field(50, ge=1, le=100_000)
 
 
 class RouteSection(Strict):
@@ -118,10 +165,13 @@ class Config(Strict):
     eal: EalSection = EalSection()
     ports: list[PortSection] = Field(min_length=1)
     nexthops: list[NextHopSection] = []
+    neighbors: list[NeighborSection] = []
     routes: list[RouteSection] = []
     rules: list[RuleSection] = []
     tables: TablesSection = TablesSection()
     verify_checksum: bool = True
+    arp: ArpSection = ArpSection()
+    icmp: IcmpSection = IcmpSection()
     api: ApiSection = ApiSection()
     metrics: MetricsSection | None = None  # off unless present
     state_file: str | None = None
@@ -129,11 +179,13 @@ class Config(Strict):
     def dataplane_config(self) -> DataplaneConfig:
         return DataplaneConfig(
             name="appliance",
-            ports=[PortConfig(**p.model_dump()) for p in self.ports],
+            ports=[p.port_config() for p in self.ports],
             eal=EalOptions(**self.eal.model_dump(), cpus={
                 lcore: lcore for lcore in [self.eal.main_lcore, *self.eal.worker_lcores]}),
             tables=TableSizes(**self.tables.model_dump()),
-            verify_checksum=self.verify_checksum)
+            verify_checksum=self.verify_checksum,
+            slowpath=SlowPathSettings(icmp_rate=self.icmp.rate_limit, icmp_burst=self.icmp.burst,
+                                      **self.arp.model_dump()))
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -196,6 +248,31 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
         if n.port not in ports:
             errors.append(f"{source}: nexthops[{i}].port: unknown port '{n.port}' "
                           f"(ports: {', '.join(sorted(ports))})")
+        if (n.mac is None) == (n.gateway is None):
+            errors.append(f"{source}: nexthops[{i}]: give either mac or gateway (got "
+                          f"{'both' if n.mac else 'neither'})")
+        if n.gateway is not None and n.src_mac is not None:
+            errors.append(f"{source}: nexthops[{i}].src_mac: a gateway next hop sends from "
+                          "the port's MAC")
+    for i, n in enumerate(cfg.neighbors):
+        if n.port not in ports:
+            errors.append(f"{source}: neighbors[{i}].port: unknown port '{n.port}' "
+                          f"(ports: {', '.join(sorted(ports))})")
+    dup(cfg.neighbors, "neighbors", lambda n: (n.port, str(n.ip)))
+    seen_addresses: dict = {}
+    for i, p in enumerate(cfg.ports):
+        for j, a in enumerate(p.addresses):
+            where = f"{source}: ports[{i}].addresses[{j}]"
+            if a.network.prefixlen < 32 and a.ip in (a.network.network_address,
+                                                     a.network.broadcast_address) \
+                    and a.network.prefixlen < 31:
+                errors.append(f"{where}: {a} is the subnet's network or broadcast address")
+            if not a.ip.is_global and (a.ip.is_loopback or a.ip.is_multicast or a.ip.is_reserved
+                                        or a.ip.is_unspecified or int(a.ip) >> 24 == 0):
+                errors.append(f"{where}: {a} is not a usable unicast address")
+            if a.ip in seen_addresses:
+                errors.append(f"{where}: {a.ip} is already {seen_addresses[a.ip]}")
+            seen_addresses.setdefault(a.ip, f"ports[{i}].addresses[{j}]")
     for i, r in enumerate(cfg.routes):
         if r.nexthop not in hops:
             errors.append(f"{source}: routes[{i}].nexthop: next hop {r.nexthop} is not defined")

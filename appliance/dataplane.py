@@ -274,7 +274,14 @@ class Dataplane:
             "routes": self._dp.route_count(),
             "tbl8_groups_in_use": self._dp.tbl8_groups_in_use(),
             "rules": self._dp.rule_count(),
+            "neighbors": self._neighbor_states(),
         }
+
+    def _neighbor_states(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for n in self._dp.neighbors():
+            counts[n["state"]] = counts.get(n["state"], 0) + 1
+        return counts
 
     def ports(self) -> list[dict[str, Any]]:
         return self._dp.port_states()

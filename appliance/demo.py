@@ -20,16 +20,17 @@ from appliance.eal import HOST_CPUS, EalOptions
 DEMO_ROUTES = {"10.1.0.0/16": 1, "10.2.0.0/16": 2}
 DEMO_NEXTHOPS = {1: ("lan0", "02:00:00:00:01:01"), 2: ("lan1", "02:00:00:00:02:01")}
 DEMO_DROP_RULE = ("udp", "192.0.2.1", 4000, "10.1.0.1", 53)
+DEMO_WAN_MAC = "02:00:00:00:00:01"  # pinned: the replayed frames are addressed to it
 
 
 def demo_frames() -> list[Ether]:
     frames = []
     for i in range(240):
         dst = f"10.{1 + i % 3}.{i // 3}.1"  # 1/3 to each prefix, the last one unrouted
-        frames.append(Ether(dst="02:00:00:00:00:01") / IP(src=f"192.0.2.{1 + i % 200}", dst=dst)
+        frames.append(Ether(dst=DEMO_WAN_MAC) / IP(src=f"192.0.2.{1 + i % 200}", dst=dst)
                       / UDP(sport=4000 + i, dport=53) / (b"\x00" * 18))
     proto, src, sport, dst, dport = DEMO_DROP_RULE
-    frames.append(Ether() / IP(src=src, dst=dst) / UDP(sport=sport, dport=dport) / (b"\x00" * 18))
+    frames.append(Ether(dst=DEMO_WAN_MAC) / IP(src=src, dst=dst) / UDP(sport=sport, dport=dport) / (b"\x00" * 18))
     return frames
 
 
@@ -42,7 +43,7 @@ def demo_config(workdir: Path, hugepages: bool) -> DataplaneConfig:
     pcap = write_demo_pcap(workdir / "demo.pcap")
     return DataplaneConfig(
         name="demo",
-        ports=[PortConfig("wan0", f"net_pcap_demo0,rx_pcap={pcap},infinite_rx=1"),
+        ports=[PortConfig("wan0", f"net_pcap_demo0,rx_pcap={pcap},infinite_rx=1", mac=DEMO_WAN_MAC),
                PortConfig("lan0", "net_null_demo0,no-rx=1"),
                PortConfig("lan1", "net_null_demo1,no-rx=1")],
         eal=EalOptions(main_lcore=0, worker_lcores=[1], file_prefix="appliance-demo",

@@ -53,6 +53,29 @@ class DataplaneCollector:
         for w in s["workers"]:
             cpp.add_metric([str(w["lcore"])], w["cycles_per_packet"])
         yield cpp
+        slow = s["slowpath"]
+        arp = CounterMetricFamily("appliance_arp_packets", "ARP packets, by kind", labels=["kind"])
+        for kind in ("requests_in", "replies_in", "ignored", "requests_out", "replies_out"):
+            arp.add_metric([kind], slow[f"arp_{kind}"])
+        yield arp
+        icmp = CounterMetricFamily("appliance_icmp_sent", "ICMP messages sent, by type",
+                                   labels=["type"])
+        for kind in ("echo_replies", "time_exceeded", "unreachable", "fragmentation_needed"):
+            icmp.add_metric([kind], slow[f"icmp_{kind}"])
+        yield icmp
+        yield CounterMetricFamily("appliance_icmp_rate_limited",
+                                  "ICMP errors not sent: over the rate limit",
+                                  value=slow["icmp_rate_limited"])
+        yield CounterMetricFamily("appliance_local_packets",
+                                  "Packets for the router itself that it consumed (ARP, echo)",
+                                  value=slow["local"])
+        yield GaugeMetricFamily("appliance_held_packets",
+                                "Packets waiting for a neighbour to resolve", value=slow["held"])
+        states = GaugeMetricFamily("appliance_neighbors", "Neighbour entries, by state",
+                                   labels=["state"])
+        for state in ("incomplete", "reachable", "stale", "probe", "failed", "permanent"):
+            states.add_metric([state], s["neighbors"].get(state, 0))
+        yield states
         sizes = GaugeMetricFamily("appliance_table_entries", "Entries per table", labels=["table"])
         sizes.add_metric(["routes"], s["routes"])
         sizes.add_metric(["rules"], s["rules"])

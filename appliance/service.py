@@ -18,10 +18,27 @@ from appliance.eal import shutdown_eal
 from appliance.errors import ConfigError, StateError
 from appliance.host import hugepages
 from appliance.state import StateFile
-from appliance.tables import Overlay, Tables, apply_diff, rule_key
+from appliance.errors import AddressError, NeighborError
+from appliance.tables import KINDS, Overlay, Tables, apply_diff, nexthop_value, rule_key, set_nexthop
 
 log = logging.getLogger("appliance.service")
 _MISSING = object()
+
+
+def _interface(text: str) -> str:
+    try:
+        if "/" not in str(text):
+            raise ValueError("needs its prefix length, like 192.0.2.1/24")
+        return str(ipaddress.IPv4Interface(text))
+    except ValueError as e:
+        raise AddressError(f"'{text}': {e}") from None
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError as e:
+        raise NeighborError(f"'{text}': {e}") from None
 
 
 class Service:
@@ -45,9 +62,10 @@ class Service:
         if self.state:
             self.state.snapshot(self.overlay)  # compacts what the last run appended
         self.dp.start()
-        log.info("started: %d ports, %d next hops, %d routes, %d rules (%d from the state file)",
-                 len(cfg.ports), len(desired.nexthops), len(desired.routes), len(desired.rules),
-                 len(self.overlay.routes) + len(self.overlay.nexthops) + len(self.overlay.rules))
+        log.info("started: %d ports, %d addresses, %d next hops, %d routes, %d rules "
+                 "(%d changes from the state file)", len(cfg.ports), len(desired.addresses),
+                 len(desired.nexthops), len(desired.routes), len(desired.rules),
+                 sum(len(getattr(self.overlay, k)) for k in KINDS))
 
     # -- one change: apply, mirror, persist, or undo --
     def _change(self, kind: str, key: Any, value: Any, apply, undo) -> None:
@@ -127,15 +145,54 @@ class Service:
         return out
 
     # -- next hops --
-    def nexthop_set(self, id: int, port: str, mac: str, src_mac: str | None = None) -> None:
-        value = {"port": port, "mac": mac, "src_mac": src_mac}
-        self._change("nexthops", id, value, lambda: self.dp.nexthop_set(id, port, mac, src_mac),
-                     lambda old: self.dp.nexthop_set(id, old["port"], old["mac"], old["src_mac"])
-                     if old else self.dp.nexthop_delete(id))
+    def nexthop_set(self, id: int, port: str, mac: str | None = None, src_mac: str | None = None,
+                    gateway: str | None = None) -> None:
+        if (mac is None) == (gateway is None):
+            raise ConfigError(f"next hop {id}: give either a MAC or a gateway")
+        value = nexthop_value(port, mac, src_mac, gateway)
+        self._change("nexthops", id, value, lambda: set_nexthop(self.dp, id, value),
+                     lambda old: set_nexthop(self.dp, id, old) if old
+                     else self.dp.nexthop_delete(id))
 
     def nexthop_delete(self, id: int) -> None:
         self._change("nexthops", id, None, lambda: self.dp.nexthop_delete(id),
-                     lambda old: self.dp.nexthop_set(id, old["port"], old["mac"], old["src_mac"]))
+                     lambda old: set_nexthop(self.dp, id, old))
+
+    def nexthops(self) -> list[dict]:
+        return self.dp.nexthops()
+
+    # -- own addresses --
+    def address_add(self, port: str, address: str) -> None:
+        key = f"{port} {_interface(address)}"
+        self._change("addresses", key, True, lambda: self.dp.address_add(*key.split(" ")),
+                     lambda old: self.dp.address_delete(*key.split(" ")))
+
+    def address_delete(self, port: str, address: str) -> None:
+        key = f"{port} {_interface(address)}"
+        self._change("addresses", key, None, lambda: self.dp.address_delete(*key.split(" ")),
+                     lambda old: self.dp.address_add(*key.split(" ")))
+
+    def addresses(self) -> list[dict]:
+        return self.dp.addresses()
+
+    # -- neighbours --
+    def neighbor_add(self, port: str, ip: str, mac: str) -> None:
+        key = f"{port} {_ip(ip)}"
+        self._change("neighbors", key, mac, lambda: self.dp.neighbor_add(port, _ip(ip), mac),
+                     lambda old: self.dp.neighbor_add(port, _ip(ip), old) if old
+                     else self.dp.neighbor_delete(port, _ip(ip)))
+
+    def neighbor_delete(self, port: str, ip: str) -> None:
+        key = f"{port} {_ip(ip)}"
+        if key in self.current.neighbors:  # a static entry: the change is persisted
+            self._change("neighbors", key, None, lambda: self.dp.neighbor_delete(port, _ip(ip)),
+                         lambda old: self.dp.neighbor_add(port, _ip(ip), old))
+        else:  # a learned one: flushed, as `ip neigh del` does; nothing to persist
+            with self.lock:
+                self.dp.neighbor_delete(port, _ip(ip))
+
+    def neighbors(self) -> list[dict]:
+        return self.dp.neighbors()
 
     # -- rules --
     def rule_add(self, proto, src, src_port, dst, dst_port, action="forward",
@@ -169,8 +226,14 @@ class Service:
             return self._move_to(new, self.overlay)
 
     def _check_restartless(self, new: Config) -> None:
-        for section in ("eal", "ports", "tables", "verify_checksum", "api", "state_file"):
-            if getattr(new, section) != getattr(self.cfg, section):
+        for section in ("eal", "ports", "tables", "verify_checksum", "arp", "icmp", "api",
+                        "state_file"):
+            if section == "ports":  # addresses are tables: they change without a restart
+                same = [p.model_copy(update={"addresses": []}) for p in new.ports] == \
+                       [p.model_copy(update={"addresses": []}) for p in self.cfg.ports]
+            else:
+                same = getattr(new, section) == getattr(self.cfg, section)
+            if not same:
                 raise ConfigError(f"{section}: changed; a restart is needed to change it "
                                   "(nothing was applied)")
 
@@ -179,7 +242,7 @@ class Service:
         apply_diff(self.dp, self.current, desired)
         summary = {kind: {"added": len(getattr(desired, kind).keys() - getattr(self.current, kind).keys()),
                           "removed": len(getattr(self.current, kind).keys() - getattr(desired, kind).keys())}
-                   for kind in ("nexthops", "routes", "rules")}
+                   for kind in KINDS}
         self.current, self.cfg, self.overlay = desired, new, overlay
         self._snapshot()
         log.info("applied: %s", summary)

@@ -3,8 +3,10 @@
 A running appliance's tables are its config's tables plus the runtime
 overlay (changes made through the API, persisted in the state file). Going
 from one state to another is a diff applied in an order that never leaves a
-prefix pointing at a missing next hop: set next hops, add/replace routes and
-rules, delete routes and rules, delete next hops.
+prefix pointing at a missing next hop: add addresses and static neighbours,
+set next hops, add/replace routes and rules, then delete in the reverse
+order. Addresses are keyed "port address" ("lan0 192.0.2.1/24"), static
+neighbours "port ip" -> MAC.
 """
 from __future__ import annotations
 
@@ -32,36 +34,51 @@ def rule_key_parse(text: str) -> RuleKey:
     return (int(proto), sa, int(sp), da, int(dp))
 
 
+KINDS = ("addresses", "neighbors", "nexthops", "routes", "rules")
+
+
+def nexthop_value(port: str, mac: str | None = None, src_mac: str | None = None,
+                  gateway: str | None = None) -> dict[str, Any]:
+    return {"port": port, "mac": mac, "src_mac": src_mac,
+            "gateway": None if gateway is None else str(gateway)}
+
+
 @dataclass
 class Tables:
-    nexthops: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> port, mac, src_mac
+    addresses: dict[str, bool] = field(default_factory=dict)          # "port address" -> True
+    neighbors: dict[str, str] = field(default_factory=dict)           # "port ip" -> MAC
+    nexthops: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> nexthop_value()
     routes: dict[str, int] = field(default_factory=dict)               # prefix -> next hop
     rules: dict[RuleKey, dict[str, Any]] = field(default_factory=dict)  # key -> action, nexthop
 
     @classmethod
     def from_config(cls, cfg: Config) -> Tables:
         return cls(
-            nexthops={n.id: {"port": n.port, "mac": n.mac, "src_mac": n.src_mac}
+            addresses={f"{p.name} {a}": True for p in cfg.ports for a in p.addresses},
+            neighbors={f"{n.port} {n.ip}": n.mac for n in cfg.neighbors},
+            nexthops={n.id: nexthop_value(n.port, n.mac, n.src_mac, n.gateway)
                       for n in cfg.nexthops},
             routes={str(r.prefix): r.nexthop for r in cfg.routes},
             rules={r.key(): {"action": r.action, "nexthop": r.nexthop} for r in cfg.rules})
 
     def copy(self) -> Tables:
-        return Tables(dict(self.nexthops), dict(self.routes), dict(self.rules))
+        return Tables(*(dict(getattr(self, k)) for k in KINDS))
 
 
 @dataclass
 class Overlay:
     """Runtime changes on top of the config: a value, or None for 'deleted'."""
 
+    addresses: dict[str, bool | None] = field(default_factory=dict)
+    neighbors: dict[str, str | None] = field(default_factory=dict)
     nexthops: dict[int, dict | None] = field(default_factory=dict)
     routes: dict[str, int | None] = field(default_factory=dict)
     rules: dict[RuleKey, dict | None] = field(default_factory=dict)
 
     def over(self, base: Tables) -> Tables:
         out = base.copy()
-        for mine, theirs in ((self.nexthops, out.nexthops), (self.routes, out.routes),
-                             (self.rules, out.rules)):
+        for kind in KINDS:
+            mine, theirs = getattr(self, kind), getattr(out, kind)
             for k, v in mine.items():
                 if v is None:
                     theirs.pop(k, None)
@@ -70,13 +87,16 @@ class Overlay:
         return out
 
     def to_json(self) -> dict:
-        return {"nexthops": {str(k): v for k, v in self.nexthops.items()},
+        return {"addresses": self.addresses, "neighbors": self.neighbors,
+                "nexthops": {str(k): v for k, v in self.nexthops.items()},
                 "routes": self.routes,
                 "rules": {rule_key_text(k): v for k, v in self.rules.items()}}
 
     @classmethod
     def from_json(cls, doc: dict) -> Overlay:
-        return cls(nexthops={int(k): v for k, v in doc.get("nexthops", {}).items()},
+        return cls(addresses=dict(doc.get("addresses", {})),
+                   neighbors=dict(doc.get("neighbors", {})),
+                   nexthops={int(k): v for k, v in doc.get("nexthops", {}).items()},
                    routes=dict(doc.get("routes", {})),
                    rules={rule_key_parse(k): v for k, v in doc.get("rules", {}).items()})
 
@@ -98,9 +118,17 @@ def _apply(dp: Dataplane, current: Tables, desired: Tables, best_effort: bool = 
             if not best_effort:
                 raise
 
+    # An address that moves (new length, other port) must go before it comes back.
+    for key in current.addresses.keys() - desired.addresses.keys():
+        attempt(dp.address_delete, *key.split(" "))
+    for key in desired.addresses.keys() - current.addresses.keys():
+        attempt(dp.address_add, *key.split(" "))
+    for key, mac in desired.neighbors.items():
+        if current.neighbors.get(key) != mac:
+            attempt(dp.neighbor_add, *key.split(" "), mac)
     for id, hop in desired.nexthops.items():
         if current.nexthops.get(id) != hop:
-            attempt(dp.nexthop_set, id, hop["port"], hop["mac"], hop.get("src_mac"))
+            attempt(set_nexthop, dp, id, hop)
     changed = [(p, nh) for p, nh in desired.routes.items() if current.routes.get(p) != nh]
     if changed:
         attempt(dp.route_add_bulk, changed)
@@ -113,3 +141,12 @@ def _apply(dp: Dataplane, current: Tables, desired: Tables, best_effort: bool = 
         attempt(dp.route_delete, prefix)
     for id in current.nexthops.keys() - desired.nexthops.keys():
         attempt(dp.nexthop_delete, id)
+    for key in current.neighbors.keys() - desired.neighbors.keys():
+        attempt(dp.neighbor_delete, *key.split(" "))
+
+
+def set_nexthop(dp: Dataplane, id: int, hop: dict[str, Any]) -> None:
+    if hop.get("gateway"):
+        dp.nexthop_set_gateway(id, hop["port"], hop["gateway"])
+    else:
+        dp.nexthop_set(id, hop["port"], hop["mac"], hop.get("src_mac"))

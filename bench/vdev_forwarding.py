@@ -33,7 +33,7 @@ def main() -> int:
         work = Path(tmp)
         routes = traffic.make_routes(args.routes)
         (work / "routes.txt").write_text("".join(f"{r}\n" for r in routes))
-        frames = traffic.make_frames(routes, args.flows, dst_mac="02:00:00:00:00:fe")
+        frames = traffic.make_frames(routes, args.flows, dst_mac=traffic.ROUTER_MAC)
         pcap = traffic.write_pcap(work / "traffic.pcap", frames)
         result = vdev.run(work, pcap, work / "routes.txt", args.rounds, args.seconds, args.cache)
     result.update(routes=args.routes, flows=args.flows, frame_bytes=traffic.FRAME_LEN)

@@ -101,11 +101,34 @@ class Client:
         self.request("POST", "/v1/nexthops", {"id": id, "port": port, "mac": dst_mac,
                                                "src_mac": src_mac})
 
+    def nexthop_set_gateway(self, id: int, port: str, gateway: str) -> None:
+        """A next hop whose MAC the appliance resolves with ARP (and keeps fresh)."""
+        self.request("POST", "/v1/nexthops", {"id": id, "port": port, "gateway": str(gateway)})
+
     def nexthop_delete(self, id: int) -> None:
         self.request("DELETE", "/v1/nexthops", id=id)
 
     def nexthops(self) -> list[dict]:
         return self.request("GET", "/v1/nexthops")
+
+    # -- own addresses and neighbours --
+    def address_add(self, port: str, address: str) -> None:
+        self.request("POST", "/v1/addresses", {"port": port, "address": str(address)})
+
+    def address_delete(self, port: str, address: str) -> None:
+        self.request("DELETE", "/v1/addresses", port=port, address=str(address))
+
+    def addresses(self) -> list[dict]:
+        return self.request("GET", "/v1/addresses")
+
+    def neighbor_add(self, port: str, ip: str, mac: str) -> None:
+        self.request("POST", "/v1/neighbors", {"port": port, "ip": str(ip), "mac": mac})
+
+    def neighbor_delete(self, port: str, ip: str) -> None:
+        self.request("DELETE", "/v1/neighbors", port=port, ip=str(ip))
+
+    def neighbors(self) -> list[dict]:
+        return self.request("GET", "/v1/neighbors")
 
     # -- rules --
     def rule_add(self, proto: int | str, src: str, src_port: int, dst: str, dst_port: int,

@@ -38,6 +38,12 @@ def _int(value: Any, what: str) -> int:
         raise BadRequest(f"{what}: expected an integer, got {value!r}") from None
 
 
+def _str(value: Any, what: str) -> Any:
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(f"{what}: expected a string, got {value!r}")
+    return value
+
+
 def _field(body: dict, name: str, default: Any = ...) -> Any:
     if name in body:
         return body[name]
@@ -62,7 +68,7 @@ class Api:
             ("GET", "/v1/routes"): self.routes,
             ("POST", "/v1/routes"): self.route_add,
             ("DELETE", "/v1/routes"): self.route_delete,
-            ("GET", "/v1/nexthops"): lambda q, b: self.s.dp.nexthops(),
+            ("GET", "/v1/nexthops"): lambda q, b: self.s.nexthops(),
             ("POST", "/v1/nexthops"): self.nexthop_set,
             ("DELETE", "/v1/nexthops"): self.nexthop_delete,
             ("GET", "/v1/rules"): lambda q, b: self.s.dp.rules(),
@@ -70,6 +76,12 @@ class Api:
             ("DELETE", "/v1/rules"): self.rule_delete,
             ("GET", "/v1/stats"): lambda q, b: self.s.dp.stats(),
             ("GET", "/v1/ports"): lambda q, b: self.s.dp.ports(),
+            ("GET", "/v1/addresses"): lambda q, b: self.s.addresses(),
+            ("POST", "/v1/addresses"): self.address_add,
+            ("DELETE", "/v1/addresses"): self.address_delete,
+            ("GET", "/v1/neighbors"): lambda q, b: self.s.neighbors(),
+            ("POST", "/v1/neighbors"): self.neighbor_add,
+            ("DELETE", "/v1/neighbors"): self.neighbor_delete,
             ("POST", "/v1/apply"): lambda q, b: self.s.apply(b, "apply request"),
         }
 
@@ -103,9 +115,30 @@ class Api:
         return {"deleted": 1}
 
     def nexthop_set(self, q: dict, b: dict) -> dict:
-        self.s.nexthop_set(_int(_field(b, "id"), "id"), _field(b, "port"), _field(b, "mac"),
-                           _field(b, "src_mac", None))
+        self.s.nexthop_set(_int(_field(b, "id"), "id"), _str(_field(b, "port"), "port"),
+                           _str(_field(b, "mac", None), "mac"), _str(_field(b, "src_mac", None), "src_mac"),
+                           _str(_field(b, "gateway", None), "gateway"))
         return {"set": 1}
+
+    def address_add(self, q: dict, b: dict) -> dict:
+        self.s.address_add(_str(_field(b, "port"), "port"), _str(_field(b, "address"), "address"))
+        return {"added": 1}
+
+    def address_delete(self, q: dict, b: dict) -> dict:
+        src = {**b, **q}
+        self.s.address_delete(_str(_field(src, "port"), "port"),
+                              _str(_field(src, "address"), "address"))
+        return {"deleted": 1}
+
+    def neighbor_add(self, q: dict, b: dict) -> dict:
+        self.s.neighbor_add(_str(_field(b, "port"), "port"), _str(_field(b, "ip"), "ip"),
+                            _str(_field(b, "mac"), "mac"))
+        return {"added": 1}
+
+    def neighbor_delete(self, q: dict, b: dict) -> dict:
+        src = {**b, **q}
+        self.s.neighbor_delete(_str(_field(src, "port"), "port"), _str(_field(src, "ip"), "ip"))
+        return {"deleted": 1}
 
     def nexthop_delete(self, q: dict, b: dict) -> dict:
         self.s.nexthop_delete(_int(q.get("id", b.get("id")), "id"))

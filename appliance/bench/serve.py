@@ -25,6 +25,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--port", action="append", required=True, metavar="NAME=DEVICE")
     p.add_argument("--routes", required=True, help="file of 'prefix' lines, all to the next hop")
     p.add_argument("--nexthop", required=True, metavar="PORT=MAC")
+    p.add_argument("--mac", action="append", default=[], metavar="PORT=MAC",
+                   help="pin a port's MAC (the frames it receives are addressed to it)")
     p.add_argument("--file-prefix", default="bench-appliance")
     p.add_argument("--no-verify-checksum", action="store_true")
     return p.parse_args(argv)
@@ -32,7 +34,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    ports = [PortConfig(*spec.split("=", 1)) for spec in args.port]
+    macs = dict(spec.split("=", 1) for spec in args.mac)
+    ports = [PortConfig(name, device, mac=macs.get(name))
+             for name, device in (spec.split("=", 1) for spec in args.port)]
     with open(args.routes) as f:
         prefixes = [line.split()[0] for line in f if line.strip()]
     config = DataplaneConfig(

@@ -10,6 +10,7 @@ from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
 FRAME_LEN = 64  # with the FCS the NIC would add: 60 bytes on the wire here
+ROUTER_MAC = "02:00:00:00:00:fe"  # the appliance's input port: frames are addressed to it
 
 
 def make_routes(count: int, seed: int = 1) -> list[ipaddress.IPv4Network]:

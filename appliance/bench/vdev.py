@@ -85,7 +85,7 @@ def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path) -> list[Conten
         sys.executable, "-m", "appliance.bench.serve", "--file-prefix", "bench-appliance",
         "--port", f"wan0=net_pcap0,rx_pcap={pcap},infinite_rx=1",
         "--port", "lan0=net_null0,no-rx=1", "--routes", str(routes),
-        "--nexthop", f"lan0={NEXTHOP_MAC}"]
+        "--nexthop", f"lan0={NEXTHOP_MAC}", "--mac", f"wan0={traffic.ROUTER_MAC}"]
     return [
         Contender("appliance", appliance, "bench-appliance"),
         # l3fwd does not verify IPv4 checksums: the same work, for comparison.

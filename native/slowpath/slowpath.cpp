@@ -95,8 +95,9 @@ uint64_t SlowPath::now_ms() const {
 }
 
 void SlowPath::run() {
-    // An EAL thread id gives this thread a mempool cache of its own.
-    const bool registered = rte_thread_register() == 0;
+    // Not rte_thread_register(): a registered non-EAL thread turns off
+    // multi-process support, and dpdk-dumpcap / pdump must still attach.
+    // Without an lcore id the mempool is used without a cache: fine here.
     rte_mbuf* pkts[kBatch];
     while (!stop_.load(std::memory_order_relaxed)) {
         bool worked = false;
@@ -120,7 +121,6 @@ void SlowPath::run() {
         // Not a poll-mode core: sleep while there is nothing to do.
         if (!worked) std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
-    if (registered) rte_thread_unregister();
 }
 
 void SlowPath::process(rte_mbuf* m) {

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from appliance import Client
-from appliance.demo import write_demo_pcap
+from appliance.demo import DEMO_WAN_MAC, write_demo_pcap
 from appliance.host.hugepages import hugepages_usable, read_state
 from tests.e2e.conftest import wait_until
 
@@ -40,7 +40,8 @@ def site(tmp_path):
     config = {
         "eal": {"main_lcore": 0, "worker_lcores": [1], "memory_mb": 256, "file_prefix": prefix,
                 "hugepages": hugepages_usable(256)},
-        "ports": [{"name": "wan0", "device": f"net_pcap_{prefix},rx_pcap={write_demo_pcap(tmp_path / 'in.pcap')},infinite_rx=1"},
+        "ports": [{"name": "wan0", "device": f"net_pcap_{prefix},rx_pcap={write_demo_pcap(tmp_path / 'in.pcap')},infinite_rx=1",
+                   "mac": DEMO_WAN_MAC},
                   {"name": "lan0", "device": f"net_null_{prefix}0,no-rx=1"},
                   {"name": "lan1", "device": f"net_null_{prefix}1,no-rx=1"}],
         "nexthops": [{"id": 1, "port": "lan0", "mac": "02:00:00:00:01:01"}],

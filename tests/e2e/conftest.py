@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from appliance import Client
-from appliance.demo import write_demo_pcap
+from appliance.demo import DEMO_WAN_MAC, write_demo_pcap
 from appliance.eal import RUNTIME_DIR, hugetlbfs_mounts
 from appliance.host.hugepages import hugepages_usable
 
@@ -33,7 +33,8 @@ class Appliance:
         self.config = {
             "eal": {"main_lcore": 0, "worker_lcores": [1], "memory_mb": 256,
                     "hugepages": hugepages_usable(256), "file_prefix": self.prefix},
-            "ports": [{"name": "wan0", "device": f"net_pcap_{self.prefix},rx_pcap={pcap},infinite_rx=1"},
+            "ports": [{"name": "wan0", "device": f"net_pcap_{self.prefix},rx_pcap={pcap},infinite_rx=1",
+                       "mac": DEMO_WAN_MAC},
                       {"name": "lan0", "device": f"net_null_{self.prefix}a,no-rx=1"},
                       {"name": "lan1", "device": f"net_null_{self.prefix}b,no-rx=1"}],
             "nexthops": [{"id": 1, "port": "lan0", "mac": "02:00:00:00:01:01"},
