@@ -6,7 +6,10 @@
 #include <rte_ethdev.h>
 #include <rte_ring.h>
 
+#include <net/if.h>
+
 #include "errors.h"
+#include "tap_link.h"
 
 namespace appliance {
 
@@ -54,6 +57,12 @@ Port::Port(const PortSpec& spec) : spec_(spec) {
                             "' probed but no ethdev named '" + ethdev + "' appeared");
     }
     if (!spec_.mac.empty()) pin_mac();
+    if (ethdev.rfind("net_tap", 0) == 0) {  // its kernel name, while it is in our namespace
+        rte_eth_dev_info info;
+        char name[IF_NAMESIZE];
+        if (rte_eth_dev_info_get(port_id_, &info) == 0 && if_indextoname(info.if_index, name))
+            tap_name_ = name;
+    }
 }
 
 // A fixed MAC keeps the neighbours' ARP caches valid across restarts.
@@ -221,8 +230,9 @@ PortState Port::state() const {
     rte_eth_link_get_nowait(port_id_, &link);
     uint16_t mtu = 0;
     rte_eth_dev_get_mtu(port_id_, &mtu);
-    PortState s{spec_.name, spec_.device, port_id_, socket(), format_mac(mac()),
-                link.link_status == RTE_ETH_LINK_UP, link.link_speed, mtu,
+    bool up = link.link_status == RTE_ETH_LINK_UP;
+    if (!tap_name_.empty() && started_) up = tap_link_up(tap_name_).value_or(up);
+    PortState s{spec_.name, spec_.device, port_id_, socket(), format_mac(mac()), up, link.link_speed, mtu,
                 spec_.rx_queues, spec_.tx_queues, rss_hf_, {}};
     for (uint64_t bit = 1; bit != 0; bit <<= 1) {
         if (rx_offloads_ & bit) s.offloads.push_back(rte_eth_dev_rx_offload_name(bit));

@@ -83,7 +83,8 @@ private:
     uint64_t rss_hf_ = 0;
     uint64_t rx_offloads_ = 0, tx_offloads_ = 0;
     std::vector<rte_ring*> rx_rings_, tx_rings_;
-    std::optional<rte_ether_addr> soft_mac_;  // devices that cannot take one
+    std::optional<rte_ether_addr> soft_mac_;
+    std::string tap_name_;  // net_tap: the kernel interface  // devices that cannot take one
 };
 
 std::string format_mac(const rte_ether_addr& mac);

@@ -119,3 +119,26 @@ def test_a_host_on_the_wrong_subnet_gets_nothing(lab):
     assert lab.ping(0, "10.0.2.2", count=2).returncode != 0
     with lab.appliance.client() as c:
         assert all(n["ip"] != "10.0.2.50" for n in c.neighbors())
+
+
+def test_link_state_of_a_tap_moved_into_a_namespace_and_health(tmp_path):
+    from tests.e2e.lab import sh
+    lab = Lab(tmp_path)
+    try:
+        lab.appliance.start()
+        ns = lab.ns[0]
+        sh("ip", "link", "set", lab.tap[0], "netns", ns)
+        sh("ip", "-n", ns, "link", "set", lab.tap[0], "up")
+        sh("ip", "link", "set", lab.tap[1], "master", lab.bridge[1], "up")
+
+        def link(name):
+            with lab.appliance.client() as c:
+                return next(p["link_up"] for p in c.ports() if p["name"] == name)
+        assert wait_until(lambda: link("lan0")), "a tap moved into a namespace and up is up"
+        assert lab.appliance.cli("health").returncode == 0
+        sh("ip", "-n", ns, "link", "set", lab.tap[0], "down")
+        assert wait_until(lambda: not link("lan0"))
+        r = lab.appliance.cli("health")
+        assert r.returncode == 1 and "link down on port lan0" in r.stderr, r.stderr
+    finally:
+        lab.close()
