@@ -15,7 +15,8 @@ import signal
 import sys
 import threading
 
-from appliance import Dataplane, DataplaneConfig, EalOptions, PortConfig, TableSizes
+from appliance import (Dataplane, DataplaneConfig, EalOptions, PortConfig, SlowPathSettings,
+                       TableSizes)
 from appliance import _native
 from appliance.eal import shutdown_eal
 
@@ -27,6 +28,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--nexthop", required=True, metavar="PORT=MAC")
     p.add_argument("--mac", action="append", default=[], metavar="PORT=MAC",
                    help="pin a port's MAC (the frames it receives are addressed to it)")
+    p.add_argument("--address", action="append", default=[], metavar="PORT=ADDRESS/LEN")
+    p.add_argument("--return-route", metavar="PREFIX=PORT=MAC",
+                   help="where ICMP errors to the senders go (next hop 2)")
+    p.add_argument("--icmp-rate", type=float, default=1000.0, help="ICMP errors per second")
     p.add_argument("--file-prefix", default="bench-appliance")
     p.add_argument("--no-verify-checksum", action="store_true")
     return p.parse_args(argv)
@@ -44,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         eal=EalOptions(main_lcore=0, worker_lcores=[1], file_prefix=args.file_prefix,
                        memory_mb=512),
         tables=TableSizes(max_routes=max(1024, 2 * len(prefixes)), tbl8_groups=1 << 14,
-                          max_nexthops=16))
+                          max_nexthops=16),
+        slowpath=SlowPathSettings(icmp_rate=args.icmp_rate))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -52,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     port, mac = args.nexthop.split("=", 1)
     dp.nexthop_set(1, port, mac)
     dp.route_add_bulk((p, 1) for p in prefixes)
+    for spec in args.address:
+        dp.address_add(*spec.split("=", 1))
+    if args.return_route:
+        prefix, port, mac = args.return_route.split("=")
+        dp.nexthop_set(2, port, mac)
+        dp.route_add(prefix, 2)
     dp.start()
     print("ready", flush=True)
     stop.wait()

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from appliance.bench import traffic
 from appliance.bench.telemetry import Telemetry
 
 L3FWD_SOURCES = Path("/usr/share/dpdk/examples")
