@@ -9,7 +9,6 @@ import json
 import logging
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,7 @@ def run_config(path: str, duration: float | None) -> int:
     log = logging.getLogger("appliance")
     cfg = load_config(path)
     stop = _stop_on_signals()
-    reload = threading.Event()
+    reload = SignalFlag()
     signal.signal(signal.SIGHUP, lambda *_: reload.set())
     service = Service(cfg, source=path)
     servers = [serve(service, cfg.api.socket)]
@@ -86,14 +85,41 @@ def run_config(path: str, duration: float | None) -> int:
     return 0
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
+class SignalFlag:
+    """Set from a signal handler. Not threading.Event: its set() takes the lock
+    its wait() may be holding in the same (main) thread when the signal lands,
+    and the process hangs for good (seen: `stats --watch` ignoring SIGINT)."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def clear(self) -> None:
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._set:
+            left = 0.05 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(left, 0.05))
+        return self._set
+
+
+def _stop_on_signals() -> SignalFlag:
+    stop = SignalFlag()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     return stop
 
 
-def _print_rates(read_stats, stop: threading.Event, duration: float | None, interval: float,
+def _print_rates(read_stats, stop: SignalFlag, duration: float | None, interval: float,
                  as_json: bool) -> None:
     from appliance.stats_view import rates, render
     started = time.monotonic()

@@ -267,8 +267,7 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
                                                      a.network.broadcast_address) \
                     and a.network.prefixlen < 31:
                 errors.append(f"{where}: {a} is the subnet's network or broadcast address")
-            if not a.ip.is_global and (a.ip.is_loopback or a.ip.is_multicast or a.ip.is_reserved
-                                        or a.ip.is_unspecified or int(a.ip) >> 24 == 0):
+            if a.ip.is_loopback or a.ip.is_multicast or a.ip.is_reserved or int(a.ip) >> 24 == 0:
                 errors.append(f"{where}: {a} is not a usable unicast address")
             if a.ip in seen_addresses:
                 errors.append(f"{where}: {a.ip} is already {seen_addresses[a.ip]}")

@@ -93,7 +93,7 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
         slow_->install();
     }
     auto ring = [&](const std::string& name) {
-        rte_ring* r = rte_ring_create(name.c_str(), 1024, SOCKET_ID_ANY,
+        rte_ring* r = rte_ring_create(name.c_str(), kSlowRingSize, SOCKET_ID_ANY,
                                       RING_F_SP_ENQ | RING_F_SC_DEQ);
         if (r == nullptr)
             throw ResourceError("cannot create ring " + name + ": " + dpdk_strerror(rte_errno));

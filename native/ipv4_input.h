@@ -41,7 +41,7 @@ inline bool ipv4_checksum_ok(const rte_ipv4_hdr* ip, uint32_t ihl) {
 // (multicast), 240/4 (reserved and 255.255.255.255), by first octet.
 inline bool martian_source(uint32_t src_be) {
     const uint8_t first = uint8_t(src_be);  // network order: the first octet is the low byte
-    return (first == 0) | (first == 127) | (first >= 224);
+    return (uint8_t(first - 1) >= 223) | (first == 127);  // 0 wraps to 255: >= 223 as 224..255
 }
 
 // The frame's destination MAC as a number comparable with RxQueue::mac.

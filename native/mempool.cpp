@@ -11,7 +11,8 @@ namespace appliance {
 uint64_t mbufs_needed(const MempoolDemand& d) {
     uint64_t per_worker = kMempoolCacheSize + kBurstSize + uint64_t(d.ports) * kBurstSize;
     uint64_t main_lcore = kMempoolCacheSize + kBurstSize;
-    return d.descriptors + d.workers * per_worker + main_lcore;
+    uint64_t slow_path = uint64_t(d.workers + 1) * kSlowRingSize + kMaxHeldPackets;
+    return d.descriptors + d.workers * per_worker + main_lcore + slow_path;
 }
 
 Mempool::Mempool(const std::string& name, uint64_t mbufs, int socket) {

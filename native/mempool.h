@@ -11,6 +11,10 @@ namespace appliance {
 // Per-lcore mempool cache. l3fwd uses 256; it must be <= n / 1.5.
 constexpr unsigned kMempoolCacheSize = 256;
 constexpr unsigned kBurstSize = 32;
+// The slow path: each worker's punt ring and the one return ring hold up to
+// this many, and all neighbours' hold queues together at most kMaxHeldPackets.
+constexpr unsigned kSlowRingSize = 1024;
+constexpr unsigned kMaxHeldPackets = 1024;
 
 // What a socket's pool must hold so rx never starves while every other
 // buffer is somewhere legitimate:
@@ -19,7 +23,8 @@ constexpr unsigned kBurstSize = 32;
 // + workers * (kMempoolCacheSize            per-lcore cache
 //              + kBurstSize                 the rx burst being processed
 //              + ports * kBurstSize)        per-port tx buffers
-// + main-lcore cache + a burst, for injection and control traffic.
+// + main-lcore cache + a burst, for injection and control traffic
+// + the slow path: workers * punt ring + return ring + held packets.
 struct MempoolDemand {
     uint64_t descriptors = 0;  // sum of rx and tx descriptors on the socket
     unsigned workers = 0;

@@ -51,7 +51,11 @@ void SlowPath::neigh_hold(Neighbor& n, rte_mbuf* m, bool generated) {
     PacketMeta meta = get_meta(m);
     meta.generated = uint8_t(generated);
     set_meta(m, meta);
-    if (n.hold.size() >= config_.hold_packets) {  // Linux drops the oldest too
+    if (held_ >= kMaxHeldPackets && n.hold.empty()) {  // all queues together are bounded too
+        if (generated) return drop_generated(m);
+        return drop(m, DropReason::hold_queue_full);
+    }
+    if (n.hold.size() >= config_.hold_packets || held_ >= kMaxHeldPackets) {  // Linux drops the oldest too
         rte_mbuf* old = n.hold.front();
         n.hold.pop_front();
         held_--;

@@ -32,6 +32,7 @@
 #include "drop_reasons.h"
 #include "fib.h"
 #include "flow.h"
+#include "mempool.h"
 #include "nexthop.h"
 #include "punt.h"
 

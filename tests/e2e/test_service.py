@@ -178,6 +178,10 @@ def test_tcp_api_needs_the_bearer_token_and_metrics_are_exported(appliance):
     assert float(tx_line.split()[-1]) > 0
     assert 'appliance_table_entries{table="routes"} 2.0' in text
     assert "appliance_worker_cycles_per_packet" in text
+    assert 'appliance_neighbors{state="reachable"}' in text
+    assert 'appliance_arp_packets_total{kind="requests_out"}' in text
+    assert 'appliance_icmp_sent_total{type="time_exceeded"}' in text
+    assert "appliance_held_packets" in text
 
 
 def test_tcp_listener_without_token_is_a_config_error(appliance):
@@ -204,3 +208,37 @@ def test_stats_watch_and_apply_from_the_cli(appliance):
     r = appliance.cli("apply", str(target), "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["routes"] == {"added": 1, "removed": 1}
+
+
+def test_addresses_neighbours_and_gateways_survive_a_crash_and_follow_the_file(appliance):
+    from appliance.errors import AddressError, NeighborError
+    appliance.start()
+    with appliance.client() as c:
+        c.address_add("lan0", "198.51.100.1/24")
+        c.neighbor_add("lan0", "198.51.100.7", "02:00:00:00:07:07")
+        c.nexthop_set_gateway(9, "lan0", "198.51.100.254")
+        with pytest.raises(AddressError, match="198.51.100.300/24"):
+            c.address_add("lan0", "198.51.100.300/24")
+        with pytest.raises(AddressError, match="already an address"):
+            c.address_add("lan1", "198.51.100.1/25")
+        with pytest.raises(NeighborError, match="not an IPv4 address|does not appear"):
+            c.neighbor_add("lan0", "nope", "02:00:00:00:07:07")
+        expected = (c.addresses(), [n for n in c.neighbors() if n["state"] == "permanent"],
+                    [h for h in c.nexthops() if h["id"] == 9][0]["gateway"])
+    assert expected[0] == [{"port": "lan0", "address": "198.51.100.1/24"}]
+    appliance.signal(signal.SIGKILL)
+    appliance.cleanup()
+    appliance.start()
+    with appliance.client() as c:
+        got = (c.addresses(), [n for n in c.neighbors() if n["state"] == "permanent"],
+               [h for h in c.nexthops() if h["id"] == 9][0]["gateway"])
+        assert [(n["ip"], n["mac"]) for n in got[1]] == [("198.51.100.7", "02:00:00:00:07:07")]
+        assert got[0] == expected[0] and got[2] == "198.51.100.254"
+    # An address in the file is a table entry: SIGHUP adds it, no restart needed.
+    appliance.config["ports"][2]["addresses"] = ["203.0.113.1/24"]
+    appliance.write_config()
+    appliance.proc.send_signal(signal.SIGHUP)
+    with appliance.client() as c:
+        assert wait_until(lambda: {"port": "lan1", "address": "203.0.113.1/24"} in c.addresses())
+    r = appliance.cli("address", "list")
+    assert "lan1     203.0.113.1/24" in r.stdout and "lan0     198.51.100.1/24" in r.stdout, r.stdout

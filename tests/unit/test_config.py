@@ -117,3 +117,48 @@ def test_example_inventory_configs_validate():
     inventory = yaml.safe_load((CONFIGS / "inventory.yml").read_text())
     for name, host in inventory["all"]["hosts"].items():
         parse_config(host["appliance_config"], f"inventory {name}", check_host=False)
+
+
+@pytest.mark.parametrize("path, value, message", [
+    ("ports.0.addresses", ["192.0.2.1"], "needs its prefix length"),
+    ("ports.0.addresses", ["192.0.2.300/24"], "192.0.2.300/24"),
+    ("ports.0.addresses", ["192.0.2.0/24"], "network or broadcast address"),
+    ("ports.0.addresses", ["192.0.2.255/24"], "network or broadcast address"),
+    ("ports.0.addresses", ["127.0.0.1/8"], "not a usable unicast address"),
+    ("ports.0.addresses", ["224.0.0.1/24"], "not a usable unicast address"),
+    ("ports.0.mac", "01:00:5e:00:00:01x", "ports[0].mac"),
+    ("nexthops.0", {"id": 1, "port": "lan0"}, "give either mac or gateway (got neither)"),
+    ("nexthops.0", {"id": 1, "port": "lan0", "mac": "02:00:00:00:00:01", "gateway": "10.0.0.1"},
+     "give either mac or gateway (got both)"),
+    ("nexthops.0", {"id": 1, "port": "lan0", "gateway": "10.0.0.300"}, "nexthops[0].gateway"),
+    ("neighbors", [{"port": "lan9", "ip": "10.0.0.1", "mac": "02:00:00:00:00:01"}],
+     "neighbors[0].port: unknown port 'lan9'"),
+    ("icmp.rate_limit", -1, "icmp.rate_limit"),
+    ("arp.probes", 0, "arp.probes"),
+])
+def test_router_settings_are_checked(path, value, message):
+    with pytest.raises(ConfigError, match=re_escape(message)):
+        parse_config(with_change(path, value), "x.yaml")
+
+
+def test_an_address_on_two_ports_is_refused():
+    doc = with_change("ports.0.addresses", ["192.0.2.1/24"])
+    doc["ports"][1]["addresses"] = ["192.0.2.1/25"]
+    with pytest.raises(ConfigError, match=r"ports\[1\].addresses\[0\]: 192.0.2.1 is already "
+                                          r"ports\[0\].addresses\[0\]"):
+        parse_config(doc, "x.yaml")
+
+
+def test_router_settings_reach_the_dataplane_description():
+    doc = with_change("ports.0.addresses", ["192.0.2.1/24"])
+    doc["ports"][0]["mac"] = "02:00:00:00:00:aa"
+    doc["icmp"] = {"rate_limit": 10, "burst": 3}
+    doc["arp"] = {"retrans_ms": 250}
+    dp = parse_config(doc).dataplane_config()
+    assert dp.ports[0].mac == "02:00:00:00:00:aa" and not dp.ports[0].promiscuous
+    assert (dp.slowpath.icmp_rate, dp.slowpath.icmp_burst, dp.slowpath.retrans_ms) == (10, 3, 250)
+
+
+def re_escape(text: str) -> str:
+    import re
+    return re.escape(text)
