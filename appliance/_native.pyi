@@ -6,7 +6,7 @@ DPDK data plane of the appliance (see appliance.dataplane for the Python API)
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['ApplianceError', 'Dataplane', 'DataplaneSpec', 'EalError', 'NextHopError', 'PortError', 'PortKind', 'PortSpec', 'ResourceError', 'RouteError', 'RuleError', 'StateError', 'TableFullError', 'drop_reasons', 'eal_args', 'eal_cleanup', 'eal_init', 'eal_is_initialized', 'eal_worker_lcores', 'mbufs_needed', 'tsc_hz']
+__all__: list[str] = ['AddressError', 'ApplianceError', 'Dataplane', 'DataplaneSpec', 'EalError', 'NeighborError', 'NextHopError', 'PortError', 'PortKind', 'PortSpec', 'ResourceError', 'RouteError', 'RuleError', 'SlowPathConfig', 'StateError', 'TableFullError', 'drop_reasons', 'eal_args', 'eal_cleanup', 'eal_init', 'eal_is_initialized', 'eal_worker_lcores', 'mbufs_needed', 'tsc_hz']
 class ApplianceError(RuntimeError):
     pass
 class EalError(ApplianceError):
@@ -24,6 +24,10 @@ class RuleError(ApplianceError):
 class TableFullError(ApplianceError):
     pass
 class StateError(ApplianceError):
+    pass
+class AddressError(ApplianceError):
+    pass
+class NeighborError(ApplianceError):
     pass
 class PortKind:
     """
@@ -76,6 +80,7 @@ class PortKind:
 class PortSpec:
     device: str
     kind: PortKind
+    mac: str
     name: str
     promiscuous: bool
     rss: bool
@@ -111,8 +116,66 @@ class PortSpec:
     @tx_queues.setter
     def tx_queues(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
+class SlowPathConfig:
+    def __init__(self) -> None:
+        ...
+    @property
+    def failed_ms(self) -> int:
+        ...
+    @failed_ms.setter
+    def failed_ms(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def hold_packets(self) -> int:
+        ...
+    @hold_packets.setter
+    def hold_packets(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def icmp_burst(self) -> int:
+        ...
+    @icmp_burst.setter
+    def icmp_burst(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def icmp_rate(self) -> float:
+        ...
+    @icmp_rate.setter
+    def icmp_rate(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def max_neighbors(self) -> int:
+        ...
+    @max_neighbors.setter
+    def max_neighbors(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def probes(self) -> int:
+        ...
+    @probes.setter
+    def probes(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def reachable_ms(self) -> int:
+        ...
+    @reachable_ms.setter
+    def reachable_ms(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def retrans_ms(self) -> int:
+        ...
+    @retrans_ms.setter
+    def retrans_ms(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def stale_ms(self) -> int:
+        ...
+    @stale_ms.setter
+    def stale_ms(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
 class DataplaneSpec:
     name: str
+    slow: SlowPathConfig
     verify_checksum: bool
     def __init__(self) -> None:
         ...
@@ -161,6 +224,12 @@ class DataplaneSpec:
 class Dataplane:
     def __init__(self, spec: DataplaneSpec) -> None:
         ...
+    def address_add(self, port: str, prefix: str) -> None:
+        ...
+    def address_delete(self, port: str, prefix: str) -> None:
+        ...
+    def addresses(self) -> list:
+        ...
     def close(self) -> None:
         ...
     def drain(self, port: str) -> list:
@@ -169,9 +238,17 @@ class Dataplane:
         ...
     def mempools(self) -> list:
         ...
+    def neighbor_add(self, port: str, ip: str, mac: str) -> None:
+        ...
+    def neighbor_delete(self, port: str, ip: str) -> None:
+        ...
+    def neighbors(self) -> list:
+        ...
     def nexthop_delete(self, id: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     def nexthop_set(self, id: typing.SupportsInt | typing.SupportsIndex, port: str, dst_mac: str, src_mac: str = '') -> None:
+        ...
+    def nexthop_set_gateway(self, id: typing.SupportsInt | typing.SupportsIndex, port: str, gateway: str) -> None:
         ...
     def nexthops(self) -> list:
         ...
@@ -200,6 +277,8 @@ class Dataplane:
     def rule_delete(self, proto: typing.SupportsInt | typing.SupportsIndex, src: str, src_port: typing.SupportsInt | typing.SupportsIndex, dst: str, dst_port: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     def rules(self) -> list:
+        ...
+    def slowpath_stats(self) -> dict:
         ...
     def start(self) -> None:
         ...
