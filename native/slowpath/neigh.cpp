@@ -27,14 +27,27 @@ SlowPath::Neighbor* SlowPath::neigh_find(uint16_t port, uint32_t ip) {
     return it == neighbors_.end() ? nullptr : &it->second;
 }
 
-SlowPath::Neighbor* SlowPath::neigh_resolve(uint16_t port, uint32_t ip) {
-    if (Neighbor* n = neigh_find(port, ip)) return n;
+SlowPath::Neighbor* SlowPath::neigh_new(uint16_t port, uint32_t ip) {
     if (neighbors_.size() >= config_.max_neighbors) return nullptr;
     Neighbor& n = neighbors_[neigh_key(port, ip)];
     n.port = port;
     n.ip = ip;
-    neigh_restart(n);
     return &n;
+}
+
+SlowPath::Neighbor& SlowPath::neigh_new_or_throw(uint16_t port, uint32_t ip) {
+    Neighbor* n = neigh_new(port, ip);
+    if (n == nullptr)
+        throw TableFullError("neighbour table full (" + std::to_string(config_.max_neighbors) +
+                             " entries)");
+    return *n;
+}
+
+SlowPath::Neighbor* SlowPath::neigh_resolve(uint16_t port, uint32_t ip) {
+    if (Neighbor* n = neigh_find(port, ip)) return n;
+    Neighbor* n = neigh_new(port, ip);
+    if (n != nullptr) neigh_restart(*n);
+    return n;
 }
 
 void SlowPath::neigh_restart(Neighbor& n) {
@@ -71,10 +84,7 @@ void SlowPath::neigh_learn(uint16_t port, uint32_t ip, const rte_ether_addr& mac
     if (ip == 0 || is_ours(ip)) return;
     Neighbor* n = neigh_find(port, ip);
     if (n == nullptr) {
-        if (!connected(port, ip) || neighbors_.size() >= config_.max_neighbors) return;
-        n = &neighbors_[neigh_key(port, ip)];
-        n->port = port;
-        n->ip = ip;
+        if (!connected(port, ip) || (n = neigh_new(port, ip)) == nullptr) return;
     } else if (n->state == NeighState::permanent) {
         return;
     } else if (state == NeighState::stale && usable(n->state) &&
@@ -213,14 +223,7 @@ void SlowPath::neighbor_add(uint16_t port, uint32_t ip, const rte_ether_addr& ma
     if (rte_is_multicast_ether_addr(&mac) || rte_is_zero_ether_addr(&mac))
         throw NeighborError(format_prefix(ip, 32) + ": a neighbour's MAC must be unicast");
     Neighbor* n = neigh_find(port, ip);
-    if (n == nullptr) {
-        if (neighbors_.size() >= config_.max_neighbors)
-            throw TableFullError("neighbour table full (" +
-                                 std::to_string(config_.max_neighbors) + " entries)");
-        n = &neighbors_[neigh_key(port, ip)];
-        n->port = port;
-        n->ip = ip;
-    }
+    if (n == nullptr) n = &neigh_new_or_throw(port, ip);
     neigh_update(*n, mac, NeighState::permanent);
 }
 
@@ -247,12 +250,7 @@ void SlowPath::gateway_set(uint32_t hop_id, uint16_t port, uint32_t gateway) {
                            format_prefix(gateway, 32) + " is our own address");
     Neighbor* n = neigh_find(port, gateway);
     if (n == nullptr) {
-        if (neighbors_.size() >= config_.max_neighbors)
-            throw TableFullError("neighbour table full (" +
-                                 std::to_string(config_.max_neighbors) + " entries)");
-        n = &neighbors_[neigh_key(port, gateway)];
-        n->port = port;
-        n->ip = gateway;
+        n = &neigh_new_or_throw(port, gateway);
         n->gateway_of.push_back(hop_id);
         gateways_[hop_id] = neigh_key(port, gateway);
         neigh_restart(*n);  // resolve now, not on the first packet

@@ -183,6 +183,8 @@ private:
 
     // neigh.cpp
     Neighbor* neigh_find(uint16_t port, uint32_t ip);
+    Neighbor* neigh_new(uint16_t port, uint32_t ip);  // nullptr: table full
+    Neighbor& neigh_new_or_throw(uint16_t port, uint32_t ip);
     Neighbor* neigh_resolve(uint16_t port, uint32_t ip);  // nullptr: table full
     void neigh_hold(Neighbor& n, rte_mbuf* m, bool generated);
     void neigh_learn(uint16_t port, uint32_t ip, const rte_ether_addr& mac, NeighState state);

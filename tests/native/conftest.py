@@ -47,7 +47,7 @@ def check_invariants(dp: Dataplane, baseline_in_use: int) -> None:
 
 
 def open_router(**kwargs) -> Dataplane:
-    """Static next hops only: the PR's forwarding tests; ARP has its own tests."""
+    """Static next hops only, for the forwarding tests (ARP has its own)."""
     dp = make_dataplane(**kwargs)
     for port in PORTS:
         dp.nexthop_set(NEXTHOP[port], port, HOST_MAC[port], ROUTER_MAC[port])
@@ -55,16 +55,20 @@ def open_router(**kwargs) -> Dataplane:
     return dp
 
 
-@pytest.fixture
-def router():
-    """A started 3-port router with next hops 1 (b), 2 (c), 3 (a) and no routes."""
-    dp = open_router()
+def checked(dp: Dataplane):
+    """Yields a started data plane; after the test, the invariants, then close."""
     baseline = sum(p["in_use"] for p in dp.mempools())
     yield dp
     try:
         check_invariants(dp, baseline)
     finally:
         dp.close()
+
+
+@pytest.fixture
+def router():
+    """A started 3-port router with next hops 1 (b), 2 (c), 3 (a) and no routes."""
+    yield from checked(open_router())
 
 
 def udp(dst="10.1.2.3", src="192.0.2.1", ttl=64, sport=1234, dport=5678, payload=b"x" * 18):
@@ -116,13 +120,7 @@ def open_lan_router(slowpath: SlowPathSettings = FAST_TIMERS) -> Dataplane:
 
 @pytest.fixture
 def lan_router():
-    dp = open_lan_router()
-    baseline = sum(p["in_use"] for p in dp.mempools())
-    yield dp
-    try:
-        check_invariants(dp, baseline)
-    finally:
-        dp.close()
+    yield from checked(open_lan_router())
 
 
 def arp_request(port: str, target: str, sender: str | None = None) -> Ether:
