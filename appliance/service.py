@@ -38,7 +38,7 @@ def _ip(text: str) -> str:
     try:
         return str(ipaddress.IPv4Address(text))
     except ValueError as e:
-        raise NeighborError(f"'{text}': {e}") from None
+        raise NeighborError(f"'{text}': not an IPv4 address ({e})") from None
 
 
 class Service:

@@ -36,8 +36,8 @@ bool SlowPath::owns_route(uint32_t ip, uint8_t depth) const {
     return owned_routes_.count(route_key(ip, depth)) != 0;
 }
 
-void SlowPath::check_user_route(uint32_t ip, uint8_t depth) const {
-    const std::string p = format_prefix(ip, depth);
+// Why a prefix lies inside a range that is never forwarded, or nullptr.
+const char* reserved_range(uint32_t ip, uint8_t depth) {
     struct Reserved { uint32_t ip; uint8_t depth; const char* why; };
     static const Reserved reserved[] = {
         {0x00000000, 8, "0.0.0.0/8 is never forwarded (RFC 1812 5.3.7)"},
@@ -46,8 +46,13 @@ void SlowPath::check_user_route(uint32_t ip, uint8_t depth) const {
         {0xf0000000, 4, "240.0.0.0/4 is reserved, never forwarded (RFC 1812 5.3.7)"},
     };
     for (const Reserved& r : reserved)
-        if (depth >= r.depth && (ip & mask_of(r.depth)) == r.ip)
-            throw RouteError(p + ": inside " + r.why);
+        if (depth >= r.depth && (ip & mask_of(r.depth)) == r.ip) return r.why;
+    return nullptr;
+}
+
+void SlowPath::check_user_route(uint32_t ip, uint8_t depth) const {
+    const std::string p = format_prefix(ip, depth);
+    if (const char* why = reserved_range(ip, depth)) throw RouteError(p + ": inside " + why);
     auto it = owned_routes_.find(route_key(ip, depth));
     if (it == owned_routes_.end()) return;
     for (const auto& [key, n] : neighbors_)
@@ -72,11 +77,8 @@ void SlowPath::address_add(uint16_t port, uint32_t ip, uint8_t depth) {
     const uint32_t net = ip & mask;
     if (depth < 32 && (ip == net || (depth < 31 && ip == (net | ~mask))))
         throw AddressError(what + ": is the subnet's network or broadcast address");
-    try {
-        check_user_route(ip, 32);
-    } catch (const RouteError&) {
-        throw AddressError(what + ": not a usable unicast address");
-    }
+    if (const char* why = reserved_range(ip, 32))
+        throw AddressError(what + ": not a usable unicast address (" + why + ")");
     for (uint16_t p = 0; p < addresses_.size(); ++p)
         for (const auto& [a, d] : addresses_[p]) {
             if (a == ip) throw AddressError(what + ": already an address of this router");
