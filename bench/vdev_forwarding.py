@@ -2,11 +2,20 @@
 """Benchmark: IPv4 forwarding on one worker core vs DPDK's l3fwd and testpmd io.
 
     python3 bench/vdev_forwarding.py [--rounds 5] [--seconds 3] [--routes 10000] [--json]
+                                     [--baseline TREE]
 
 Port 0 is net_pcap replaying 64-byte UDP frames (infinite_rx), port 1 is
 net_null; destinations spread over a table of mixed /16../32 routes. Each
 round runs the appliance, l3fwd (LPM mode) and testpmd (io, the I/O ceiling)
 one after another; figures are medians over rounds, ratios from the same round.
+
+--baseline TREE adds another build of the appliance to every round, for a
+before/after of a fast-path change on the same machine at the same time:
+
+    git worktree add /tmp/before REV && python3 -m venv /tmp/before/.venv
+    /tmp/before/.venv/bin/pip install -q /tmp/before
+    cp /tmp/before/.venv/lib/python3.11/site-packages/appliance/_native*.so /tmp/before/appliance/
+    python3 bench/vdev_forwarding.py --rounds 9 --seconds 2 --baseline /tmp/before
 """
 import argparse
 import json
@@ -27,6 +36,9 @@ def main() -> int:
     p.add_argument("--flows", type=int, default=4096, help="distinct frames in the pcap")
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "appliance-bench")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--baseline", type=Path, metavar="TREE",
+                   help="also run the appliance of this checkout (its module built in it, or "
+                        "in TREE/.venv) in the same rounds, e.g. the previous release")
     args = p.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -35,7 +47,8 @@ def main() -> int:
         (work / "routes.txt").write_text("".join(f"{r}\n" for r in routes))
         frames = traffic.make_frames(routes, args.flows, dst_mac=traffic.ROUTER_MAC)
         pcap = traffic.write_pcap(work / "traffic.pcap", frames)
-        result = vdev.run(work, pcap, work / "routes.txt", args.rounds, args.seconds, args.cache)
+        result = vdev.run(work, pcap, work / "routes.txt", args.rounds, args.seconds, args.cache,
+                          args.baseline)
     result.update(routes=args.routes, flows=args.flows, frame_bytes=traffic.FRAME_LEN)
 
     if args.json:
@@ -52,6 +65,10 @@ def main() -> int:
     print(f"  appliance / l3fwd      {result['ratio_vs_l3fwd']:.3f}  "
           f"(checksum verification off: {result['ratio_nocsum_vs_l3fwd']:.3f})")
     print(f"  appliance / testpmd io {result['ratio_vs_testpmd_io']:.3f}")
+    if "ratio_vs_baseline" in result:
+        print(f"  baseline {result['baseline_mpps']:.3f} Mpps, / l3fwd "
+              f"{result['ratio_baseline_vs_l3fwd']:.3f}; appliance / baseline, paired per round "
+              f"{result['ratio_vs_baseline']:.3f}")
     print(f"  appliance processing   {result['cycles_per_packet']:.1f} cycles/packet "
           "(rx burst to tx flush, rdtsc)")
     return 0

@@ -78,7 +78,21 @@ def eal(prefix: str, pcap: Path, lcores: str) -> list[str]:
             "--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1", "--vdev", "net_null0,no-rx=1"]
 
 
-def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path) -> list[Contender]:
+def baseline_contender(appliance: list[str], baseline: Path) -> Contender:
+    """Another build of the appliance (a checkout with its module built, e.g. the
+    previous release) in the same rounds: before/after without a day between."""
+    tree = baseline.resolve()
+    python = tree / ".venv" / "bin" / "python"
+    command = ["env", "-C", str(tree), f"PYTHONPATH={tree}",
+               str(python if python.exists() else sys.executable), *appliance[1:]]
+    if "--mac" not in (tree / "appliance" / "bench" / "serve.py").read_text():
+        i = command.index("--mac")  # older builds had no MAC filter to satisfy
+        del command[i:i + 2]
+    return Contender("appliance_baseline", command, "bench-appliance")
+
+
+def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path,
+               baseline: Path | None = None) -> list[Contender]:
     lpm_rules = work / "l3fwd_v4.cfg"
     lpm_rules.write_text("".join(f"R{line.split()[0]} {OUT_PORT}\n" for line in routes.open()))
     (work / "l3fwd_v6.cfg").write_text(f"R2001:db8::/32 {OUT_PORT}\n")  # l3fwd needs one
@@ -89,6 +103,7 @@ def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path) -> list[Conten
         "--nexthop", f"lan0={NEXTHOP_MAC}", "--mac", f"wan0={traffic.ROUTER_MAC}"]
     return [
         Contender("appliance", appliance, "bench-appliance"),
+        *([baseline_contender(appliance, baseline)] if baseline else []),
         # l3fwd does not verify IPv4 checksums: the same work, for comparison.
         Contender("appliance_nocsum", [*appliance, "--no-verify-checksum"], "bench-appliance"),
         Contender("l3fwd", [
@@ -136,11 +151,11 @@ def measure(c: Contender, seconds: float, log: Path) -> Sample:
 
 
 def run(work: Path, pcap: Path, routes: Path, rounds: int, seconds: float,
-        cache: Path) -> dict:
+        cache: Path, baseline: Path | None = None) -> dict:
     l3fwd = build_l3fwd(cache)
     results: dict[str, list[Sample]] = {}
     for r in range(rounds):
-        for c in contenders(work, l3fwd, pcap, routes):
+        for c in contenders(work, l3fwd, pcap, routes, baseline):
             sample = measure(c, seconds, work / f"{c.name}-{r}.log")
             results.setdefault(c.name, []).append(sample)
             print(f"  round {r + 1}/{rounds} {c.name:<11} {sample.mpps:7.3f} Mpps",
@@ -154,6 +169,18 @@ def summarize(results: dict[str, list[Sample]]) -> dict:
     ratios_nocsum = [a.mpps / b.mpps
                      for a, b in zip(results["appliance_nocsum"], results["l3fwd"])]
     ours = [s.extra for s in results["appliance"]]
+    baseline = {}
+    if "appliance_baseline" in results:
+        b = results["appliance_baseline"]
+        baseline = {
+            "baseline_mpps": round(med["appliance_baseline"], 3),
+            "ratio_baseline_vs_l3fwd": round(statistics.median(
+                x.mpps / y.mpps for x, y in zip(b, results["l3fwd"])), 3),
+            "ratio_vs_baseline": round(statistics.median(
+                x.mpps / y.mpps for x, y in zip(results["appliance"], b)), 3),
+            "baseline_cycles_per_packet": round(statistics.median(
+                s.extra["stats"]["cycles_per_packet"] for s in b), 1),
+        }
     cpp = statistics.median(e["stats"]["cycles_per_packet"] for e in ours)
     tsc_hz = ours[0]["tsc_hz"]
     return {
@@ -170,4 +197,5 @@ def summarize(results: dict[str, list[Sample]]) -> dict:
         "tsc_ghz": round(tsc_hz / 1e9, 3),
         "samples_mpps": {name: [round(s.mpps, 3) for s in v] for name, v in results.items()},
         "rounds": len(ratios),
+        **baseline,
     }

@@ -142,3 +142,14 @@ def test_source_routed_packets_are_dropped(lan_router):
     lsrr = to_router("a", HOST_IP["b"], options=b"\x83\x07\x04\x01\x02\x03\x04\x00") / UDP()
     out = forward(lan_router, [lsrr], port="a")
     assert not out["b"] and lan_router.stats()["drops"]["source_route"] == 1
+
+
+def test_timestamp_option_gets_our_address_and_a_time(lan_router):
+    lan_router.neighbor_add("b", HOST_IP["b"], HOST_MAC["b"])
+    raw = b"\x44\x14\x05\x01" + b"\x00" * 16  # flag 1: (address, time) pairs, room for two
+    pkt = to_router("a", HOST_IP["b"], options=raw) / UDP()
+    (out,) = forward(lan_router, [pkt], port="a")["b"]
+    opt = bytes(out[IP])[20:40]
+    assert opt[2] == 13 and opt[3] == 0x01  # pointer moved past one (address, time) pair
+    assert opt[4:8] == bytes(map(int, ROUTER_IP["b"].split(".")))
+    assert int.from_bytes(opt[8:12], "big") < 86_400_000 and checksum_ok(out)
