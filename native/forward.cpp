@@ -39,7 +39,7 @@ inline bool ipv4_common_case(rte_mbuf* m, uint64_t port_mac, bool verify_checksu
               (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) & (ip->version_ihl == 0x45) &
               (total >= sizeof(rte_ipv4_hdr)) &
               (sizeof(rte_ether_hdr) + total <= rte_pktmbuf_pkt_len(m)) &
-              !martian_source(ip->src_addr);
+              (ip->time_to_live > 1) & !martian_source(ip->src_addr);
     if (verify_checksum && ok) {
         const uint64_t flags = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
         ok = flags == RTE_MBUF_F_RX_IP_CKSUM_GOOD ||
@@ -62,9 +62,9 @@ void punt(WorkerContext& w, rte_mbuf* m, PuntKind kind, uint16_t port_index, uin
 // A packet that would only earn an ICMP error: punted while the worker's
 // budget lasts, else dropped here under its reason.
 void punt_for_error(WorkerContext& w, rte_mbuf* m, DropReason why, uint16_t port_index,
-                    uint32_t hop) {
+                    uint32_t hop, PuntKind kind = PuntKind::ipv4_routed) {
     if (w.icmp_budget.take(rte_rdtsc())) {
-        punt(w, m, PuntKind::ipv4_routed, port_index, hop);
+        punt(w, m, kind, port_index, hop);
         return;
     }
     w.stats->count_drop(why);
@@ -75,16 +75,22 @@ void punt_for_error(WorkerContext& w, rte_mbuf* m, DropReason why, uint16_t port
 // with options; drops and counts the rest.
 void input_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n, Burst& b) {
     const bool verify = w.tables.verify_checksum;
+    const uint64_t port_mac = q.mac;  // a local: stores into b cannot make it reload
     // Headers the NIC just wrote are in LLC at best: ask for all of them at
     // once, one tight loop, before the first is read.
     for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
-        if (unlikely(!ipv4_common_case(m, q.mac, verify))) {
-            const unsigned verdict = ipv4_input(m, verify, q.mac);
+        if (unlikely(!ipv4_common_case(m, port_mac, verify))) {
+            const unsigned verdict = ipv4_input(m, verify, port_mac);
             if (verdict == kPuntArp || verdict == kPuntIpv4) {
                 punt(w, m, verdict == kPuntArp ? PuntKind::arp : PuntKind::ipv4_input,
                      q.port_index, 0);
+                continue;
+            }
+            if (verdict == kPuntTtl) {  // an ICMP error at most: under the budget
+                punt_for_error(w, m, DropReason::ttl_expired, q.port_index, 0,
+                               PuntKind::ipv4_input);
                 continue;
             }
             if (verdict != kIpv4Pass) {
@@ -139,7 +145,7 @@ void rule_stage(const FlowTable& flows, Burst& b) {
 }
 
 // Everything output_stage() does not forward: drop, or punt to the slow path
-// (our own addresses, unresolved neighbours, TTL expiry, MTU).
+// (our own addresses, unresolved neighbours, MTU).
 void output_exception(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t id,
                       const NextHop* hop) {
     if (hop == nullptr) {
@@ -162,46 +168,43 @@ void output_exception(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t 
         break;
     }
     const rte_ipv4_hdr* ip = ipv4_of(m);
-    if (ip->time_to_live <= 1) return punt_for_error(w, m, DropReason::ttl_expired, in_port, id);
     // Over the egress MTU: with DF an ICMP error, without it fragmentation.
     if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG))
         return punt_for_error(w, m, DropReason::fragmentation_needed, in_port, id);
     punt(w, m, PuntKind::ipv4_routed, in_port, id);
 }
 
+// What a missing next hop (no route, rule drop, unset) reads as: mtu 0.
+const NextHop kNoHop{};
+
 // Stage 4: rewrite and batch per output port; the rest to output_exception().
 void output_stage(WorkerContext& w, Burst& b) {
     const NextHopTable& hops = *w.tables.hops;
     TxBatch* tx = w.tx.data();
-    // Bursts mostly share a next hop: resolve each distinct id once. Valid for
-    // the whole burst, which lies inside one RCU read-side section.
+    // Bursts mostly share a next hop: resolve each distinct id (and its tx
+    // batch) once. Valid for the whole burst, inside one RCU read-side section.
     uint32_t last_id = kNoRoute;
-    const NextHop* last_hop = nullptr;
+    const NextHop* last_hop = &kNoHop;
+    TxBatch* last_tx = nullptr;
     for (uint16_t i = 0; i < b.n; ++i) {
         rte_mbuf* m = b.pkts[i];
         const uint32_t id = b.hop[i];
-        const NextHop* hop = last_hop;
         if (id != last_id) {
-            hop = id < kRuleDrop ? hops.get(id) : nullptr;
+            const NextHop* found = id < kRuleDrop ? hops.get(id) : nullptr;
+            last_hop = found != nullptr ? found : &kNoHop;
+            last_tx = &tx[last_hop->port_index];
             last_id = id;
-            last_hop = hop;
         }
         auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
         auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-        if (unlikely(hop == nullptr)) {
-            output_exception(w, m, b.in_port, id, hop);
+        // One test for every reason a routed packet leaves the fast path: a
+        // next hop that does not forward, and the missing one, have mtu 0.
+        if (unlikely(uint32_t(__builtin_bswap16(ip->total_length)) > last_hop->mtu)) {
+            output_exception(w, m, b.in_port, id, last_hop == &kNoHop ? nullptr : last_hop);
             continue;
         }
-        // One branch for the three reasons a routed packet leaves the fast path.
-        const bool exception = (hop->action != HopAction::forward) | (ip->time_to_live <= 1) |
-                               (uint32_t(__builtin_bswap16(ip->total_length)) > hop->mtu);
-        if (unlikely(exception)) {
-            output_exception(w, m, b.in_port, id, hop);
-            continue;
-        }
-        ipv4_rewrite(eth, ip, *hop);
-        TxBatch& t = tx[hop->port_index];
-        t.pkts[t.n++] = m;
+        ipv4_rewrite(eth, ip, *last_hop);
+        last_tx->pkts[last_tx->n++] = m;
     }
 }
 

@@ -1,6 +1,6 @@
 // Stage 1: Ethernet/IPv4 input checks of RFC 1812 sections 5.2.2, 5.3.4 and
 // 5.3.7. A packet passes, goes to the slow path, or gets the reason it is
-// dropped. TTL is checked after the lookup: a packet for us may have TTL 1.
+// dropped. TTL <= 1 goes to the slow path: a packet for us may have TTL 1.
 #pragma once
 
 #include <cstring>
@@ -39,9 +39,18 @@ inline bool ipv4_checksum_ok(const rte_ipv4_hdr* ip, uint32_t ihl) {
 
 // Sources a router never forwards from (RFC 1812 5.3.7): 0/8, 127/8, 224/4
 // (multicast), 240/4 (reserved and 255.255.255.255), by first octet.
+struct MartianOctets {
+    bool is[256] = {};
+    constexpr MartianOctets() {
+        is[0] = is[127] = true;
+        for (unsigned o = 224; o < 256; ++o) is[o] = true;
+    }
+};
+inline constexpr MartianOctets kMartianFirstOctet{};
+
 inline bool martian_source(uint32_t src_be) {
-    const uint8_t first = uint8_t(src_be);  // network order: the first octet is the low byte
-    return (uint8_t(first - 1) >= 223) | (first == 127);  // 0 wraps to 255: >= 223 as 224..255
+    // Network order: the first octet is the low byte. One table load.
+    return kMartianFirstOctet.is[uint8_t(src_be)];
 }
 
 // The frame's destination MAC as a number comparable with RxQueue::mac.
@@ -60,6 +69,7 @@ inline uint64_t mac48(const rte_ether_addr& mac) {
 // Not drop reasons either: the packet goes to the slow path.
 constexpr unsigned kPuntArp = ~1u;
 constexpr unsigned kPuntIpv4 = ~2u;
+constexpr unsigned kPuntTtl = ~3u;  // TTL <= 1: for us (answered) or expired (ICMP)
 
 // The exact verdict for a frame the common-case test refused: pass (to the
 // lookup), punt, or the reason it is dropped. `port_mac` as RxQueue::mac.
@@ -102,6 +112,8 @@ inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, uint64_t port_mac)
     if (martian_source(ip->src_addr)) return unsigned(DropReason::martian_source);
     // Options (Record Route, Timestamp, source routes) are the slow path's.
     if (ihl != sizeof(rte_ipv4_hdr)) return kPuntIpv4;
+    // The slow path decides: a ping to us with TTL 1 is answered, not expired.
+    if (ip->time_to_live <= 1) return kPuntTtl;
     return kIpv4Pass;
 }
 

@@ -30,7 +30,9 @@ struct alignas(32) NextHop {
     rte_ether_addr src;
     uint16_t port_id;     // ethdev port id
     uint16_t port_index;  // index in the dataplane's port list
-    uint16_t mtu;         // egress IP MTU: larger packets go to the slow path
+    // Egress IP MTU: larger packets leave the fast path. 0 unless the action
+    // is forward, so one length test sends every other action out too.
+    uint16_t mtu;
     HopAction action;
     uint8_t drop_reason;  // a DropReason, for HopAction::drop
 };

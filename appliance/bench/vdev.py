@@ -83,8 +83,11 @@ def baseline_contender(appliance: list[str], baseline: Path) -> Contender:
     previous release) in the same rounds: before/after without a day between."""
     tree = baseline.resolve()
     python = tree / ".venv" / "bin" / "python"
-    command = ["env", "-C", str(tree), f"PYTHONPATH={tree}",
-               str(python if python.exists() else sys.executable), *appliance[1:]]
+    if not python.exists() or not list((tree / "appliance").glob("_native*.so")):
+        # Its own venv: ours imports our own tree whatever PYTHONPATH says (editable install).
+        raise FileNotFoundError(f"{tree}: needs .venv/bin/python and appliance/_native*.so "
+                                "(recipe in bench/vdev_forwarding.py)")
+    command = ["env", "-C", str(tree), f"PYTHONPATH={tree}", str(python), *appliance[1:]]
     if "--mac" not in (tree / "appliance" / "bench" / "serve.py").read_text():
         i = command.index("--mac")  # older builds had no MAC filter to satisfy
         del command[i:i + 2]

@@ -37,7 +37,7 @@ NextHop SlowPath::port_hop(uint16_t port, HopAction action) const {
     h.src = ports_[port].mac;
     h.port_id = ports_[port].port_id;
     h.port_index = port;
-    h.mtu = ports_[port].mtu;
+    h.mtu = action == HopAction::forward ? ports_[port].mtu : 0;
     h.action = action;
     return h;
 }
