@@ -1,6 +1,7 @@
 // The burst pipeline: input checks -> LPM -> exact-match rules -> rewrite ->
 // tx; what needs thought is punted to the slow path (slowpath/). Each stage runs over the whole burst before the next one starts, so
 // lookups go in bulk and headers are prefetched ahead of use.
+#include <immintrin.h>
 #include <rte_hash.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
@@ -30,13 +31,25 @@ inline rte_ipv4_hdr* ipv4_of(rte_mbuf* m) {
 // is not martian, with (when asked) a good checksum. The mbuf's data room
 // always holds 34 bytes, so reading them before the length test is safe.
 // Anything else goes to ipv4_input() for its exact verdict.
-inline bool ipv4_common_case(rte_mbuf* m, uint64_t port_mac, bool verify_checksum) {
+// The first 16 bytes of a frame the common case accepts: the port's MAC,
+// EtherType IPv4, version 4 with no options; `mask` says which bytes count.
+struct HeaderPattern {
+    __m128i bytes;
+    int mask;
+    explicit HeaderPattern(uint64_t port_mac)
+        : bytes(_mm_set_epi64x(int64_t(0x0045000800000000ull), int64_t(port_mac))),
+          mask(0x703f) {}  // bytes 0-5 (dst MAC), 12-13 (EtherType), 14 (version/IHL)
+};
+
+inline bool ipv4_common_case(rte_mbuf* m, const HeaderPattern& want, bool verify_checksum) {
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
     const uint32_t total = __builtin_bswap16(ip->total_length);
+    // Destination MAC, EtherType and version/IHL in one compare.
+    const __m128i head = _mm_loadu_si128(reinterpret_cast<const __m128i*>(eth));
+    const int same = _mm_movemask_epi8(_mm_cmpeq_epi8(head, want.bytes));
     bool ok = (rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) &
-              (dst_mac48(eth) == port_mac) &
-              (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) & (ip->version_ihl == 0x45) &
+              ((same & want.mask) == want.mask) &
               (total >= sizeof(rte_ipv4_hdr)) &
               (sizeof(rte_ether_hdr) + total <= rte_pktmbuf_pkt_len(m)) &
               (ip->time_to_live > 1) & !martian_source(ip->src_addr);
@@ -76,12 +89,13 @@ void punt_for_error(WorkerContext& w, rte_mbuf* m, DropReason why, uint16_t port
 void input_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n, Burst& b) {
     const bool verify = w.tables.verify_checksum;
     const uint64_t port_mac = q.mac;  // a local: stores into b cannot make it reload
+    const HeaderPattern want(port_mac);
     // Headers the NIC just wrote are in LLC at best: ask for all of them at
     // once, one tight loop, before the first is read.
     for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
-        if (unlikely(!ipv4_common_case(m, port_mac, verify))) {
+        if (unlikely(!ipv4_common_case(m, want, verify))) {
             const unsigned verdict = ipv4_input(m, verify, port_mac);
             if (verdict == kPuntArp || verdict == kPuntIpv4) {
                 punt(w, m, verdict == kPuntArp ? PuntKind::arp : PuntKind::ipv4_input,
