@@ -3,7 +3,8 @@
 All three run on the same single worker core, read the same pcap (net_pcap,
 infinite_rx) and send to net_null; all three are measured the same way, by
 sampling the null port's opackets through DPDK telemetry. They run one after
-another, round after round, so a noisy neighbour hits them alike.
+another, round after round, in an order rotated each round, so a noisy
+neighbour (or the contender before) hits them alike.
 """
 from __future__ import annotations
 
@@ -158,7 +159,11 @@ def run(work: Path, pcap: Path, routes: Path, rounds: int, seconds: float,
     l3fwd = build_l3fwd(cache)
     results: dict[str, list[Sample]] = {}
     for r in range(rounds):
-        for c in contenders(work, l3fwd, pcap, routes, baseline):
+        # Rotated each round: whoever runs right after testpmd (both cores
+        # busy) was seen to lose up to ~10%, so no contender keeps that seat.
+        order = contenders(work, l3fwd, pcap, routes, baseline)
+        order = order[r % len(order):] + order[:r % len(order)]
+        for c in order:
             sample = measure(c, seconds, work / f"{c.name}-{r}.log")
             results.setdefault(c.name, []).append(sample)
             print(f"  round {r + 1}/{rounds} {c.name:<11} {sample.mpps:7.3f} Mpps",
