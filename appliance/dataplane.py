@@ -254,6 +254,7 @@ class Dataplane:
         """Totals, per-worker and per-port counters as plain dicts."""
         workers = self._dp.worker_stats()
         slow = self._dp.slowpath_stats()
+        slow["cycles_per_packet"] = slow["busy_cycles"] / slow["received"] if slow["received"] else 0.0
         drops = {r: sum(w["drops"][r] for w in workers) + slow["drops"][r] for r in DROP_REASONS}
         busy_cycles = sum(w["busy_cycles"] for w in workers)
         busy_packets = sum(w["busy_packets"] for w in workers)

@@ -66,6 +66,12 @@ class DataplaneCollector:
         yield CounterMetricFamily("appliance_icmp_rate_limited",
                                   "ICMP errors not sent: over the rate limit",
                                   value=slow["icmp_rate_limited"])
+        yield CounterMetricFamily("appliance_slowpath_busy_cycles",
+                                  "TSC cycles the slow path spent on punted packets",
+                                  value=slow["busy_cycles"])
+        yield CounterMetricFamily("appliance_slowpath_packets",
+                                  "Packets the workers punted to the slow path",
+                                  value=slow["received"])
         yield CounterMetricFamily("appliance_local_packets",
                                   "Packets for the router itself that it consumed (ARP, echo)",
                                   value=slow["local"])

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include <rte_cycles.h>
 #include <rte_lcore.h>
 #include <rte_ring.h>
 
@@ -110,7 +111,9 @@ void SlowPath::run() {
                                                          nullptr);
             if (n != 0) {
                 std::lock_guard<std::mutex> lock(writer_);
+                const uint64_t start = rte_rdtsc();
                 for (unsigned i = 0; i < n; ++i) process(pkts[i]);
+                stats_.busy_cycles += rte_rdtsc() - start;
                 worked = true;
             }
             busy_.store(false, std::memory_order_release);

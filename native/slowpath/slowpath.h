@@ -93,7 +93,8 @@ struct AddressInfo {
     X(icmp_fragmentation_needed, "ICMP fragmentation needed sent")                  \
     X(icmp_rate_limited, "ICMP errors not sent: over the rate limit")               \
     X(fragments_out, "fragments sent")                                              \
-    X(generated_dropped, "packets the slow path made that could not be sent")
+    X(generated_dropped, "packets the slow path made that could not be sent")         \
+    X(busy_cycles, "TSC cycles spent on punted packets (cycles/packet, like workers)")
 
 struct SlowPathStats {
 #define APPLIANCE_SLOW_FIELD(name, help) uint64_t name = 0;
