@@ -25,6 +25,14 @@ PORT_COUNTERS = {  # ethdev name -> (metric suffix, help)
 }
 
 
+SLOWPATH_COUNTERS = [  # slow-path stats key, metric name, help
+    ("icmp_rate_limited", "appliance_icmp_rate_limited", "ICMP errors not sent: over the rate limit"),
+    ("busy_cycles", "appliance_slowpath_busy_cycles", "TSC cycles the slow path spent on punted packets"),
+    ("received", "appliance_slowpath_packets", "Packets the workers punted to the slow path"),
+    ("local", "appliance_local_packets", "Packets for the router itself that it consumed (ARP, echo)"),
+]
+
+
 class DataplaneCollector:
     def __init__(self, read_stats: Callable[[], dict]):
         self.read_stats = read_stats
@@ -63,18 +71,8 @@ class DataplaneCollector:
         for kind in ("echo_replies", "time_exceeded", "unreachable", "fragmentation_needed"):
             icmp.add_metric([kind], slow[f"icmp_{kind}"])
         yield icmp
-        yield CounterMetricFamily("appliance_icmp_rate_limited",
-                                  "ICMP errors not sent: over the rate limit",
-                                  value=slow["icmp_rate_limited"])
-        yield CounterMetricFamily("appliance_slowpath_busy_cycles",
-                                  "TSC cycles the slow path spent on punted packets",
-                                  value=slow["busy_cycles"])
-        yield CounterMetricFamily("appliance_slowpath_packets",
-                                  "Packets the workers punted to the slow path",
-                                  value=slow["received"])
-        yield CounterMetricFamily("appliance_local_packets",
-                                  "Packets for the router itself that it consumed (ARP, echo)",
-                                  value=slow["local"])
+        for key, name, help in SLOWPATH_COUNTERS:
+            yield CounterMetricFamily(name, help, value=slow[key])
         yield GaugeMetricFamily("appliance_held_packets",
                                 "Packets waiting for a neighbour to resolve", value=slow["held"])
         states = GaugeMetricFamily("appliance_neighbors", "Neighbour entries, by state",

@@ -3,9 +3,10 @@
 A running appliance's tables are its config's tables plus the runtime
 overlay (changes made through the API, persisted in the state file). Going
 from one state to another is a diff applied in an order that never leaves a
-prefix pointing at a missing next hop: add addresses and static neighbours,
-set next hops, add/replace routes and rules, then delete in the reverse
-order. Addresses are keyed "port address" ("lan0 192.0.2.1/24"), static
+prefix pointing at a missing next hop: remove addresses that go (one may
+come back on another port or length), add addresses and static neighbours,
+set next hops, add/replace routes and rules, then delete rules, routes, next
+hops and neighbours. Addresses are keyed "port address" ("lan0 192.0.2.1/24"), static
 neighbours "port ip" -> MAC.
 """
 from __future__ import annotations

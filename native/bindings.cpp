@@ -181,8 +181,7 @@ PYBIND11_MODULE(_native, m) {
             for (const AddressInfo& a : d.addresses()) {
                 py::dict e;
                 e["port"] = d.port_name(a.port_index);
-                e["address"] = format_prefix(a.ip, 32).substr(0, format_prefix(a.ip, 32).find('/')) +
-                               "/" + std::to_string(a.depth);
+                e["address"] = format_ipv4(a.ip) + "/" + std::to_string(a.depth);
                 out.append(e);
             }
             return out;

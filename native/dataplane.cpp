@@ -28,6 +28,14 @@ void free_ring(rte_ring* r) {
     rte_ring_free(r);
 }
 
+std::pair<uint32_t, uint8_t> parse_address(const std::string& text) {
+    try {
+        return parse_interface(text);
+    } catch (const RouteError& e) {
+        throw AddressError(e.what());
+    }
+}
+
 rte_ether_addr parse_mac(const std::string& text, const std::string& what) {
     rte_ether_addr mac{};
     if (text.size() != 17 || rte_ether_unformat_addr(text.c_str(), &mac) != 0)
@@ -336,7 +344,7 @@ std::optional<std::string> Dataplane::nexthop_gateway(uint32_t id) {
     check_open();
     auto key = slow_->gateway_of(id);
     if (!key) return std::nullopt;
-    return format_prefix(*key, 32).substr(0, format_prefix(*key, 32).find('/'));
+    return format_ipv4(*key);
 }
 
 void Dataplane::nexthop_delete(uint32_t id) {
@@ -368,37 +376,16 @@ void Dataplane::address_add(const std::string& port, const std::string& prefix) 
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
     size_t idx = port_index(port);
-    auto slash = prefix.find('/');
-    if (slash == std::string::npos)
-        throw AddressError("'" + prefix + "': an address needs its prefix length, like 192.0.2.1/24");
-    Route r;
-    try {
-        r = parse_prefix(prefix.substr(0, slash) + "/32");
-        const std::string len = prefix.substr(slash + 1);
-        if (len.empty() || len.size() > 2 || !std::all_of(len.begin(), len.end(), ::isdigit) ||
-            std::stoi(len) > 32)
-            throw RouteError("prefix length must be a number 0..32");
-        r.depth = uint8_t(std::stoi(len));
-    } catch (const RouteError& e) {
-        throw AddressError("'" + prefix + "': " + e.what());
-    }
-    if (r.depth == 0) throw AddressError("'" + prefix + "': prefix length must be 1..32");
-    slow_->address_add(uint16_t(idx), r.ip, r.depth);
+    const auto [ip, depth] = parse_address(prefix);
+    slow_->address_add(uint16_t(idx), ip, depth);
 }
 
 void Dataplane::address_delete(const std::string& port, const std::string& prefix) {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
     size_t idx = port_index(port);
-    auto slash = prefix.find('/');
-    if (slash == std::string::npos)
-        throw AddressError("'" + prefix + "': an address needs its prefix length, like 192.0.2.1/24");
-    const uint32_t ip = parse_ip(prefix.substr(0, slash), "address");
-    const std::string len = prefix.substr(slash + 1);
-    if (len.empty() || len.size() > 2 || !std::all_of(len.begin(), len.end(), ::isdigit) ||
-        std::stoi(len) > 32)
-        throw AddressError("'" + prefix + "': prefix length must be a number 1..32");
-    slow_->address_delete(uint16_t(idx), ip, uint8_t(std::stoi(len)));
+    const auto [ip, depth] = parse_address(prefix);
+    slow_->address_delete(uint16_t(idx), ip, depth);
 }
 
 std::vector<AddressInfo> Dataplane::addresses() {

@@ -29,11 +29,27 @@ Route parse_prefix(const std::string& text) {
     return {ip, uint8_t(depth), 0};
 }
 
-std::string format_prefix(uint32_t ip, uint8_t depth) {
+std::string format_ipv4(uint32_t ip) {
     in_addr a{htonl(ip)};
     char buf[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &a, buf, sizeof buf);
-    return std::string(buf) + "/" + std::to_string(depth);
+    return buf;
+}
+
+std::string format_prefix(uint32_t ip, uint8_t depth) {
+    return format_ipv4(ip) + "/" + std::to_string(depth);
+}
+
+std::pair<uint32_t, uint8_t> parse_interface(const std::string& text) {
+    const auto slash = text.find('/');
+    if (slash == std::string::npos)
+        throw RouteError("'" + text + "': an address needs its prefix length, like 192.0.2.1/24");
+    Route r = parse_prefix(text.substr(0, slash) + "/32");
+    const std::string len = text.substr(slash + 1);
+    if (len.empty() || len.size() > 2 || !std::all_of(len.begin(), len.end(), ::isdigit) ||
+        std::stoi(len) < 1 || std::stoi(len) > 32)
+        throw RouteError("'" + text + "': prefix length must be a number 1..32");
+    return {r.ip, uint8_t(std::stoi(len))};
 }
 
 Fib::Fib(uint32_t max_routes, uint32_t tbl8_groups, NextHopTable& hops, Rcu& rcu)

@@ -24,6 +24,9 @@ struct Route {
 // "10.1.0.0/16" -> (ip, depth); RouteError on bad syntax, length or host bits.
 Route parse_prefix(const std::string& text);
 std::string format_prefix(uint32_t ip, uint8_t depth);
+std::string format_ipv4(uint32_t ip);  // host order -> "192.0.2.1"
+// "192.0.2.1/24" -> (ip, depth) with host bits allowed: an interface address.
+std::pair<uint32_t, uint8_t> parse_interface(const std::string& text);
 
 class Fib {
 public:
@@ -39,7 +42,7 @@ public:
     // not counted against max_routes, which is the users' budget.
     void add_internal(const Route& r);
     void remove_internal(uint32_t ip, uint8_t depth);
-    void disown(uint32_t, uint8_t) { internal_--; }  // a user route replaced an internal one
+    void internal_replaced() { internal_--; }  // a user route took an internal one's prefix
     void add_bulk(const std::vector<Route>& rs);  // all or nothing
     void remove(uint32_t ip, uint8_t depth);      // RouteError if absent
     std::vector<Route> list() const;              // sorted by prefix, then length

@@ -51,7 +51,6 @@ Port::Port(const PortSpec& spec) : spec_(spec) {
         if (rc < 0)
             throw PortError("port " + spec_.name + ": cannot probe device '" + spec_.device +
                             "': " + dpdk_strerror(rc));
-        created_ = true;
         if (rte_eth_dev_get_port_by_name(ethdev.c_str(), &port_id_) != 0)
             throw PortError("port " + spec_.name + ": device '" + spec_.device +
                             "' probed but no ethdev named '" + ethdev + "' appeared");
@@ -117,7 +116,6 @@ void Port::create_ring_port() {
                         dpdk_strerror(rte_errno));
     }
     port_id_ = static_cast<uint16_t>(rc);
-    created_ = true;
     // Ring ports start with an all-zero MAC and the ring PMD cannot set one
     // (nor filters by it): the port keeps its MAC itself, a locally
     // administered one unless pinned.

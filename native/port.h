@@ -78,7 +78,6 @@ private:
 
     PortSpec spec_;
     uint16_t port_id_ = 0;
-    bool created_ = false;  // we probed/created it, so we remove it
     bool started_ = false;
     uint64_t rss_hf_ = 0;
     uint64_t rx_offloads_ = 0, tx_offloads_ = 0;

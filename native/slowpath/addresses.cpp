@@ -62,12 +62,13 @@ void SlowPath::check_user_route(uint32_t ip, uint8_t depth) const {
 }
 
 void SlowPath::user_route_added(uint32_t ip, uint8_t depth) {
-    if (depth != 32) return;
+    // Only a /32 we own can be a neighbour's host route: no scan for the rest.
+    if (depth != 32 || !owns_route(ip, 32)) return;
     for (auto& [key, n] : neighbors_)
         if (n.host_route && n.ip == ip) {
             n.host_route = false;  // the user's route replaced ours in the FIB
             owned_routes_.erase(route_key(ip, 32));
-            fib_.disown(ip, 32);
+            fib_.internal_replaced();
         }
 }
 

@@ -72,11 +72,23 @@ void SlowPath::neigh_hold(Neighbor& n, rte_mbuf* m, bool generated) {
         rte_mbuf* old = n.hold.front();
         n.hold.pop_front();
         held_--;
-        if (get_meta(old).generated) drop_generated(old);
-        else drop(old, DropReason::hold_queue_full);
+        drop_held(old, DropReason::hold_queue_full);
     }
     n.hold.push_back(m);
     held_++;
+}
+
+std::deque<rte_mbuf*> SlowPath::neigh_take_held(Neighbor& n) {
+    std::deque<rte_mbuf*> held;
+    held.swap(n.hold);
+    held_ -= unsigned(held.size());
+    return held;
+}
+
+// A held packet that will not leave: a made one is counted apart.
+void SlowPath::drop_held(rte_mbuf* m, DropReason why) {
+    if (get_meta(m).generated) drop_generated(m);
+    else drop(m, why);
 }
 
 void SlowPath::neigh_learn(uint16_t port, uint32_t ip, const rte_ether_addr& mac,
@@ -103,10 +115,7 @@ void SlowPath::neigh_update(Neighbor& n, const rte_ether_addr& mac, NeighState s
                                                                   : config_.stale_ms);
     neigh_publish(n);
     // Held packets leave in the order they came, through the same decision.
-    std::deque<rte_mbuf*> held;
-    held.swap(n.hold);
-    held_ -= unsigned(held.size());
-    for (rte_mbuf* m : held) {
+    for (rte_mbuf* m : neigh_take_held(n)) {
         const PacketMeta meta = get_meta(m);
         ipv4_route(m, meta.port, lookup(m), meta.generated != 0);
     }
@@ -117,17 +126,10 @@ void SlowPath::neigh_fail(Neighbor& n) {
     n.changed_ms = now_ms();
     n.deadline_ms = n.changed_ms + config_.failed_ms;
     neigh_publish(n);
-    std::deque<rte_mbuf*> held;
-    held.swap(n.hold);
-    held_ -= unsigned(held.size());
-    for (rte_mbuf* m : held) {
+    for (rte_mbuf* m : neigh_take_held(n)) {
         const PacketMeta meta = get_meta(m);
-        if (meta.generated) {
-            drop_generated(m);
-            continue;
-        }
-        icmp_error(m, meta.port, 3, 1);  // host unreachable (RFC 1812 4.3.3.1)
-        drop(m, DropReason::neighbor_unreachable);
+        if (!meta.generated) icmp_error(m, meta.port, 3, 1);  // host unreachable (RFC 1812 4.3.3.1)
+        drop_held(m, DropReason::neighbor_unreachable);
     }
 }
 
@@ -159,11 +161,7 @@ void SlowPath::neigh_forget(Neighbor& n) {
         hops_.remove(n.host_hop);
         free_hops_.push_back(n.host_hop);
     }
-    for (rte_mbuf* m : n.hold) {
-        if (get_meta(m).generated) drop_generated(m);
-        else drop(m, DropReason::neighbor_unreachable);
-    }
-    held_ -= unsigned(n.hold.size());
+    for (rte_mbuf* m : neigh_take_held(n)) drop_held(m, DropReason::neighbor_unreachable);
     for (uint32_t id : n.gateway_of) {
         NextHop hop = port_hop(n.port, HopAction::resolve);
         hops_.set(id, hop);

@@ -188,6 +188,8 @@ private:
     Neighbor& neigh_new_or_throw(uint16_t port, uint32_t ip);
     Neighbor* neigh_resolve(uint16_t port, uint32_t ip);  // nullptr: table full
     void neigh_hold(Neighbor& n, rte_mbuf* m, bool generated);
+    std::deque<rte_mbuf*> neigh_take_held(Neighbor& n);
+    void drop_held(rte_mbuf* m, DropReason why);
     void neigh_learn(uint16_t port, uint32_t ip, const rte_ether_addr& mac, NeighState state);
     void neigh_update(Neighbor& n, const rte_ether_addr& mac, NeighState state);
     void neigh_fail(Neighbor& n);
