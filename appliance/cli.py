@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from appliance import __version__
 from appliance.config import DEFAULT_SOCKET
@@ -38,10 +37,10 @@ def run_demo(duration: float | None, interval: float, as_json: bool) -> int:
     return 0
 
 
-def run_config(path: str, duration: float | None) -> int:
+def run_config(path: str, duration: float | None, set_aside_state: bool = False) -> int:
     """Runs the appliance from a config file, serving the API, until SIGTERM/SIGINT."""
     from appliance.api.server import serve, serve_tcp, stop as stop_server
-    from appliance.config import load_config, split_listen
+    from appliance.config import load_config, read_token, split_listen
     from appliance.metrics import serve_metrics
     from appliance.service import Service
 
@@ -52,12 +51,12 @@ def run_config(path: str, duration: float | None) -> int:
     stop = _stop_on_signals()
     reload = SignalFlag()
     signal.signal(signal.SIGHUP, lambda *_: reload.set())
-    service = Service(cfg, source=path)
+    service = Service(cfg, source=path, set_aside_state=set_aside_state)
     servers = [serve(service, cfg.api.socket)]
     log.info("API listening on %s", cfg.api.socket)
     if cfg.api.tcp_listen:
         host, port = split_listen(cfg.api.tcp_listen)
-        token = Path(cfg.api.token_file).read_text().strip()
+        token = read_token(cfg.api.token_file)
         servers.append(serve_tcp(service, host, port, token))
         log.info("API listening on tcp %s (bearer token required)", cfg.api.tcp_listen)
     if cfg.metrics:
@@ -73,6 +72,8 @@ def run_config(path: str, duration: float | None) -> int:
                     service.reload()
                 except ApplianceError as e:
                     log.error("reload of %s refused, nothing changed: %s", path, e)
+                except Exception:  # a bug must not stop a router that forwards
+                    log.exception("reload of %s failed, nothing changed", path)
             if duration is not None and time.monotonic() - started >= duration:
                 break
     finally:
@@ -299,9 +300,8 @@ def client_command(args: argparse.Namespace) -> int:
         else:
             _show(c.stats(), True)
     elif what == "apply":
-        with open(args.file) as f:
-            document = yaml.safe_load(f)
-        _show(c.apply(document), args.json)
+        from appliance.config import read_yaml
+        _show(c.apply(read_yaml(args.file)), args.json)
     return 0
 
 
@@ -323,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = leaf(sub, "run", help="run in the foreground (no --config: the built-in demo)")
     run.add_argument("--config", help="YAML config file")
     run.add_argument("--duration", type=float, help="stop after this many seconds")
+    run.add_argument("--set-aside-state", action="store_true",
+                     help="if the state file is damaged, move it aside (FILE.damaged-PID) and "
+                          "start from the config alone")
     run.add_argument("--interval", type=float, default=1.0, help="demo: seconds between stats")
 
     validate = leaf(group("config", "config files"), "validate",
@@ -433,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "run":
             if args.config:
-                return run_config(args.config, args.duration)
+                return run_config(args.config, args.duration, args.set_aside_state)
             return run_demo(args.duration, args.interval, args.json)
         if args.command == "config":
             return validate_config(args.file, check_host=not args.no_host_checks)

@@ -10,19 +10,30 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from appliance.dataplane import (PROTOCOLS, DataplaneConfig, PortConfig, SlowPathSettings,
                                  TableSizes)
+from appliance.decode import MAX_BYTES, load_yaml, shorten
 from appliance.eal import HOST_CPUS, EalOptions, port_kind
 from appliance.errors import ConfigError
 
 MAC_PATTERN = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
 DEFAULT_SOCKET = "/run/appliance/appliance.sock"
+MAX_ERRORS = 20  # error lines shown; a million bad routes are summed up after these
+
+
+def _unicast(mac: str) -> str:
+    # A group or zero MAC as either end of a frame makes every switch flood or drop it.
+    if int(mac[:2], 16) & 1 or mac.replace(":", "") == "0" * 12:
+        raise ValueError("not a unicast MAC (multicast, broadcast and 00:00:00:00:00:00 "
+                         "are refused)")
+    return mac
+
+
+UnicastMac = Annotated[str, Field(pattern=MAC_PATTERN), AfterValidator(_unicast)]
 
 
 class Strict(BaseModel):
@@ -32,7 +43,7 @@ class Strict(BaseModel):
 class EalSection(Strict):
     main_lcore: int = Field(0, ge=0)
     worker_lcores: list[int] = Field(default_factory=lambda: [1], min_length=1)
-    memory_mb: int = Field(512, ge=64)
+    memory_mb: int = Field(512, ge=64, le=1 << 20)
     hugepages: bool = True
     file_prefix: str = Field("appliance", pattern=r"^[A-Za-z0-9_.-]+$")
 
@@ -47,7 +58,7 @@ class PortSection(Strict):
     mtu: int | None = Field(None, ge=68, le=9600)
     promiscuous: bool = False
     rss: bool = True
-    mac: str | None = Field(None, pattern=MAC_PATTERN)
+    mac: UnicastMac | None = None
     addresses: list[ipaddress.IPv4Interface] = []
 
     @field_validator("addresses", mode="before")
@@ -85,9 +96,9 @@ class NextHopSection(Strict):
 
     id: int = Field(ge=0)
     port: str
-    mac: str | None = Field(None, pattern=MAC_PATTERN)
+    mac: UnicastMac | None = None
     gateway: ipaddress.IPv4Address | None = None
-    src_mac: str | None = Field(None, pattern=MAC_PATTERN)
+    src_mac: UnicastMac | None = None
 
 
 class NeighborSection(Strict):
@@ -95,7 +106,7 @@ class NeighborSection(Strict):
 
     port: str
     ip: ipaddress.IPv4Address
-    mac: str = Field(pattern=MAC_PATTERN)
+    mac: UnicastMac
 
 
 class ArpSection(Strict):
@@ -151,7 +162,7 @@ LISTEN_PATTERN = r"^[0-9A-Za-z.:\[\]-]+:[0-9]{1,5}$"
 
 
 class ApiSection(Strict):
-    socket: str = DEFAULT_SOCKET
+    socket: str = Field(DEFAULT_SOCKET, min_length=1, max_length=107)  # sun_path
     # Optional TCP listener; only with a bearer token (a file holding it).
     tcp_listen: str | None = Field(None, pattern=LISTEN_PATTERN)
     token_file: str | None = None
@@ -212,7 +223,7 @@ def _format(source: str, error: dict) -> str:
         return f"{source}: {where}: unknown key"
     if error["type"] == "missing":
         return f"{source}: {where}: required key missing"
-    return f"{source}: {where}: {message} (got {error['input']!r})"
+    return f"{source}: {where}: {message} (got {shorten(error['input'])})"
 
 
 def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
@@ -283,6 +294,11 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
     if cfg.api.tcp_listen and not cfg.api.token_file:
         errors.append(f"{source}: api.token_file: required with api.tcp_listen "
                       "(the TCP API never runs without a bearer token)")
+    elif cfg.api.token_file and check_host:
+        try:
+            read_token(cfg.api.token_file)
+        except ConfigError as e:
+            errors.append(f"{source}: api.token_file: {e}")
     tables = cfg.tables
     if len(cfg.routes) > tables.max_routes:
         errors.append(f"{source}: routes: {len(cfg.routes)} routes exceed tables.max_routes "
@@ -305,25 +321,47 @@ def parse_config(document: Any, source: str = "<config>", check_host: bool = Tru
     try:
         cfg = Config.model_validate(document)
     except ValidationError as e:
-        raise ConfigError("\n".join(_format(source, err) for err in e.errors())) from None
+        raise ConfigError(_joined([_format(source, err) for err in e.errors()])) from None
     errors = _semantic_errors(cfg, source, check_host)
     if errors:
-        raise ConfigError("\n".join(errors))
+        raise ConfigError(_joined(errors))
     return cfg
+
+
+def _joined(errors: list[str]) -> str:
+    more = len(errors) - MAX_ERRORS
+    return "\n".join(errors[:MAX_ERRORS] + ([f"... and {more} more errors"] if more > 0 else []))
+
+
+def read_token(path: str) -> str:
+    """The API bearer token from its file; ConfigError if it cannot be one."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(4097)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        token = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the token must be printable ASCII") from None
+    if not token:
+        raise ConfigError(f"{path}: the token file is empty")
+    if len(raw) > 4096 or not token.isprintable() or any(c.isspace() for c in token):
+        raise ConfigError(f"{path}: the token must be one line of printable ASCII "
+                          "without spaces, at most 4096 bytes")
+    return token
 
 
 def load_config(path: str | os.PathLike, check_host: bool = True) -> Config:
     """Reads and validates a YAML config file."""
-    source = str(path)
+    return parse_config(read_yaml(path), str(path), check_host)
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    """A YAML file through the bounded decoder; ConfigError names the file."""
     try:
-        text = Path(path).read_text()
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)  # bounded: /dev/zero is a path too
     except OSError as e:
-        raise ConfigError(f"{source}: cannot read: {e.strerror}") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{source}:{where}: not valid YAML: "
-                          f"{getattr(e, 'problem', None) or e}") from None
-    return parse_config(document, source, check_host)
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    return load_yaml(data, str(path))

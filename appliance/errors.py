@@ -23,6 +23,10 @@ class ConfigError(ApplianceError):
     """A configuration or description that does not validate."""
 
 
+class StorageError(ApplianceError):
+    """The state file cannot be written (disk full, read-only): the change was not made."""
+
+
 __all__ = [
     "AddressError",
     "ApplianceError",
@@ -35,5 +39,6 @@ __all__ = [
     "RouteError",
     "RuleError",
     "StateError",
+    "StorageError",
     "TableFullError",
 ]

@@ -15,10 +15,9 @@ from typing import Any
 from appliance.config import Config, load_config, parse_config
 from appliance.dataplane import Dataplane, canonical_prefixes, to_prefix
 from appliance.eal import shutdown_eal
-from appliance.errors import ConfigError, StateError
+from appliance.errors import AddressError, ConfigError, NeighborError, StorageError
 from appliance.host import hugepages
 from appliance.state import StateFile
-from appliance.errors import AddressError, NeighborError
 from appliance.tables import KINDS, Overlay, Tables, apply_diff, nexthop_value, rule_key, set_nexthop
 
 log = logging.getLogger("appliance.service")
@@ -42,14 +41,14 @@ def _ip(text: str) -> str:
 
 
 class Service:
-    def __init__(self, cfg: Config, source: str | None = None):
+    def __init__(self, cfg: Config, source: str | None = None, set_aside_state: bool = False):
         self.cfg = cfg
         self.source = source
         self.lock = threading.RLock()
         if cfg.eal.hugepages:
             hugepages.verify(cfg.eal.memory_mb)  # a clear error before the EAL's own
         self.state = StateFile(cfg.state_file) if cfg.state_file else None
-        self.overlay = self.state.load() if self.state else Overlay()
+        self.overlay = self._load_state(set_aside_state) if self.state else Overlay()
         self.dp = Dataplane(cfg.dataplane_config())
         self.current = Tables()
         desired = self.overlay.over(Tables.from_config(cfg))
@@ -59,18 +58,29 @@ class Service:
             self.dp.close()
             raise
         self.current = desired
-        if self.state:
-            self.state.snapshot(self.overlay)  # compacts what the last run appended
+        self._compact()  # what the last run appended
         self.dp.start()
         log.info("started: %d ports, %d addresses, %d next hops, %d routes, %d rules "
                  "(%d changes from the state file)", len(cfg.ports), len(desired.addresses),
                  len(desired.nexthops), len(desired.routes), len(desired.rules),
                  sum(len(getattr(self.overlay, k)) for k in KINDS))
 
+    def _load_state(self, set_aside: bool) -> Overlay:
+        from appliance.state import StateFileError
+        try:
+            return self.state.load()
+        except StateFileError as e:
+            if not set_aside:
+                raise
+            log.warning("%s", e)
+            log.warning("state file moved aside to %s; starting from the config alone",
+                        self.state.set_aside())
+            return Overlay()
+
     # -- one change: apply, mirror, persist, or undo --
     def _change(self, kind: str, key: Any, value: Any, apply, undo) -> None:
-        mirror, overlay = getattr(self.current, kind), getattr(self.overlay, kind)
-        with self.lock:
+        with self.lock:  # the mirror is read under it: a bulk change or reload replaces it
+            mirror, overlay = getattr(self.current, kind), getattr(self.overlay, kind)
             old_value, old_overlay = mirror.get(key, _MISSING), overlay.get(key, _MISSING)
             apply()
             if value is None:
@@ -79,27 +89,31 @@ class Service:
                 mirror[key] = value
             overlay[key] = value
             try:
-                self._record(kind, key, value)
-            except OSError as e:
+                if self.state:
+                    self.state.record(kind, key, value)
+            except StorageError as e:
                 undo(None if old_value is _MISSING else old_value)
                 for d, old in ((mirror, old_value), (overlay, old_overlay)):
                     if old is _MISSING:
                         d.pop(key, None)
                     else:
                         d[key] = old
-                raise StateError(f"cannot write state file {self.state.path}: {e.strerror}; "
-                                 "change undone") from None
+                raise StorageError(f"{e}; change undone") from None
+            self._compact_if_due()
 
-    def _record(self, kind: str, key: Any, value: Any) -> None:
+    def _compact_if_due(self) -> None:
+        if self.state and self.state.needs_compaction():
+            self._compact()
+
+    def _compact(self) -> None:
+        """A new snapshot; if it cannot be written, the log it replaces stays valid."""
         if not self.state:
             return
-        self.state.record(kind, key, value)
-        if self.state.needs_compaction():
+        try:
             self.state.snapshot(self.overlay)
-
-    def _snapshot(self) -> None:
-        if self.state:
-            self.state.snapshot(self.overlay)
+        except StorageError as e:
+            self.state.defer_compaction()
+            log.warning("%s; state file not compacted, tried again later", e)
 
     # -- routes --
     def route_add(self, prefix: str, nexthop: int) -> None:
@@ -121,11 +135,11 @@ class Service:
             try:
                 if self.state:
                     self.state.record_bulk("routes", routes)
-            except OSError as e:
+            except StorageError as e:
                 apply_diff(self.dp, desired, previous)
                 self.current, self.overlay.routes = previous, before_overlay
-                raise StateError(f"cannot write state file {self.state.path}: {e.strerror}; "
-                                 "change undone") from None
+                raise StorageError(f"{e}; change undone") from None
+            self._compact_if_due()
             return n
 
     def route_delete(self, prefix: str) -> None:
@@ -184,11 +198,12 @@ class Service:
 
     def neighbor_delete(self, port: str, ip: str) -> None:
         key = f"{port} {_ip(ip)}"
-        if key in self.current.neighbors:  # a static entry: the change is persisted
-            self._change("neighbors", key, None, lambda: self.dp.neighbor_delete(port, _ip(ip)),
-                         lambda old: self.dp.neighbor_add(port, _ip(ip), old))
-        else:  # a learned one: flushed, as `ip neigh del` does; nothing to persist
-            with self.lock:
+        with self.lock:
+            if key in self.current.neighbors:  # a static entry: the change is persisted
+                self._change("neighbors", key, None,
+                             lambda: self.dp.neighbor_delete(port, _ip(ip)),
+                             lambda old: self.dp.neighbor_add(port, _ip(ip), old))
+            else:  # a learned one: flushed, as `ip neigh del` does; nothing to persist
                 self.dp.neighbor_delete(port, _ip(ip))
 
     def neighbors(self) -> list[dict]:
@@ -238,13 +253,19 @@ class Service:
                                   "(nothing was applied)")
 
     def _move_to(self, new: Config, overlay: Overlay) -> dict:
+        """All or nothing: the data plane, the mirror and the state file move together."""
         desired = overlay.over(Tables.from_config(new))
         apply_diff(self.dp, self.current, desired)
+        try:
+            if self.state:
+                self.state.snapshot(overlay)
+        except StorageError as e:
+            apply_diff(self.dp, desired, self.current)
+            raise StorageError(f"{e}; nothing was applied") from None
         summary = {kind: {"added": len(getattr(desired, kind).keys() - getattr(self.current, kind).keys()),
                           "removed": len(getattr(self.current, kind).keys() - getattr(desired, kind).keys())}
                    for kind in KINDS}
         self.current, self.cfg, self.overlay = desired, new, overlay
-        self._snapshot()
         log.info("applied: %s", summary)
         return summary
 

@@ -1,24 +1,39 @@
 """The state file: every accepted runtime change, durable before it is acknowledged.
 
-JSON lines. The first line is a snapshot of the overlay; each later line is
-one change (or one bulk change), appended and fdatasync'ed, so an
-acknowledged change survives a crash and a single route add costs one small
-write, not a rewrite of a million-route file. The log is compacted into a new
-snapshot (temp file, fsync, rename) when it grows long and on apply/reload.
-A torn last line (a crash mid-write, never acknowledged) is ignored.
+One record per line, `CRC32 JSON`: the first is normally a snapshot of the
+overlay, each later one a change (or one bulk change), appended and
+fdatasync'ed, so an acknowledged change survives a crash and a single route
+add costs one small write. The log is compacted into a new snapshot (new
+file, fsync, rename) when it grows long and on apply/reload.
+
+Reading trusts nothing: every record's checksum, JSON and shape are checked.
+A torn *last* record (a crash mid-write: never acknowledged) is dropped; any
+other damage refuses the start with the file and line named, because
+starting without the changes would silently lose them. A write that fails
+(disk full) is cut off again, so a refused change never comes back.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
 import os
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Any
 
-from appliance.errors import StateError
-from appliance.tables import Overlay, rule_key_parse, rule_key_text
+from appliance.decode import DecodeError, load_json, shorten
+from appliance.errors import ConfigError, StorageError
+from appliance.tables import KINDS, Overlay, rule_key_parse, rule_key_text
 
-COMPACT_AFTER = 10_000  # appended lines
+log = logging.getLogger("appliance.state")
+COMPACT_AFTER = 10_000  # appended records
+FORMAT = 2  # 1: lines without checksums (read, rewritten at the next snapshot)
+
+
+class StateFileError(ConfigError):
+    """A state file that is damaged beyond a torn last record."""
 
 
 def _encode_key(kind: str, key: Any) -> Any:
@@ -28,62 +43,152 @@ def _encode_key(kind: str, key: Any) -> Any:
 def _decode_key(kind: str, key: Any) -> Any:
     if kind == "rules":
         return rule_key_parse(key)
-    return int(key) if kind == "nexthops" else key
+    if kind == "nexthops":
+        if isinstance(key, bool) or not isinstance(key, (int, str)) or not str(key).isdigit():
+            raise ValueError(f"next hop id {shorten(key)}")
+        return int(key)
+    if not isinstance(key, str):
+        raise ValueError(f"{kind} key {shorten(key)}")
+    if kind == "routes":
+        ipaddress.IPv4Network(key)
+    else:  # "port address" or "port ip"
+        port, _, address = key.partition(" ")
+        (ipaddress.IPv4Interface if kind == "addresses" else ipaddress.IPv4Address)(address)
+    return key
+
+
+_VALUE_TYPES = {"addresses": bool, "neighbors": str, "nexthops": dict, "routes": int,
+                "rules": dict}
+
+
+def _check_value(kind: str, value: Any) -> Any:
+    if value is not None and (not isinstance(value, _VALUE_TYPES[kind])
+                              or (kind == "routes" and isinstance(value, bool))):
+        raise ValueError(f"{kind} value {shorten(value)}")
+    return value
+
+
+def _overlay(doc: Any) -> Overlay:
+    if not isinstance(doc, dict) or not set(doc) <= set(KINDS):
+        raise ValueError("snapshot is not a mapping of " + ", ".join(KINDS))
+    overlay = Overlay()
+    for kind, items in doc.items():
+        if not isinstance(items, dict):
+            raise ValueError(f"snapshot {kind} is not a mapping")
+        target = getattr(overlay, kind)
+        for key, value in items.items():
+            target[_decode_key(kind, key)] = _check_value(kind, value)
+    return overlay
+
+
+def _frame(entry: dict) -> bytes:
+    payload = json.dumps(entry, separators=(",", ":")).encode()
+    return b"%08x %s\n" % (zlib.crc32(payload), payload)
+
+
+def _unframe(line: bytes, legacy: bool) -> bytes:
+    if legacy:
+        return line
+    crc, _, payload = line.partition(b" ")
+    if len(crc) != 8 or crc != b"%08x" % zlib.crc32(payload):
+        raise ValueError("checksum mismatch")
+    return payload
 
 
 class StateFile:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self._log = None
+        self._fd: int | None = None
         self._appended = 0
+        self._compact_at = COMPACT_AFTER
+        self._good_size: int | None = None  # bytes known good; beyond it: torn or refused
 
     def load(self) -> Overlay:
-        """Replays the file; an absent file is an empty overlay."""
-        if not self.path.exists():
+        """Replays the file; an absent file is an empty overlay. StateFileError if damaged."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            self._good_size = 0
             return Overlay()
-        lines = self.path.read_text().splitlines()
-        overlay = Overlay()
-        for n, line in enumerate(lines, 1):
+        except OSError as e:
+            raise StateFileError(f"{self.path}: cannot read: {e.strerror}") from None
+        lines = data.split(b"\n")
+        complete, tail = lines[:-1], lines[-1]
+        legacy = data[:1] == b"{"
+        overlay, offset = Overlay(), 0
+        for n, line in enumerate(complete, 1):
             try:
-                entry = json.loads(line)
-                if "snapshot" in entry:
-                    overlay = Overlay.from_json(entry["snapshot"])
-                    continue
-                kind = entry["kind"]
-                target = getattr(overlay, kind)
-                if "keys" in entry:
-                    pairs = zip(entry["keys"], entry["values"], strict=True)
-                else:
-                    pairs = [(entry["key"], entry["value"])]
-                for key, value in pairs:
-                    target[_decode_key(kind, key)] = value
-            except (ValueError, KeyError, TypeError, AttributeError) as e:
-                if n == len(lines):
-                    break  # torn last write: it was never acknowledged
-                raise StateError(f"{self.path}: line {n} unreadable ({e}); move the file away "
-                                 "to start from the config alone") from None
+                overlay = self._replay(overlay, line, legacy)
+            except (ValueError, KeyError, TypeError) as e:
+                if n == len(complete) and not tail:
+                    tail = line  # a whole last line that does not check: torn as well
+                    break
+                raise StateFileError(
+                    f"{self.path}: line {n}: damaged record ({shorten(str(e))}); nothing was "
+                    "started. Restore the file, or start with --set-aside-state to move it "
+                    "aside and start from the config alone") from None
+            offset += len(line) + 1
+        if tail:
+            log.info("%s: dropped an incomplete last record (a change never acknowledged)",
+                     self.path)
+        self._good_size = offset
         return overlay
 
-    def snapshot(self, overlay: Overlay) -> None:
-        """Replaces the file with one snapshot line, atomically."""
-        self.close()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".")
+    @staticmethod
+    def _replay(overlay: Overlay, line: bytes, legacy: bool) -> Overlay:
         try:
-            with os.fdopen(fd, "w") as f:
-                f.write(json.dumps({"snapshot": overlay.to_json()}) + "\n")
+            entry = load_json(_unframe(line, legacy), "record")
+        except DecodeError as e:
+            raise ValueError(str(e)) from None
+        if not isinstance(entry, dict):
+            raise ValueError("not a record")
+        if "snapshot" in entry:
+            return _overlay(entry["snapshot"])
+        kind = entry["kind"]
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {shorten(kind)}")
+        if "keys" in entry:
+            pairs = list(zip(entry["keys"], entry["values"], strict=True))
+        else:
+            pairs = [(entry["key"], entry["value"])]
+        target = getattr(overlay, kind)
+        for key, value in pairs:
+            target[_decode_key(kind, key)] = _check_value(kind, value)
+        return overlay
+
+    def set_aside(self) -> Path:
+        """Moves a damaged file out of the way (kept for inspection); returns its new name."""
+        aside = self.path.with_name(f"{self.path.name}.damaged-{os.getpid()}")
+        os.replace(self.path, aside)
+        self._good_size = 0
+        return aside
+
+    def snapshot(self, overlay: Overlay) -> None:
+        """Replaces the file with one snapshot record, atomically. StorageError if it cannot."""
+        self.close()
+        tmp = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".")
+            with os.fdopen(fd, "wb") as f:
+                f.write(_frame({"format": FORMAT, "snapshot": overlay.to_json()}))
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
+            tmp = None
             dir_fd = os.open(self.path.parent, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        except OSError as e:
+            raise StorageError(f"cannot write state file {self.path}: {e.strerror}") from None
+        finally:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+        self._good_size = self.path.stat().st_size
         self._appended = 0
+        self._compact_at = COMPACT_AFTER
 
     def record(self, kind: str, key: Any, value: Any) -> None:
         self._append({"kind": kind, "key": _encode_key(kind, key), "value": value})
@@ -94,18 +199,47 @@ class StateFile:
                       "values": [v for _, v in items]})
 
     def needs_compaction(self) -> bool:
-        return self._appended >= COMPACT_AFTER
+        return self._appended >= self._compact_at
+
+    def defer_compaction(self) -> None:
+        """A snapshot failed (disk full?): the log stays valid; try again later."""
+        self._compact_at = self._appended + COMPACT_AFTER // 10
 
     def _append(self, entry: dict) -> None:
-        if self._log is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = open(self.path, "a")
-        self._log.write(json.dumps(entry) + "\n")
-        self._log.flush()
-        os.fdatasync(self._log.fileno())
+        """Appends and syncs one record, or leaves the file as it was (StorageError)."""
+        line = _frame(entry)
+        try:
+            fd = self._open()
+            os.ftruncate(fd, self._good_size)  # no-op unless a torn or refused write is there
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fdatasync(fd)
+        except OSError as e:
+            self._cut_back()
+            raise StorageError(f"cannot write state file {self.path}: {e.strerror}") from None
+        self._good_size += len(line)
         self._appended += 1
 
+    def _open(self) -> int:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            if self._good_size is None:
+                self._good_size = os.fstat(self._fd).st_size
+        return self._fd
+
+    def _cut_back(self) -> None:
+        # Shrinking a file works on a full disk; if even that fails, the next append retries.
+        try:
+            if self._fd is not None:
+                os.ftruncate(self._fd, self._good_size)
+                os.fdatasync(self._fd)
+        except OSError as e:
+            log.error("%s: cannot cut off a failed write (%s); retried at the next change",
+                      self.path, e.strerror)
+
     def close(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

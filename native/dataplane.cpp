@@ -40,6 +40,10 @@ rte_ether_addr parse_mac(const std::string& text, const std::string& what) {
     rte_ether_addr mac{};
     if (text.size() != 17 || rte_ether_unformat_addr(text.c_str(), &mac) != 0)
         throw NextHopError(what + " '" + text + "' is not a MAC address like 02:00:00:00:00:01");
+    // A group or zero MAC as either end of a frame makes every switch flood or drop it.
+    if (!rte_is_unicast_ether_addr(&mac) || rte_is_zero_ether_addr(&mac))
+        throw NextHopError(what + " '" + text + "' is not a unicast MAC (multicast, broadcast "
+                           "and 00:00:00:00:00:00 are refused)");
     return mac;
 }
 
@@ -402,6 +406,9 @@ void Dataplane::neighbor_add(const std::string& port, const std::string& ip,
     rte_ether_addr m{};
     if (mac.size() != 17 || rte_ether_unformat_addr(mac.c_str(), &m) != 0)
         throw NeighborError("'" + mac + "' is not a MAC address like 02:00:00:00:00:01");
+    if (!rte_is_unicast_ether_addr(&m) || rte_is_zero_ether_addr(&m))
+        throw NeighborError("'" + mac + "' is not a unicast MAC (multicast, broadcast and "
+                            "00:00:00:00:00:00 are refused)");
     const uint32_t a = parse_ip(ip, "neighbour");
     if (martian_source(htonl(a)) || a == 0xffffffffu)
         throw NeighborError(ip + ": not a unicast address");

@@ -9,6 +9,7 @@ STATUS = {
     "StateError": 409,
     "EalError": 500,
     "ResourceError": 507,
+    "StorageError": 507,
 }
 CLASSES = {name: getattr(errors, name) for name in errors.__all__}
 

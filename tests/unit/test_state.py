@@ -1,13 +1,17 @@
-"""The state file replays every recorded change, survives torn writes, compacts."""
+"""The state file replays every recorded change, trusts no damaged byte, survives a full disk."""
+import json
+import os
+import subprocess
+
 import pytest
 
-from appliance.errors import StateError
-from appliance.state import StateFile
+from appliance.errors import StorageError
+from appliance.state import StateFile, StateFileError
 from appliance.tables import Overlay
 
 
-def test_changes_replay_in_order(tmp_path):
-    s = StateFile(tmp_path / "state.json")
+def write_some(path) -> None:
+    s = StateFile(path)
     s.snapshot(Overlay(routes={"10.0.0.0/8": 1}))
     s.record("routes", "10.0.0.0/8", 2)
     s.record("nexthops", 7, {"port": "lan0", "mac": "02:00:00:00:00:07", "src_mac": None})
@@ -15,25 +19,75 @@ def test_changes_replay_in_order(tmp_path):
     s.record_bulk("routes", [("172.16.0.0/24", 7), ("172.16.1.0/24", 7)])
     s.record("routes", "172.16.0.0/24", None)
     s.close()
+
+
+def test_changes_replay_in_order(tmp_path):
+    write_some(tmp_path / "state.json")
     o = StateFile(tmp_path / "state.json").load()
     assert o.routes == {"10.0.0.0/8": 2, "172.16.1.0/24": 7, "172.16.0.0/24": None}
     assert o.nexthops[7]["mac"] == "02:00:00:00:00:07"
     assert o.rules[(17, "192.0.2.1", 53, "10.0.0.1", 4000)]["action"] == "drop"
 
 
-def test_torn_last_line_is_ignored_but_a_broken_middle_is_an_error(tmp_path):
+def test_a_torn_last_record_is_dropped_and_cut_off_before_the_next_append(tmp_path):
     path = tmp_path / "state.json"
+    write_some(path)
+    with open(path, "ab") as f:
+        f.write(b'0badc0de {"kind": "routes", "key": "11.0.0.0/8", "va')
     s = StateFile(path)
-    s.snapshot(Overlay())
-    s.record("routes", "10.0.0.0/8", 1)
+    assert "11.0.0.0/8" not in s.load().routes
+    s.record("routes", "12.0.0.0/8", 1)
     s.close()
-    with open(path, "a") as f:
-        f.write('{"kind": "routes", "key": "11.0.0.0/8", "va')
-    assert StateFile(path).load().routes == {"10.0.0.0/8": 1}
-    with open(path, "a") as f:
-        f.write('\n{"kind": "routes", "key": "12.0.0.0/8", "value": 1}\n')
-    with pytest.raises(StateError, match="line 3 unreadable"):
+    assert StateFile(path).load().routes["12.0.0.0/8"] == 1
+
+
+@pytest.mark.parametrize("damage", ["flipped digit", "truncated middle", "garbage", "no checksum"])
+def test_damage_anywhere_but_the_last_record_refuses_and_names_the_line(tmp_path, damage):
+    path = tmp_path / "state.json"
+    write_some(path)
+    lines = path.read_bytes().split(b"\n")
+    if damage == "flipped digit":  # still valid JSON: only the checksum can tell
+        lines[1] = lines[1].replace(b'"value":2', b'"value":3')
+    elif damage == "truncated middle":
+        lines[1] = lines[1][:20]
+    elif damage == "garbage":
+        lines[1] = bytes(range(256))
+    else:
+        lines[1] = lines[1].split(b" ", 1)[1]
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(StateFileError, match=r"state.json: line 2: damaged record.*--set-aside-state"):
         StateFile(path).load()
+
+
+def test_a_damaged_snapshot_refuses_too(tmp_path):
+    path = tmp_path / "state.json"
+    write_some(path)
+    s = StateFile(path)
+    s.snapshot(s.load())
+    s.record("routes", "13.0.0.0/8", 1)
+    s.close()
+    data = bytearray(path.read_bytes())
+    data[40] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(StateFileError, match="line 1"):
+        StateFile(path).load()
+
+
+def test_set_aside_keeps_the_damaged_file(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_bytes(b"\x00garbage\nmore\n")
+    s = StateFile(path)
+    with pytest.raises(StateFileError):
+        s.load()
+    aside = s.set_aside()
+    assert aside.read_bytes() == b"\x00garbage\nmore\n" and not path.exists()
+
+
+def test_a_file_without_checksums_from_the_previous_format_is_read(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"snapshot": {"routes": {"10.0.0.0/8": 1}}}) + "\n"
+                    + json.dumps({"kind": "routes", "key": "11.0.0.0/8", "value": 2}) + "\n")
+    assert StateFile(path).load().routes == {"10.0.0.0/8": 1, "11.0.0.0/8": 2}
 
 
 def test_snapshot_compacts(tmp_path, monkeypatch):
@@ -45,3 +99,48 @@ def test_snapshot_compacts(tmp_path, monkeypatch):
     s.snapshot(s.load())
     assert len((tmp_path / "state.json").read_text().splitlines()) == 1
     assert len(StateFile(tmp_path / "state.json").load().routes) == 3
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB tmpfs: a real ENOSPC, not a mocked one."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], check=True)
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def fill(disk) -> None:
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 512):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_a_write_refused_for_a_full_disk_leaves_nothing_behind(small_disk):
+    path = small_disk / "state.json"
+    s = StateFile(path)
+    s.snapshot(Overlay())
+    s.record("routes", "10.0.0.0/8", 1)
+    fill(small_disk)
+    refused = 0
+    for i in range(200):  # big records so that some fail part way through
+        try:
+            s.record_bulk("routes", [(f"11.{i}.{j}.0/24", 2) for j in range(100)])
+        except StorageError as e:
+            assert "No space left on device" in str(e)
+            refused += 1
+    assert refused
+    with pytest.raises(StorageError):
+        s.snapshot(Overlay())
+    s.close()
+    (small_disk / "filler").unlink()
+    replayed = StateFile(path).load().routes
+    accepted = 200 - refused
+    assert len(replayed) == 1 + 100 * accepted
+    assert all(f"11.{i}.0.0/24" in replayed for i in range(accepted))
