@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -39,8 +40,9 @@ def run_demo(duration: float | None, interval: float, as_json: bool) -> int:
 
 def run_config(path: str, duration: float | None, set_aside_state: bool = False) -> int:
     """Runs the appliance from a config file, serving the API, until SIGTERM/SIGINT."""
-    from appliance.api.server import serve, serve_tcp, stop as stop_server
+    from appliance.api.server import Limits, serve, serve_tcp
     from appliance.config import load_config, read_token, split_listen
+    from appliance.instance import lock_instance
     from appliance.metrics import serve_metrics
     from appliance.service import Service
 
@@ -51,39 +53,53 @@ def run_config(path: str, duration: float | None, set_aside_state: bool = False)
     stop = _stop_on_signals()
     reload = SignalFlag()
     signal.signal(signal.SIGHUP, lambda *_: reload.set())
-    service = Service(cfg, source=path, set_aside_state=set_aside_state)
-    servers = [serve(service, cfg.api.socket)]
-    log.info("API listening on %s", cfg.api.socket)
-    if cfg.api.tcp_listen:
-        host, port = split_listen(cfg.api.tcp_listen)
-        token = read_token(cfg.api.token_file)
-        servers.append(serve_tcp(service, host, port, token))
-        log.info("API listening on tcp %s (bearer token required)", cfg.api.tcp_listen)
-    if cfg.metrics:
-        host, port = split_listen(cfg.metrics.listen)
-        metrics_server, _ = serve_metrics(service.dp.stats, host, port)
-        log.info("metrics on http://%s/metrics", cfg.metrics.listen)
-    started = time.monotonic()
+    locks = lock_instance(cfg.api.socket, cfg.state_file)
+    service, servers, metrics_server = None, [], None
     try:
-        while not stop.wait(0.2):
-            if reload.is_set():
-                reload.clear()
-                try:
-                    service.reload()
-                except ApplianceError as e:
-                    log.error("reload of %s refused, nothing changed: %s", path, e)
-                except Exception:  # a bug must not stop a router that forwards
-                    log.exception("reload of %s failed, nothing changed", path)
-            if duration is not None and time.monotonic() - started >= duration:
-                break
+        token = read_token(cfg.api.token_file) if cfg.api.tcp_listen else None
+        if token and os.stat(cfg.api.token_file).st_mode & 0o044:
+            log.warning("%s is readable by other users: anyone who reads it controls the "
+                        "router (chmod 600)", cfg.api.token_file)
+        service = Service(cfg, source=path, set_aside_state=set_aside_state)
+        limits = Limits(cfg.api.read_timeout_s, cfg.api.max_connections)
+        servers.append(serve(service, cfg.api.socket, limits))
+        log.info("API listening on %s", cfg.api.socket)
+        if token:
+            host, port = split_listen(cfg.api.tcp_listen)
+            servers.append(serve_tcp(service, host, port, token, limits))
+            log.info("API listening on tcp %s (bearer token required)", cfg.api.tcp_listen)
+        if cfg.metrics:
+            host, port = split_listen(cfg.metrics.listen)
+            metrics_server, _ = serve_metrics(service.dp.stats, host, port)
+            log.info("metrics on http://%s/metrics", cfg.metrics.listen)
+        _serve_until_stopped(service, path, stop, reload, duration, log)
     finally:
         for server in servers:
-            stop_server(server)
-        if cfg.metrics:
+            server.stop()
+        if metrics_server:
             metrics_server.shutdown()
-        service.close()
-        log.info("stopped")
+        if service:
+            service.close()
+            log.info("stopped")
+        for lock in locks:
+            lock.release()
     return 0
+
+
+def _serve_until_stopped(service, path: str, stop: SignalFlag, reload: SignalFlag,
+                         duration: float | None, log: logging.Logger) -> None:
+    started = time.monotonic()
+    while not stop.wait(0.2):
+        if reload.is_set():
+            reload.clear()
+            try:
+                service.reload()
+            except ApplianceError as e:
+                log.error("reload of %s refused, nothing changed: %s", path, e)
+            except Exception:  # a bug must not stop a router that forwards
+                log.exception("reload of %s failed, nothing changed", path)
+        if duration is not None and time.monotonic() - started >= duration:
+            break
 
 
 class SignalFlag:

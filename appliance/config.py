@@ -34,6 +34,11 @@ def _unicast(mac: str) -> str:
 
 
 UnicastMac = Annotated[str, Field(pattern=MAC_PATTERN), AfterValidator(_unicast)]
+# Ids and ports: integers only (not true, "1" or 1.0), within what the data plane stores.
+Id = Annotated[int, Field(ge=0, le=(1 << 32) - 1, strict=True)]
+Bool = Annotated[bool, Field(strict=True)]  # true/false only: not "on", "yes" or 1
+L4Port = Annotated[int, Field(ge=0, le=65535, strict=True)]
+Protocol = Annotated[int, Field(ge=0, le=255, strict=True)] | Literal["tcp", "udp", "icmp"]
 
 
 class Strict(BaseModel):
@@ -44,7 +49,7 @@ class EalSection(Strict):
     main_lcore: int = Field(0, ge=0)
     worker_lcores: list[int] = Field(default_factory=lambda: [1], min_length=1)
     memory_mb: int = Field(512, ge=64, le=1 << 20)
-    hugepages: bool = True
+    hugepages: Bool = True
     file_prefix: str = Field("appliance", pattern=r"^[A-Za-z0-9_.-]+$")
 
 
@@ -56,8 +61,8 @@ class PortSection(Strict):
     rx_desc: int = Field(1024, ge=64, le=16384)
     tx_desc: int = Field(1024, ge=64, le=16384)
     mtu: int | None = Field(None, ge=68, le=9600)
-    promiscuous: bool = False
-    rss: bool = True
+    promiscuous: Bool = False
+    rss: Bool = True
     mac: UnicastMac | None = None
     addresses: list[ipaddress.IPv4Interface] = []
 
@@ -94,7 +99,7 @@ class PortSection(Strict):
 class NextHopSection(Strict):
     """A next hop is a static MAC, or a gateway address resolved with ARP."""
 
-    id: int = Field(ge=0)
+    id: Id
     port: str
     mac: UnicastMac | None = None
     gateway: ipaddress.IPv4Address | None = None
@@ -126,7 +131,7 @@ class IcmpSection(Strict):
 
 class RouteSection(Strict):
     prefix: ipaddress.IPv4Network
-    nexthop: int = Field(ge=0)
+    nexthop: Id
 
     @field_validator("prefix", mode="before")
     @classmethod
@@ -138,13 +143,13 @@ class RouteSection(Strict):
 
 
 class RuleSection(Strict):
-    proto: int | Literal["tcp", "udp", "icmp"]
+    proto: Protocol
     src: ipaddress.IPv4Address
-    src_port: int = Field(0, ge=0, le=65535)
+    src_port: L4Port = 0
     dst: ipaddress.IPv4Address
-    dst_port: int = Field(0, ge=0, le=65535)
+    dst_port: L4Port = 0
     action: Literal["forward", "drop"]
-    nexthop: int | None = Field(None, ge=0)
+    nexthop: Id | None = None
 
     def key(self) -> tuple:
         proto = PROTOCOLS[self.proto] if isinstance(self.proto, str) else self.proto
@@ -166,6 +171,8 @@ class ApiSection(Strict):
     # Optional TCP listener; only with a bearer token (a file holding it).
     tcp_listen: str | None = Field(None, pattern=LISTEN_PATTERN)
     token_file: str | None = None
+    read_timeout_s: float = Field(30, gt=0, le=3600)  # a whole request must arrive in this
+    max_connections: int = Field(256, ge=1, le=65536)  # per listener; more get a 503
 
 
 class MetricsSection(Strict):
@@ -180,7 +187,7 @@ class Config(Strict):
     routes: list[RouteSection] = []
     rules: list[RuleSection] = []
     tables: TablesSection = TablesSection()
-    verify_checksum: bool = True
+    verify_checksum: Bool = True
     arp: ArpSection = ArpSection()
     icmp: IcmpSection = IcmpSection()
     api: ApiSection = ApiSection()
@@ -223,7 +230,12 @@ def _format(source: str, error: dict) -> str:
         return f"{source}: {where}: unknown key"
     if error["type"] == "missing":
         return f"{source}: {where}: required key missing"
-    return f"{source}: {where}: {message} (got {shorten(error['input'])})"
+    return f"{source}: {where}: {message} (got {shorten(error.get('input'))})"
+
+
+def format_errors(source: str, errors: list[dict]) -> str:
+    """pydantic's errors as `SOURCE: path: what is wrong (got VALUE)` lines."""
+    return _joined([_format(source, err) for err in errors])
 
 
 def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
@@ -321,7 +333,7 @@ def parse_config(document: Any, source: str = "<config>", check_host: bool = Tru
     try:
         cfg = Config.model_validate(document)
     except ValidationError as e:
-        raise ConfigError(_joined([_format(source, err) for err in e.errors()])) from None
+        raise ConfigError(format_errors(source, e.errors())) from None
     errors = _semantic_errors(cfg, source, check_host)
     if errors:
         raise ConfigError(_joined(errors))

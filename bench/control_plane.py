@@ -28,14 +28,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from appliance import Client  # noqa: E402
 
 
+WAN_MAC = "02:00:00:00:0a:01"  # frames are addressed to the router, as on a real link
+
+
 def start(work: Path, max_routes: int) -> tuple[subprocess.Popen, str]:
     pcap = work / "stable.pcap"
-    wrpcap(str(pcap), [Ether() / IP(src="192.0.2.1", dst=f"10.1.{i}.1") / UDP(sport=i) / (b"\0" * 18)
+    wrpcap(str(pcap), [Ether(dst=WAN_MAC) / IP(src="192.0.2.1", dst=f"10.1.{i}.1") / UDP(sport=i) / (b"\0" * 18)
                        for i in range(256)])
     sock = str(work / "api.sock")
     config = {
         "eal": {"main_lcore": 0, "worker_lcores": [1], "memory_mb": 1024, "file_prefix": "bench-cp"},
-        "ports": [{"name": "wan0", "device": f"net_pcap_cp,rx_pcap={pcap},infinite_rx=1"},
+        "ports": [{"name": "wan0", "device": f"net_pcap_cp,rx_pcap={pcap},infinite_rx=1",
+                   "mac": WAN_MAC},
                   {"name": "lan0", "device": "net_null_cp,no-rx=1"}],
         "nexthops": [{"id": 1, "port": "lan0", "mac": "02:00:00:00:00:01"},
                      {"id": 2, "port": "lan0", "mac": "02:00:00:00:00:02"}],
@@ -63,7 +67,10 @@ def internet_like(n: int, rng: random.Random) -> list[str]:
     out: set[str] = set()
     while len(out) < n:
         length = rng.choice(lengths)
-        addr = (rng.randrange(11, 224) << 24) | rng.getrandbits(24)
+        first = rng.randrange(11, 224)
+        if first == 127:  # loopback: refused as a route (RFC 1812 5.3.7)
+            continue
+        addr = (first << 24) | rng.getrandbits(24)
         addr &= (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF
         out.add(f"{addr >> 24}.{addr >> 16 & 255}.{addr >> 8 & 255}.{addr & 255}/{length}")
     return list(out)

@@ -13,6 +13,7 @@ import http.client
 import ipaddress
 import json
 import socket
+import time
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -28,9 +29,25 @@ class _UnixConnection(http.client.HTTPConnection):
         self._path = path
 
     def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self._path)
+        # A full listen backlog is EAGAIN on a Unix socket: wait for room, within the timeout.
+        deadline = time.monotonic() + (self.timeout or 60.0)
+        delay = 0.001
+        while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(self.timeout)
+            try:
+                self.sock.connect(self._path)
+                return
+            except BlockingIOError:
+                self.sock.close()
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+
+
+def _error_type(body: Any) -> Any:
+    return body.get("error", {}).get("type") if isinstance(body, dict) else None
 
 
 class Client:
@@ -61,6 +78,22 @@ class Client:
         payload = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if payload else {}
         headers.update(self._auth)
+        deadline, delay = time.monotonic() + (self._conn.timeout or 60.0), 0.005
+        while True:
+            status, decoded = self._exchange(method, url, payload, headers)
+            # 503 Unavailable: refused at connect (too many connections), never processed
+            if status != 503 or _error_type(decoded) != "Unavailable" or \
+                    time.monotonic() + delay > deadline:
+                break
+            self._conn.close()
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+        if status >= 400:
+            raise from_body(status, decoded)
+        return decoded
+
+    def _exchange(self, method: str, url: str, payload: bytes | None,
+                  headers: dict) -> tuple[int, Any]:
         try:
             self._conn.request(method, url, body=payload, headers=headers)
             response = self._conn.getresponse()
@@ -73,10 +106,10 @@ class Client:
             self._conn.request(method, url, body=payload, headers=headers)
             response = self._conn.getresponse()
             data = response.read()
-        decoded = json.loads(data) if data else None
-        if response.status >= 400:
-            raise from_body(response.status, decoded)
-        return decoded
+        if response.getheader("connection", "").lower() == "close":
+            self._conn.close()
+        return response.status, json.loads(data) if data else None
+
 
     # -- routes --
     def route_add(self, prefix: str | ipaddress.IPv4Network, nexthop: int) -> None:

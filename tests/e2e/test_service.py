@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from appliance import Client
-from appliance.errors import ApplianceError, ConfigError, NextHopError, RouteError, RuleError
+from appliance.errors import ApplianceError, ConfigError, NextHopError, RouteError
 from tests.e2e.conftest import cli, wait_until
 
 
@@ -47,13 +47,13 @@ def test_bad_requests_get_4xx_with_the_reason_and_forwarding_goes_on(appliance):
             c.route_add("10.0.0.0/33", 1)
         with pytest.raises(NextHopError, match="next hop 9 is not set"):
             c.route_add("10.9.0.0/16", 9)
-        with pytest.raises(RuleError, match="not an IPv4 address"):
+        with pytest.raises(ConfigError, match="body.src: Input is not a valid IPv4 address"):
             c.rule_add("udp", "1.2.3", 1, "10.0.0.1", 2, "drop")
         with pytest.raises(RouteError, match="no such route"):
             c.route_delete("10.77.0.0/16")
-        with pytest.raises(ConfigError, match="missing field 'nexthop'"):
+        with pytest.raises(ConfigError, match="a route needs both prefix and nexthop"):
             c.request("POST", "/v1/routes", {"prefix": "10.0.0.0/8"})
-        with pytest.raises(ConfigError, match="nexthop: expected an integer"):
+        with pytest.raises(ConfigError, match="body.nexthop: Input should be a valid integer"):
             c.request("POST", "/v1/routes", {"prefix": "10.0.0.0/8", "nexthop": "one"})
         with pytest.raises(NextHopError, match="next hop 99 out of range"):  # all or nothing
             c.route_add_bulk([("10.50.0.0/16", 1), ("10.51.0.0/16", 99)])
@@ -61,7 +61,7 @@ def test_bad_requests_get_4xx_with_the_reason_and_forwarding_goes_on(appliance):
         # not JSON at all, straight on the socket
         c._conn.request("POST", "/v1/routes", body=b"{nope", headers={"Content-Length": "5"})
         resp = c._conn.getresponse()
-        assert resp.status == 400 and b"not JSON" in resp.read()
+        assert resp.status == 400 and b"not valid JSON" in resp.read()
         c._conn.request("GET", "/v1/teapot")
         resp = c._conn.getresponse()
         assert resp.status == 404 and resp.read()
@@ -221,8 +221,11 @@ def test_addresses_neighbours_and_gateways_survive_a_crash_and_follow_the_file(a
             c.address_add("lan0", "198.51.100.300/24")
         with pytest.raises(AddressError, match="already an address"):
             c.address_add("lan1", "198.51.100.1/25")
-        with pytest.raises(NeighborError, match="not an IPv4 address|does not appear"):
+        with pytest.raises(ConfigError, match="body.ip: Input is not a valid IPv4 address"):
             c.neighbor_add("lan0", "nope", "02:00:00:00:07:07")
+        with pytest.raises(ConfigError, match="body.mac: Value error, not a unicast MAC|"
+                                              "body.mac: not a unicast MAC"):
+            c.neighbor_add("lan0", "192.0.2.7", "01:00:5e:00:00:01")
         expected = (c.addresses(), [n for n in c.neighbors() if n["state"] == "permanent"],
                     [h for h in c.nexthops() if h["id"] == 9][0]["gateway"])
     assert expected[0] == [{"port": "lan0", "address": "198.51.100.1/24"}]

@@ -1,0 +1,224 @@
+"""The control API as an ASGI app (FastAPI): each path calls one Service method.
+
+Bodies are read through the bounded decoder (size, depth, duplicate keys)
+before FastAPI validates them against the models; every error, whatever its
+status, is `{"error": {"type", "message"}}`. Handlers are plain functions:
+they run on the server's thread pool and the Service serializes changes.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from appliance.api import models as m
+from appliance.api.errors import status_of, to_body
+from appliance.config import Id, L4Port, format_errors
+from appliance.decode import MAX_BYTES, load_json
+from appliance.errors import ApplianceError
+from appliance.service import Service
+
+log = logging.getLogger("appliance.api")
+ERRORS = {code: {"model": m.ErrorBody} for code in (400, 404, 405, 409, 413, 507)}
+
+
+def error(status: int, type: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": {"type": type, "message": message}}, status, headers=headers)
+
+
+class BoundedRoute(APIRoute):
+    """Reads the body through the appliance's decoder before FastAPI sees it."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def bounded(request: Request):
+            length = request.headers.get("content-length", "0")
+            if not length.isdigit():
+                raise HTTPException(400, f"Content-Length {length[:40]!r} is not a number")
+            if int(length) > MAX_BYTES:
+                raise HTTPException(413, f"a body of {length} bytes is more than {MAX_BYTES}")
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BYTES:
+                    raise HTTPException(413, f"a body of more than {MAX_BYTES} bytes")
+            request._body = bytes(body)
+            if body:
+                request._json = load_json(request._body, "request body")
+            return await handler(request)
+        return bounded
+
+
+def create_app(service: Service) -> FastAPI:
+    app = FastAPI(title="appliance control API", version="1", openapi_url="/v1/openapi.json",
+                  docs_url=None, redoc_url=None, description=DESCRIPTION)
+    app.router.route_class = BoundedRoute
+    s = service
+
+    @app.exception_handler(ApplianceError)
+    async def appliance_error(request: Request, e: ApplianceError) -> JSONResponse:
+        return JSONResponse(to_body(e), status_of(e))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+        return error(400, "ConfigError", format_errors("request", e.errors()).replace("\n", "; "))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, e: HTTPException) -> JSONResponse:
+        if e.status_code == 404:
+            return error(404, "NotFound", f"{request.method} {request.url.path}: no such resource")
+        if e.status_code == 405:
+            return error(405, "MethodNotAllowed", f"{request.method} {request.url.path}: "
+                         "method not allowed", allow=e.headers.get("allow", "") if e.headers else "")
+        return error(e.status_code, "BadRequest", str(e.detail))
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, e: Exception) -> JSONResponse:
+        log.exception("API %s %s failed", request.method, request.url.path)
+        return error(500, "InternalError", f"{type(e).__name__}: the appliance logged the details")
+
+    def listing(data: Any) -> JSONResponse:  # lists are returned as built: no re-validation
+        return JSONResponse(data)
+
+    # Answered on the event loop (no thread hop, ~0.4 ms less): they take no lock.
+    @app.get("/v1/health", response_model=m.Health, summary="Liveness")
+    async def health():
+        return {"status": "ok"}
+
+    @app.get("/v1/ready", response_model=m.Ready, summary="Readiness (workers forwarding)")
+    async def ready():
+        return {"ready": s.dp.running}
+
+    @app.get("/v1/routes", response_model=list[m.RouteSection], summary="List routes")
+    def routes(prefix: Annotated[str | None, Query(description="only routes inside it")] = None,
+               nexthop: Annotated[Id | None, Query(strict=False)] = None):
+        return listing(s.routes(prefix=prefix, nexthop=nexthop))
+
+    @app.post("/v1/routes", response_model=m.Added, responses=ERRORS,
+              summary="Add or replace one route, or many (all or nothing)")
+    def route_add(body: m.RoutesBody):
+        if body.prefix is not None:
+            s.route_add(body.prefix, body.nexthop)
+            return {"added": 1}
+        return {"added": s.route_add_bulk(body.pairs())}
+
+    @app.delete("/v1/routes", response_model=m.Deleted, responses=ERRORS, summary="Delete a route")
+    def route_delete(prefix: str):
+        s.route_delete(prefix)
+        return {"deleted": 1}
+
+    @app.get("/v1/nexthops", response_model=list[m.NextHopState], summary="List next hops")
+    def nexthops():
+        return listing(s.nexthops())
+
+    @app.post("/v1/nexthops", response_model=m.Set, responses=ERRORS,
+              summary="Set a next hop: a static mac, or a gateway resolved with ARP")
+    def nexthop_set(body: m.NextHopSection):
+        s.nexthop_set(body.id, body.port, body.mac, body.src_mac,
+                      None if body.gateway is None else str(body.gateway))
+        return {"set": 1}
+
+    @app.delete("/v1/nexthops", response_model=m.Deleted, responses=ERRORS,
+                summary="Delete an unused next hop")
+    def nexthop_delete(id: Annotated[Id, Query(strict=False)]):
+        s.nexthop_delete(id)
+        return {"deleted": 1}
+
+    @app.get("/v1/addresses", response_model=list[m.AddressState],
+             summary="The router's own addresses (each with its connected route)")
+    def addresses():
+        return listing(s.addresses())
+
+    @app.post("/v1/addresses", response_model=m.Added, responses=ERRORS,
+              summary="Add an address to a port (ARP, ping, connected route, gratuitous ARP)")
+    def address_add(body: m.AddressBody):
+        s.address_add(body.port, body.address)
+        return {"added": 1}
+
+    @app.delete("/v1/addresses", response_model=m.Deleted, responses=ERRORS,
+                summary="Remove an address (its routes and its subnet's neighbours go with it)")
+    def address_delete(port: str, address: str):
+        s.address_delete(port, address)
+        return {"deleted": 1}
+
+    @app.get("/v1/neighbors", response_model=list[m.NeighborState],
+             summary="The neighbour table (ARP), with states")
+    def neighbors():
+        return listing(s.neighbors())
+
+    @app.post("/v1/neighbors", response_model=m.Added, responses=ERRORS,
+              summary="Add or replace a static (permanent) neighbour")
+    def neighbor_add(body: m.NeighborSection):
+        s.neighbor_add(body.port, str(body.ip), body.mac)
+        return {"added": 1}
+
+    @app.delete("/v1/neighbors", response_model=m.Deleted, responses=ERRORS,
+                summary="Delete a neighbour (static, or flush a learned one)")
+    def neighbor_delete(port: str, ip: str):
+        s.neighbor_delete(port, ip)
+        return {"deleted": 1}
+
+    @app.get("/v1/rules", response_model=list[m.RuleBody], summary="List exact-match rules")
+    def rules():
+        return listing(s.dp.rules())
+
+    @app.post("/v1/rules", response_model=m.Added, responses=ERRORS,
+              summary="Add or replace an exact-match rule")
+    def rule_add(body: m.RuleBody):
+        s.rule_add(body.proto, str(body.src), body.src_port, str(body.dst), body.dst_port,
+                   body.action, body.nexthop)
+        return {"added": 1}
+
+    @app.delete("/v1/rules", response_model=m.Deleted, responses=ERRORS,
+                summary="Delete a rule by its 5-tuple")
+    def rule_delete(proto: str, src: str, dst: str,
+                    src_port: Annotated[L4Port, Query(strict=False)] = 0,
+                    dst_port: Annotated[L4Port, Query(strict=False)] = 0):
+        s.rule_delete(proto, src, src_port, dst, dst_port)
+        return {"deleted": 1}
+
+    @app.get("/v1/stats", response_model=m.Json,
+             summary="Totals, drops by reason, per worker and per port counters")
+    def stats():
+        return listing(s.dp.stats())
+
+    @app.get("/v1/ports", response_model=list[m.Json],
+             summary="Port state (link, MAC, MTU, queues, RSS, offloads)")
+    def ports():
+        return listing(s.dp.ports())
+
+    @app.post("/v1/apply", response_model=m.Json, responses=ERRORS,
+              summary="Make the tables those of a config document (diff; all or nothing)")
+    def apply(document: Annotated[m.Json, Body(description="a config document as in the README")]):
+        return s.apply(document, "apply request")
+
+    return app
+
+
+DESCRIPTION = """\
+JSON over HTTP/1.1 on a Unix socket (default /run/appliance/appliance.sock, mode 0660), e.g.
+`curl --unix-socket /run/appliance/appliance.sock http://x/v1/routes`. An optional TCP
+listener (api.tcp_listen) requires `Authorization: Bearer <token>` on every request (401
+otherwise, before anything else is read). Every error is
+`{"error": {"type": "<ErrorClass>", "message": "..."}}`: 400 invalid input, 401 no token,
+404 unknown path, 405 wrong method, 408 request not received in api.read_timeout_s, 409 state,
+413 body over 256 MiB, 503 over api.max_connections, 507 table full or state file not
+writable. Every change is applied to the data plane and persisted to the state file (when
+configured) before the reply; a refused change changes nothing.
+"""
+
+
+def openapi_document() -> dict:
+    """The OpenAPI document, generated from the models (openapi.json is this, committed)."""
+    return create_app(None).openapi()
+
+
+if __name__ == "__main__":  # python -m appliance.api.app > appliance/api/openapi.json
+    import json
+    print(json.dumps(openapi_document(), indent=1))

@@ -1,0 +1,114 @@
+"""Request and response bodies of the control API: the config's own types where they fit.
+
+A next hop, neighbour or rule sent to the API is validated by the same model
+as in the config file, so both accept and refuse the same things.
+"""
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Literal
+
+from pydantic import BaseModel, model_validator
+
+from appliance.config import (Id, NeighborSection, NextHopSection, RouteSection, RuleSection,
+                              Strict)
+
+__all__ = ["AddressBody", "Added", "Deleted", "NeighborSection", "NextHopSection", "RouteSection",
+           "RoutesBody", "RuleBody", "NextHopState", "NeighborState", "AddressState", "Health",
+           "Ready", "ErrorBody", "Set"]
+
+
+class RoutesBody(Strict):
+    """One route (prefix + nexthop), a list (routes) or the compact bulk form
+    (prefixes + nexthops, what Client.route_add_bulk sends). Bulk adds are all or nothing."""
+
+    prefix: str | None = None
+    nexthop: Id | None = None
+    routes: list[RouteSection] | None = None
+    prefixes: list[str] | None = None
+    nexthops: list[Id] | None = None
+
+    @model_validator(mode="after")
+    def one_form(self) -> RoutesBody:
+        forms = [self.prefix is not None or self.nexthop is not None, self.routes is not None,
+                 self.prefixes is not None or self.nexthops is not None]
+        if sum(forms) != 1:
+            raise ValueError("give prefix and nexthop, or routes, or prefixes and nexthops")
+        if forms[0] and (self.prefix is None or self.nexthop is None):
+            raise ValueError("a route needs both prefix and nexthop")
+        if forms[2] and (self.prefixes is None or self.nexthops is None
+                         or len(self.prefixes) != len(self.nexthops)):
+            raise ValueError("prefixes and nexthops: two lists of the same length")
+        return self
+
+    def pairs(self) -> list[tuple[str, int]]:
+        if self.routes is not None:
+            return [(str(r.prefix), r.nexthop) for r in self.routes]
+        return list(zip(self.prefixes, self.nexthops))
+
+
+class RuleBody(RuleSection):
+    action: Literal["forward", "drop"] = "forward"
+
+
+class AddressBody(Strict):
+    port: str
+    address: str  # "192.0.2.1/24"; checked by the service, which says what is wrong
+
+
+class Added(BaseModel):
+    added: int
+
+
+class Deleted(BaseModel):
+    deleted: int
+
+
+class Set(BaseModel):
+    set: int
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    ready: bool
+
+
+class NextHopState(BaseModel):
+    id: int
+    port: str
+    dst_mac: str | None
+    src_mac: str | None
+    gateway: str | None = None
+    state: Literal["resolved", "resolving", "unreachable"] | None = None
+    users: int
+
+
+class NeighborState(BaseModel):
+    port: str
+    ip: ipaddress.IPv4Address
+    mac: str | None
+    state: Literal["incomplete", "reachable", "stale", "probe", "failed", "permanent"]
+    held: int = 0
+    age_s: float | None = None
+
+
+class AddressState(BaseModel):
+    port: str
+    address: str
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error, whatever its status: the class name clients raise, and why."""
+
+    error: ErrorDetail
+
+
+Json = dict[str, Any]
