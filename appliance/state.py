@@ -7,9 +7,10 @@ add costs one small write. The log is compacted into a new snapshot (new
 file, fsync, rename) when it grows long and on apply/reload.
 
 Reading trusts nothing: every record's checksum, JSON and shape are checked.
-A torn *last* record (a crash mid-write: never acknowledged) is dropped; any
-other damage refuses the start with the file and line named, because
-starting without the changes would silently lose them. A write that fails
+An unterminated last record (an append cut short by a crash: never
+acknowledged) is dropped; any other damage refuses the start with the file
+and line named, because starting without the changes would silently lose
+them. A write that fails
 (disk full) is cut off again, so a refused change never comes back.
 """
 from __future__ import annotations
@@ -120,19 +121,23 @@ class StateFile:
             try:
                 overlay = self._replay(overlay, line, legacy)
             except (ValueError, KeyError, TypeError) as e:
-                if n == len(complete) and not tail:
-                    tail = line  # a whole last line that does not check: torn as well
-                    break
-                raise StateFileError(
-                    f"{self.path}: line {n}: damaged record ({shorten(str(e))}); nothing was "
-                    "started. Restore the file, or start with --set-aside-state to move it "
-                    "aside and start from the config alone") from None
+                raise self._damaged(n, str(e)) from None
             offset += len(line) + 1
+        # An unterminated last record is an append cut short by a crash: never acknowledged.
+        # A snapshot is never appended (written whole, then renamed): a cut one is damage.
+        if tail and not complete and b'"snapshot"' in tail:
+            raise self._damaged(1, "the snapshot is cut short")
         if tail:
             log.info("%s: dropped an incomplete last record (a change never acknowledged)",
                      self.path)
         self._good_size = offset
         return overlay
+
+    def _damaged(self, line: int, why: str) -> StateFileError:
+        return StateFileError(
+            f"{self.path}: line {line}: damaged record ({why[:200]}); nothing was started. "
+            "Restore the file, or start with --set-aside-state to move it aside and start "
+            "from the config alone")
 
     @staticmethod
     def _replay(overlay: Overlay, line: bytes, legacy: bool) -> Overlay:

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from appliance.api import models as m
 from appliance.api.errors import status_of, to_body
@@ -44,10 +45,13 @@ class BoundedRoute(APIRoute):
             if int(length) > MAX_BYTES:
                 raise HTTPException(413, f"a body of {length} bytes is more than {MAX_BYTES}")
             body = bytearray()
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > MAX_BYTES:
-                    raise HTTPException(413, f"a body of more than {MAX_BYTES} bytes")
+            try:
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > MAX_BYTES:
+                        raise HTTPException(413, f"a body of more than {MAX_BYTES} bytes")
+            except ClientDisconnect:  # gone (or cut off by the read deadline): nobody to answer
+                return error(408, "Timeout", "the client went away before its body arrived")
             request._body = bytes(body)
             if body:
                 request._json = load_json(request._body, "request body")

@@ -49,16 +49,29 @@ class BoundedProtocol(H11Protocol):
 
     limits = Limits()
     _deadline: asyncio.TimerHandle | None = None
+    _over_limit = False
+    _last_warning = -1e9
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
-        if len(self.connections) > self.limits.max_connections:
-            log.warning("API: %d connections open, refusing one more", len(self.connections) - 1)
-            transport.write(_raw_error(503, "Service Unavailable", "Unavailable",
-                                       f"more than {self.limits.max_connections} connections"))
-            transport.close()
-            return
+        # Refused once its first bytes are read: closing with them unread would reset the
+        # connection before the client could read why.
+        self._over_limit = len(self.connections) > self.limits.max_connections
         self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._over_limit:
+            now = self.loop.time()
+            if now - BoundedProtocol._last_warning > 10:  # a flood is one line, not thousands
+                BoundedProtocol._last_warning = now
+                log.warning("API: more than %d connections open, refusing more",
+                            self.limits.max_connections)
+            self.transport.write(_raw_error(503, "Service Unavailable", "Unavailable",
+                                            f"more than {self.limits.max_connections} "
+                                            "connections"))
+            self.transport.close()
+            return
+        super().data_received(data)
 
     def _arm(self) -> None:
         self._disarm()

@@ -50,12 +50,12 @@ class Appliance:
     def write_config(self) -> None:
         self.config_path.write_text(yaml.safe_dump(self.config))
 
-    def start(self) -> "Appliance":
+    def start(self, *extra_args: str) -> "Appliance":
         self.write_config()
         self.log = open(self.tmp / f"run-{time.monotonic_ns()}.log", "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "appliance", "run", "--config", str(self.config_path)],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "appliance", "run", "--config", str(self.config_path),
+             *extra_args], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -108,6 +108,35 @@ def appliance(tmp_path):
     if a.proc and a.proc.poll() is None:
         a.signal(signal.SIGTERM)
     a.cleanup()
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs: a real ENOSPC, not a mocked one."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def fill(disk: Path) -> None:
+    """Writes a file until the disk refuses another byte."""
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        while os.write(fd, b"\0" * 512):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def wait_until(predicate, timeout: float = 10.0) -> bool:

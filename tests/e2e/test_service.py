@@ -1,7 +1,6 @@
 """The appliance service as an operator meets it: run, API, CLI, signals, state."""
 import json
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -11,7 +10,7 @@ import yaml
 
 from appliance import Client
 from appliance.errors import ApplianceError, ConfigError, NextHopError, RouteError
-from tests.e2e.conftest import cli, wait_until
+from tests.e2e.conftest import cli, free_port, wait_until
 
 
 def tx(client, port: str) -> int:
@@ -144,12 +143,6 @@ def test_bad_config_exits_2_before_touching_the_host(appliance, change, message)
     assert r.returncode == 2
     assert r.stderr.startswith(f"ConfigError: {appliance.config_path}: {message}")
     assert appliance.leftovers() == []
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_tcp_api_needs_the_bearer_token_and_metrics_are_exported(appliance):

@@ -41,7 +41,8 @@ def test_a_torn_last_record_is_dropped_and_cut_off_before_the_next_append(tmp_pa
     assert StateFile(path).load().routes["12.0.0.0/8"] == 1
 
 
-@pytest.mark.parametrize("damage", ["flipped digit", "truncated middle", "garbage", "no checksum"])
+@pytest.mark.parametrize("damage", ["flipped digit", "truncated middle", "garbage", "no checksum",
+                                    "damaged last line"])
 def test_damage_anywhere_but_the_last_record_refuses_and_names_the_line(tmp_path, damage):
     path = tmp_path / "state.json"
     write_some(path)
@@ -52,10 +53,22 @@ def test_damage_anywhere_but_the_last_record_refuses_and_names_the_line(tmp_path
         lines[1] = lines[1][:20]
     elif damage == "garbage":
         lines[1] = bytes(range(256))
-    else:
+    elif damage == "no checksum":
         lines[1] = lines[1].split(b" ", 1)[1]
+    else:  # complete (newline-terminated), so not an append cut short
+        lines[-2] = lines[-2].replace(b"172.16.0.0", b"172.16.0.1")
     path.write_bytes(b"\n".join(lines))
-    with pytest.raises(StateFileError, match=r"state.json: line 2: damaged record.*--set-aside-state"):
+    line = len(lines) - 1 if damage == "damaged last line" else 2
+    with pytest.raises(StateFileError, match=rf"state.json: line {line}: damaged record.*--set-aside-state"):
+        StateFile(path).load()
+
+
+def test_a_compacted_file_cut_short_is_damage_not_a_torn_append(tmp_path):
+    path = tmp_path / "state.json"
+    s = StateFile(path)
+    s.snapshot(Overlay(routes={"10.0.0.0/8": 1, "11.0.0.0/8": 2}))
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(StateFileError, match="line 1: damaged record.*cut short"):
         StateFile(path).load()
 
 
