@@ -259,3 +259,14 @@ def test_a_second_instance_on_the_same_socket_is_refused(appliance, tmp_path):
     assert r.returncode == 2 and "exists and is not a socket; not removing it" in r.stderr
     assert Path(appliance.socket).read_text() == "not a socket"
     os.unlink(appliance.socket)
+
+
+def test_api_fuzzing_from_the_openapi_document_finds_no_5xx(abused):
+    from tests.e2e.api_fuzz import fuzz
+    host, port = abused.tcp
+    statuses = fuzz(f"http://{host}:{port}", "s3cret", examples=10, seed=1)
+    assert sum(statuses.values()) > 200 and statuses[400] > 100, statuses
+    assert abused.proc.poll() is None and "Traceback" not in abused.output()
+    with Client(abused.socket) as c:
+        before = tx(c)
+        assert wait_until(lambda: tx(c) > before + 100_000), "still forwarding"
