@@ -45,17 +45,21 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Lcore = Annotated[int, Field(ge=0, le=1023, strict=True)]
+FilePath = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
 class EalSection(Strict):
-    main_lcore: int = Field(0, ge=0)
-    worker_lcores: list[int] = Field(default_factory=lambda: [1], min_length=1)
+    main_lcore: Lcore = 0
+    worker_lcores: list[Lcore] = Field(default_factory=lambda: [1], min_length=1, max_length=128)
     memory_mb: int = Field(512, ge=64, le=1 << 20)
     hugepages: Bool = True
-    file_prefix: str = Field("appliance", pattern=r"^[A-Za-z0-9_.-]+$")
+    file_prefix: str = Field("appliance", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class PortSection(Strict):
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,15}$")
-    device: str
+    device: str = Field(max_length=1024)
     rx_queues: int = Field(1, ge=1, le=64)
     tx_queues: int | None = Field(None, ge=1, le=64)
     rx_desc: int = Field(1024, ge=64, le=16384)
@@ -64,7 +68,7 @@ class PortSection(Strict):
     promiscuous: Bool = False
     rss: Bool = True
     mac: UnicastMac | None = None
-    addresses: list[ipaddress.IPv4Interface] = []
+    addresses: list[ipaddress.IPv4Interface] = Field([], max_length=4096)
 
     @field_validator("addresses", mode="before")
     @classmethod
@@ -125,7 +129,7 @@ class ArpSection(Strict):
 
 
 class IcmpSection(Strict):
-    rate_limit: float = Field(1000, ge=0)  # errors per second, 0: unlimited
+    rate_limit: float = Field(1000, ge=0, le=1e9)  # errors per second, 0: unlimited
     burst: int = Field(50, ge=1, le=100_000)
 
 
@@ -170,7 +174,7 @@ class ApiSection(Strict):
     socket: str = Field(DEFAULT_SOCKET, min_length=1, max_length=107)  # sun_path
     # Optional TCP listener; only with a bearer token (a file holding it).
     tcp_listen: str | None = Field(None, pattern=LISTEN_PATTERN)
-    token_file: str | None = None
+    token_file: FilePath | None = None
     read_timeout_s: float = Field(30, gt=0, le=3600)  # a whole request must arrive in this
     max_connections: int = Field(256, ge=1, le=65536)  # per listener; more get a 503
 
@@ -181,7 +185,7 @@ class MetricsSection(Strict):
 
 class Config(Strict):
     eal: EalSection = EalSection()
-    ports: list[PortSection] = Field(min_length=1)
+    ports: list[PortSection] = Field(min_length=1, max_length=32)  # RTE_MAX_ETHPORTS
     nexthops: list[NextHopSection] = []
     neighbors: list[NeighborSection] = []
     routes: list[RouteSection] = []
@@ -192,7 +196,7 @@ class Config(Strict):
     icmp: IcmpSection = IcmpSection()
     api: ApiSection = ApiSection()
     metrics: MetricsSection | None = None  # off unless present
-    state_file: str | None = None
+    state_file: FilePath | None = None
 
     def dataplane_config(self) -> DataplaneConfig:
         return DataplaneConfig(

@@ -101,6 +101,10 @@ class Service:
                 raise StorageError(f"{e}; change undone") from None
             self._compact_if_due()
 
+    def compaction_due(self) -> bool:
+        """The next change would rewrite the state file (seconds for a big table)."""
+        return bool(self.state) and self.state.needs_compaction(ahead=1)
+
     def _compact_if_due(self) -> None:
         if self.state and self.state.needs_compaction():
             self._compact()

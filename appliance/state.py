@@ -103,6 +103,7 @@ class StateFile:
         self._appended = 0
         self._compact_at = COMPACT_AFTER
         self._good_size: int | None = None  # bytes known good; beyond it: torn or refused
+        self._cut_needed = False
 
     def load(self) -> Overlay:
         """Replays the file; an absent file is an empty overlay. StateFileError if damaged."""
@@ -130,6 +131,7 @@ class StateFile:
         if tail:
             log.info("%s: dropped an incomplete last record (a change never acknowledged)",
                      self.path)
+            self._cut_needed = True
         self._good_size = offset
         return overlay
 
@@ -192,6 +194,7 @@ class StateFile:
             if tmp is not None:
                 Path(tmp).unlink(missing_ok=True)
         self._good_size = self.path.stat().st_size
+        self._cut_needed = False
         self._appended = 0
         self._compact_at = COMPACT_AFTER
 
@@ -203,8 +206,8 @@ class StateFile:
         self._append({"kind": kind, "keys": [_encode_key(kind, k) for k, _ in items],
                       "values": [v for _, v in items]})
 
-    def needs_compaction(self) -> bool:
-        return self._appended >= self._compact_at
+    def needs_compaction(self, ahead: int = 0) -> bool:
+        return self._appended + ahead >= self._compact_at
 
     def defer_compaction(self) -> None:
         """A snapshot failed (disk full?): the log stays valid; try again later."""
@@ -215,12 +218,15 @@ class StateFile:
         line = _frame(entry)
         try:
             fd = self._open()
-            os.ftruncate(fd, self._good_size)  # no-op unless a torn or refused write is there
+            if self._cut_needed:  # a torn record from a crash, or a refused write, is there
+                os.ftruncate(fd, self._good_size)
+                self._cut_needed = False
             view = memoryview(line)
             while view:
                 view = view[os.write(fd, view):]
             os.fdatasync(fd)
         except OSError as e:
+            self._cut_needed = True
             self._cut_back()
             raise StorageError(f"cannot write state file {self.path}: {e.strerror}") from None
         self._good_size += len(line)
@@ -240,6 +246,7 @@ class StateFile:
             if self._fd is not None:
                 os.ftruncate(self._fd, self._good_size)
                 os.fdatasync(self._fd)
+                self._cut_needed = False
         except OSError as e:
             log.error("%s: cannot cut off a failed write (%s); retried at the next change",
                       self.path, e.strerror)

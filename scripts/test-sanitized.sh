@@ -16,10 +16,9 @@ cp -r appliance tests bench configs playbooks "$out/tree/"
 rm -f "$out/tree/appliance/"_native*.so
 cp "$out/cmake/"_native*.so "$out/tree/appliance/"
 venv=$out/venv
-if [ ! -x "$venv/bin/python" ]; then
-    python -m venv "$venv"
-    "$venv/bin/pip" install -q pytest scapy PyYAML pydantic prometheus-client
-fi
+[ -x "$venv/bin/python" ] || python -m venv "$venv"
+"$venv/bin/pip" install -q pytest scapy PyYAML pydantic prometheus-client fastapi uvicorn h11 \
+    hypothesis schemathesis
 cd "$out/tree"
 # Python itself is not built with ASan: preload the runtime; CPython's
 # arena allocator makes leak reports noise, so leaks are not checked.

@@ -27,8 +27,14 @@ def routes(c) -> list[str]:
     return sorted(str(p) for p, _ in c.routes())
 
 
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(line.split()[1] for line in status if line.startswith("VmRSS"))) / 1024
+
+
 def test_sighup_with_hostile_files_refuses_each_and_forwarding_goes_on(appliance):
     appliance.start()
+    rss_before = rss_mb(appliance.proc.pid)
     hostile = ["latin-1.yaml", "utf-16.yaml", "integer-5000-digits.yaml", "nested-100k.yaml",
                "alias-bomb.yaml", "duplicate-routes-key.yaml", "binary.yaml", "python-tag.yaml"]
     with appliance.client() as c:
@@ -46,9 +52,7 @@ def test_sighup_with_hostile_files_refuses_each_and_forwarding_goes_on(appliance
         appliance.write_config()
         appliance.proc.send_signal(signal.SIGHUP)
         assert wait_until(lambda: routes(c) == ["10.1.0.0/16", "10.2.0.0/16"])
-    rss_kb = int(next(line.split()[1] for line in Path(f"/proc/{appliance.proc.pid}/status")
-                      .read_text().splitlines() if line.startswith("VmRSS")))
-    assert rss_kb < 1 << 20, "the alias bomb was not expanded"
+    assert rss_mb(appliance.proc.pid) - rss_before < 200, "the alias bomb was not expanded"
 
 
 @pytest.mark.parametrize("name", ["alias-bomb.yaml", "utf-16.yaml", "nested-100k.yaml"])

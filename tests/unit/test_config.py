@@ -162,3 +162,34 @@ def test_router_settings_reach_the_dataplane_description():
 def re_escape(text: str) -> str:
     import re
     return re.escape(text)
+
+
+@pytest.mark.parametrize("path, value, message", [
+    ("eal.memory_mb", 10 ** 15, "eal.memory_mb: Input should be less than or equal to 1048576"),
+    ("eal.worker_lcores", [5000], "eal.worker_lcores[0]: Input should be less than or equal to 1023"),
+    ("eal.hugepages", "yes", "eal.hugepages: Input should be a valid boolean (got 'yes')"),
+    ("icmp.rate_limit", float("nan"), "icmp.rate_limit: Input should be less than or equal to"),
+    ("nexthops.0.id", 1.0, "nexthops[0].id: Input should be a valid integer (got 1.0)"),
+    ("routes.0.nexthop", "1", "routes[0].nexthop: Input should be a valid integer (got '1')"),
+    ("nexthops.0.mac", "01:00:5e:00:00:01", "nexthops[0].mac: not a unicast MAC"),
+    ("state_file", "", "state_file: String should have at least 1 character"),
+    ("api.read_timeout_s", 0, "api.read_timeout_s: Input should be greater than 0"),
+    ("ports.0.device", "x" * 100_000, "(got 'xxxxxxxxxxxx"),
+])
+def test_bounds_and_strict_types(path, value, message):
+    with pytest.raises(ConfigError, match=re_escape(message)) as e:
+        parse_config(with_change(path, value), "x.yaml")
+    assert len(str(e.value)) < 1000
+
+
+def test_a_token_file_is_checked_at_validation(tmp_path):
+    token = tmp_path / "token"
+    doc = with_change("api", {"tcp_listen": "127.0.0.1:8080", "token_file": str(token)})
+    for content, message in [(None, "cannot read: No such file"), ("", "the token file is empty"),
+                             ("two words\n", "the token must be one line of printable ASCII")]:
+        if content is not None:
+            token.write_text(content)
+        with pytest.raises(ConfigError, match=re_escape(f"api.token_file: {token}: {message}")):
+            parse_config(doc, "x.yaml")
+    token.write_text("s3cret\n")
+    assert parse_config(doc, "x.yaml").api.token_file == str(token)
