@@ -10,6 +10,7 @@
 #include "drop_reasons.h"
 #include "eal.h"
 #include "errors.h"
+#include "fib6.h"
 
 namespace py = pybind11;
 using namespace appliance;
@@ -32,6 +33,44 @@ FlowKey make_key(unsigned proto, const std::string& src, unsigned sport, const s
     return FlowKey{parse_ipv4_be(src, "source"), parse_ipv4_be(dst, "destination"),
                    htons(uint16_t(sport)), htons(uint16_t(dport)), uint8_t(proto), {0, 0, 0}};
 }
+
+// The IPv6 table alone, with next hops 0..n-1 set, for its tests and
+// benchmarks: the data plane gets its own with IPv6 forwarding.
+class Fib6Table {
+public:
+    Fib6Table(uint32_t max_routes, uint32_t groups, uint32_t nexthops)
+        : rcu_(1), hops_(nexthops, rcu_), fib_(max_routes, groups, hops_, rcu_) {
+        for (uint32_t id = 0; id < nexthops; ++id) hops_.set(id, NextHop{});
+    }
+    void add_bulk(const std::vector<std::pair<std::string, uint32_t>>& routes) {
+        std::vector<Route6> rs;
+        rs.reserve(routes.size());
+        for (const auto& [prefix, nh] : routes) {
+            Route6 r = parse_prefix6(prefix);
+            r.nexthop = nh;
+            rs.push_back(r);
+        }
+        fib_.add_bulk(rs);
+    }
+    void remove(const std::string& prefix) {
+        const Route6 r = parse_prefix6(prefix);
+        fib_.remove(r.ip, r.depth);
+    }
+    std::optional<uint32_t> lookup(const std::string& address) const {
+        return fib_.lookup(parse_ipv6(address));
+    }
+    std::vector<std::pair<std::string, uint32_t>> routes() const {
+        std::vector<std::pair<std::string, uint32_t>> out;
+        for (const Route6& r : fib_.list()) out.emplace_back(format_prefix6(r.ip, r.depth), r.nexthop);
+        return out;
+    }
+    uint32_t groups_in_use() const { return fib_.groups_in_use(); }
+
+private:
+    Rcu rcu_;
+    NextHopTable hops_;
+    Fib6 fib_;
+};
 
 std::string ip_text(uint32_t be) {
     char buf[INET_ADDRSTRLEN];
@@ -305,4 +344,13 @@ PYBIND11_MODULE(_native, m) {
             return out;
         }, py::arg("port"))
         .def("quiesce", &Dataplane::quiesce, py::arg("timeout") = 5.0, Release());
+
+    py::class_<Fib6Table>(m, "_Fib6Table")
+        .def(py::init<uint32_t, uint32_t, uint32_t>(), py::arg("max_routes"), py::arg("groups"),
+             py::arg("nexthops"))
+        .def("add_bulk", &Fib6Table::add_bulk, py::arg("routes"), Release())
+        .def("remove", &Fib6Table::remove, py::arg("prefix"), Release())
+        .def("lookup", &Fib6Table::lookup, py::arg("address"))
+        .def("routes", &Fib6Table::routes)
+        .def_property_readonly("groups_in_use", &Fib6Table::groups_in_use);
 }

@@ -12,7 +12,7 @@ constexpr uint32_t kGroupEntries = 256;
 }  // namespace
 
 Dir24_8::Dir24_8(uint32_t groups, Rcu& rcu, CoveringFn longest_covering)
-    : groups_total_(groups), rcu_(rcu), covering_(std::move(longest_covering)) {
+    : pool_(groups, rcu, "tbl8 groups"), covering_(std::move(longest_covering)) {
     if (groups == 0 || groups > kValueMask)
         throw RouteError("tbl8_groups must be 1.." + std::to_string(kValueMask));
     tbl24_ = static_cast<std::atomic<uint32_t>*>(
@@ -26,37 +26,12 @@ Dir24_8::Dir24_8(uint32_t groups, Rcu& rcu, CoveringFn longest_covering)
                             std::to_string(uint64_t(groups) >> 10) + " MiB for " +
                             std::to_string(groups) + " tbl8 groups): not enough hugepage memory");
     }
-    free_.reserve(groups);
-    for (uint32_t g = groups; g-- > 0;) free_.push_back(g);
 }
 
 Dir24_8::~Dir24_8() {
     rte_free(tbl24_);
     rte_free(tbl8_);
 }
-
-uint32_t Dir24_8::take_group() {
-    if (free_.empty() && !retired_.empty()) {
-        // Reuse unlinked groups whose grace period is over; wait for one if none is.
-        auto done = [&](const std::pair<uint32_t, uint64_t>& r) { return rcu_.passed(r.second); };
-        if (!done(retired_.front())) rcu_.synchronize();
-        for (auto it = retired_.begin(); it != retired_.end();) {
-            if (done(*it)) {
-                free_.push_back(it->first);
-                it = retired_.erase(it);
-            } else {
-                ++it;
-            }
-        }
-    }
-    if (free_.empty())
-        throw TableFullError("all " + std::to_string(groups_total_) + " tbl8 groups in use");
-    uint32_t g = free_.back();
-    free_.pop_back();
-    return g;
-}
-
-void Dir24_8::retire_group(uint32_t group) { retired_.emplace_back(group, rcu_.start()); }
 
 void Dir24_8::add(uint32_t ip, uint8_t depth, uint32_t nexthop) {
     const uint32_t value = entry(nexthop, depth);
@@ -81,7 +56,7 @@ void Dir24_8::add(uint32_t ip, uint8_t depth, uint32_t nexthop) {
     uint32_t e = tbl24_[i].load(std::memory_order_relaxed);
     if (!(e & kGroup)) {
         // Fill a group with what the first-level entry said, then publish it.
-        const uint32_t g = take_group();
+        const uint32_t g = pool_.take();
         std::atomic<uint32_t>* grp = &tbl8_[g * kGroupEntries];
         for (uint32_t j = 0; j < kGroupEntries; ++j) grp[j].store(e, std::memory_order_relaxed);
         e = kGroup | g;
@@ -112,7 +87,7 @@ void Dir24_8::try_collapse(uint32_t index24) {
     // Uniform: one first-level entry says the same. Readers that already
     // followed the old pointer finish with a group that is not reused yet.
     tbl24_[index24].store(first, std::memory_order_release);
-    retire_group(g);
+    pool_.retire(g);
 }
 
 void Dir24_8::remove(uint32_t ip, uint8_t depth) {

@@ -21,6 +21,7 @@
 #include <optional>
 #include <vector>
 
+#include "group_pool.h"
 #include "rcu.h"
 
 namespace appliance {
@@ -46,7 +47,7 @@ public:
     // Writer side. add() throws TableFullError when no group is free.
     void add(uint32_t ip, uint8_t depth, uint32_t nexthop);
     void remove(uint32_t ip, uint8_t depth);  // the route must have been added
-    uint32_t groups_in_use() const { return groups_total_ - uint32_t(free_.size()) - uint32_t(retired_.size()); }
+    uint32_t groups_in_use() const { return pool_.in_use(); }
 
     // Reader side: next hop, or `miss` when no route covers the address.
     inline uint32_t lookup(uint32_t ip, uint32_t miss) const {
@@ -78,18 +79,13 @@ private:
     }
     static uint8_t depth_of(uint32_t e) { return uint8_t(e >> kDepthShift); }
 
-    uint32_t take_group();
-    void retire_group(uint32_t group);
     // Rewrites entries of [first, first + count) whose depth is exactly `depth`.
     void replace_in_group(uint32_t group, uint32_t first, uint32_t count, uint8_t depth, uint32_t value);
     void try_collapse(uint32_t index24);
 
     std::atomic<uint32_t>* tbl24_ = nullptr;  // 2^24 entries
-    std::atomic<uint32_t>* tbl8_ = nullptr;   // groups_total_ * 256 entries
-    uint32_t groups_total_;
-    std::vector<uint32_t> free_;
-    std::vector<std::pair<uint32_t, uint64_t>> retired_;  // group, RCU token
-    Rcu& rcu_;
+    std::atomic<uint32_t>* tbl8_ = nullptr;   // pool_.total() * 256 entries
+    GroupPool pool_;
     CoveringFn covering_;
 };
 
