@@ -134,15 +134,19 @@ class IcmpSection(Strict):
 
 
 class RouteSection(Strict):
-    prefix: ipaddress.IPv4Network
+    prefix: ipaddress.IPv4Network | ipaddress.IPv6Network
     nexthop: Id
 
     @field_validator("prefix", mode="before")
     @classmethod
     def strict_prefix(cls, v: Any) -> Any:
+        if isinstance(v, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            return v
+        if not isinstance(v, str):
+            raise ValueError("a prefix is a string like 10.0.0.0/8 or 2001:db8::/32")
         try:
-            return ipaddress.IPv4Network(v)
-        except (ValueError, TypeError) as e:
+            return ipaddress.IPv6Network(v) if ":" in v else ipaddress.IPv4Network(v)
+        except ValueError as e:
             raise ValueError(str(e)) from None
 
 
@@ -163,6 +167,8 @@ class RuleSection(Strict):
 class TablesSection(Strict):
     max_routes: int = Field(TableSizes.max_routes, ge=1, le=1 << 24)
     tbl8_groups: int = Field(TableSizes.tbl8_groups, ge=1, le=1 << 24)
+    max_routes6: int = Field(TableSizes.max_routes6, ge=1, le=1 << 24)
+    tbl8_groups6: int = Field(TableSizes.tbl8_groups6, ge=1, le=1 << 24)
     max_nexthops: int = Field(TableSizes.max_nexthops, ge=1, le=1 << 24)
     max_rules: int = Field(TableSizes.max_rules, ge=8, le=1 << 26)
 
@@ -316,9 +322,13 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
         except ConfigError as e:
             errors.append(f"{source}: api.token_file: {e}")
     tables = cfg.tables
-    if len(cfg.routes) > tables.max_routes:
-        errors.append(f"{source}: routes: {len(cfg.routes)} routes exceed tables.max_routes "
-                      f"{tables.max_routes}")
+    routes6 = sum(r.prefix.version == 6 for r in cfg.routes)
+    if len(cfg.routes) - routes6 > tables.max_routes:
+        errors.append(f"{source}: routes: {len(cfg.routes) - routes6} IPv4 routes exceed "
+                      f"tables.max_routes {tables.max_routes}")
+    if routes6 > tables.max_routes6:
+        errors.append(f"{source}: routes: {routes6} IPv6 routes exceed tables.max_routes6 "
+                      f"{tables.max_routes6}")
     for i, n in enumerate(cfg.nexthops):
         if n.id >= tables.max_nexthops:
             errors.append(f"{source}: nexthops[{i}].id: {n.id} is beyond tables.max_nexthops "

@@ -20,7 +20,8 @@ from appliance.errors import ConfigError, RouteError, RuleError
 DROP_REASONS: list[str] = [name for name, _ in _native.drop_reasons()]
 PROTOCOLS = {"icmp": socket.IPPROTO_ICMP, "tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
 
-Prefix = str | ipaddress.IPv4Network
+Prefix = str | ipaddress.IPv4Network | ipaddress.IPv6Network
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass
@@ -58,6 +59,8 @@ class SlowPathSettings:
 class TableSizes:
     max_routes: int = 1 << 20
     tbl8_groups: int = 1 << 16
+    max_routes6: int = 1 << 16
+    tbl8_groups6: int = 1 << 14  # 1 KiB each; a /48 needs up to 3 of its own
     max_nexthops: int = 4096
     max_rules: int = 1 << 16
 
@@ -85,13 +88,13 @@ def canonical_prefixes(values: Iterable[Prefix]) -> list[str]:
 
 
 def to_prefix(value: Prefix) -> str:
-    """'10.0.0.0/8' for any accepted prefix form; RouteError otherwise."""
-    if isinstance(value, ipaddress.IPv4Network):
+    """'10.0.0.0/8' or '2001:db8::/32' for any accepted prefix form; RouteError otherwise."""
+    if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
         return str(value)
     if not isinstance(value, str):
-        raise RouteError(f"{value!r}: a prefix must be a string or ipaddress.IPv4Network")
+        raise RouteError(f"{value!r}: a prefix must be a string or an ipaddress network")
     try:
-        return str(ipaddress.IPv4Network(value))
+        return str(ipaddress.IPv6Network(value) if ":" in value else ipaddress.IPv4Network(value))
     except ValueError as e:
         raise RouteError(f"{value}: {e}") from None
 
@@ -115,6 +118,8 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
     spec.worker_lcores = list(config.eal.worker_lcores)
     spec.max_routes = config.tables.max_routes
     spec.tbl8_groups = config.tables.tbl8_groups
+    spec.max_routes6 = config.tables.max_routes6
+    spec.tbl8_groups6 = config.tables.tbl8_groups6
     spec.max_nexthops = config.tables.max_nexthops
     spec.max_rules = config.tables.max_rules
     spec.verify_checksum = config.verify_checksum
@@ -189,13 +194,14 @@ class Dataplane:
     def route_delete(self, prefix: Prefix) -> None:
         self._dp.route_delete(to_prefix(prefix))
 
-    def routes(self) -> list[tuple[ipaddress.IPv4Network, int]]:
-        return [(ipaddress.IPv4Network(p), nh) for p, nh in self._dp.routes()]
+    def routes(self) -> list[tuple[Network, int]]:
+        """IPv4 routes, then IPv6 ones, each sorted by prefix."""
+        return [(ipaddress.ip_network(p), nh) for p, nh in self._dp.routes()]
 
     def route_count(self) -> int:
         return self._dp.route_count()
 
-    def route_lookup(self, address: str | ipaddress.IPv4Address) -> int | None:
+    def route_lookup(self, address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> int | None:
         """The next hop a worker would pick for `address` (None: no route)."""
         return self._dp.route_lookup(str(address))
 

@@ -152,12 +152,12 @@ class Service:
                      lambda old: self.dp.route_add(p, old))
 
     def routes(self, prefix: str | None = None, nexthop: int | None = None) -> list[dict]:
-        within = ipaddress.IPv4Network(to_prefix(prefix)) if prefix is not None else None
+        within = ipaddress.ip_network(to_prefix(prefix)) if prefix is not None else None
         out = []
         for net, nh in self.dp.routes():
             if nexthop is not None and nh != nexthop:
                 continue
-            if within is not None and not net.subnet_of(within):
+            if within is not None and (net.version != within.version or not net.subnet_of(within)):
                 continue
             out.append({"prefix": str(net), "nexthop": nh})
         return out

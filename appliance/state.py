@@ -51,7 +51,7 @@ def _decode_key(kind: str, key: Any) -> Any:
     if not isinstance(key, str):
         raise ValueError(f"{kind} key {shorten(key)}")
     if kind == "routes":
-        ipaddress.IPv4Network(key)
+        ipaddress.ip_network(key)
     else:  # "port address" or "port ip"
         port, _, address = key.partition(" ")
         (ipaddress.IPv4Interface if kind == "addresses" else ipaddress.IPv4Address)(address)

@@ -164,6 +164,8 @@ PYBIND11_MODULE(_native, m) {
         .def_readwrite("worker_lcores", &DataplaneSpec::worker_lcores)
         .def_readwrite("max_routes", &DataplaneSpec::max_routes)
         .def_readwrite("tbl8_groups", &DataplaneSpec::tbl8_groups)
+        .def_readwrite("max_routes6", &DataplaneSpec::max_routes6)
+        .def_readwrite("tbl8_groups6", &DataplaneSpec::tbl8_groups6)
         .def_readwrite("max_nexthops", &DataplaneSpec::max_nexthops)
         .def_readwrite("max_rules", &DataplaneSpec::max_rules)
         .def_readwrite("verify_checksum", &DataplaneSpec::verify_checksum)
@@ -184,6 +186,8 @@ PYBIND11_MODULE(_native, m) {
         .def("routes", [](Dataplane& d) {
             std::vector<std::pair<std::string, uint32_t>> out;
             for (const Route& r : d.routes()) out.emplace_back(format_prefix(r.ip, r.depth), r.nexthop);
+            for (const Route6& r : d.routes6())
+                out.emplace_back(format_prefix6(r.ip, r.depth), r.nexthop);
             return out;
         })
         .def("route_count", &Dataplane::route_count)

@@ -94,6 +94,7 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     const uint32_t internal = SlowPath::internal_hops(ports_.size(), spec_.slow);
     hops_ = std::make_unique<NextHopTable>(spec_.max_nexthops + internal, *rcu_);
     fib_ = std::make_unique<Fib>(spec_.max_routes, spec_.tbl8_groups, *hops_, *rcu_);
+    fib6_ = std::make_unique<Fib6>(spec_.max_routes6, spec_.tbl8_groups6, *hops_, *rcu_);
     flows_ = std::make_unique<FlowTable>("flow_" + tag, spec_.max_rules, *hops_, *rcu_);
     std::vector<SlowPathPort> views;
     for (const auto& port : ports_)
@@ -127,7 +128,7 @@ void Dataplane::build_workers() {
         w->lcore = spec_.worker_lcores[i];
         w->rcu_thread_id = i;
         w->rcu = rcu_->get();
-        w->tables = {fib_.get(), flows_.get(), hops_.get(), spec_.verify_checksum};
+        w->tables = {fib_.get(), fib6_.get(), flows_.get(), hops_.get(), spec_.verify_checksum};
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
         auto* stats = static_cast<WorkerStats*>(
@@ -212,6 +213,7 @@ void Dataplane::close() {
     return_ring_ = nullptr;
     flows_.reset();
     fib_.reset();
+    fib6_.reset();
     hops_.reset();
     rcu_.reset();
     ports_.clear();  // ports before pools: queues hold mbufs of the pools
@@ -236,9 +238,23 @@ void Dataplane::check_user_route(const Route& r) const {
                            std::to_string(spec_.max_nexthops - 1));
 }
 
+namespace {
+bool is_ipv6(const std::string& text) { return text.find(':') != std::string::npos; }
+}  // namespace
+
+Route6 Dataplane::user_route6(const std::string& prefix, uint32_t nexthop) const {
+    Route6 r = parse_prefix6(prefix);
+    r.nexthop = nexthop;
+    if (nexthop >= spec_.max_nexthops)
+        throw NextHopError("next hop " + std::to_string(nexthop) + " out of range 0.." +
+                           std::to_string(spec_.max_nexthops - 1));
+    return r;
+}
+
 void Dataplane::route_add(const std::string& prefix, uint32_t nexthop) {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
+    if (is_ipv6(prefix)) return fib6_->add(user_route6(prefix, nexthop));
     Route r = parse_prefix(prefix);
     r.nexthop = nexthop;
     check_user_route(r);
@@ -254,14 +270,31 @@ void Dataplane::route_add_bulk(const std::vector<std::string>& prefixes,
         throw RouteError("bulk add: " + std::to_string(prefixes.size()) + " prefixes but " +
                          std::to_string(nexthops.size()) + " next hops");
     std::vector<Route> rs;
+    std::vector<Route6> rs6;
     rs.reserve(prefixes.size());
     for (size_t i = 0; i < prefixes.size(); ++i) {
+        if (is_ipv6(prefixes[i])) {
+            rs6.push_back(user_route6(prefixes[i], nexthops[i]));
+            continue;
+        }
         Route r = parse_prefix(prefixes[i]);
         r.nexthop = nexthops[i];
         check_user_route(r);
         rs.push_back(r);
     }
-    fib_->add_bulk(rs);
+    // All or nothing across both tables: IPv6 first, taken back if IPv4 fails.
+    std::vector<std::optional<uint32_t>> before6;
+    for (const Route6& r : rs6) before6.push_back(fib6_->get(r.ip, r.depth));
+    fib6_->add_bulk(rs6);
+    try {
+        fib_->add_bulk(rs);
+    } catch (...) {
+        for (size_t i = rs6.size(); i-- > 0;) {
+            if (before6[i]) fib6_->add({rs6[i].ip, rs6[i].depth, *before6[i]});
+            else fib6_->remove(rs6[i].ip, rs6[i].depth);
+        }
+        throw;
+    }
     for (const Route& r : rs)
         if (r.depth == 32) slow_->user_route_added(r.ip, r.depth);
 }
@@ -269,6 +302,10 @@ void Dataplane::route_add_bulk(const std::vector<std::string>& prefixes,
 void Dataplane::route_delete(const std::string& prefix) {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
+    if (is_ipv6(prefix)) {
+        const Route6 r = parse_prefix6(prefix);
+        return fib6_->remove(r.ip, r.depth);
+    }
     Route r = parse_prefix(prefix);
     if (slow_->owns_route(r.ip, r.depth))
         throw RouteError(prefix + ": is a route of a port address or neighbour, not a user route");
@@ -285,18 +322,25 @@ std::vector<Route> Dataplane::routes() {
     return out;
 }
 
+std::vector<Route6> Dataplane::routes6() {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    return fib6_->list();
+}
+
 size_t Dataplane::route_count() {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
-    return fib_->user_routes();
+    return fib_->user_routes() + fib6_->size();
 }
 
 std::optional<uint32_t> Dataplane::route_lookup(const std::string& address) {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
+    if (is_ipv6(address)) return fib6_->lookup(parse_ipv6(address));
     in_addr a{};
     if (inet_pton(AF_INET, address.c_str(), &a) != 1)
-        throw RouteError("'" + address + "' is not an IPv4 address");
+        throw RouteError("'" + address + "' is not an IPv4 or IPv6 address");
     return fib_->lookup(ntohl(a.s_addr));
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fib.h"
+#include "fib6.h"
 #include "flow.h"
 #include "mempool.h"
 #include "nexthop.h"
@@ -27,6 +28,8 @@ struct DataplaneSpec {
     std::vector<unsigned> worker_lcores;  // empty: every EAL worker lcore
     uint32_t max_routes = 1u << 20;
     uint32_t tbl8_groups = 1u << 16;
+    uint32_t max_routes6 = 1u << 16;
+    uint32_t tbl8_groups6 = 1u << 14;
     uint32_t max_nexthops = 4096;
     uint32_t max_rules = 1u << 16;
     bool verify_checksum = true;
@@ -60,12 +63,13 @@ public:
     bool closed() const { return closed_; }
     const DataplaneSpec& spec() const { return spec_; }
 
-    // Routes (prefix text "a.b.c.d/len").
+    // Routes (prefix text "a.b.c.d/len" or "2001:db8::/32"; the family picks the table).
     void route_add(const std::string& prefix, uint32_t nexthop);
     void route_add_bulk(const std::vector<std::string>& prefixes,
                         const std::vector<uint32_t>& nexthops);
     void route_delete(const std::string& prefix);
     std::vector<Route> routes();
+    std::vector<Route6> routes6();
     size_t route_count();
     std::optional<uint32_t> route_lookup(const std::string& address);
     uint32_t tbl8_groups_in_use();
@@ -118,6 +122,7 @@ private:
     void build_workers();
     void check_user_route(const Route& r) const;
     uint32_t parse_ip(const std::string& text, const char* what) const;
+    Route6 user_route6(const std::string& prefix, uint32_t nexthop) const;
 
     DataplaneSpec spec_;
     std::mutex writer_;  // the one table writer
@@ -127,6 +132,7 @@ private:
     std::unique_ptr<Rcu> rcu_;
     std::unique_ptr<NextHopTable> hops_;
     std::unique_ptr<Fib> fib_;
+    std::unique_ptr<Fib6> fib6_;
     std::unique_ptr<FlowTable> flows_;
     std::unique_ptr<SlowPath> slow_;
     std::vector<rte_ring*> punt_rings_;

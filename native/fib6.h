@@ -40,6 +40,7 @@ public:
     void remove(const Ipv6Address& ip, uint8_t depth);  // RouteError if absent
     std::vector<Route6> list() const;  // sorted by prefix, then length
     std::optional<uint32_t> lookup(const Ipv6Address& ip) const;
+    std::optional<uint32_t> get(const Ipv6Address& ip, uint8_t depth) const { return exact({ip, depth}); }
     size_t size() const { return routes_.size(); }
     uint32_t groups_in_use() const { return table_.groups_in_use(); }
 

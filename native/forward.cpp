@@ -6,6 +6,7 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
+#include "forward6.h"
 #include "ipv4_input.h"
 #include "ipv4_rewrite.h"
 #include "worker.h"
@@ -20,6 +21,8 @@ struct Burst {
     uint32_t dst[kBurstSize];  // host byte order, for the LPM
     uint32_t hop[kBurstSize];
     uint16_t n = 0;
+    rte_mbuf* pkts6[kBurstSize];  // the IPv6 ones, for forward6_burst()
+    uint16_t n6 = 0;
 };
 
 inline rte_ipv4_hdr* ipv4_of(rte_mbuf* m) {
@@ -100,6 +103,10 @@ void input_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n
             if (verdict == kPuntArp || verdict == kPuntIpv4) {
                 punt(w, m, verdict == kPuntArp ? PuntKind::arp : PuntKind::ipv4_input,
                      q.port_index, 0);
+                continue;
+            }
+            if (verdict == kIpv6) {
+                b.pkts6[b.n6++] = m;
                 continue;
             }
             if (verdict == kPuntTtl) {  // an ICMP error at most: under the budget
@@ -244,10 +251,13 @@ void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t
     Burst b;
     b.in_port = q.port_index;
     input_stage(w, q, pkts, n, b);
-    if (b.n == 0) return;
-    lpm_stage(w.tables.fib->table(), b);
-    if (w.tables.flows->active() != 0) rule_stage(*w.tables.flows, b);
-    output_stage(w, b);
+    if (unlikely(b.n6 != 0)) forward6_burst(w, q.port_index, b.pkts6, b.n6);
+    else if (b.n == 0) return;
+    if (b.n != 0) {
+        lpm_stage(w.tables.fib->table(), b);
+        if (w.tables.flows->active() != 0) rule_stage(*w.tables.flows, b);
+        output_stage(w, b);
+    }
     tx_stage(w);
 }
 

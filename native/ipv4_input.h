@@ -70,6 +70,7 @@ inline uint64_t mac48(const rte_ether_addr& mac) {
 constexpr unsigned kPuntArp = ~1u;
 constexpr unsigned kPuntIpv4 = ~2u;
 constexpr unsigned kPuntTtl = ~3u;  // TTL <= 1: for us (answered) or expired (ICMP)
+constexpr unsigned kIpv6 = ~4u;     // IPv6 for this port: forward6_burst() takes it
 
 // The exact verdict for a frame the common-case test refused: pass (to the
 // lookup), punt, or the reason it is dropped. `port_mac` as RxQueue::mac.
@@ -82,6 +83,10 @@ inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, uint64_t port_mac)
     if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP)) {
         if (for_us || rte_is_broadcast_ether_addr(&eth->dst_addr)) return kPuntArp;
         return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);
+    }
+    if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+        if (!for_us) return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);
+        return kIpv6;
     }
     if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return unsigned(DropReason::not_ipv4);
     if (!for_us) return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);

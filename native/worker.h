@@ -9,6 +9,7 @@
 #include <rte_ethdev.h>
 
 #include "fib.h"
+#include "fib6.h"
 #include "flow.h"
 #include "mempool.h"
 #include "nexthop.h"
@@ -23,6 +24,7 @@ namespace appliance {
 // Read-mostly state every worker looks at, written only by the control thread.
 struct Tables {
     const Fib* fib;
+    const Fib6* fib6;
     const FlowTable* flows;
     const NextHopTable* hops;
     bool verify_checksum;

@@ -112,21 +112,21 @@ class Client:
 
 
     # -- routes --
-    def route_add(self, prefix: str | ipaddress.IPv4Network, nexthop: int) -> None:
+    def route_add(self, prefix: str | ipaddress.IPv4Network | ipaddress.IPv6Network, nexthop: int) -> None:
         self.request("POST", "/v1/routes", {"prefix": str(prefix), "nexthop": nexthop})
 
-    def route_add_bulk(self, routes: Iterable[tuple[str | ipaddress.IPv4Network, int]]) -> int:
+    def route_add_bulk(self, routes: Iterable[tuple[str | ipaddress.IPv4Network | ipaddress.IPv6Network, int]]) -> int:
         routes = list(routes)
         body = {"prefixes": [p if isinstance(p, str) else str(p) for p, _ in routes],
                 "nexthops": [nh for _, nh in routes]}
         return self.request("POST", "/v1/routes", body)["added"]
 
-    def route_delete(self, prefix: str | ipaddress.IPv4Network) -> None:
+    def route_delete(self, prefix: str | ipaddress.IPv4Network | ipaddress.IPv6Network) -> None:
         self.request("DELETE", "/v1/routes", prefix=str(prefix))
 
     def routes(self, prefix: str | None = None,
-               nexthop: int | None = None) -> list[tuple[ipaddress.IPv4Network, int]]:
-        return [(ipaddress.IPv4Network(r["prefix"]), r["nexthop"])
+               nexthop: int | None = None) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int]]:
+        return [(ipaddress.ip_network(r["prefix"]), r["nexthop"])
                 for r in self.request("GET", "/v1/routes", prefix=prefix, nexthop=nexthop)]
 
     # -- next hops --

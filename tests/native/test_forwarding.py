@@ -88,11 +88,11 @@ def test_ttl_one_and_zero_are_dropped_as_expired(router):
     assert router.stats()["drops"]["ttl_expired"] == 2
 
 
-def test_non_ipv4_is_counted_and_arp_goes_to_the_slow_path(router):
+def test_neither_ip_nor_arp_is_counted_and_arp_goes_to_the_slow_path(router):
     router.route_add("0.0.0.0/0", NEXTHOP["b"])
     arp = Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst="10.0.0.1")
-    ipv6 = Ether(dst=ROUTER_MAC["a"], type=0x86DD) / (b"\x60" + b"\x00" * 60)
-    out = forward(router, [arp, ipv6])
+    lldp = Ether(dst=ROUTER_MAC["a"], type=0x88CC) / (b"\x02" + b"\x00" * 60)
+    out = forward(router, [arp, lldp])
     assert not out["b"] and not out["a"]  # 10.0.0.1 is not ours: no reply
     stats = router.stats()
     assert stats["drops"]["not_ipv4"] == 1

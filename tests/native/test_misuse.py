@@ -12,7 +12,8 @@ from tests.native.conftest import NEXTHOP, forward, make_dataplane, open_router,
     ("10.0.0.1/8", "has host bits set"),
     ("10.0.0.256/32", "10.0.0.256/32"),
     ("banana", "banana"),
-    ("2001:db8::/32", "2001:db8::/32"),
+    ("2001:db8::1/32", "has host bits set"),
+    ("2001:db8::/129", "2001:db8::/129"),
     (42, "must be a string"),
 ])
 def test_bad_prefixes_are_refused(router, prefix, message):

@@ -16,7 +16,13 @@ def test_canonical_and_other_forms():
 
 
 @pytest.mark.parametrize("bad", ["010.0.0.0/8", "10.0.0.0/33", "256.0.0.0/8", "10.0.0.0 /8",
-                                 "fe80::/10"])
+                                 "fe80::1/10", "2001:db8::/129", "2001:db8:::/32", 5])
 def test_invalid_text_is_refused(bad):
     with pytest.raises(RouteError):
         canonical_prefixes([bad])
+
+
+def test_ipv6_prefixes_come_out_as_the_data_plane_prints_them():
+    assert canonical_prefixes(["2001:0db8:0000::/32", "2001:db8:0:0:1::/80", "::/0",
+                               ipaddress.IPv6Network("fd00::/8")]) == [
+        "2001:db8::/32", "2001:db8:0:0:1::/80", "::/0", "fd00::/8"]

@@ -1,0 +1,63 @@
+// IPv6 input checks and rewrite (RFC 8200, RFC 4291), as Linux applies them
+// to forwarded packets: the exact verdict for each packet, and the rewrite
+// (MACs, hop limit - 1; IPv6 has no header checksum to patch).
+#pragma once
+
+#include <cstring>
+
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "drop_reasons.h"
+#include "nexthop.h"
+
+namespace appliance {
+
+constexpr unsigned kIpv6Pass = ~0u;
+
+inline bool ipv6_unspecified(const uint8_t* a) {
+    static constexpr uint8_t zero[16] = {};
+    return std::memcmp(a, zero, 16) == 0;
+}
+
+inline bool ipv6_loopback(const uint8_t* a) {
+    static constexpr uint8_t one[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    return std::memcmp(a, one, 16) == 0;
+}
+
+inline bool ipv6_v4mapped(const uint8_t* a) {  // ::ffff:0:0/96, never on the wire (RFC 4291 2.5.5.2)
+    static constexpr uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return std::memcmp(a, prefix, 12) == 0;
+}
+
+inline bool ipv6_link_local(const uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
+
+// Pass (to the lookup) or the reason the packet is dropped. The frame is
+// for this port's MAC and EtherType IPv6 (ipv4_input() said so).
+inline unsigned ipv6_input(rte_mbuf* m) {
+    if (rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr))
+        return unsigned(DropReason::malformed);
+    const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, sizeof(rte_ether_hdr));
+    if ((reinterpret_cast<const uint8_t*>(ip)[0] >> 4) != 6) return unsigned(DropReason::malformed);
+    const uint32_t payload = __builtin_bswap16(ip->payload_len);
+    if (sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + payload > rte_pktmbuf_pkt_len(m))
+        return unsigned(DropReason::malformed);  // a jumbogram (0) is fine: 40 bytes at least
+    const uint8_t* src = ip->src_addr;
+    const uint8_t* dst = ip->dst_addr;
+    if (src[0] == 0xff || ipv6_unspecified(src) || ipv6_loopback(src) || ipv6_v4mapped(src))
+        return unsigned(DropReason::martian_source);
+    if (dst[0] == 0xff) return unsigned(DropReason::multicast_destination);
+    if (ipv6_unspecified(dst) || ipv6_loopback(dst) || ipv6_v4mapped(dst))
+        return unsigned(DropReason::martian_destination);
+    if (ipv6_link_local(src) || ipv6_link_local(dst)) return unsigned(DropReason::link_local);
+    if (ip->hop_limits <= 1) return unsigned(DropReason::ttl_expired);
+    return kIpv6Pass;
+}
+
+inline void ipv6_rewrite(rte_ether_hdr* eth, rte_ipv6_hdr* ip, const NextHop& hop) {
+    static_assert(offsetof(NextHop, src) == RTE_ETHER_ADDR_LEN, "NextHop layout");
+    std::memcpy(eth, &hop, 2 * RTE_ETHER_ADDR_LEN);
+    ip->hop_limits--;
+}
+
+}  // namespace appliance
