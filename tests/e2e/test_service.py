@@ -238,3 +238,22 @@ def test_addresses_neighbours_and_gateways_survive_a_crash_and_follow_the_file(a
         assert wait_until(lambda: {"port": "lan1", "address": "203.0.113.1/24"} in c.addresses())
     r = appliance.cli("address", "list")
     assert "lan1     203.0.113.1/24" in r.stdout and "lan0     198.51.100.1/24" in r.stdout, r.stdout
+
+
+def test_ipv6_routes_go_through_cli_api_and_state_file_like_ipv4(appliance):
+    appliance.config["routes"].append({"prefix": "2001:db8::/32", "nexthop": 1})
+    appliance.start()
+    assert appliance.cli("route", "add", "2001:db8:77::/48", "2").returncode == 0
+    r = appliance.cli("route", "add", "2001:db8::1/32", "2")
+    assert r.returncode == 1 and "has host bits set" in r.stderr
+    with appliance.client() as c:
+        c.route_add_bulk([("2001:db8:78::/48", 2), ("10.78.0.0/16", 2)])
+        c.route_delete("2001:db8::/32")
+    appliance.signal(signal.SIGKILL)
+    appliance.cleanup()
+    appliance.start()
+    listed = appliance.cli("route", "list", "--prefix", "2001:db8::/32").stdout
+    assert "2001:db8:77::/48" in listed and "2001:db8:78::/48" in listed and "10.78" not in listed
+    with appliance.client() as c:
+        assert {str(p) for p, _ in c.routes()} == {"10.1.0.0/16", "10.78.0.0/16",
+                                                  "2001:db8:77::/48", "2001:db8:78::/48"}
