@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Benchmark: IPv4 forwarding on one worker core vs DPDK's l3fwd and testpmd io.
+"""Benchmark: IPv4 (or IPv6) forwarding on one worker core vs DPDK's l3fwd and testpmd io.
 
     python3 bench/vdev_forwarding.py [--rounds 5] [--seconds 3] [--routes 10000] [--json]
-                                     [--baseline TREE]
+                                     [--ipv6] [--baseline TREE]
 
 Port 0 is net_pcap replaying 64-byte UDP frames (infinite_rx), port 1 is
 net_null; destinations spread over a table of mixed /16../32 routes. Each
@@ -36,6 +36,9 @@ def main() -> int:
     p.add_argument("--flows", type=int, default=4096, help="distinct frames in the pcap")
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "appliance-bench")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--ipv6", action="store_true",
+                   help="IPv6 routes (as an IPv6 DFZ: mostly /48) and the smallest IPv6 frames; "
+                        "l3fwd in its LPM6 mode")
     p.add_argument("--baseline", type=Path, metavar="TREE",
                    help="also run the appliance of this checkout (its module built in it, or "
                         "in TREE/.venv) in the same rounds, e.g. the previous release")
@@ -43,18 +46,21 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
-        routes = traffic.make_routes(args.routes)
+        routes = (traffic.make_routes6 if args.ipv6 else traffic.make_routes)(args.routes)
         (work / "routes.txt").write_text("".join(f"{r}\n" for r in routes))
-        frames = traffic.make_frames(routes, args.flows, dst_mac=traffic.ROUTER_MAC)
+        frames = (traffic.make_frames6 if args.ipv6 else traffic.make_frames)(
+            routes, args.flows, dst_mac=traffic.ROUTER_MAC)
         pcap = traffic.write_pcap(work / "traffic.pcap", frames)
         result = vdev.run(work, pcap, work / "routes.txt", args.rounds, args.seconds, args.cache,
                           args.baseline)
-    result.update(routes=args.routes, flows=args.flows, frame_bytes=traffic.FRAME_LEN)
+    frame_len = traffic.FRAME_LEN6 if args.ipv6 else traffic.FRAME_LEN
+    result.update(routes=args.routes, flows=args.flows, frame_bytes=frame_len,
+                  family="ipv6" if args.ipv6 else "ipv4")
 
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"routes {args.routes}, flows {args.flows}, {traffic.FRAME_LEN}-byte frames, "
+    print(f"{result['family']}: routes {args.routes}, flows {args.flows}, {frame_len}-byte frames, "
           f"1 worker core, medians of {result['rounds']} rounds")
     tc = result["total_cycles_per_packet"]
     for name, key in [("appliance", "appliance_mpps"),

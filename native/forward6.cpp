@@ -18,34 +18,51 @@ const NextHop kNoHop{};
 
 void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
     (void)in_port;
-    const Trie6& table = w.tables.fib6->table();
-    const NextHopTable& hops = *w.tables.hops;
+    rte_mbuf* ok[kBurstSize];
+    const uint8_t* dst[kBurstSize];
+    uint32_t ids[kBurstSize];
+    uint16_t m = 0;
     for (uint16_t i = 0; i < n; ++i) {
-        rte_mbuf* m = pkts[i];
-        const unsigned verdict = ipv6_input(m);
+        const unsigned verdict = ipv6_input(pkts[i]);
         if (verdict != kIpv6Pass) {
             w.stats->drops[verdict]++;
-            rte_pktmbuf_free(m);
+            rte_pktmbuf_free(pkts[i]);
             continue;
         }
-        auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
-        auto* ip = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
-        const uint32_t id = table.lookup(ip->dst_addr, kNoRoute);
-        const NextHop* found = id < kRuleDrop ? hops.get(id) : nullptr;
+        ok[m] = pkts[i];
+        dst[m] = rte_pktmbuf_mtod_offset(pkts[i], const rte_ipv6_hdr*, sizeof(rte_ether_hdr))->dst_addr;
+        m++;
+    }
+    const Trie6& table = w.tables.fib6->table();
+    uint16_t i = 0;
+    for (; i + 4 <= m; i += 4) table.lookup4(&dst[i], &ids[i], kNoRoute);
+    for (; i < m; ++i) ids[i] = table.lookup(dst[i], kNoRoute);
+
+    const NextHopTable& hops = *w.tables.hops;
+    uint32_t last_id = kNoRoute;
+    const NextHop* last_found = nullptr;
+    for (i = 0; i < m; ++i) {
+        if (ids[i] != last_id) {  // bursts mostly share a next hop
+            last_id = ids[i];
+            last_found = last_id < kRuleDrop ? hops.get(last_id) : nullptr;
+        }
+        const NextHop* found = last_found;
         const NextHop* hop = found != nullptr ? found : &kNoHop;
+        auto* eth = rte_pktmbuf_mtod(ok[i], rte_ether_hdr*);
+        auto* ip = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
         if (unlikely(sizeof(rte_ipv6_hdr) + __builtin_bswap16(ip->payload_len) > hop->mtu)) {
-            DropReason why = id == kNoRoute                        ? DropReason::no_route
-                             : found == nullptr                    ? DropReason::nexthop_down
-                             : found->action == HopAction::forward ? DropReason::fragmentation_needed
-                             : found->action == HopAction::drop    ? DropReason(found->drop_reason)
-                                                                   : DropReason::nexthop_down;
+            const DropReason why = last_id == kNoRoute                  ? DropReason::no_route
+                                   : found == nullptr                    ? DropReason::nexthop_down
+                                   : found->action == HopAction::forward ? DropReason::fragmentation_needed
+                                   : found->action == HopAction::drop    ? DropReason(found->drop_reason)
+                                                                         : DropReason::nexthop_down;
             w.stats->count_drop(why);
-            rte_pktmbuf_free(m);
+            rte_pktmbuf_free(ok[i]);
             continue;
         }
         ipv6_rewrite(eth, ip, *hop);
         TxBatch& tx = w.tx[hop->port_index];
-        tx.pkts[tx.n++] = m;
+        tx.pkts[tx.n++] = ok[i];
     }
 }
 

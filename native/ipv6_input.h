@@ -32,6 +32,12 @@ inline bool ipv6_v4mapped(const uint8_t* a) {  // ::ffff:0:0/96, never on the wi
 
 inline bool ipv6_link_local(const uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
 
+// Global unicast (2000::/3) at both ends: none of the special ranges below
+// can match, so the common case skips their tests.
+inline bool ipv6_both_global(const uint8_t* src, const uint8_t* dst) {
+    return ((src[0] & 0xe0) == 0x20) & ((dst[0] & 0xe0) == 0x20);
+}
+
 // Pass (to the lookup) or the reason the packet is dropped. The frame is
 // for this port's MAC and EtherType IPv6 (ipv4_input() said so).
 inline unsigned ipv6_input(rte_mbuf* m) {
@@ -44,6 +50,8 @@ inline unsigned ipv6_input(rte_mbuf* m) {
         return unsigned(DropReason::malformed);  // a jumbogram (0) is fine: 40 bytes at least
     const uint8_t* src = ip->src_addr;
     const uint8_t* dst = ip->dst_addr;
+    if (likely(ipv6_both_global(src, dst)))
+        return ip->hop_limits > 1 ? kIpv6Pass : unsigned(DropReason::ttl_expired);
     if (src[0] == 0xff || ipv6_unspecified(src) || ipv6_loopback(src) || ipv6_v4mapped(src))
         return unsigned(DropReason::martian_source);
     if (dst[0] == 0xff) return unsigned(DropReason::multicast_destination);

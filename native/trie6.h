@@ -56,6 +56,17 @@ public:
         return (e & kValid) ? (e & kValueMask) : miss;
     }
 
+    // Four lookups walked down together, so their cache misses overlap.
+    inline void lookup4(const uint8_t* const ip[4], uint32_t hop[4], uint32_t miss) const {
+        uint32_t e[4];
+        for (unsigned k = 0; k < 4; ++k)
+            e[k] = load(root_[(uint32_t(ip[k][0]) << 16) | (uint32_t(ip[k][1]) << 8) | ip[k][2]]);
+        for (unsigned byte = 3; (e[0] | e[1] | e[2] | e[3]) & kGroup; ++byte)
+            for (unsigned k = 0; k < 4; ++k)
+                if (e[k] & kGroup) e[k] = load(groups_[(uint64_t(e[k] & kValueMask) << 8) | ip[k][byte]]);
+        for (unsigned k = 0; k < 4; ++k) hop[k] = (e[k] & kValid) ? (e[k] & kValueMask) : miss;
+    }
+
 private:
     // One level's entries and the depths beside them.
     struct Level {

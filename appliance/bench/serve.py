@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         eal=EalOptions(main_lcore=0, worker_lcores=[1], file_prefix=args.file_prefix,
                        memory_mb=512),
         tables=TableSizes(max_routes=max(1024, 2 * len(prefixes)), tbl8_groups=1 << 14,
+                          max_routes6=max(1024, 2 * len(prefixes)), tbl8_groups6=1 << 16,
                           max_nexthops=16),
         slowpath=SlowPathSettings(icmp_rate=args.icmp_rate))
     stop = threading.Event()

@@ -6,10 +6,12 @@ import random
 from pathlib import Path
 
 from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
 FRAME_LEN = 64  # with the FCS the NIC would add: 60 bytes on the wire here
+FRAME_LEN6 = 66  # the smallest IPv6 UDP frame (14 + 40 + 8, plus the FCS)
 ROUTER_MAC = "02:00:00:00:00:fe"  # the appliance's input port: frames are addressed to it
 
 
@@ -22,6 +24,33 @@ def make_routes(count: int, seed: int = 1) -> list[ipaddress.IPv4Network]:
         addr = (1 << 28) | rng.getrandbits(28)
         routes.add(ipaddress.IPv4Network((addr, length), strict=False))
     return sorted(routes)
+
+
+def make_routes6(count: int, seed: int = 1) -> list[ipaddress.IPv6Network]:
+    """`count` distinct prefixes under 2000::/3, lengths as in an IPv6 DFZ: mostly /48,
+    then /32../44, some /56 and /64, a few /128."""
+    rng = random.Random(seed)
+    lengths = [48] * 50 + [32] * 10 + [36, 40, 44] * 5 + [56] * 10 + [64] * 13 + [128] * 2
+    routes: set[ipaddress.IPv6Network] = set()
+    while len(routes) < count:
+        length = rng.choice(lengths)
+        addr = (1 << 125) | rng.getrandbits(125)
+        routes.add(ipaddress.IPv6Network((addr, length), strict=False))
+    return sorted(routes)
+
+
+def make_frames6(routes: list[ipaddress.IPv6Network], count: int, dst_mac: str,
+                 seed: int = 2) -> list[Ether]:
+    """As make_frames, for IPv6: the smallest UDP frames, distinct flows."""
+    rng = random.Random(seed)
+    frames = []
+    for i in range(count):
+        net = rng.choice(routes)
+        dst = net.network_address + rng.getrandbits(128 - net.prefixlen)
+        frames.append(Ether(dst=dst_mac, src="02:00:00:00:ff:01") / IPv6(
+            src=f"2001:db8:ffff::{i:x}", dst=str(dst), hlim=64) / UDP(
+            sport=1024 + i % 50000, dport=5000))
+    return frames
 
 
 def make_frames(routes: list[ipaddress.IPv4Network], count: int, dst_mac: str,

@@ -46,7 +46,8 @@ def build_l3fwd(cache: Path) -> Path:
     sized for its 16 demo routes; nothing on the fast path is changed.
     """
     binary = cache / "l3fwd" / "build" / "l3fwd"
-    if binary.exists():
+    if binary.exists() and "IPV6_L3FWD_LPM_MAX_RULES         (1 << 20)" in (
+            cache / "l3fwd" / "l3fwd_lpm.c").read_text():
         return binary
     if not (L3FWD_SOURCES / "l3fwd").is_dir():
         raise FileNotFoundError(f"{L3FWD_SOURCES}/l3fwd missing: apt-get install dpdk-doc")
@@ -62,6 +63,9 @@ def build_l3fwd(cache: Path) -> Path:
     patch(cache / "l3fwd" / "l3fwd_lpm.c",
           "#define IPV4_L3FWD_LPM_NUMBER_TBL8S (1 << 8)",
           "#define IPV4_L3FWD_LPM_NUMBER_TBL8S (1 << 16)")
+    patch(cache / "l3fwd" / "l3fwd_lpm.c",
+          "#define IPV6_L3FWD_LPM_MAX_RULES         1024",
+          "#define IPV6_L3FWD_LPM_MAX_RULES         (1 << 20)")
     subprocess.run(["make", "-C", str(cache / "l3fwd"), "-j2"], check=True,
                    stdout=subprocess.DEVNULL)
     return binary
@@ -97,9 +101,13 @@ def baseline_contender(appliance: list[str], baseline: Path) -> Contender:
 
 def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path,
                baseline: Path | None = None) -> list[Contender]:
+    # l3fwd reads one rule file per family and needs a rule in each.
+    prefixes = [line.split()[0] for line in routes.open() if line.strip()]
+    v4 = [p for p in prefixes if ":" not in p] or ["16.0.0.0/4"]
+    v6 = [p for p in prefixes if ":" in p] or ["2001:db8::/32"]
     lpm_rules = work / "l3fwd_v4.cfg"
-    lpm_rules.write_text("".join(f"R{line.split()[0]} {OUT_PORT}\n" for line in routes.open()))
-    (work / "l3fwd_v6.cfg").write_text(f"R2001:db8::/32 {OUT_PORT}\n")  # l3fwd needs one
+    lpm_rules.write_text("".join(f"R{p} {OUT_PORT}\n" for p in v4))
+    (work / "l3fwd_v6.cfg").write_text("".join(f"R{p} {OUT_PORT}\n" for p in v6))
     appliance = [
         sys.executable, "-m", "appliance.bench.serve", "--file-prefix", "bench-appliance",
         "--port", f"wan0=net_pcap0,rx_pcap={pcap},infinite_rx=1",
