@@ -280,6 +280,7 @@ class Dataplane:
             "ports": self._dp.port_counters(),
             "routes": self._dp.route_count(),
             "tbl8_groups_in_use": self._dp.tbl8_groups_in_use(),
+            "tbl8_groups6_in_use": self._dp.tbl8_groups6_in_use(),
             "rules": self._dp.rule_count(),
             "neighbors": self._neighbor_states(),
         }

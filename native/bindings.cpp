@@ -193,6 +193,7 @@ PYBIND11_MODULE(_native, m) {
         .def("route_count", &Dataplane::route_count)
         .def("route_lookup", &Dataplane::route_lookup, py::arg("address"))
         .def("tbl8_groups_in_use", &Dataplane::tbl8_groups_in_use)
+        .def("tbl8_groups6_in_use", &Dataplane::tbl8_groups6_in_use)
         .def("nexthop_set", &Dataplane::nexthop_set, py::arg("id"), py::arg("port"),
              py::arg("dst_mac"), py::arg("src_mac") = "", Release())
         .def("nexthop_delete", &Dataplane::nexthop_delete, py::arg("id"), Release())

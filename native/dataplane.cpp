@@ -350,6 +350,12 @@ uint32_t Dataplane::tbl8_groups_in_use() {
     return fib_->tbl8_groups_in_use();
 }
 
+uint32_t Dataplane::tbl8_groups6_in_use() {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    return fib6_->groups_in_use();
+}
+
 // ---- next hops ----
 
 void Dataplane::nexthop_set(uint32_t id, const std::string& port, const std::string& dst_mac,

@@ -73,6 +73,7 @@ public:
     size_t route_count();
     std::optional<uint32_t> route_lookup(const std::string& address);
     uint32_t tbl8_groups_in_use();
+    uint32_t tbl8_groups6_in_use();
 
     // Next hops; an empty src MAC means the output port's own address. A
     // gateway next hop gets its MAC from ARP.

@@ -31,6 +31,7 @@ def test_routes_by_longest_prefix_and_rewrites_only_macs_and_hop_limit(router):
     assert bytes(got[IPv6])[8:] == bytes(want[IPv6])[8:] and bytes(got[IPv6])[:7] == bytes(want[IPv6])[:7]
     assert router.stats()["drops"]["no_route"] == 1
     assert router.route_lookup("2001:db8:b::77") == NEXTHOP["c"]
+    assert router.stats()["tbl8_groups6_in_use"] == 13  # /32: 1, /48: +2, /128: +10
     assert [str(p) for p, _ in router.routes()] == ["2001:db8::/32", "2001:db8:b::/48",
                                                    "2001:db8:b::77/128"]
 
