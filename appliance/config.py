@@ -12,7 +12,8 @@ import ipaddress
 import os
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
 
 from appliance.dataplane import (PROTOCOLS, DataplaneConfig, PortConfig, SlowPathSettings,
                                  TableSizes)
@@ -152,12 +153,18 @@ class RouteSection(Strict):
 
 class RuleSection(Strict):
     proto: Protocol
-    src: ipaddress.IPv4Address
+    src: ipaddress.IPv4Address | ipaddress.IPv6Address
     src_port: L4Port = 0
-    dst: ipaddress.IPv4Address
+    dst: ipaddress.IPv4Address | ipaddress.IPv6Address
     dst_port: L4Port = 0
     action: Literal["forward", "drop"]
     nexthop: Id | None = None
+
+    @model_validator(mode="after")
+    def one_family(self) -> RuleSection:
+        if self.src.version != self.dst.version:
+            raise ValueError(f"src {self.src} and dst {self.dst} are of different IP versions")
+        return self
 
     def key(self) -> tuple:
         proto = PROTOCOLS[self.proto] if isinstance(self.proto, str) else self.proto

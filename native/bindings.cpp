@@ -72,6 +72,46 @@ private:
     Fib6 fib_;
 };
 
+bool is_v6(const std::string& src, const std::string& dst) {
+    const bool s6 = src.find(':') != std::string::npos, d6 = dst.find(':') != std::string::npos;
+    if (s6 != d6) throw RuleError("rule " + src + " -> " + dst + ": source and destination of different families");
+    return s6;
+}
+
+FlowKey6 make_key6(unsigned proto, const std::string& src, unsigned sport, const std::string& dst,
+                   unsigned dport) {
+    if (proto > 255) throw RuleError("protocol " + std::to_string(proto) + " out of range 0..255");
+    if (sport > 65535 || dport > 65535) throw RuleError("L4 ports must be 0..65535");
+    FlowKey6 k{};
+    if (inet_pton(AF_INET6, src.c_str(), k.src_ip) != 1)
+        throw RuleError("source '" + src + "' is not an IPv6 address");
+    if (inet_pton(AF_INET6, dst.c_str(), k.dst_ip) != 1)
+        throw RuleError("destination '" + dst + "' is not an IPv6 address");
+    k.src_port = htons(uint16_t(sport));
+    k.dst_port = htons(uint16_t(dport));
+    k.proto = uint8_t(proto);
+    return k;
+}
+
+std::string ip6_text(const uint8_t* a) {
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, a, buf, sizeof buf);
+    return buf;
+}
+
+template <class R>
+py::dict rule_dict(const R& r, const std::string& src, const std::string& dst) {
+    py::dict e;
+    e["proto"] = r.key.proto;
+    e["src"] = src;
+    e["src_port"] = ntohs(r.key.src_port);
+    e["dst"] = dst;
+    e["dst_port"] = ntohs(r.key.dst_port);
+    e["action"] = r.action == RuleAction::drop ? "drop" : "forward";
+    e["nexthop"] = r.action == RuleAction::drop ? py::none() : py::cast(r.nexthop);
+    return e;
+}
+
 std::string ip_text(uint32_t be) {
     char buf[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &be, buf, sizeof buf);
@@ -266,26 +306,21 @@ PYBIND11_MODULE(_native, m) {
             RuleAction a = action == "forward" ? RuleAction::forward
                          : action == "drop"    ? RuleAction::drop
                                                : throw RuleError("action '" + action + "' must be 'forward' or 'drop'");
-            d.rule_add({make_key(proto, src, sport, dst, dport), a, nexthop});
+            if (is_v6(src, dst)) return d.rule_add(Rule6{make_key6(proto, src, sport, dst, dport), a, nexthop});
+            d.rule_add(Rule{make_key(proto, src, sport, dst, dport), a, nexthop});
         }, py::arg("proto"), py::arg("src"), py::arg("src_port"), py::arg("dst"),
            py::arg("dst_port"), py::arg("action"), py::arg("nexthop") = 0)
         .def("rule_delete", [](Dataplane& d, unsigned proto, const std::string& src, unsigned sport,
                                const std::string& dst, unsigned dport) {
+            if (is_v6(src, dst)) return d.rule_delete(make_key6(proto, src, sport, dst, dport));
             d.rule_delete(make_key(proto, src, sport, dst, dport));
         }, py::arg("proto"), py::arg("src"), py::arg("src_port"), py::arg("dst"), py::arg("dst_port"))
         .def("rules", [](Dataplane& d) {
             py::list out;
-            for (const Rule& r : d.rules()) {
-                py::dict e;
-                e["proto"] = r.key.proto;
-                e["src"] = ip_text(r.key.src_ip);
-                e["src_port"] = ntohs(r.key.src_port);
-                e["dst"] = ip_text(r.key.dst_ip);
-                e["dst_port"] = ntohs(r.key.dst_port);
-                e["action"] = r.action == RuleAction::drop ? "drop" : "forward";
-                e["nexthop"] = r.action == RuleAction::drop ? py::none() : py::cast(r.nexthop);
-                out.append(e);
-            }
+            for (const Rule& r : d.rules())
+                out.append(rule_dict(r, ip_text(r.key.src_ip), ip_text(r.key.dst_ip)));
+            for (const Rule6& r : d.rules6())
+                out.append(rule_dict(r, ip6_text(r.key.src_ip), ip6_text(r.key.dst_ip)));
             return out;
         })
         .def("rule_count", &Dataplane::rule_count)

@@ -96,6 +96,7 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     fib_ = std::make_unique<Fib>(spec_.max_routes, spec_.tbl8_groups, *hops_, *rcu_);
     fib6_ = std::make_unique<Fib6>(spec_.max_routes6, spec_.tbl8_groups6, *hops_, *rcu_);
     flows_ = std::make_unique<FlowTable>("flow_" + tag, spec_.max_rules, *hops_, *rcu_);
+    flows6_ = std::make_unique<FlowTable6>("flow6_" + tag, spec_.max_rules, *hops_, *rcu_);
     std::vector<SlowPathPort> views;
     for (const auto& port : ports_)
         views.push_back({port->id(), port->mac(), port->mtu(), pools_.at(port->socket())->get()});
@@ -128,7 +129,8 @@ void Dataplane::build_workers() {
         w->lcore = spec_.worker_lcores[i];
         w->rcu_thread_id = i;
         w->rcu = rcu_->get();
-        w->tables = {fib_.get(), fib6_.get(), flows_.get(), hops_.get(), spec_.verify_checksum};
+        w->tables = {fib_.get(), fib6_.get(), flows_.get(), flows6_.get(), hops_.get(),
+                     spec_.verify_checksum};
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
         auto* stats = static_cast<WorkerStats*>(
@@ -212,6 +214,7 @@ void Dataplane::close() {
     free_ring(return_ring_);
     return_ring_ = nullptr;
     flows_.reset();
+    flows6_.reset();
     fib_.reset();
     fib6_.reset();
     hops_.reset();
@@ -512,10 +515,30 @@ std::vector<Rule> Dataplane::rules() {
     return flows_->list();
 }
 
+void Dataplane::rule_add(const Rule6& rule) {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    if (rule.action != RuleAction::forward && rule.action != RuleAction::drop)
+        throw RuleError("rule " + describe(rule.key) + ": action must be forward or drop");
+    flows6_->add(rule);
+}
+
+void Dataplane::rule_delete(const FlowKey6& key) {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    flows6_->remove(key);
+}
+
+std::vector<Rule6> Dataplane::rules6() {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    return flows6_->list();
+}
+
 size_t Dataplane::rule_count() {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
-    return flows_->size();
+    return flows_->size() + flows6_->size();
 }
 
 // ---- observability ----

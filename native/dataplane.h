@@ -98,6 +98,9 @@ public:
     void rule_add(const Rule& rule);
     void rule_delete(const FlowKey& key);
     std::vector<Rule> rules();
+    void rule_add(const Rule6& rule);
+    void rule_delete(const FlowKey6& key);
+    std::vector<Rule6> rules6();
     size_t rule_count();
 
     // Observability.
@@ -135,6 +138,7 @@ private:
     std::unique_ptr<Fib> fib_;
     std::unique_ptr<Fib6> fib6_;
     std::unique_ptr<FlowTable> flows_;
+    std::unique_ptr<FlowTable6> flows6_;
     std::unique_ptr<SlowPath> slow_;
     std::vector<rte_ring*> punt_rings_;
     rte_ring* return_ring_ = nullptr;

@@ -12,6 +12,7 @@
 namespace appliance {
 
 bool FlowKey::operator<(const FlowKey& o) const { return std::memcmp(this, &o, sizeof o) < 0; }
+bool FlowKey6::operator<(const FlowKey6& o) const { return std::memcmp(this, &o, sizeof o) < 0; }
 
 std::string describe(const FlowKey& k) {
     char src[INET_ADDRSTRLEN], dst[INET_ADDRSTRLEN];
@@ -22,13 +23,24 @@ std::string describe(const FlowKey& k) {
            std::to_string(ntohs(k.dst_port));
 }
 
-FlowTable::FlowTable(const std::string& name, uint32_t capacity, NextHopTable& hops, Rcu& rcu)
+std::string describe(const FlowKey6& k) {
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, k.src_ip, src, sizeof src);
+    inet_ntop(AF_INET6, k.dst_ip, dst, sizeof dst);
+    return std::string("proto ") + std::to_string(k.proto) + " [" + src + "]:" +
+           std::to_string(ntohs(k.src_port)) + " -> [" + dst + "]:" +
+           std::to_string(ntohs(k.dst_port));
+}
+
+template <class Key>
+BasicFlowTable<Key>::BasicFlowTable(const std::string& name, uint32_t capacity, NextHopTable& hops,
+                                    Rcu& rcu)
     : capacity_(capacity), hops_(hops) {
     rte_hash_parameters p{};
     p.name = name.c_str();
     // Buckets hold 8; room for the extendable table keeps inserts from failing early.
     p.entries = capacity < 8 ? 8 : capacity;
-    p.key_len = sizeof(FlowKey);
+    p.key_len = sizeof(Key);
     p.hash_func = rte_hash_crc;
     p.socket_id = SOCKET_ID_ANY;
     p.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
@@ -45,9 +57,11 @@ FlowTable::FlowTable(const std::string& name, uint32_t capacity, NextHopTable& h
     }
 }
 
-FlowTable::~FlowTable() { rte_hash_free(hash_); }
+template <class Key>
+BasicFlowTable<Key>::~BasicFlowTable() { rte_hash_free(hash_); }
 
-void FlowTable::add(const Rule& r) {
+template <class Key>
+void BasicFlowTable<Key>::add(const RuleT& r) {
     if (r.action == RuleAction::forward) hops_.check_usable(r.nexthop);
     auto it = rules_.find(r.key);
     if (it == rules_.end() && rules_.size() >= capacity_)
@@ -68,7 +82,8 @@ void FlowTable::add(const Rule& r) {
     count_.store(uint32_t(rules_.size()), std::memory_order_relaxed);
 }
 
-void FlowTable::remove(const FlowKey& k) {
+template <class Key>
+void BasicFlowTable<Key>::remove(const Key& k) {
     auto it = rules_.find(k);
     if (it == rules_.end()) throw RuleError("rule " + describe(k) + ": no such rule");
     int rc = rte_hash_del_key(hash_, &k);
@@ -78,10 +93,14 @@ void FlowTable::remove(const FlowKey& k) {
     count_.store(uint32_t(rules_.size()), std::memory_order_relaxed);
 }
 
-std::vector<Rule> FlowTable::list() const {
-    std::vector<Rule> out;
+template <class Key>
+std::vector<BasicRule<Key>> BasicFlowTable<Key>::list() const {
+    std::vector<RuleT> out;
     for (const auto& [k, r] : rules_) out.push_back(r);
     return out;
 }
+
+template class BasicFlowTable<FlowKey>;
+template class BasicFlowTable<FlowKey6>;
 
 }  // namespace appliance

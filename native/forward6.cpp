@@ -2,10 +2,13 @@
 // this port go through their checks, a longest-prefix match in the Trie6
 // and the rewrite into the same per-port tx batches as IPv4.
 //
+// Exact-match rules (FlowTable6) override the lookup as for IPv4.
 // Not yet here (ICMPv6 and NDP need the slow path to speak IPv6): hop limit
 // exceeded, no route and over-MTU packets are dropped and counted without
 // an error back, and a next hop must have its MAC (static or resolved by ARP).
 #include "forward6.h"
+
+#include <rte_hash.h>
 
 #include "ipv6_input.h"
 
@@ -14,6 +17,35 @@ namespace appliance {
 namespace {
 // What a missing next hop reads as: mtu 0, so the one length test catches it.
 const NextHop kNoHop{};
+
+// Exact-match rules override the LPM result for their 5-tuple.
+void rule_stage6(const FlowTable6& flows, rte_mbuf* const* pkts, uint16_t n, uint32_t* ids) {
+    FlowKey6 keys[kBurstSize];
+    const void* key_ptrs[kBurstSize];
+    for (uint16_t i = 0; i < n; ++i) {
+        const auto* ip = rte_pktmbuf_mtod_offset(pkts[i], const rte_ipv6_hdr*, sizeof(rte_ether_hdr));
+        FlowKey6& k = keys[i];
+        k = FlowKey6{};
+        std::memcpy(k.src_ip, ip->src_addr, 32);  // source and destination, adjacent
+        k.proto = ip->proto;
+        if ((k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP) &&
+            __builtin_bswap16(ip->payload_len) >= 4 &&
+            rte_pktmbuf_data_len(pkts[i]) >= sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + 4) {
+            const auto* l4 = reinterpret_cast<const uint16_t*>(ip + 1);
+            k.src_port = l4[0];
+            k.dst_port = l4[1];
+        }
+        key_ptrs[i] = &k;
+    }
+    uint64_t hits = 0;
+    void* data[kBurstSize];
+    if (rte_hash_lookup_bulk_data(flows.hash(), key_ptrs, n, &hits, data) <= 0) return;
+    for (uint16_t i = 0; i < n; ++i) {
+        if (!(hits & (1ull << i))) continue;
+        auto packed = reinterpret_cast<uintptr_t>(data[i]);
+        ids[i] = rule_action(packed) == RuleAction::drop ? kRuleDrop : rule_nexthop(packed);
+    }
+}
 }  // namespace
 
 void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
@@ -37,6 +69,7 @@ void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_
     uint16_t i = 0;
     for (; i + 4 <= m; i += 4) table.lookup4(&dst[i], &ids[i], kNoRoute);
     for (; i < m; ++i) ids[i] = table.lookup(dst[i], kNoRoute);
+    if (m != 0 && w.tables.flows6->active() != 0) rule_stage6(*w.tables.flows6, ok, m, ids);
 
     const NextHopTable& hops = *w.tables.hops;
     uint32_t last_id = kNoRoute;
@@ -52,6 +85,7 @@ void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_
         auto* ip = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
         if (unlikely(sizeof(rte_ipv6_hdr) + __builtin_bswap16(ip->payload_len) > hop->mtu)) {
             const DropReason why = last_id == kNoRoute                  ? DropReason::no_route
+                                   : last_id == kRuleDrop                ? DropReason::rule_drop
                                    : found == nullptr                    ? DropReason::nexthop_down
                                    : found->action == HopAction::forward ? DropReason::fragmentation_needed
                                    : found->action == HopAction::drop    ? DropReason(found->drop_reason)

@@ -26,6 +26,7 @@ struct Tables {
     const Fib* fib;
     const Fib6* fib6;
     const FlowTable* flows;
+    const FlowTable6* flows6;
     const NextHopTable* hops;
     bool verify_checksum;
 };

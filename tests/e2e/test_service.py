@@ -249,6 +249,9 @@ def test_ipv6_routes_go_through_cli_api_and_state_file_like_ipv4(appliance):
     with appliance.client() as c:
         c.route_add_bulk([("2001:db8:78::/48", 2), ("10.78.0.0/16", 2)])
         c.route_delete("2001:db8::/32")
+        c.rule_add("tcp", "2001:db8::1", 0, "2001:db8:77::2", 443, "forward", 1)
+        with pytest.raises(ConfigError, match="different IP versions"):
+            c.rule_add("tcp", "10.0.0.1", 0, "2001:db8:77::2", 443, "drop")
     appliance.signal(signal.SIGKILL)
     appliance.cleanup()
     appliance.start()
@@ -257,3 +260,5 @@ def test_ipv6_routes_go_through_cli_api_and_state_file_like_ipv4(appliance):
     with appliance.client() as c:
         assert {str(p) for p, _ in c.routes()} == {"10.1.0.0/16", "10.78.0.0/16",
                                                   "2001:db8:77::/48", "2001:db8:78::/48"}
+        assert [(r["src"], r["dst"], r["dst_port"]) for r in c.rules()] == [
+            ("2001:db8::1", "2001:db8:77::2", 443)]

@@ -88,3 +88,24 @@ def test_over_the_egress_mtu_is_dropped_until_icmpv6_exists():
         dp.route_add("2001:db8::/32", NEXTHOP["b"])
         out = forward(dp, [udp6(payload=b"x" * 1300), udp6(payload=b"x" * 1000)])
         assert len(out["b"]) == 1 and dp.stats()["drops"]["fragmentation_needed"] == 1
+
+
+def test_exact_match_rules_override_the_lookup_for_ipv6(router):
+    router.route_add("2001:db8::/32", NEXTHOP["b"])
+    router.rule_add("udp", "2001:db8:a::10", 1234, "2001:db8:b::10", 5678, "drop")
+    router.rule_add("udp", "2001:db8:a::11", 1234, "2001:db8:b::10", 5678, "forward", NEXTHOP["c"])
+    out = forward(router, [udp6(), udp6(src="2001:db8:a::11"), udp6(src="2001:db8:a::12")])
+    assert [p[IPv6].src for p in out["b"]] == ["2001:db8:a::12"]
+    assert [p[IPv6].src for p in out["c"]] == ["2001:db8:a::11"]
+    assert router.stats()["drops"]["rule_drop"] == 1
+    listed = {(r["src"], r["action"]) for r in router.rules()}
+    assert listed == {("2001:db8:a::10", "drop"), ("2001:db8:a::11", "forward")}
+    router.rule_delete("udp", "2001:db8:a::10", 1234, "2001:db8:b::10", 5678)
+    assert len(forward(router, [udp6()])["b"]) == 1
+
+
+def test_a_rule_mixing_families_is_refused(router):
+    from appliance.errors import RuleError
+    with pytest.raises(RuleError, match="different families"):
+        router.rule_add("udp", "10.0.0.1", 1, "2001:db8::1", 2, "drop")
+    assert router.rules() == []
