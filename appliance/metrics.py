@@ -81,8 +81,11 @@ class DataplaneCollector:
             states.add_metric([state], s["neighbors"].get(state, 0))
         yield states
         sizes = GaugeMetricFamily("appliance_table_entries", "Entries per table", labels=["table"])
-        sizes.add_metric(["routes"], s["routes"])
+        sizes.add_metric(["routes"], s["routes"])  # IPv4 and IPv6
         sizes.add_metric(["rules"], s["rules"])
+        # Groups in use against tables.tbl8_groups / tbl8_groups6: what to size them by.
+        sizes.add_metric(["tbl8_groups"], s["tbl8_groups_in_use"])
+        sizes.add_metric(["tbl8_groups6"], s["tbl8_groups6_in_use"])
         yield sizes
 
 

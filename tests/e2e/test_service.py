@@ -170,6 +170,7 @@ def test_tcp_api_needs_the_bearer_token_and_metrics_are_exported(appliance):
                    if line.startswith('appliance_port_tx_packets_total{port="lan0"}'))
     assert float(tx_line.split()[-1]) > 0
     assert 'appliance_table_entries{table="routes"} 2.0' in text
+    assert 'appliance_table_entries{table="tbl8_groups6"} 0.0' in text
     assert "appliance_worker_cycles_per_packet" in text
     assert 'appliance_neighbors{state="reachable"}' in text
     assert 'appliance_arp_packets_total{kind="requests_out"}' in text
