@@ -12,7 +12,6 @@ per second while checking that not one packet to the stable prefix is lost.
 import argparse
 import json
 import random
-import statistics
 import subprocess
 import sys
 import tempfile

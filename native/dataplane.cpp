@@ -495,45 +495,36 @@ unsigned Dataplane::held_packets() {
 
 // ---- rules ----
 
-void Dataplane::rule_add(const Rule& rule) {
+// One body for both families: the table is the one of the key's type.
+template <class Table>
+void Dataplane::add_rule(Table& table, const typename Table::RuleT& rule) {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
     if (rule.action != RuleAction::forward && rule.action != RuleAction::drop)
         throw RuleError("rule " + describe(rule.key) + ": action must be forward or drop");
-    flows_->add(rule);
+    table.add(rule);
 }
 
-void Dataplane::rule_delete(const FlowKey& key) {
+template <class Table, class Key>
+void Dataplane::delete_rule(Table& table, const Key& key) {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
-    flows_->remove(key);
+    table.remove(key);
 }
 
-std::vector<Rule> Dataplane::rules() {
+template <class Table>
+std::vector<typename Table::RuleT> Dataplane::list_rules(const Table& table) {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
-    return flows_->list();
+    return table.list();
 }
 
-void Dataplane::rule_add(const Rule6& rule) {
-    std::lock_guard<std::mutex> lock(writer_);
-    check_open();
-    if (rule.action != RuleAction::forward && rule.action != RuleAction::drop)
-        throw RuleError("rule " + describe(rule.key) + ": action must be forward or drop");
-    flows6_->add(rule);
-}
-
-void Dataplane::rule_delete(const FlowKey6& key) {
-    std::lock_guard<std::mutex> lock(writer_);
-    check_open();
-    flows6_->remove(key);
-}
-
-std::vector<Rule6> Dataplane::rules6() {
-    std::lock_guard<std::mutex> lock(writer_);
-    check_open();
-    return flows6_->list();
-}
+void Dataplane::rule_add(const Rule& rule) { add_rule(*flows_, rule); }
+void Dataplane::rule_add(const Rule6& rule) { add_rule(*flows6_, rule); }
+void Dataplane::rule_delete(const FlowKey& key) { delete_rule(*flows_, key); }
+void Dataplane::rule_delete(const FlowKey6& key) { delete_rule(*flows6_, key); }
+std::vector<Rule> Dataplane::rules() { return list_rules(*flows_); }
+std::vector<Rule6> Dataplane::rules6() { return list_rules(*flows6_); }
 
 size_t Dataplane::rule_count() {
     std::lock_guard<std::mutex> lock(writer_);

@@ -127,6 +127,12 @@ private:
     void check_user_route(const Route& r) const;
     uint32_t parse_ip(const std::string& text, const char* what) const;
     Route6 user_route6(const std::string& prefix, uint32_t nexthop) const;
+    template <class Table>
+    void add_rule(Table& table, const typename Table::RuleT& rule);
+    template <class Table, class Key>
+    void delete_rule(Table& table, const Key& key);
+    template <class Table>
+    std::vector<typename Table::RuleT> list_rules(const Table& table);
 
     DataplaneSpec spec_;
     std::mutex writer_;  // the one table writer

@@ -251,7 +251,7 @@ void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t
     Burst b;
     b.in_port = q.port_index;
     input_stage(w, q, pkts, n, b);
-    if (unlikely(b.n6 != 0)) forward6_burst(w, q.port_index, b.pkts6, b.n6);
+    if (unlikely(b.n6 != 0)) forward6_burst(w, b.pkts6, b.n6);
     else if (b.n == 0) return;
     if (b.n != 0) {
         lpm_stage(w.tables.fib->table(), b);

@@ -48,8 +48,7 @@ void rule_stage6(const FlowTable6& flows, rte_mbuf* const* pkts, uint16_t n, uin
 }
 }  // namespace
 
-void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
-    (void)in_port;
+void forward6_burst(WorkerContext& w, rte_mbuf** pkts, uint16_t n) {
     rte_mbuf* ok[kBurstSize];
     const uint8_t* dst[kBurstSize];
     uint32_t ids[kBurstSize];

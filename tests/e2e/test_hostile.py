@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from appliance import Client
-from appliance.errors import ConfigError, StorageError
-from tests.e2e.conftest import cli, fill, free_port, wait_until
+from appliance.errors import StorageError
+from tests.conftest import fill
+from tests.e2e.conftest import cli, free_port, wait_until
 
 HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "hostile_configs"
 

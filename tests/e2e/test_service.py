@@ -205,7 +205,7 @@ def test_stats_watch_and_apply_from_the_cli(appliance):
 
 
 def test_addresses_neighbours_and_gateways_survive_a_crash_and_follow_the_file(appliance):
-    from appliance.errors import AddressError, NeighborError
+    from appliance.errors import AddressError
     appliance.start()
     with appliance.client() as c:
         c.address_add("lan0", "198.51.100.1/24")

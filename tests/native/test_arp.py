@@ -5,7 +5,7 @@ from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
 
 from tests.native.conftest import (FAST_TIMERS, HOST_IP, HOST_MAC, ROUTER_IP, ROUTER_MAC,
-                                   arp_request, check_invariants, forward, introduce,
+                                   arp_request, forward, introduce,
                                    open_lan_router, to_router)
 
 

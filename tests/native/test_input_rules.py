@@ -1,6 +1,6 @@
 """RFC 1812 5.3 input rules: what a router must never forward, each under its own reason."""
 import pytest
-from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.inet import ICMP, UDP
 from scapy.layers.l2 import Ether
 
 from tests.native.conftest import HOST_IP, HOST_MAC, ROUTER_IP, forward, introduce, to_router

@@ -1,13 +1,12 @@
 """The state file replays every recorded change, trusts no damaged byte, survives a full disk."""
 import json
-import os
-import subprocess
 
 import pytest
 
 from appliance.errors import StorageError
 from appliance.state import StateFile, StateFileError
 from appliance.tables import Overlay
+from tests.conftest import fill
 
 
 def write_some(path) -> None:
@@ -112,27 +111,6 @@ def test_snapshot_compacts(tmp_path, monkeypatch):
     s.snapshot(s.load())
     assert len((tmp_path / "state.json").read_text().splitlines()) == 1
     assert len(StateFile(tmp_path / "state.json").load().routes) == 3
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 64 KiB tmpfs: a real ENOSPC, not a mocked one."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], check=True)
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=True)
-
-
-def fill(disk) -> None:
-    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
-    try:
-        while os.write(fd, b"\0" * 512):
-            pass
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def test_a_write_refused_for_a_full_disk_leaves_nothing_behind(small_disk):
