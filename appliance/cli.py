@@ -289,7 +289,9 @@ def client_command(args: argparse.Namespace) -> int:
         elif verb == "del":
             c.address_delete(args.port, args.address)
         else:
-            _show(c.addresses(), args.json, lambda rs: [f"{a['port']:<8} {a['address']}" for a in rs])
+            _show(c.addresses(), args.json, lambda rs: [
+                f"{a['port']:<8} {a['address']}" + (" (automatic)" if a.get("automatic") else "")
+                for a in rs])
     elif what == "neigh":
         if verb == "add":
             c.neighbor_add(args.port, args.ip, args.mac)
@@ -365,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("id", type=int)
     s.add_argument("port")
     s.add_argument("mac", nargs="?", help="static MAC of the next hop")
-    s.add_argument("--gateway", help="or: its IP address, resolved with ARP")
+    s.add_argument("--gateway", help="or: its IPv4 or IPv6 address (link-local too), resolved with ARP or NDP")
     s.add_argument("--src-mac")
     leaf(nh, "del").add_argument("id", type=int)
     leaf(nh, "list")
@@ -377,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
         a.add_argument("address", help="with its prefix length: 192.0.2.1/24")
     leaf(addr, "list")
 
-    neigh = group("neigh", "the neighbour (ARP) table")
+    neigh = group("neigh", "the neighbour table (ARP and NDP)")
     a = leaf(neigh, "add", help="a static neighbour")
     a.add_argument("port")
     a.add_argument("ip")

@@ -69,7 +69,7 @@ class PortSection(Strict):
     promiscuous: Bool = False
     rss: Bool = True
     mac: UnicastMac | None = None
-    addresses: list[ipaddress.IPv4Interface] = Field([], max_length=4096)
+    addresses: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = Field([], max_length=4096)
 
     @field_validator("addresses", mode="before")
     @classmethod
@@ -79,9 +79,10 @@ class PortSection(Strict):
         out = []
         for a in v:
             if not isinstance(a, str) or "/" not in a:
-                raise ValueError(f"'{a}': an address needs its prefix length, like 192.0.2.1/24")
+                raise ValueError(f"'{a}': an address needs its prefix length, like 192.0.2.1/24 "
+                                 "or 2001:db8::1/64")
             try:
-                out.append(ipaddress.IPv4Interface(a))
+                out.append(ipaddress.ip_interface(a))
             except ValueError as e:
                 raise ValueError(str(e)) from None
         return out
@@ -102,12 +103,13 @@ class PortSection(Strict):
 
 
 class NextHopSection(Strict):
-    """A next hop is a static MAC, or a gateway address resolved with ARP."""
+    """A next hop is a static MAC, or a gateway address resolved with ARP or NDP
+    (an IPv6 gateway may be link-local, as routing daemons install them)."""
 
     id: Id
     port: str
     mac: UnicastMac | None = None
-    gateway: ipaddress.IPv4Address | None = None
+    gateway: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
     src_mac: UnicastMac | None = None
 
 
@@ -115,7 +117,7 @@ class NeighborSection(Strict):
     """A static (permanent) neighbour entry."""
 
     port: str
-    ip: ipaddress.IPv4Address
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     mac: UnicastMac
 
 

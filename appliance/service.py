@@ -27,17 +27,17 @@ _MISSING = object()
 def _interface(text: str) -> str:
     try:
         if "/" not in str(text):
-            raise ValueError("needs its prefix length, like 192.0.2.1/24")
-        return str(ipaddress.IPv4Interface(text))
+            raise ValueError("needs its prefix length, like 192.0.2.1/24 or 2001:db8::1/64")
+        return str(ipaddress.ip_interface(text))
     except ValueError as e:
         raise AddressError(f"'{text}': {e}") from None
 
 
 def _ip(text: str) -> str:
     try:
-        return str(ipaddress.IPv4Address(text))
-    except ValueError as e:
-        raise NeighborError(f"'{text}': not an IPv4 address ({e})") from None
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise NeighborError(f"'{text}': not an IPv4 or IPv6 address") from None
 
 
 class Service:

@@ -54,7 +54,7 @@ def _decode_key(kind: str, key: Any) -> Any:
         ipaddress.ip_network(key)
     else:  # "port address" or "port ip"
         port, _, address = key.partition(" ")
-        (ipaddress.IPv4Interface if kind == "addresses" else ipaddress.IPv4Address)(address)
+        (ipaddress.ip_interface if kind == "addresses" else ipaddress.ip_address)(address)
     return key
 
 

@@ -265,7 +265,8 @@ PYBIND11_MODULE(_native, m) {
             for (const AddressInfo& a : d.addresses()) {
                 py::dict e;
                 e["port"] = d.port_name(a.port_index);
-                e["address"] = format_ipv4(a.ip) + "/" + std::to_string(a.depth);
+                e["address"] = format_ip(a.ip) + "/" + std::to_string(a.depth);
+                e["automatic"] = a.automatic;  // the EUI-64 link-local: not configured
                 out.append(e);
             }
             return out;
@@ -279,7 +280,7 @@ PYBIND11_MODULE(_native, m) {
             for (const NeighborInfo& n : d.neighbors()) {
                 py::dict e;
                 e["port"] = d.port_name(n.port_index);
-                e["ip"] = ip_text(htonl(n.ip));
+                e["ip"] = format_ip(n.ip);
                 const bool known = n.state != NeighState::incomplete;
                 e["mac"] = known ? py::cast(format_mac(n.mac)) : py::none();
                 e["state"] = neigh_state_name(n.state);
@@ -297,7 +298,8 @@ PYBIND11_MODULE(_native, m) {
 #undef APPLIANCE_SLOW_DICT
             for (size_t i = 0; i < kDropReasonCount; ++i) drops[kDropReasonNames[i]] = s.drops[i];
             e["drops"] = drops;
-            e["held"] = d.held_packets();
+            e["held"] = d.held_packets(false);
+            e["held_generated"] = d.held_packets(true);  // not in rx: apart from "held"
             return e;
         })
         .def("rule_add", [](Dataplane& d, unsigned proto, const std::string& src, unsigned sport,

@@ -14,6 +14,7 @@
 #include "eal.h"
 #include "errors.h"
 #include "ipv4_input.h"
+#include "ipv6_input.h"
 
 namespace appliance {
 
@@ -28,12 +29,46 @@ void free_ring(rte_ring* r) {
     rte_ring_free(r);
 }
 
-std::pair<uint32_t, uint8_t> parse_address(const std::string& text) {
-    try {
-        return parse_interface(text);
-    } catch (const RouteError& e) {
-        throw AddressError(e.what());
+bool is_ipv6(const std::string& text) { return text.find(':') != std::string::npos; }
+
+// A host address of either family, refused unless unicast; errors as `Error`.
+template <class Error>
+IpAddr parse_unicast(const std::string& text, const std::string& what) {
+    if (is_ipv6(text)) {
+        Ipv6Address a{};
+        if (inet_pton(AF_INET6, text.c_str(), a.data()) != 1)
+            throw Error(what + " '" + text + "' is not an IPv4 or IPv6 address");
+        if (a[0] == 0xff || ipv6_unspecified(a.data()) || ipv6_loopback(a.data()) ||
+            ipv6_v4mapped(a.data()))
+            throw Error(what + " " + text + " is not a unicast address");
+        return IpAddr::v6(a);
     }
+    in_addr a{};
+    if (inet_pton(AF_INET, text.c_str(), &a) != 1)
+        throw Error(what + " '" + text + "' is not an IPv4 or IPv6 address");
+    if (martian_source(a.s_addr) || a.s_addr == 0xffffffffu)
+        throw Error(what + " " + text + " is not a unicast address");
+    return IpAddr::v4(ntohl(a.s_addr));
+}
+
+// "192.0.2.1/24" or "2001:db8::1/64": the address and its prefix length.
+std::pair<IpAddr, uint8_t> parse_address(const std::string& text) {
+    if (!is_ipv6(text)) {
+        try {
+            const auto [ip, depth] = parse_interface(text);
+            return {IpAddr::v4(ip), depth};
+        } catch (const RouteError& e) {
+            throw AddressError(e.what());
+        }
+    }
+    const auto slash = text.find('/');
+    if (slash == std::string::npos)
+        throw AddressError("'" + text + "': an address needs its prefix length, like 2001:db8::1/64");
+    const std::string len = text.substr(slash + 1);
+    if (len.empty() || len.size() > 3 || !std::all_of(len.begin(), len.end(), ::isdigit) ||
+        std::stoi(len) < 1 || std::stoi(len) > 128)
+        throw AddressError("'" + text + "': prefix length must be a number 1..128");
+    return {parse_unicast<AddressError>(text.substr(0, slash), "address"), uint8_t(std::stoi(len))};
 }
 
 rte_ether_addr parse_mac(const std::string& text, const std::string& what) {
@@ -100,8 +135,8 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     std::vector<SlowPathPort> views;
     for (const auto& port : ports_)
         views.push_back({port->id(), port->mac(), port->mtu(), pools_.at(port->socket())->get()});
-    slow_ = std::make_unique<SlowPath>(spec_.slow, views, *fib_, *hops_, *flows_, writer_,
-                                       spec_.max_nexthops);
+    slow_ = std::make_unique<SlowPath>(spec_.slow, views, *fib_, *fib6_, *hops_, *flows_,
+                                       *flows6_, writer_, spec_.max_nexthops);
     {
         std::lock_guard<std::mutex> lock(writer_);
         slow_->install();
@@ -235,19 +270,20 @@ size_t Dataplane::port_index(const std::string& name) const {
 // ---- routes ----
 
 void Dataplane::check_user_route(const Route& r) const {
-    slow_->check_user_route(r.ip, r.depth);
+    slow_->check_user_route(IpAddr::v4(r.ip), r.depth);
     if (r.nexthop >= spec_.max_nexthops)
         throw NextHopError("next hop " + std::to_string(r.nexthop) + " out of range 0.." +
                            std::to_string(spec_.max_nexthops - 1));
 }
 
-namespace {
-bool is_ipv6(const std::string& text) { return text.find(':') != std::string::npos; }
-}  // namespace
-
 Route6 Dataplane::user_route6(const std::string& prefix, uint32_t nexthop) const {
     Route6 r = parse_prefix6(prefix);
     r.nexthop = nexthop;
+    // (IPv4-mapped prefixes would read as IPv4 where both families share a key.)
+    if (r.depth >= 96 && ipv6_v4mapped(r.ip.data()))
+        throw RouteError(prefix + ": inside ::ffff:0:0/96, IPv4-mapped addresses are never "
+                         "on the wire (RFC 4291 2.5.5.2)");
+    slow_->check_user_route(IpAddr::v6(r.ip), r.depth);
     if (nexthop >= spec_.max_nexthops)
         throw NextHopError("next hop " + std::to_string(nexthop) + " out of range 0.." +
                            std::to_string(spec_.max_nexthops - 1));
@@ -257,12 +293,17 @@ Route6 Dataplane::user_route6(const std::string& prefix, uint32_t nexthop) const
 void Dataplane::route_add(const std::string& prefix, uint32_t nexthop) {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
-    if (is_ipv6(prefix)) return fib6_->add(user_route6(prefix, nexthop));
+    if (is_ipv6(prefix)) {
+        const Route6 r = user_route6(prefix, nexthop);
+        fib6_->add(r);
+        slow_->user_route_added(IpAddr::v6(r.ip), r.depth);
+        return;
+    }
     Route r = parse_prefix(prefix);
     r.nexthop = nexthop;
     check_user_route(r);
     fib_->add(r);
-    slow_->user_route_added(r.ip, r.depth);
+    slow_->user_route_added(IpAddr::v4(r.ip), r.depth);
 }
 
 void Dataplane::route_add_bulk(const std::vector<std::string>& prefixes,
@@ -298,8 +339,8 @@ void Dataplane::route_add_bulk(const std::vector<std::string>& prefixes,
         }
         throw;
     }
-    for (const Route& r : rs)
-        if (r.depth == 32) slow_->user_route_added(r.ip, r.depth);
+    for (const Route& r : rs) slow_->user_route_added(IpAddr::v4(r.ip), r.depth);
+    for (const Route6& r : rs6) slow_->user_route_added(IpAddr::v6(r.ip), r.depth);
 }
 
 void Dataplane::route_delete(const std::string& prefix) {
@@ -307,10 +348,12 @@ void Dataplane::route_delete(const std::string& prefix) {
     check_open();
     if (is_ipv6(prefix)) {
         const Route6 r = parse_prefix6(prefix);
+        if (slow_->owns_route(IpAddr::v6(r.ip), r.depth))
+            throw RouteError(prefix + ": is a route of a port address or neighbour, not a user route");
         return fib6_->remove(r.ip, r.depth);
     }
     Route r = parse_prefix(prefix);
-    if (slow_->owns_route(r.ip, r.depth))
+    if (slow_->owns_route(IpAddr::v4(r.ip), r.depth))
         throw RouteError(prefix + ": is a route of a port address or neighbour, not a user route");
     fib_->remove(r.ip, r.depth);
 }
@@ -328,13 +371,17 @@ std::vector<Route> Dataplane::routes() {
 std::vector<Route6> Dataplane::routes6() {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
-    return fib6_->list();
+    std::vector<Route6> out = fib6_->list();
+    out.erase(std::remove_if(out.begin(), out.end(), [&](const Route6& r) {
+        return r.nexthop >= spec_.max_nexthops;
+    }), out.end());
+    return out;
 }
 
 size_t Dataplane::route_count() {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
-    return fib_->user_routes() + fib6_->size();
+    return fib_->user_routes() + fib6_->user_routes();
 }
 
 std::optional<uint32_t> Dataplane::route_lookup(const std::string& address) {
@@ -384,14 +431,7 @@ void Dataplane::nexthop_set_gateway(uint32_t id, const std::string& port,
     if (id >= spec_.max_nexthops)
         throw NextHopError("next hop " + std::to_string(id) + " out of range 0.." +
                            std::to_string(spec_.max_nexthops - 1));
-    in_addr a{};
-    if (inet_pton(AF_INET, gateway.c_str(), &a) != 1)
-        throw NextHopError("next hop " + std::to_string(id) + ": gateway '" + gateway +
-                           "' is not an IPv4 address");
-    const uint32_t gw = ntohl(a.s_addr);
-    if (martian_source(a.s_addr) || gw == 0xffffffffu)
-        throw NextHopError("next hop " + std::to_string(id) + ": gateway " + gateway +
-                           " is not a unicast address");
+    const IpAddr gw = parse_unicast<NextHopError>(gateway, "next hop " + std::to_string(id) + ": gateway");
     slow_->gateway_clear(id);
     slow_->gateway_set(id, uint16_t(idx), gw);
 }
@@ -401,7 +441,7 @@ std::optional<std::string> Dataplane::nexthop_gateway(uint32_t id) {
     check_open();
     auto key = slow_->gateway_of(id);
     if (!key) return std::nullopt;
-    return format_ipv4(*key);
+    return format_ip(*key);
 }
 
 void Dataplane::nexthop_delete(uint32_t id) {
@@ -421,13 +461,6 @@ std::vector<NextHopInfo> Dataplane::nexthops() {
 }
 
 // ---- addresses and neighbours ----
-
-uint32_t Dataplane::parse_ip(const std::string& text, const char* what) const {
-    in_addr a{};
-    if (inet_pton(AF_INET, text.c_str(), &a) != 1)
-        throw NeighborError(std::string(what) + " '" + text + "' is not an IPv4 address");
-    return ntohl(a.s_addr);
-}
 
 void Dataplane::address_add(const std::string& port, const std::string& prefix) {
     std::lock_guard<std::mutex> lock(writer_);
@@ -462,17 +495,14 @@ void Dataplane::neighbor_add(const std::string& port, const std::string& ip,
     if (!rte_is_unicast_ether_addr(&m) || rte_is_zero_ether_addr(&m))
         throw NeighborError("'" + mac + "' is not a unicast MAC (multicast, broadcast and "
                             "00:00:00:00:00:00 are refused)");
-    const uint32_t a = parse_ip(ip, "neighbour");
-    if (martian_source(htonl(a)) || a == 0xffffffffu)
-        throw NeighborError(ip + ": not a unicast address");
-    slow_->neighbor_add(uint16_t(idx), a, m);
+    slow_->neighbor_add(uint16_t(idx), parse_unicast<NeighborError>(ip, "neighbour"), m);
 }
 
 void Dataplane::neighbor_delete(const std::string& port, const std::string& ip) {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
     size_t idx = port_index(port);
-    slow_->neighbor_delete(uint16_t(idx), parse_ip(ip, "neighbour"));
+    slow_->neighbor_delete(uint16_t(idx), parse_unicast<NeighborError>(ip, "neighbour"));
 }
 
 std::vector<NeighborInfo> Dataplane::neighbors() {
@@ -487,10 +517,10 @@ SlowPathStats Dataplane::slowpath_stats() {
     return slow_->stats();
 }
 
-unsigned Dataplane::held_packets() {
+unsigned Dataplane::held_packets(bool generated) {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
-    return slow_->held_packets();
+    return slow_->held_packets(generated);
 }
 
 // ---- rules ----

@@ -90,7 +90,7 @@ public:
     void neighbor_delete(const std::string& port, const std::string& ip);
     std::vector<NeighborInfo> neighbors();
     SlowPathStats slowpath_stats();
-    unsigned held_packets();
+    unsigned held_packets(bool generated);
     void nexthop_delete(uint32_t id);
     std::vector<NextHopInfo> nexthops();
 
@@ -125,7 +125,6 @@ private:
     size_t port_index(const std::string& name) const;
     void build_workers();
     void check_user_route(const Route& r) const;
-    uint32_t parse_ip(const std::string& text, const char* what) const;
     Route6 user_route6(const std::string& prefix, uint32_t nexthop) const;
     template <class Table>
     void add_rule(Table& table, const typename Table::RuleT& rule);

@@ -6,17 +6,9 @@
 #include <cstring>
 
 #include "errors.h"
+#include "ip_addr.h"
 
 namespace appliance {
-
-namespace {
-Ipv6Address masked(const Ipv6Address& ip, unsigned depth) {
-    Ipv6Address out{};
-    for (unsigned i = 0; i < 16 && depth > 0; ++i, depth = depth >= 8 ? depth - 8 : 0)
-        out[i] = ip[i] & uint8_t(0xff00u >> std::min(depth, 8u));
-    return out;
-}
-}  // namespace
 
 Ipv6Address parse_ipv6(const std::string& text) {
     Ipv6Address ip{};
@@ -35,7 +27,7 @@ Route6 parse_prefix6(const std::string& text) {
         std::stoul(len) > 128)
         throw RouteError(text + ": prefix length must be 0..128");
     r.depth = uint8_t(std::stoul(len));
-    if (masked(r.ip, r.depth) != r.ip) throw RouteError(text + ": has host bits set");
+    if (mask6(r.ip, r.depth) != r.ip) throw RouteError(text + ": has host bits set");
     return r;
 }
 
@@ -66,7 +58,7 @@ std::optional<std::pair<uint32_t, uint8_t>> Fib6::longest_covering(const Ipv6Add
                                                                    uint8_t depth) const {
     for (int d = int(depth) - 1; d >= 0; --d)
         if (per_depth_[d] != 0)
-            if (auto nh = exact({masked(ip, unsigned(d)), uint8_t(d)}))
+            if (auto nh = exact({mask6(ip, uint8_t(d)), uint8_t(d)}))
                 return std::make_pair(*nh, uint8_t(d));
     return std::nullopt;
 }
@@ -106,7 +98,7 @@ void Fib6::add_bulk(const std::vector<Route6>& rs) {
     try {
         for (const Route6& r : rs) {
             const std::optional<uint32_t> before = exact({r.ip, r.depth});
-            if (!before && routes_.size() >= max_routes_)
+            if (!before && user_routes() >= max_routes_)
                 throw TableFullError(format_prefix6(r.ip, r.depth) + ": IPv6 route table full (" +
                                      std::to_string(max_routes_) + " routes)");
             apply(r);
@@ -129,6 +121,18 @@ void Fib6::remove(const Ipv6Address& ip, uint8_t depth) {
     per_depth_[depth]--;
     table_.remove(ip, depth);
     hops_.unref(nexthop);
+}
+
+void Fib6::add_internal(const Route6& r) {
+    const bool fresh = !exact({r.ip, r.depth});
+    hops_.check_usable(r.nexthop);
+    apply(r);
+    if (fresh) internal_++;
+}
+
+void Fib6::remove_internal(const Ipv6Address& ip, uint8_t depth) {
+    remove(ip, depth);
+    internal_--;
 }
 
 std::vector<Route6> Fib6::list() const {

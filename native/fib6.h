@@ -38,6 +38,12 @@ public:
     void add(const Route6& r);                     // add or replace
     void add_bulk(const std::vector<Route6>& rs);  // all or nothing
     void remove(const Ipv6Address& ip, uint8_t depth);  // RouteError if absent
+    // Routes of the router's own (addresses, connected subnets, neighbours),
+    // not counted against max_routes, which is the users' budget.
+    void add_internal(const Route6& r);
+    void remove_internal(const Ipv6Address& ip, uint8_t depth);
+    void internal_replaced() { internal_--; }  // a user route took an internal one's prefix
+    size_t user_routes() const { return routes_.size() - internal_; }
     std::vector<Route6> list() const;  // sorted by prefix, then length
     std::optional<uint32_t> lookup(const Ipv6Address& ip) const;
     std::optional<uint32_t> get(const Ipv6Address& ip, uint8_t depth) const { return exact({ip, depth}); }
@@ -59,6 +65,7 @@ private:
     std::optional<uint32_t> exact(const Key& k) const;
 
     uint32_t max_routes_;
+    size_t internal_ = 0;
     NextHopTable& hops_;
     std::unordered_map<Key, uint32_t, KeyHash> routes_;
     std::array<uint32_t, 129> per_depth_{};  // routes of each length: a delete probes only those

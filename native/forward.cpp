@@ -6,6 +6,7 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
+#include "exceptions.h"
 #include "forward6.h"
 #include "ipv4_input.h"
 #include "ipv4_rewrite.h"
@@ -64,29 +65,6 @@ inline bool ipv4_common_case(rte_mbuf* m, const HeaderPattern& want, bool verify
     return ok;
 }
 
-// Hands a packet to the slow path; a full ring is a counted drop, never a wait.
-void punt(WorkerContext& w, rte_mbuf* m, PuntKind kind, uint16_t port_index, uint32_t hop) {
-    set_meta(m, {hop, port_index, kind, 0});
-    if (unlikely(rte_ring_sp_enqueue(w.punt, m) != 0)) {
-        w.stats->count_drop(DropReason::punt_full);
-        rte_pktmbuf_free(m);
-        return;
-    }
-    w.stats->punted++;
-}
-
-// A packet that would only earn an ICMP error: punted while the worker's
-// budget lasts, else dropped here under its reason.
-void punt_for_error(WorkerContext& w, rte_mbuf* m, DropReason why, uint16_t port_index,
-                    uint32_t hop, PuntKind kind = PuntKind::ipv4_routed) {
-    if (w.icmp_budget.take(rte_rdtsc())) {
-        punt(w, m, kind, port_index, hop);
-        return;
-    }
-    w.stats->count_drop(why);
-    rte_pktmbuf_free(m);
-}
-
 // Stage 1: keeps packets that pass RFC 1812 checks; punts ARP and packets
 // with options; drops and counts the rest.
 void input_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n, Burst& b) {
@@ -100,8 +78,10 @@ void input_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n
         rte_mbuf* m = pkts[i];
         if (unlikely(!ipv4_common_case(m, want, verify))) {
             const unsigned verdict = ipv4_input(m, verify, port_mac);
-            if (verdict == kPuntArp || verdict == kPuntIpv4) {
-                punt(w, m, verdict == kPuntArp ? PuntKind::arp : PuntKind::ipv4_input,
+            if (verdict == kPuntArp || verdict == kPuntIpv4 || verdict == kPuntIpv6) {
+                punt(w, m, verdict == kPuntArp    ? PuntKind::arp
+                           : verdict == kPuntIpv4 ? PuntKind::ipv4_input
+                                                  : PuntKind::ipv6_input,
                      q.port_index, 0);
                 continue;
             }
@@ -165,36 +145,6 @@ void rule_stage(const FlowTable& flows, Burst& b) {
     }
 }
 
-// Everything output_stage() does not forward: drop, or punt to the slow path
-// (our own addresses, unresolved neighbours, MTU).
-void output_exception(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t id,
-                      const NextHop* hop) {
-    if (hop == nullptr) {
-        if (id == kNoRoute) return punt_for_error(w, m, DropReason::no_route, in_port, id);
-        w.stats->count_drop(id == kRuleDrop ? DropReason::rule_drop : DropReason::nexthop_down);
-        rte_pktmbuf_free(m);
-        return;
-    }
-    switch (hop->action) {
-    case HopAction::drop:
-        w.stats->drops[hop->drop_reason]++;
-        rte_pktmbuf_free(m);
-        return;
-    case HopAction::local:
-    case HopAction::resolve:
-        return punt(w, m, PuntKind::ipv4_routed, in_port, id);
-    case HopAction::unreachable:
-        return punt_for_error(w, m, DropReason::neighbor_unreachable, in_port, id);
-    case HopAction::forward:
-        break;
-    }
-    const rte_ipv4_hdr* ip = ipv4_of(m);
-    // Over the egress MTU: with DF an ICMP error, without it fragmentation.
-    if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG))
-        return punt_for_error(w, m, DropReason::fragmentation_needed, in_port, id);
-    punt(w, m, PuntKind::ipv4_routed, in_port, id);
-}
-
 // What a missing next hop (no route, rule drop, unset) reads as: mtu 0.
 const NextHop kNoHop{};
 
@@ -221,7 +171,8 @@ void output_stage(WorkerContext& w, Burst& b) {
         // One test for every reason a routed packet leaves the fast path: a
         // next hop that does not forward, and the missing one, have mtu 0.
         if (unlikely(uint32_t(__builtin_bswap16(ip->total_length)) > last_hop->mtu)) {
-            output_exception(w, m, b.in_port, id, last_hop == &kNoHop ? nullptr : last_hop);
+            output_exception(w, m, b.in_port, id, last_hop == &kNoHop ? nullptr : last_hop,
+                             PuntKind::ipv4_routed);
             continue;
         }
         ipv4_rewrite(eth, ip, *last_hop);
@@ -251,7 +202,7 @@ void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t
     Burst b;
     b.in_port = q.port_index;
     input_stage(w, q, pkts, n, b);
-    if (unlikely(b.n6 != 0)) forward6_burst(w, b.pkts6, b.n6);
+    if (unlikely(b.n6 != 0)) forward6_burst(w, b.in_port, b.pkts6, b.n6);
     else if (b.n == 0) return;
     if (b.n != 0) {
         lpm_stage(w.tables.fib->table(), b);

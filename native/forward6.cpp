@@ -2,14 +2,14 @@
 // this port go through their checks, a longest-prefix match in the Trie6
 // and the rewrite into the same per-port tx batches as IPv4.
 //
-// Exact-match rules (FlowTable6) override the lookup as for IPv4.
-// Not yet here (ICMPv6 and NDP need the slow path to speak IPv6): hop limit
-// exceeded, no route and over-MTU packets are dropped and counted without
-// an error back, and a next hop must have its MAC (static or resolved by ARP).
+// Exact-match rules (FlowTable6) override the lookup as for IPv4. What is
+// scoped to the link, for us, unresolved or would earn an ICMPv6 error goes
+// to the slow path as IPv4's exceptions do.
 #include "forward6.h"
 
 #include <rte_hash.h>
 
+#include "exceptions.h"
 #include "ipv6_input.h"
 
 namespace appliance {
@@ -23,19 +23,8 @@ void rule_stage6(const FlowTable6& flows, rte_mbuf* const* pkts, uint16_t n, uin
     FlowKey6 keys[kBurstSize];
     const void* key_ptrs[kBurstSize];
     for (uint16_t i = 0; i < n; ++i) {
-        const auto* ip = rte_pktmbuf_mtod_offset(pkts[i], const rte_ipv6_hdr*, sizeof(rte_ether_hdr));
-        FlowKey6& k = keys[i];
-        k = FlowKey6{};
-        std::memcpy(k.src_ip, ip->src_addr, 32);  // source and destination, adjacent
-        k.proto = ip->proto;
-        if ((k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP) &&
-            __builtin_bswap16(ip->payload_len) >= 4 &&
-            rte_pktmbuf_data_len(pkts[i]) >= sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + 4) {
-            const auto* l4 = reinterpret_cast<const uint16_t*>(ip + 1);
-            k.src_port = l4[0];
-            k.dst_port = l4[1];
-        }
-        key_ptrs[i] = &k;
+        keys[i] = flow_key6(pkts[i]);
+        key_ptrs[i] = &keys[i];
     }
     uint64_t hits = 0;
     void* data[kBurstSize];
@@ -48,13 +37,21 @@ void rule_stage6(const FlowTable6& flows, rte_mbuf* const* pkts, uint16_t n, uin
 }
 }  // namespace
 
-void forward6_burst(WorkerContext& w, rte_mbuf** pkts, uint16_t n) {
+void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
     rte_mbuf* ok[kBurstSize];
     const uint8_t* dst[kBurstSize];
     uint32_t ids[kBurstSize];
     uint16_t m = 0;
     for (uint16_t i = 0; i < n; ++i) {
         const unsigned verdict = ipv6_input(pkts[i]);
+        if (verdict == kIpv6Punt) {
+            punt(w, pkts[i], PuntKind::ipv6_input, in_port, 0);
+            continue;
+        }
+        if (verdict == kIpv6HopLimit) {  // an ICMPv6 error at most: under the budget
+            punt_for_error(w, pkts[i], DropReason::ttl_expired, in_port, 0, PuntKind::ipv6_input);
+            continue;
+        }
         if (verdict != kIpv6Pass) {
             w.stats->drops[verdict]++;
             rte_pktmbuf_free(pkts[i]);
@@ -83,14 +80,7 @@ void forward6_burst(WorkerContext& w, rte_mbuf** pkts, uint16_t n) {
         auto* eth = rte_pktmbuf_mtod(ok[i], rte_ether_hdr*);
         auto* ip = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
         if (unlikely(sizeof(rte_ipv6_hdr) + __builtin_bswap16(ip->payload_len) > hop->mtu)) {
-            const DropReason why = last_id == kNoRoute                  ? DropReason::no_route
-                                   : last_id == kRuleDrop                ? DropReason::rule_drop
-                                   : found == nullptr                    ? DropReason::nexthop_down
-                                   : found->action == HopAction::forward ? DropReason::fragmentation_needed
-                                   : found->action == HopAction::drop    ? DropReason(found->drop_reason)
-                                                                         : DropReason::nexthop_down;
-            w.stats->count_drop(why);
-            rte_pktmbuf_free(ok[i]);
+            output_exception(w, ok[i], in_port, last_id, found, PuntKind::ipv6_routed);
             continue;
         }
         ipv6_rewrite(eth, ip, *hop);

@@ -71,6 +71,7 @@ constexpr unsigned kPuntArp = ~1u;
 constexpr unsigned kPuntIpv4 = ~2u;
 constexpr unsigned kPuntTtl = ~3u;  // TTL <= 1: for us (answered) or expired (ICMP)
 constexpr unsigned kIpv6 = ~4u;     // IPv6 for this port: forward6_burst() takes it
+constexpr unsigned kPuntIpv6 = ~5u; // IPv6 to a link-scope group we may be in
 
 // The exact verdict for a frame the common-case test refused: pass (to the
 // lookup), punt, or the reason it is dropped. `port_mac` as RxQueue::mac.
@@ -85,8 +86,14 @@ inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, uint64_t port_mac)
         return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);
     }
     if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
-        if (!for_us) return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);
-        return kIpv6;
+        if (for_us) return kIpv6;
+        // All nodes (33:33:00:00:00:01) and solicited-node groups
+        // (33:33:ff:...): neighbour discovery, for the slow path to sort.
+        const uint8_t* d = eth->dst_addr.addr_bytes;
+        if (d[0] == 0x33 && d[1] == 0x33 &&
+            (d[2] == 0xff || (d[2] == 0 && d[3] == 0 && d[4] == 0 && d[5] == 1)))
+            return kPuntIpv6;
+        return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);
     }
     if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return unsigned(DropReason::not_ipv4);
     if (!for_us) return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);

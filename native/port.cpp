@@ -196,6 +196,10 @@ void Port::start(rte_mempool* pool) {
         int rc = rte_eth_promiscuous_enable(port_id_);
         if (rc != -ENOTSUP) check(rc, "enabling promiscuous mode", spec_.name);
     }
+    // IPv6 neighbour discovery arrives on multicast MACs (all-nodes and the
+    // solicited-node groups of our addresses); workers pass only those on.
+    // Best effort: vdevs without a filter deliver every frame anyway.
+    rte_eth_allmulticast_enable(port_id_);
 }
 
 void Port::stop() {

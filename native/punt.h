@@ -21,6 +21,9 @@ enum class PuntKind : uint8_t {
     ipv4_input,   // IPv4 that needs the whole routing decision (options)
     ipv4_routed,  // IPv4 whose next hop `hop` said anything but forward
     ipv4_checked, // slow path only: TTL and options already handled (held packets)
+    ipv6_input,   // IPv6 for the slow path to decide: link-local, link-scope multicast, hop limit
+    ipv6_routed,  // IPv6 whose next hop `hop` said anything but forward, or over the MTU
+    ipv6_checked, // slow path only: hop limit already handled (held packets)
 };
 
 struct PacketMeta {

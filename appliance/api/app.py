@@ -134,7 +134,7 @@ def create_app(service: Service) -> FastAPI:
         return listing(s.nexthops())
 
     @app.post("/v1/nexthops", response_model=m.Set, responses=ERRORS,
-              summary="Set a next hop: a static mac, or a gateway resolved with ARP")
+              summary="Set a next hop: a static mac, or a gateway resolved with ARP or NDP")
     async def nexthop_set(body: m.NextHopSection):
         await change(s.nexthop_set, body.id, body.port, body.mac, body.src_mac,
                      None if body.gateway is None else str(body.gateway))
@@ -152,7 +152,7 @@ def create_app(service: Service) -> FastAPI:
         return listing(s.addresses())
 
     @app.post("/v1/addresses", response_model=m.Added, responses=ERRORS,
-              summary="Add an address to a port (ARP, ping, connected route, gratuitous ARP)")
+              summary="Add an IPv4 or IPv6 address to a port (ARP or NDP, ping, connected route)")
     async def address_add(body: m.AddressBody):
         await change(s.address_add, body.port, body.address)
         return {"added": 1}
@@ -164,7 +164,7 @@ def create_app(service: Service) -> FastAPI:
         return {"deleted": 1}
 
     @app.get("/v1/neighbors", response_model=list[m.NeighborState],
-             summary="The neighbour table (ARP), with states")
+             summary="The neighbour table (ARP and NDP), with states")
     def neighbors():
         return listing(s.neighbors())
 

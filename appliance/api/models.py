@@ -53,7 +53,7 @@ class RuleBody(RuleSection):
 
 class AddressBody(Strict):
     port: str
-    address: str  # "192.0.2.1/24"; checked by the service, which says what is wrong
+    address: str  # "192.0.2.1/24", "2001:db8::1/64"; checked by the service, which says what is wrong
 
 
 class Added(BaseModel):
@@ -88,7 +88,7 @@ class NextHopState(BaseModel):
 
 class NeighborState(BaseModel):
     port: str
-    ip: ipaddress.IPv4Address
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     mac: str | None
     state: Literal["incomplete", "reachable", "stale", "probe", "failed", "permanent"]
     held: int = 0
@@ -98,6 +98,7 @@ class NeighborState(BaseModel):
 class AddressState(BaseModel):
     port: str
     address: str
+    automatic: bool = False  # the port's EUI-64 IPv6 link-local address, not configured
 
 
 class ErrorDetail(BaseModel):

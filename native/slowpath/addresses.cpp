@@ -1,9 +1,10 @@
-// Our own addresses: each installs a local route (ip/32 -> the local next
-// hop, answered by the slow path), its subnet's connected route (-> the
-// port's "resolve" next hop: ARP for the destination) and, below /31, the
-// subnet broadcast as a martian destination (directed broadcasts are not
-// forwarded, as on Linux). Routes the slow path owns are refcounted: two
-// addresses in one subnet share its connected route.
+// Our IPv4 addresses, and the routes the slow path owns in both tables.
+// Each IPv4 address installs a local route (ip/32 -> the local next hop,
+// answered by the slow path), its subnet's connected route (-> the port's
+// "resolve" next hop: ARP for the destination) and, below /31, the subnet
+// broadcast as a martian destination (directed broadcasts are not
+// forwarded, as on Linux). Owned routes are refcounted: two addresses in
+// one subnet share its connected route.
 #include <algorithm>
 
 #include "errors.h"
@@ -14,71 +15,109 @@ namespace appliance {
 namespace {
 
 uint32_t mask_of(uint8_t depth) { return depth == 0 ? 0 : ~uint32_t(0) << (32 - depth); }
-uint64_t route_key(uint32_t ip, uint8_t depth) { return (uint64_t(ip) << 8) | depth; }
 
-}  // namespace
-
-void SlowPath::route_install(uint32_t ip, uint8_t depth, uint32_t hop) {
-    unsigned& users = owned_routes_[route_key(ip, depth)];
-    if (users++ == 0) fib_.add_internal({ip, depth, hop});
-}
-
-void SlowPath::route_uninstall(uint32_t ip, uint8_t depth) {
-    auto it = owned_routes_.find(route_key(ip, depth));
-    if (it == owned_routes_.end()) return;
-    if (--it->second == 0) {
-        owned_routes_.erase(it);
-        if (fib_.get(ip, depth)) fib_.remove_internal(ip, depth);
-    }
-}
-
-bool SlowPath::owns_route(uint32_t ip, uint8_t depth) const {
-    return owned_routes_.count(route_key(ip, depth)) != 0;
+std::string format_prefix_of(const IpAddr& ip, uint8_t depth) {
+    return ip.is_v4() ? format_prefix(ip.to_v4(), depth) : format_prefix6(ip.b, depth);
 }
 
 // Why a prefix lies inside a range that is never forwarded, or nullptr.
-const char* reserved_range(uint32_t ip, uint8_t depth) {
-    struct Reserved { uint32_t ip; uint8_t depth; const char* why; };
-    static const Reserved reserved[] = {
-        {0x00000000, 8, "0.0.0.0/8 is never forwarded (RFC 1812 5.3.7)"},
-        {0x7f000000, 8, "127.0.0.0/8 is loopback, never forwarded (RFC 1812 5.3.7)"},
-        {0xe0000000, 4, "224.0.0.0/4 is multicast (no multicast routing)"},
-        {0xf0000000, 4, "240.0.0.0/4 is reserved, never forwarded (RFC 1812 5.3.7)"},
+const char* reserved_range(const IpAddr& ip, uint8_t depth) {
+    struct Reserved { IpAddr ip; uint8_t depth; const char* why; };
+    auto v6 = [](std::initializer_list<uint8_t> head) {
+        Ipv6Address a{};
+        std::copy(head.begin(), head.end(), a.begin());
+        return IpAddr::v6(a);
     };
-    for (const Reserved& r : reserved)
-        if (depth >= r.depth && (ip & mask_of(r.depth)) == r.ip) return r.why;
+    static const Reserved reserved4[] = {
+        {IpAddr::v4(0x00000000), 8, "0.0.0.0/8 is never forwarded (RFC 1812 5.3.7)"},
+        {IpAddr::v4(0x7f000000), 8, "127.0.0.0/8 is loopback, never forwarded (RFC 1812 5.3.7)"},
+        {IpAddr::v4(0xe0000000), 4, "224.0.0.0/4 is multicast (no multicast routing)"},
+        {IpAddr::v4(0xf0000000), 4, "240.0.0.0/4 is reserved, never forwarded (RFC 1812 5.3.7)"},
+    };
+    static const Reserved reserved6[] = {
+        {v6({}), 128, ":: is the unspecified address (RFC 4291 2.5.2)"},
+        {v6({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}), 128, "::1 is loopback (RFC 4291 2.5.3)"},
+        {v6({0xfe, 0x80}), 10, "fe80::/10 is link-local, never forwarded (RFC 4291 2.5.6)"},
+        {v6({0xff}), 8, "ff00::/8 is multicast (no multicast routing)"},
+    };
+    if (ip.is_v4()) {
+        for (const Reserved& r : reserved4)
+            if (depth >= r.depth && (ip.to_v4() & mask_of(r.depth)) == r.ip.to_v4()) return r.why;
+        return nullptr;
+    }
+    for (const Reserved& r : reserved6)
+        if (depth >= r.depth && same_prefix6(ip.b, r.ip.b, r.depth)) return r.why;
     return nullptr;
 }
 
-void SlowPath::check_user_route(uint32_t ip, uint8_t depth) const {
-    const std::string p = format_prefix(ip, depth);
-    if (const char* why = reserved_range(ip, depth)) throw RouteError(p + ": inside " + why);
-    auto it = owned_routes_.find(route_key(ip, depth));
+uint8_t host_depth(const IpAddr& ip) { return ip.is_v4() ? 32 : 128; }
+
+}  // namespace
+
+std::optional<uint32_t> SlowPath::fib_get(const IpAddr& ip, uint8_t depth) const {
+    return ip.is_v4() ? fib_.get(ip.to_v4(), depth) : fib6_.get(ip.b, depth);
+}
+
+void SlowPath::route_install(const IpAddr& ip, uint8_t depth, uint32_t hop) {
+    unsigned& users = owned_routes_[{ip, depth}];
+    if (users++ != 0) return;
+    if (ip.is_v4()) fib_.add_internal({ip.to_v4(), depth, hop});
+    else fib6_.add_internal({ip.b, depth, hop});
+}
+
+void SlowPath::route_uninstall(const IpAddr& ip, uint8_t depth) {
+    auto it = owned_routes_.find({ip, depth});
     if (it == owned_routes_.end()) return;
+    if (--it->second != 0) return;
+    owned_routes_.erase(it);
+    if (!fib_get(ip, depth)) return;
+    if (ip.is_v4()) fib_.remove_internal(ip.to_v4(), depth);
+    else fib6_.remove_internal(ip.b, depth);
+}
+
+bool SlowPath::owns_route(const IpAddr& ip, uint8_t depth) const {
+    return owned_routes_.count({ip, depth}) != 0;
+}
+
+void SlowPath::check_user_route(const IpAddr& ip, uint8_t depth) const {
+    const std::string p = format_prefix_of(ip, depth);
+    if (const char* why = reserved_range(ip, depth)) throw RouteError(p + ": inside " + why);
+    if (!owns_route(ip, depth)) return;
     for (const auto& [key, n] : neighbors_)
-        if (n.host_route && depth == 32 && n.ip == ip) return;  // a host route: the user's wins
+        if (n.host_route && depth == host_depth(ip) && n.ip == ip) return;  // the user's wins
     throw RouteError(p + ": is the connected, local or broadcast route of a port address; "
                      "change the address instead");
 }
 
-void SlowPath::user_route_added(uint32_t ip, uint8_t depth) {
-    // Only a /32 we own can be a neighbour's host route: no scan for the rest.
-    if (depth != 32 || !owns_route(ip, 32)) return;
+void SlowPath::user_route_added(const IpAddr& ip, uint8_t depth) {
+    // Only a host route we own can be a neighbour's: no scan for the rest.
+    if (depth != host_depth(ip) || !owns_route(ip, depth)) return;
     for (auto& [key, n] : neighbors_)
         if (n.host_route && n.ip == ip) {
             n.host_route = false;  // the user's route replaced ours in the FIB
-            owned_routes_.erase(route_key(ip, 32));
-            fib_.internal_replaced();
+            owned_routes_.erase({ip, depth});
+            if (ip.is_v4()) fib_.internal_replaced();
+            else fib6_.internal_replaced();
         }
 }
 
-void SlowPath::address_add(uint16_t port, uint32_t ip, uint8_t depth) {
+void SlowPath::address_add(uint16_t port, const IpAddr& ip, uint8_t depth) {
+    if (ip.is_v4()) address4_add(port, ip.to_v4(), depth);
+    else address6_add(port, ip.b, depth, false);
+}
+
+void SlowPath::address_delete(uint16_t port, const IpAddr& ip, uint8_t depth) {
+    if (ip.is_v4()) address4_delete(port, ip.to_v4(), depth);
+    else address6_delete(port, ip.b, depth);
+}
+
+void SlowPath::address4_add(uint16_t port, uint32_t ip, uint8_t depth) {
     const std::string what = format_prefix(ip, depth);
     const uint32_t mask = mask_of(depth);
     const uint32_t net = ip & mask;
     if (depth < 32 && (ip == net || (depth < 31 && ip == (net | ~mask))))
         throw AddressError(what + ": is the subnet's network or broadcast address");
-    if (const char* why = reserved_range(ip, 32))
+    if (const char* why = reserved_range(IpAddr::v4(ip), 32))
         throw AddressError(what + ": not a usable unicast address (" + why + ")");
     for (uint16_t p = 0; p < addresses_.size(); ++p)
         for (const auto& [a, d] : addresses_[p]) {
@@ -89,7 +128,7 @@ void SlowPath::address_add(uint16_t port, uint32_t ip, uint8_t depth) {
         }
     // User routes on exactly these prefixes would be replaced: refuse instead.
     auto user_route = [&](uint32_t rip, uint8_t rdepth) {
-        if (!owns_route(rip, rdepth) && fib_.get(rip, rdepth))
+        if (!owns_route(IpAddr::v4(rip), rdepth) && fib_.get(rip, rdepth))
             throw AddressError(what + ": route " + format_prefix(rip, rdepth) +
                                " exists; delete it first");
     };
@@ -97,37 +136,44 @@ void SlowPath::address_add(uint16_t port, uint32_t ip, uint8_t depth) {
     if (depth < 32) user_route(net, depth);
     if (depth < 31) user_route(net | ~mask, 32);
 
-    route_install(ip, 32, first_hop_);
-    if (depth < 32) route_install(net, depth, first_hop_ + 3 + port);
-    if (depth < 31) route_install(net | ~mask, 32, first_hop_ + 1);
+    route_install(IpAddr::v4(ip), 32, first_hop_);
+    if (depth < 32) route_install(IpAddr::v4(net), depth, first_hop_ + 3 + port);
+    if (depth < 31) route_install(IpAddr::v4(net | ~mask), 32, first_hop_ + 1);
     addresses_[port].emplace_back(ip, depth);
     if (thread_.joinable()) gratuitous_arp(port, ip);
 }
 
-void SlowPath::address_delete(uint16_t port, uint32_t ip, uint8_t depth) {
+void SlowPath::address4_delete(uint16_t port, uint32_t ip, uint8_t depth) {
     auto& list = addresses_[port];
     auto it = std::find(list.begin(), list.end(), std::make_pair(ip, depth));
     if (it == list.end())
         throw AddressError(format_prefix(ip, depth) + ": not an address of this port");
     list.erase(it);
     const uint32_t mask = mask_of(depth);
-    route_uninstall(ip, 32);
-    if (depth < 32) route_uninstall(ip & mask, depth);
-    if (depth < 31) route_uninstall((ip & mask) | ~mask, 32);
-    // Neighbours no longer on a connected subnet of the port go, as on Linux
-    // (static ones and those a gateway next hop needs stay).
-    std::vector<uint64_t> gone;
+    route_uninstall(IpAddr::v4(ip), 32);
+    if (depth < 32) route_uninstall(IpAddr::v4(ip & mask), depth);
+    if (depth < 31) route_uninstall(IpAddr::v4((ip & mask) | ~mask), 32);
+    forget_unconnected(port);
+}
+
+// Neighbours no longer on a connected subnet of the port go, as on Linux
+// (static ones and those a gateway next hop needs stay).
+void SlowPath::forget_unconnected(uint16_t port) {
+    std::vector<NeighKey> gone;
     for (auto& [key, n] : neighbors_)
         if (n.port == port && n.state != NeighState::permanent && n.gateway_of.empty() &&
             !connected(port, n.ip))
             gone.push_back(key);
-    for (uint64_t key : gone) neigh_forget(neighbors_.at(key));
+    for (const NeighKey& key : gone) neigh_forget(neighbors_.at(key));
 }
 
 std::vector<AddressInfo> SlowPath::addresses() const {
     std::vector<AddressInfo> out;
-    for (uint16_t p = 0; p < addresses_.size(); ++p)
-        for (const auto& [ip, depth] : addresses_[p]) out.push_back({p, ip, depth});
+    for (uint16_t p = 0; p < addresses_.size(); ++p) {
+        for (const auto& [ip, depth] : addresses_[p]) out.push_back({p, IpAddr::v4(ip), depth, false});
+        for (const Address6& a : addresses6_[p])
+            out.push_back({p, IpAddr::v6(a.ip), a.depth, a.automatic});
+    }
     return out;
 }
 
@@ -137,16 +183,23 @@ std::optional<uint32_t> SlowPath::address_on(uint16_t port, uint32_t ip) const {
     return std::nullopt;
 }
 
-bool SlowPath::is_ours(uint32_t ip) const {
+bool SlowPath::is_ours(const IpAddr& ip) const {
+    if (!ip.is_v4()) {
+        for (uint16_t p = 0; p < addresses6_.size(); ++p)
+            if (is_ours6(p, ip.b.data())) return true;
+        return false;
+    }
     for (const auto& list : addresses_)
         for (const auto& [a, d] : list)
-            if (a == ip) return true;
+            if (a == ip.to_v4()) return true;
     return false;
 }
 
-bool SlowPath::connected(uint16_t port, uint32_t ip) const {
+bool SlowPath::connected(uint16_t port, const IpAddr& ip) const {
+    if (!ip.is_v4()) return ip.link_local() || connected6(port, ip.b);
+    const uint32_t v4 = ip.to_v4();
     for (const auto& [a, d] : addresses_[port])
-        if ((a & mask_of(d)) == (ip & mask_of(d))) return true;
+        if ((a & mask_of(d)) == (v4 & mask_of(d))) return true;
     return false;
 }
 

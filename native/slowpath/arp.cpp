@@ -31,7 +31,7 @@ void SlowPath::arp_input(rte_mbuf* m, uint16_t port) {
     if (sender == target || (op == RTE_ARP_OP_REQUEST && sender == 0)) {
         // Gratuitous ARP or a probe (RFC 5227): update what we know, answer nothing.
         if (sender != 0) {
-            Neighbor* n = neigh_find(port, sender);
+            Neighbor* n = neigh_find(port, IpAddr::v4(sender));
             if (n != nullptr && n->state != NeighState::permanent &&
                 !rte_is_same_ether_addr(&n->mac, &sender_mac))
                 neigh_update(*n, sender_mac, NeighState::stale);
@@ -48,12 +48,12 @@ void SlowPath::arp_input(rte_mbuf* m, uint16_t port) {
     if (op == RTE_ARP_OP_REQUEST) {
         stats_.arp_requests_in++;
         // Linux keeps the asker as STALE: usable at once, confirmed later.
-        neigh_learn(port, sender, sender_mac, NeighState::stale);
+        neigh_learn(port, IpAddr::v4(sender), sender_mac, NeighState::stale);
         arp_send(port, RTE_ARP_OP_REPLY, sender_mac, sender, target);
         return;
     }
     if (op == RTE_ARP_OP_REPLY) {
-        Neighbor* n = neigh_find(port, sender);
+        Neighbor* n = neigh_find(port, IpAddr::v4(sender));
         if (n != nullptr && n->state != NeighState::permanent) {
             stats_.arp_replies_in++;
             neigh_update(*n, sender_mac, NeighState::reachable);

@@ -24,11 +24,12 @@ bool is_icmp_error(uint8_t type) {
 
 uint16_t checksum(const void* data, size_t len) { return uint16_t(~rte_raw_cksum(data, len)); }
 
-// A fresh IPv4 packet (Ethernet header left for output to fill).
+// A fresh IPv4 packet (Ethernet addresses left for output to fill).
 rte_ipv4_hdr* new_ipv4(rte_mbuf* m, uint32_t src_be, uint32_t dst_be, uint16_t payload,
                        uint16_t id) {
     char* data = rte_pktmbuf_append(m, uint16_t(sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + payload));
     if (data == nullptr) return nullptr;
+    reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
     auto* ip = reinterpret_cast<rte_ipv4_hdr*>(data + sizeof(rte_ether_hdr));
     ip->version_ihl = 0x45;
     ip->type_of_service = 0xc0;  // internetwork control, as Linux sends ICMP

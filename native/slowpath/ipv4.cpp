@@ -99,31 +99,7 @@ void SlowPath::ipv4_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool g
         meta.kind = PuntKind::ipv4_checked;
         set_meta(m, meta);
     }
-    if (hop->action == HopAction::forward) return ipv4_send(m, *hop, generated);
-    // Gateway next hops name their neighbour; connected routes resolve the
-    // destination itself.
-    auto gw = gateways_.find(hop_id);
-    const uint32_t target = gw != gateways_.end() ? uint32_t(gw->second) : ntohl(ip->dst_addr);
-    Neighbor* n = neigh_resolve(hop->port_index, target);
-    if (n == nullptr) {  // the table is full
-        if (generated) return drop_generated(m);
-        icmp_error(m, in_port, 3, 1);
-        return drop(m, DropReason::neighbor_unreachable);
-    }
-    if (n->state == NeighState::failed) {
-        // Ask again once the last attempt is a full retry cycle old.
-        if (now_ms() - n->changed_ms < uint64_t(config_.retrans_ms) * config_.probes) {
-            if (generated) return drop_generated(m);
-            icmp_error(m, in_port, 3, 1);
-            return drop(m, DropReason::neighbor_unreachable);
-        }
-        neigh_restart(*n);
-    }
-    if (n->state == NeighState::incomplete) return neigh_hold(*n, m, generated);
-    // Resolved meanwhile (the FIB may just have changed): send with its MAC.
-    NextHop resolved = port_hop(n->port, HopAction::forward);
-    resolved.dst = n->mac;
-    ipv4_send(m, resolved, generated);
+    resolve_and_send(m, in_port, hop_id, *hop, IpAddr::v4(ntohl(ip->dst_addr)), generated);
 }
 
 // A forward decision, TTL and options done: MTU, rewrite, out through a worker.
@@ -265,7 +241,7 @@ bool SlowPath::update_options(rte_mbuf* m, uint16_t out_port, DropReason* why) {
                 } else if (flag == 3) {  // prespecified: only when it names us
                     uint32_t named;
                     std::memcpy(&named, slot, 4);
-                    if (is_ours(ntohl(named))) {
+                    if (is_ours(IpAddr::v4(ntohl(named)))) {
                         std::memcpy(slot + 4, &ts, 4);
                         o[2] = uint8_t(ptr + 8);
                     }

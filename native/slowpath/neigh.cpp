@@ -1,9 +1,9 @@
-// The neighbour table (RFC 826 + the states of RFC 4861 7.3.2, as Linux's
-// neighbour code keeps them for ARP too): incomplete -> reachable -> stale
-// -> probe -> reachable again, or failed. Entries are published into the
-// FIB as workers see them: a host route ip/32 -> a next hop with the MAC
-// for hosts on connected subnets, and the dst MAC of every user next hop
-// that names the neighbour as its gateway.
+// The neighbour table, one for ARP (RFC 826) and NDP (RFC 4861), with the
+// states of RFC 4861 7.3.2 as Linux's neighbour code keeps them for both:
+// incomplete -> reachable -> stale -> probe -> reachable again, or failed.
+// Entries are published as workers see them: a host route (ip/32 or
+// ip/128) -> a next hop with the MAC for hosts on connected subnets, and the
+// dst MAC of every user next hop that names the neighbour as its gateway.
 #include <algorithm>
 
 #include <rte_arp.h>
@@ -22,20 +22,20 @@ bool usable(NeighState s) {
 
 }  // namespace
 
-SlowPath::Neighbor* SlowPath::neigh_find(uint16_t port, uint32_t ip) {
-    auto it = neighbors_.find(neigh_key(port, ip));
+SlowPath::Neighbor* SlowPath::neigh_find(uint16_t port, const IpAddr& ip) {
+    auto it = neighbors_.find({port, ip});
     return it == neighbors_.end() ? nullptr : &it->second;
 }
 
-SlowPath::Neighbor* SlowPath::neigh_new(uint16_t port, uint32_t ip) {
+SlowPath::Neighbor* SlowPath::neigh_new(uint16_t port, const IpAddr& ip) {
     if (neighbors_.size() >= config_.max_neighbors) return nullptr;
-    Neighbor& n = neighbors_[neigh_key(port, ip)];
+    Neighbor& n = neighbors_[{port, ip}];
     n.port = port;
     n.ip = ip;
     return &n;
 }
 
-SlowPath::Neighbor& SlowPath::neigh_new_or_throw(uint16_t port, uint32_t ip) {
+SlowPath::Neighbor& SlowPath::neigh_new_or_throw(uint16_t port, const IpAddr& ip) {
     Neighbor* n = neigh_new(port, ip);
     if (n == nullptr)
         throw TableFullError("neighbour table full (" + std::to_string(config_.max_neighbors) +
@@ -43,7 +43,7 @@ SlowPath::Neighbor& SlowPath::neigh_new_or_throw(uint16_t port, uint32_t ip) {
     return *n;
 }
 
-SlowPath::Neighbor* SlowPath::neigh_resolve(uint16_t port, uint32_t ip) {
+SlowPath::Neighbor* SlowPath::neigh_resolve(uint16_t port, const IpAddr& ip) {
     if (Neighbor* n = neigh_find(port, ip)) return n;
     Neighbor* n = neigh_new(port, ip);
     if (n != nullptr) neigh_restart(*n);
@@ -55,9 +55,17 @@ void SlowPath::neigh_restart(Neighbor& n) {
     n.probes = 1;
     n.changed_ms = now_ms();
     n.deadline_ms = n.changed_ms + config_.retrans_ms;
-    arp_send(n.port, RTE_ARP_OP_REQUEST, rte_ether_addr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
-             n.ip, source_for(n.port));
+    neigh_solicit(n, false);
     neigh_publish(n);
+}
+
+// Resolution asks everyone (ARP broadcast, NS to the solicited-node group);
+// a probe of a known MAC goes to it.
+void SlowPath::neigh_solicit(Neighbor& n, bool unicast) {
+    if (!n.ip.is_v4()) return ns_send(n.port, n.ip.b, unicast ? &n.mac : nullptr);
+    const rte_ether_addr broadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+    arp_send(n.port, RTE_ARP_OP_REQUEST, unicast ? n.mac : broadcast, n.ip.to_v4(),
+             source_for(n.port));
 }
 
 void SlowPath::neigh_hold(Neighbor& n, rte_mbuf* m, bool generated) {
@@ -91,9 +99,9 @@ void SlowPath::drop_held(rte_mbuf* m, DropReason why) {
     else drop(m, why);
 }
 
-void SlowPath::neigh_learn(uint16_t port, uint32_t ip, const rte_ether_addr& mac,
+void SlowPath::neigh_learn(uint16_t port, const IpAddr& ip, const rte_ether_addr& mac,
                            NeighState state) {
-    if (ip == 0 || is_ours(ip)) return;
+    if (ip == IpAddr::v4(0) || is_ours(ip)) return;
     Neighbor* n = neigh_find(port, ip);
     if (n == nullptr) {
         if (!connected(port, ip) || (n = neigh_new(port, ip)) == nullptr) return;
@@ -115,10 +123,7 @@ void SlowPath::neigh_update(Neighbor& n, const rte_ether_addr& mac, NeighState s
                                                                   : config_.stale_ms);
     neigh_publish(n);
     // Held packets leave in the order they came, through the same decision.
-    for (rte_mbuf* m : neigh_take_held(n)) {
-        const PacketMeta meta = get_meta(m);
-        ipv4_route(m, meta.port, lookup(m), meta.generated != 0);
-    }
+    for (rte_mbuf* m : neigh_take_held(n)) route_again(m);
 }
 
 void SlowPath::neigh_fail(Neighbor& n) {
@@ -128,7 +133,7 @@ void SlowPath::neigh_fail(Neighbor& n) {
     neigh_publish(n);
     for (rte_mbuf* m : neigh_take_held(n)) {
         const PacketMeta meta = get_meta(m);
-        if (!meta.generated) icmp_error(m, meta.port, 3, 1);  // host unreachable (RFC 1812 4.3.3.1)
+        if (!meta.generated) host_unreachable(m, meta.port);
         drop_held(m, DropReason::neighbor_unreachable);
     }
 }
@@ -141,14 +146,16 @@ void SlowPath::neigh_publish(Neighbor& n) {
     for (uint32_t id : n.gateway_of) hops_.set(id, hop);
     // Hosts on a connected subnet get a route of their own once there is
     // something to say about them; until then the connected route punts.
-    if (!connected(n.port, n.ip)) return;
+    // (Link-local ones need none: workers never route to them.)
+    if (!connected(n.port, n.ip) || n.ip.link_local()) return;
+    const uint8_t host = n.ip.is_v4() ? 32 : 128;
     if (n.host_hop == 0) {
         if (n.state == NeighState::incomplete || free_hops_.empty()) return;
-        if (fib_.get(n.ip, 32)) return;  // a user /32 (or our own) is already there
+        if (fib_get(n.ip, host)) return;  // a user host route (or our own) is already there
         n.host_hop = free_hops_.back();
         free_hops_.pop_back();
         hops_.set(n.host_hop, hop);
-        route_install(n.ip, 32, n.host_hop);
+        route_install(n.ip, host, n.host_hop);
         n.host_route = true;
         return;
     }
@@ -156,7 +163,7 @@ void SlowPath::neigh_publish(Neighbor& n) {
 }
 
 void SlowPath::neigh_forget(Neighbor& n) {
-    if (n.host_route) route_uninstall(n.ip, 32);
+    if (n.host_route) route_uninstall(n.ip, n.ip.is_v4() ? 32 : 128);
     if (n.host_hop != 0) {
         hops_.remove(n.host_hop);
         free_hops_.push_back(n.host_hop);
@@ -167,23 +174,19 @@ void SlowPath::neigh_forget(Neighbor& n) {
         hops_.set(id, hop);
         gateways_.erase(id);
     }
-    neighbors_.erase(neigh_key(n.port, n.ip));
+    neighbors_.erase({n.port, n.ip});
 }
 
 void SlowPath::neigh_timers() {
     const uint64_t now = now_ms();
-    const rte_ether_addr broadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
-    std::vector<uint64_t> forget;
+    std::vector<NeighKey> forget;
     for (auto& [key, n] : neighbors_) {
         if (n.state == NeighState::permanent || now < n.deadline_ms) continue;
         switch (n.state) {
         case NeighState::incomplete:
         case NeighState::probe:
             if (n.probes < config_.probes) {
-                // Probes of a known MAC go to it; resolution is broadcast.
-                const bool unicast = n.state == NeighState::probe;
-                arp_send(n.port, RTE_ARP_OP_REQUEST, unicast ? n.mac : broadcast, n.ip,
-                         source_for(n.port));
+                neigh_solicit(n, n.state == NeighState::probe);
                 n.probes++;
                 n.deadline_ms = now + config_.retrans_ms;
             } else {
@@ -200,7 +203,7 @@ void SlowPath::neigh_timers() {
             n.changed_ms = now;
             n.probes = 1;
             n.deadline_ms = now + config_.retrans_ms;
-            arp_send(n.port, RTE_ARP_OP_REQUEST, n.mac, n.ip, source_for(n.port));
+            neigh_solicit(n, true);
             break;
         case NeighState::failed:
             // Hosts are forgotten; gateways stay failed until traffic or a
@@ -211,23 +214,23 @@ void SlowPath::neigh_timers() {
             break;
         }
     }
-    for (uint64_t key : forget) neigh_forget(neighbors_.at(key));
+    for (const NeighKey& key : forget) neigh_forget(neighbors_.at(key));
 }
 
 // ---- control ----
 
-void SlowPath::neighbor_add(uint16_t port, uint32_t ip, const rte_ether_addr& mac) {
-    if (is_ours(ip)) throw NeighborError(format_prefix(ip, 32) + ": is our own address");
+void SlowPath::neighbor_add(uint16_t port, const IpAddr& ip, const rte_ether_addr& mac) {
+    if (is_ours(ip)) throw NeighborError(format_ip(ip) + ": is our own address");
     if (rte_is_multicast_ether_addr(&mac) || rte_is_zero_ether_addr(&mac))
-        throw NeighborError(format_prefix(ip, 32) + ": a neighbour's MAC must be unicast");
+        throw NeighborError(format_ip(ip) + ": a neighbour's MAC must be unicast");
     Neighbor* n = neigh_find(port, ip);
     if (n == nullptr) n = &neigh_new_or_throw(port, ip);
     neigh_update(*n, mac, NeighState::permanent);
 }
 
-void SlowPath::neighbor_delete(uint16_t port, uint32_t ip) {
+void SlowPath::neighbor_delete(uint16_t port, const IpAddr& ip) {
     Neighbor* n = neigh_find(port, ip);
-    if (n == nullptr) throw NeighborError(format_prefix(ip, 32) + ": no such neighbour on this port");
+    if (n == nullptr) throw NeighborError(format_ip(ip) + ": no such neighbour on this port");
     if (!n->gateway_of.empty()) neigh_restart(*n);  // a gateway: resolve it again
     else neigh_forget(*n);
 }
@@ -240,23 +243,28 @@ std::vector<NeighborInfo> SlowPath::neighbors() const {
     return out;
 }
 
-unsigned SlowPath::held_packets() const { return held_; }
+unsigned SlowPath::held_packets(bool generated) const {
+    unsigned n = 0;
+    for (const auto& [key, neighbor] : neighbors_)
+        for (const rte_mbuf* m : neighbor.hold) n += (get_meta(m).generated != 0) == generated;
+    return n;
+}
 
-void SlowPath::gateway_set(uint32_t hop_id, uint16_t port, uint32_t gateway) {
+void SlowPath::gateway_set(uint32_t hop_id, uint16_t port, const IpAddr& gateway) {
     if (is_ours(gateway))
         throw NextHopError("next hop " + std::to_string(hop_id) + ": gateway " +
-                           format_prefix(gateway, 32) + " is our own address");
+                           format_ip(gateway) + " is our own address");
     Neighbor* n = neigh_find(port, gateway);
     if (n == nullptr) {
         n = &neigh_new_or_throw(port, gateway);
         n->gateway_of.push_back(hop_id);
-        gateways_[hop_id] = neigh_key(port, gateway);
+        gateways_[hop_id] = {port, gateway};
         neigh_restart(*n);  // resolve now, not on the first packet
         return;
     }
     if (std::find(n->gateway_of.begin(), n->gateway_of.end(), hop_id) == n->gateway_of.end())
         n->gateway_of.push_back(hop_id);
-    gateways_[hop_id] = neigh_key(port, gateway);
+    gateways_[hop_id] = {port, gateway};
     neigh_publish(*n);
 }
 
@@ -273,10 +281,10 @@ void SlowPath::gateway_clear(uint32_t hop_id) {
         neigh_forget(n);
 }
 
-std::optional<uint32_t> SlowPath::gateway_of(uint32_t hop_id) const {
+std::optional<IpAddr> SlowPath::gateway_of(uint32_t hop_id) const {
     auto it = gateways_.find(hop_id);
     if (it == gateways_.end()) return std::nullopt;
-    return uint32_t(it->second);
+    return it->second.ip;
 }
 
 }  // namespace appliance

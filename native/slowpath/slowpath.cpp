@@ -20,10 +20,13 @@ constexpr unsigned kMinIdleUs = 50, kMaxIdleUs = 1000;
 }  // namespace
 
 SlowPath::SlowPath(const SlowPathConfig& config, std::vector<SlowPathPort> ports, Fib& fib,
-                   NextHopTable& hops, const FlowTable& flows, std::mutex& writer,
-                   uint32_t first_hop)
-    : config_(config), ports_(std::move(ports)), fib_(fib), hops_(hops), flows_(flows),
-      writer_(writer), first_hop_(first_hop), addresses_(ports_.size()) {
+                   Fib6& fib6, NextHopTable& hops, const FlowTable& flows,
+                   const FlowTable6& flows6, std::mutex& writer, uint32_t first_hop)
+    : config_(config), ports_(std::move(ports)), fib_(fib), fib6_(fib6), hops_(hops),
+      flows_(flows), flows6_(flows6), writer_(writer), first_hop_(first_hop),
+      addresses_(ports_.size()), addresses6_(ports_.size()) {
+    for (uint16_t p = 0; p < ports_.size(); ++p)  // before anything may look for it
+        addresses6_[p].push_back({eui64_link_local(ports_[p].mac), 64, true});
     icmp_bucket_.configure(config_.icmp_rate, config_.icmp_burst);
     const uint32_t first_host = first_hop_ + 3 + uint32_t(ports_.size());
     for (uint32_t i = config_.max_neighbors; i-- > 0;) free_hops_.push_back(first_host + i);
@@ -60,10 +63,10 @@ void SlowPath::install() {
         hops_.set(first_hop_ + 3 + p, port_hop(p, HopAction::resolve));
     // RFC 1812 5.3.7: never forwarded, whatever the routes say. 240/4 holds
     // the limited broadcast 255.255.255.255.
-    route_install(0x00000000, 8, first_hop_ + 1);
-    route_install(0x7f000000, 8, first_hop_ + 1);
-    route_install(0xf0000000, 4, first_hop_ + 1);
-    route_install(0xe0000000, 4, first_hop_ + 2);
+    route_install(IpAddr::v4(0x00000000), 8, first_hop_ + 1);
+    route_install(IpAddr::v4(0x7f000000), 8, first_hop_ + 1);
+    route_install(IpAddr::v4(0xf0000000), 4, first_hop_ + 1);
+    route_install(IpAddr::v4(0xe0000000), 4, first_hop_ + 2);
 }
 
 void SlowPath::set_rings(std::vector<rte_ring*> punts, rte_ring* returns) {
@@ -74,8 +77,12 @@ void SlowPath::set_rings(std::vector<rte_ring*> punts, rte_ring* returns) {
 void SlowPath::start() {
     if (thread_.joinable()) return;
     stop_.store(false);
-    for (uint16_t p = 0; p < ports_.size(); ++p)
+    for (uint16_t p = 0; p < ports_.size(); ++p) {
         for (const auto& [ip, depth] : addresses_[p]) gratuitous_arp(p, ip);
+        // Configured addresses only: a port nobody gave IPv6 stays quiet.
+        for (const Address6& a : addresses6_[p])
+            if (!a.automatic) unsolicited_na(p, a.ip);
+    }
     thread_ = std::thread([this] { run(); });
 }
 
@@ -146,6 +153,13 @@ void SlowPath::process(rte_mbuf* m) {
     case PuntKind::ipv4_routed:
     case PuntKind::ipv4_checked:
         ipv4_route(m, meta.port, meta.hop, false);
+        return;
+    case PuntKind::ipv6_input:
+        ipv6_input(m, meta.port);
+        return;
+    case PuntKind::ipv6_routed:
+    case PuntKind::ipv6_checked:
+        ipv6_route(m, meta.port, meta.hop, false);
         return;
     }
     drop(m, DropReason::malformed);

@@ -1,15 +1,21 @@
 // The slow path: a second, small pipeline on its own thread for everything
 // the workers do not forward inline. Workers punt packets on a ring each;
-// this thread answers ARP for our addresses, resolves neighbours (holding a
-// few packets each meanwhile), answers echo requests, sends ICMP errors under
-// a token bucket, fragments, updates IP options, and hands what must be
-// sent back to a worker's return ring. One class, one file per concern:
-//   slowpath.cpp   thread, dispatch, accounting
-//   addresses.cpp  our addresses, connected/local routes
-//   neigh.cpp      neighbour table: states, timers, hold queues, publication
-//   arp.cpp        ARP input and output
-//   ipv4.cpp       routing decision, output, fragmentation, options
-//   icmp.cpp       echo reply and errors
+// this thread answers ARP and neighbour solicitations for our addresses,
+// resolves neighbours (holding a few packets each meanwhile), answers echo
+// requests, sends ICMP and ICMPv6 errors under one token bucket, fragments
+// IPv4, updates IP options, and hands what must be sent back to a worker's
+// return ring. One class, one file per concern:
+//   slowpath.cpp    thread, dispatch, accounting
+//   addresses.cpp   our IPv4 addresses, connected/local routes of both families
+//   addresses6.cpp  our IPv6 addresses, link-local ones included
+//   neigh.cpp       neighbour table (both families): states, timers, hold queues, publication
+//   output.cpp      after the routing decision: through a neighbour, or out
+//   arp.cpp         ARP input and output
+//   nd.cpp          neighbour discovery (RFC 4861): NS and NA input and output
+//   ipv4.cpp        IPv4 routing decision, output, fragmentation, options
+//   ipv6.cpp        IPv6 routing decision and output
+//   icmp.cpp        ICMP echo reply and errors
+//   icmp6.cpp       ICMPv6 echo reply and errors, and what is for our IPv6 addresses
 // Table work runs under the dataplane's writer lock, so the slow path is one
 // more table writer, serialized with the control thread.
 #pragma once
@@ -31,6 +37,8 @@
 
 #include "drop_reasons.h"
 #include "fib.h"
+#include "fib6.h"
+#include "ip_addr.h"
 #include "flow.h"
 #include "mempool.h"
 #include "nexthop.h"
@@ -63,9 +71,12 @@ struct SlowPathPort {
 enum class NeighState : uint8_t { incomplete, reachable, stale, probe, failed, permanent };
 const char* neigh_state_name(NeighState s);
 
+// fe80::/64 with the modified EUI-64 interface id of `mac` (RFC 4291 2.5.1).
+Ipv6Address eui64_link_local(const rte_ether_addr& mac);
+
 struct NeighborInfo {
     uint16_t port_index;
-    uint32_t ip;  // host order
+    IpAddr ip;
     rte_ether_addr mac;
     NeighState state;
     unsigned held;
@@ -74,8 +85,9 @@ struct NeighborInfo {
 
 struct AddressInfo {
     uint16_t port_index;
-    uint32_t ip;  // host order
+    IpAddr ip;
     uint8_t depth;
+    bool automatic;  // the port's EUI-64 link-local address, not configured
 };
 
 #define APPLIANCE_SLOW_COUNTERS(X)                                                  \
@@ -87,11 +99,16 @@ struct AddressInfo {
     X(arp_ignored, "ARP packets not for our addresses, or unsolicited")             \
     X(arp_requests_out, "ARP requests sent (resolution, probes, gratuitous)")       \
     X(arp_replies_out, "ARP replies sent")                                          \
-    X(icmp_echo_replies, "ICMP echo replies sent")                                  \
-    X(icmp_time_exceeded, "ICMP time exceeded sent")                                \
-    X(icmp_unreachable, "ICMP destination unreachable sent (net, host)")            \
-    X(icmp_fragmentation_needed, "ICMP fragmentation needed sent")                  \
-    X(icmp_rate_limited, "ICMP errors not sent: over the rate limit")               \
+    X(nd_solicits_in, "neighbour solicitations for our IPv6 addresses")              \
+    X(nd_adverts_in, "neighbour advertisements that updated a neighbour")           \
+    X(nd_ignored, "NDP packets not for our addresses, unsolicited or invalid")      \
+    X(nd_solicits_out, "neighbour solicitations sent (resolution, probes)")         \
+    X(nd_adverts_out, "neighbour advertisements sent (answers, unsolicited)")       \
+    X(icmp_echo_replies, "ICMP and ICMPv6 echo replies sent")                       \
+    X(icmp_time_exceeded, "ICMP and ICMPv6 time exceeded sent")                     \
+    X(icmp_unreachable, "ICMP and ICMPv6 destination unreachable sent")             \
+    X(icmp_fragmentation_needed, "ICMP fragmentation needed and ICMPv6 packet too big sent") \
+    X(icmp_rate_limited, "ICMP and ICMPv6 errors not sent: over the rate limit")    \
     X(fragments_out, "fragments sent")                                              \
     X(generated_dropped, "packets the slow path made that could not be sent")         \
     X(busy_cycles, "TSC cycles spent on punted packets (cycles/packet, like workers)")
@@ -111,8 +128,9 @@ public:
         return 3 + uint32_t(ports) + c.max_neighbors;
     }
 
-    SlowPath(const SlowPathConfig& config, std::vector<SlowPathPort> ports, Fib& fib,
-             NextHopTable& hops, const FlowTable& flows, std::mutex& writer, uint32_t first_hop);
+    SlowPath(const SlowPathConfig& config, std::vector<SlowPathPort> ports, Fib& fib, Fib6& fib6,
+             NextHopTable& hops, const FlowTable& flows, const FlowTable6& flows6,
+             std::mutex& writer, uint32_t first_hop);
     ~SlowPath();
     SlowPath(const SlowPath&) = delete;
     SlowPath& operator=(const SlowPath&) = delete;
@@ -120,39 +138,47 @@ public:
     // Call with the writer lock held: reserved routes and internal hops.
     void install();
     void set_rings(std::vector<rte_ring*> punts, rte_ring* returns);
-    void start();  // writer lock held: the thread; gratuitous ARP for every address
+    void start();  // writer lock held: the thread; gratuitous ARP and unsolicited NA
     void stop();
     // Nothing punted is waiting and the thread is between batches.
     bool idle() const;
 
     // ---- control (writer lock held) ----
     // A user route may not take a prefix the slow path owns.
-    void check_user_route(uint32_t ip, uint8_t depth) const;
-    void user_route_added(uint32_t ip, uint8_t depth);  // a host route it replaced
-    bool owns_route(uint32_t ip, uint8_t depth) const;
+    // (IPv4 and IPv6: `ip` says which.)
+    void check_user_route(const IpAddr& ip, uint8_t depth) const;
+    void user_route_added(const IpAddr& ip, uint8_t depth);  // a host route it replaced
+    bool owns_route(const IpAddr& ip, uint8_t depth) const;
 
-    void address_add(uint16_t port, uint32_t ip, uint8_t depth);
-    void address_delete(uint16_t port, uint32_t ip, uint8_t depth);
+    void address_add(uint16_t port, const IpAddr& ip, uint8_t depth);
+    void address_delete(uint16_t port, const IpAddr& ip, uint8_t depth);
     std::vector<AddressInfo> addresses() const;
 
-    void neighbor_add(uint16_t port, uint32_t ip, const rte_ether_addr& mac);  // permanent
-    void neighbor_delete(uint16_t port, uint32_t ip);
+    void neighbor_add(uint16_t port, const IpAddr& ip, const rte_ether_addr& mac);  // permanent
+    void neighbor_delete(uint16_t port, const IpAddr& ip);
     std::vector<NeighborInfo> neighbors() const;
-    unsigned held_packets() const;
+    // Packets waiting for a neighbour: received ones (`generated` false) or
+    // ones the slow path made (echo replies, errors).
+    unsigned held_packets(bool generated = false) const;
 
-    // A user next hop through a gateway: its MAC comes from ARP.
-    void gateway_set(uint32_t hop_id, uint16_t port, uint32_t gateway);
+    // A user next hop through a gateway: its MAC comes from ARP or NDP.
+    void gateway_set(uint32_t hop_id, uint16_t port, const IpAddr& gateway);
     void gateway_clear(uint32_t hop_id);
-    std::optional<uint32_t> gateway_of(uint32_t hop_id) const;
+    std::optional<IpAddr> gateway_of(uint32_t hop_id) const;
     NextHop port_hop(uint16_t port, HopAction action) const;  // MACs and MTU of a port
 
     const SlowPathStats& stats() const { return stats_; }
     uint32_t local_hop() const { return first_hop_; }
 
 private:
+    struct NeighKey {
+        uint16_t port;
+        IpAddr ip;
+        bool operator<(const NeighKey& o) const { return port != o.port ? port < o.port : ip < o.ip; }
+    };
     struct Neighbor {
         uint16_t port;
-        uint32_t ip;
+        IpAddr ip;
         rte_ether_addr mac{};
         NeighState state = NeighState::incomplete;
         unsigned probes = 0;
@@ -160,10 +186,14 @@ private:
         uint64_t changed_ms = 0;
         std::deque<rte_mbuf*> hold;
         uint32_t host_hop = 0;      // 0: none (internal host route next hop)
-        bool host_route = false;    // ip/32 -> host_hop is installed
+        bool host_route = false;    // ip/32 or ip/128 -> host_hop is installed
         std::vector<uint32_t> gateway_of;  // user next hops through it
     };
-    static uint64_t neigh_key(uint16_t port, uint32_t ip) { return (uint64_t(port) << 32) | ip; }
+    struct Address6 {
+        Ipv6Address ip;
+        uint8_t depth;
+        bool automatic;
+    };
 
     // slowpath.cpp
     void run();
@@ -174,36 +204,65 @@ private:
     uint64_t now_ms() const;
     rte_mbuf* alloc(uint16_t port);
 
-    // addresses.cpp
+    // addresses.cpp (IPv4, and the routes of both families)
     std::optional<uint32_t> address_on(uint16_t port, uint32_t ip) const;  // our ip on port
-    bool is_ours(uint32_t ip) const;
-    bool connected(uint16_t port, uint32_t ip) const;
+    bool is_ours(const IpAddr& ip) const;
+    bool connected(uint16_t port, const IpAddr& ip) const;
     uint32_t source_for(uint16_t port) const;  // 0: we have no address at all
-    void route_install(uint32_t ip, uint8_t depth, uint32_t hop);
-    void route_uninstall(uint32_t ip, uint8_t depth);
+    void address4_add(uint16_t port, uint32_t ip, uint8_t depth);
+    void address4_delete(uint16_t port, uint32_t ip, uint8_t depth);
+    std::optional<uint32_t> fib_get(const IpAddr& ip, uint8_t depth) const;
+    void route_install(const IpAddr& ip, uint8_t depth, uint32_t hop);
+    void route_uninstall(const IpAddr& ip, uint8_t depth);
+    void forget_unconnected(uint16_t port);
+
+    // addresses6.cpp
+    void address6_add(uint16_t port, const Ipv6Address& ip, uint8_t depth, bool automatic);
+    void address6_delete(uint16_t port, const Ipv6Address& ip, uint8_t depth);
+    bool is_ours6(uint16_t port, const uint8_t* ip) const;  // on this port (link-local: scoped)
+    bool connected6(uint16_t port, const Ipv6Address& ip) const;
+    // Our address on `port` to speak to `to` from: one in its subnet, else a
+    // global one (of this port first), else the port's link-local address.
+    Ipv6Address source6_for(uint16_t port, const Ipv6Address& to) const;
+    const Ipv6Address& link_local(uint16_t port) const;
 
     // neigh.cpp
-    Neighbor* neigh_find(uint16_t port, uint32_t ip);
-    Neighbor* neigh_new(uint16_t port, uint32_t ip);  // nullptr: table full
-    Neighbor& neigh_new_or_throw(uint16_t port, uint32_t ip);
-    Neighbor* neigh_resolve(uint16_t port, uint32_t ip);  // nullptr: table full
+    Neighbor* neigh_find(uint16_t port, const IpAddr& ip);
+    Neighbor* neigh_new(uint16_t port, const IpAddr& ip);  // nullptr: table full
+    Neighbor& neigh_new_or_throw(uint16_t port, const IpAddr& ip);
+    Neighbor* neigh_resolve(uint16_t port, const IpAddr& ip);  // nullptr: table full
     void neigh_hold(Neighbor& n, rte_mbuf* m, bool generated);
     std::deque<rte_mbuf*> neigh_take_held(Neighbor& n);
     void drop_held(rte_mbuf* m, DropReason why);
-    void neigh_learn(uint16_t port, uint32_t ip, const rte_ether_addr& mac, NeighState state);
+    void neigh_learn(uint16_t port, const IpAddr& ip, const rte_ether_addr& mac, NeighState state);
     void neigh_update(Neighbor& n, const rte_ether_addr& mac, NeighState state);
     void neigh_fail(Neighbor& n);
     void neigh_publish(Neighbor& n);
     void neigh_forget(Neighbor& n);
     void neigh_timers();
     void neigh_restart(Neighbor& n);
+    void neigh_solicit(Neighbor& n, bool unicast);  // an ARP request or an NS
     std::vector<uint32_t> free_hops_;
+
+    // output.cpp
+    void resolve_and_send(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, const NextHop& hop,
+                          const IpAddr& destination, bool generated);
+    void send_resolved(rte_mbuf* m, const NextHop& hop, bool generated);  // by the packet's family
+    void route_again(rte_mbuf* m);     // a held packet, once its neighbour answered
+    void host_unreachable(const rte_mbuf* m, uint16_t in_port);  // ICMP or ICMPv6
 
     // arp.cpp
     void arp_input(rte_mbuf* m, uint16_t port);
     void arp_send(uint16_t port, uint16_t op, const rte_ether_addr& dst_mac, uint32_t target,
                   uint32_t sender);
     void gratuitous_arp(uint16_t port, uint32_t ip);
+
+    // nd.cpp
+    void nd_input(rte_mbuf* m, uint16_t port);  // a valid ICMPv6 NS or NA (type checked)
+    void ns_send(uint16_t port, const Ipv6Address& target, const rte_ether_addr* unicast_mac);
+    void na_send(uint16_t port, const rte_ether_addr& dst_mac, const Ipv6Address& dst,
+                 const Ipv6Address& target, bool solicited);
+    void unsolicited_na(uint16_t port, const Ipv6Address& ip);
 
     // ipv4.cpp
     uint32_t lookup(const rte_mbuf* m) const;  // rules, then LPM, as a worker would
@@ -213,16 +272,34 @@ private:
     void fragment(rte_mbuf* m, const NextHop& hop);
     bool update_options(rte_mbuf* m, uint16_t out_port, DropReason* why);
 
+    // ipv6.cpp
+    // Rules, then LPM; a link-local destination is on the link it came from.
+    uint32_t lookup6(const rte_mbuf* m, uint16_t in_port) const;
+    void ipv6_input(rte_mbuf* m, uint16_t in_port);  // link-local, multicast, hop limit
+    void ipv6_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool generated);
+    void ipv6_send(rte_mbuf* m, const NextHop& hop, bool generated);
+    // A new IPv6 packet: headers filled but the Ethernet addresses; nullptr
+    // if no buffer. `payload` bytes follow the header, for the caller.
+    rte_mbuf* new_ipv6(uint16_t port, const Ipv6Address& src, const Ipv6Address& dst,
+                       uint8_t hop_limit, uint16_t payload);
+
     // icmp.cpp
     void local_input(rte_mbuf* m, uint16_t in_port);
     void icmp_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, uint8_t code,
                     uint16_t mtu = 0);
 
+    // icmp6.cpp
+    void local6_input(rte_mbuf* m, uint16_t in_port);
+    void icmp6_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, uint8_t code,
+                     uint32_t info = 0);
+
     SlowPathConfig config_;
     std::vector<SlowPathPort> ports_;
     Fib& fib_;
+    Fib6& fib6_;
     NextHopTable& hops_;
     const FlowTable& flows_;
+    const FlowTable6& flows6_;
     std::mutex& writer_;
     uint32_t first_hop_;
     std::vector<rte_ring*> punts_;
@@ -231,9 +308,10 @@ private:
     uint16_t ip_id_ = 0;
 
     std::vector<std::vector<std::pair<uint32_t, uint8_t>>> addresses_;  // per port
-    std::map<uint64_t, unsigned> owned_routes_;  // (ip << 8 | depth) -> users
-    std::unordered_map<uint64_t, Neighbor> neighbors_;
-    std::map<uint32_t, uint64_t> gateways_;  // user hop id -> neighbour key
+    std::vector<std::vector<Address6>> addresses6_;  // per port; [0] is the EUI-64 link-local
+    std::map<std::pair<IpAddr, uint8_t>, unsigned> owned_routes_;  // -> users
+    std::map<NeighKey, Neighbor> neighbors_;
+    std::map<uint32_t, NeighKey> gateways_;  // user hop id -> its neighbour
     unsigned held_ = 0;
 
     SlowPathStats stats_;
