@@ -210,7 +210,8 @@ class Dataplane:
         self._dp.nexthop_set(id, port, dst_mac, src_mac or "")
 
     def nexthop_set_gateway(self, id: int, port: str, gateway: str) -> None:
-        """A next hop whose MAC the appliance resolves with ARP (and keeps fresh)."""
+        """A next hop whose MAC the appliance resolves with ARP or NDP (and keeps fresh);
+        an IPv6 gateway may be link-local (on `port`)."""
         self._dp.nexthop_set_gateway(id, port, str(gateway))
 
     def nexthop_delete(self, id: int) -> None:
@@ -218,7 +219,8 @@ class Dataplane:
 
     # -- own addresses and neighbours --
     def address_add(self, port: str, address: str) -> None:
-        """`192.0.2.1/24`: answered for (ARP, ping), with its connected route."""
+        """`192.0.2.1/24` or `2001:db8::1/64`: answered for (ARP or NDP, ping), with its
+        connected route. Every port also has an automatic IPv6 link-local address."""
         self._dp.address_add(port, str(address))
 
     def address_delete(self, port: str, address: str) -> None:

@@ -78,6 +78,12 @@ bool SlowPath::is_ours6(uint16_t port, const uint8_t* ip) const {
     return false;
 }
 
+bool SlowPath::address6_on(uint16_t port, const uint8_t* ip) const {
+    for (const Address6& a : addresses6_[port])
+        if (std::equal(a.ip.begin(), a.ip.end(), ip)) return true;
+    return false;
+}
+
 bool SlowPath::connected6(uint16_t port, const Ipv6Address& ip) const {
     for (const Address6& a : addresses6_[port])
         if (!IpAddr::v6(a.ip).link_local() && same_prefix6(a.ip, ip, a.depth)) return true;

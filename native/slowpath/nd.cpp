@@ -66,7 +66,8 @@ void SlowPath::nd_input(rte_mbuf* m, uint16_t port) {
         return;
     }
     if (nd.type == kSolicit) {
-        if (!is_ours6(port, nd.target.data())) {
+        // Only for this port's addresses (Linux answers no other without proxy NDP).
+        if (!address6_on(port, nd.target.data())) {
             stats_.nd_ignored++;
             return;
         }

@@ -219,7 +219,8 @@ private:
     // addresses6.cpp
     void address6_add(uint16_t port, const Ipv6Address& ip, uint8_t depth, bool automatic);
     void address6_delete(uint16_t port, const Ipv6Address& ip, uint8_t depth);
-    bool is_ours6(uint16_t port, const uint8_t* ip) const;  // on this port (link-local: scoped)
+    bool is_ours6(uint16_t port, const uint8_t* ip) const;  // (link-local: on this port)
+    bool address6_on(uint16_t port, const uint8_t* ip) const;  // an address of this port
     bool connected6(uint16_t port, const Ipv6Address& ip) const;
     // Our address on `port` to speak to `to` from: one in its subnet, else a
     // global one (of this port first), else the port's link-local address.

@@ -5,8 +5,12 @@ exactly what the real worker loop transmitted on the others. After every
 test: rx = tx + drops, and the mempool is back to its baseline.
 """
 import pytest
+from socket import AF_INET6, inet_ntop, inet_pton
+
 from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6
 from scapy.layers.l2 import ARP, Ether
+from scapy.utils6 import in6_getnsma, in6_getnsmac
 
 from appliance import (Dataplane, DataplaneConfig, EalOptions, PortConfig, SlowPathSettings,
                        TableSizes)
@@ -139,3 +143,46 @@ def introduce(dp: Dataplane, port: str) -> None:
 def to_router(port: str, dst: str, src: str | None = None, ttl: int = 64, **ip) -> Ether:
     return Ether(src=HOST_MAC[port], dst=ROUTER_MAC[port]) / IP(
         src=src or HOST_IP[port], dst=dst, ttl=ttl, **ip)
+
+
+# ---- the same router on IPv6: NDP, ICMPv6 ----
+ROUTER_IP6 = {"a": "2001:db8:a::1", "b": "2001:db8:b::1", "c": "2001:db8:c::1"}
+HOST_IP6 = {"a": "2001:db8:a::10", "b": "2001:db8:b::10", "c": "2001:db8:c::10"}
+HOST_LL = {"a": "fe80::a:10", "b": "fe80::b:10", "c": "fe80::c:10"}
+ROUTER_LL = {"a": "fe80::ff:fe00:a", "b": "fe80::ff:fe00:b", "c": "fe80::ff:fe00:c"}  # EUI-64
+
+
+def open_lan6_router(slowpath: SlowPathSettings = FAST_TIMERS) -> Dataplane:
+    """A /64 on every port, no static next hops: neighbours come from NDP."""
+    dp = make_dataplane(slowpath=slowpath)
+    dp.start()
+    for port in PORTS:
+        dp.address_add(port, f"{ROUTER_IP6[port]}/64")
+    dp.quiesce()
+    for port in PORTS:
+        dp.drain(port)  # the unsolicited neighbour advertisements
+    return dp
+
+
+@pytest.fixture
+def lan6_router():
+    yield from checked(open_lan6_router())
+
+
+def to_router6(port: str, dst: str, src: str | None = None, hlim: int = 64, **ip) -> Ether:
+    return Ether(src=HOST_MAC[port], dst=ROUTER_MAC[port]) / IPv6(
+        src=src or HOST_IP6[port], dst=dst, hlim=hlim, **ip)
+
+
+def solicit(port: str, target: str, src: str | None = None, hlim: int = 255) -> Ether:
+    """A host's neighbour solicitation for `target`, to its solicited-node group."""
+    group = in6_getnsma(inet_pton(AF_INET6, target))
+    return Ether(src=HOST_MAC[port], dst=in6_getnsmac(group)) / IPv6(
+        src=src or HOST_IP6[port], dst=inet_ntop(AF_INET6, group), hlim=hlim) / \
+        ICMPv6ND_NS(tgt=target) / ICMPv6NDOptSrcLLAddr(lladdr=HOST_MAC[port])
+
+
+def introduce6(dp: Dataplane, port: str) -> None:
+    """The host on `port` resolves the router: the router learns the host (STALE)."""
+    out = forward(dp, [solicit(port, ROUTER_IP6[port])], port=port)
+    assert len(out[port]) == 1 and ICMPv6ND_NA in out[port][0]
