@@ -66,7 +66,12 @@ class DataplaneCollector:
         for kind in ("requests_in", "replies_in", "ignored", "requests_out", "replies_out"):
             arp.add_metric([kind], slow[f"arp_{kind}"])
         yield arp
-        icmp = CounterMetricFamily("appliance_icmp_sent", "ICMP messages sent, by type",
+        nd = CounterMetricFamily("appliance_nd_packets", "IPv6 neighbour discovery packets, by kind",
+                                 labels=["kind"])
+        for kind in ("solicits_in", "adverts_in", "ignored", "solicits_out", "adverts_out"):
+            nd.add_metric([kind], slow[f"nd_{kind}"])
+        yield nd
+        icmp = CounterMetricFamily("appliance_icmp_sent", "ICMP and ICMPv6 messages sent, by type",
                                    labels=["type"])
         for kind in ("echo_replies", "time_exceeded", "unreachable", "fragmentation_needed"):
             icmp.add_metric([kind], slow[f"icmp_{kind}"])

@@ -174,6 +174,7 @@ def test_tcp_api_needs_the_bearer_token_and_metrics_are_exported(appliance):
     assert "appliance_worker_cycles_per_packet" in text
     assert 'appliance_neighbors{state="reachable"}' in text
     assert 'appliance_arp_packets_total{kind="requests_out"}' in text
+    assert 'appliance_nd_packets_total{kind="solicits_in"}' in text
     assert 'appliance_icmp_sent_total{type="time_exceeded"}' in text
     assert "appliance_held_packets" in text
 
@@ -204,39 +205,52 @@ def test_stats_watch_and_apply_from_the_cli(appliance):
     assert json.loads(r.stdout)["routes"] == {"added": 1, "removed": 1}
 
 
+def configured(client) -> list[dict]:
+    """The router's addresses but the automatic link-local ones."""
+    return [a for a in client.addresses() if not a["automatic"]]
+
+
 def test_addresses_neighbours_and_gateways_survive_a_crash_and_follow_the_file(appliance):
     from appliance.errors import AddressError
     appliance.start()
     with appliance.client() as c:
         c.address_add("lan0", "198.51.100.1/24")
+        c.address_add("lan0", "2001:db8:64::1/64")
         c.neighbor_add("lan0", "198.51.100.7", "02:00:00:00:07:07")
+        c.neighbor_add("lan0", "2001:db8:64::7", "02:00:00:00:07:08")
         c.nexthop_set_gateway(9, "lan0", "198.51.100.254")
+        c.nexthop_set_gateway(10, "lan0", "fe80::254")
         with pytest.raises(AddressError, match="198.51.100.300/24"):
             c.address_add("lan0", "198.51.100.300/24")
         with pytest.raises(AddressError, match="already an address"):
             c.address_add("lan1", "198.51.100.1/25")
-        with pytest.raises(ConfigError, match="body.ip: Input is not a valid IPv4 address"):
+        with pytest.raises(AddressError, match="subnet-router anycast"):
+            c.address_add("lan1", "2001:db8:65::/64")
+        with pytest.raises(ConfigError, match="body.ip.*not a valid IPv4 address.*not a valid IPv6"):
             c.neighbor_add("lan0", "nope", "02:00:00:00:07:07")
         with pytest.raises(ConfigError, match="body.mac: Value error, not a unicast MAC|"
                                               "body.mac: not a unicast MAC"):
             c.neighbor_add("lan0", "192.0.2.7", "01:00:5e:00:00:01")
-        expected = (c.addresses(), [n for n in c.neighbors() if n["state"] == "permanent"],
-                    [h for h in c.nexthops() if h["id"] == 9][0]["gateway"])
-    assert expected[0] == [{"port": "lan0", "address": "198.51.100.1/24"}]
+        expected = (configured(c), [n for n in c.neighbors() if n["state"] == "permanent"],
+                    [h["gateway"] for h in c.nexthops() if h["id"] in (9, 10)])
+    assert expected[0] == [{"port": "lan0", "address": "198.51.100.1/24", "automatic": False},
+                           {"port": "lan0", "address": "2001:db8:64::1/64", "automatic": False}]
     appliance.signal(signal.SIGKILL)
     appliance.cleanup()
     appliance.start()
     with appliance.client() as c:
-        got = (c.addresses(), [n for n in c.neighbors() if n["state"] == "permanent"],
-               [h for h in c.nexthops() if h["id"] == 9][0]["gateway"])
-        assert [(n["ip"], n["mac"]) for n in got[1]] == [("198.51.100.7", "02:00:00:00:07:07")]
-        assert got[0] == expected[0] and got[2] == "198.51.100.254"
+        got = (configured(c), [n for n in c.neighbors() if n["state"] == "permanent"],
+               [h["gateway"] for h in c.nexthops() if h["id"] in (9, 10)])
+        assert sorted((n["ip"], n["mac"]) for n in got[1]) == [
+            ("198.51.100.7", "02:00:00:00:07:07"), ("2001:db8:64::7", "02:00:00:00:07:08")]
+        assert got[0] == expected[0] and got[2] == ["198.51.100.254", "fe80::254"]
     # An address in the file is a table entry: SIGHUP adds it, no restart needed.
     appliance.config["ports"][2]["addresses"] = ["203.0.113.1/24"]
     appliance.write_config()
     appliance.proc.send_signal(signal.SIGHUP)
     with appliance.client() as c:
-        assert wait_until(lambda: {"port": "lan1", "address": "203.0.113.1/24"} in c.addresses())
+        assert wait_until(lambda: {"port": "lan1", "address": "203.0.113.1/24",
+                                   "automatic": False} in c.addresses())
     r = appliance.cli("address", "list")
     assert "lan1     203.0.113.1/24" in r.stdout and "lan0     198.51.100.1/24" in r.stdout, r.stdout
 

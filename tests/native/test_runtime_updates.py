@@ -5,11 +5,12 @@ import threading
 
 from scapy.layers.inet import IP, UDP
 
+import pytest
+
 from appliance import TableSizes
 from tests.native.conftest import NEXTHOP, forward, open_router, udp
+from tests.native.test_ipv6_forwarding import udp6
 
-STABLE = "192.0.2.0/24"
-CHURN_ROUTES = 100_000
 WINDOW = 2048  # frames in flight; the rings hold 4096
 
 
@@ -24,12 +25,36 @@ def churn_prefixes(n: int) -> list[str]:
     return sorted(seen)
 
 
-def test_stable_prefix_loses_nothing_while_100k_other_routes_churn():
-    dp = open_router(tables=TableSizes(max_routes=200_000, tbl8_groups=65536, max_nexthops=64),
+def churn_prefixes6(n: int) -> list[str]:
+    """n distinct prefixes inside 2400:cafe::/32, /40../64 and some /128, so groups come and go."""
+    rng = random.Random(7)
+    seen: set[str] = set()
+    while len(seen) < n:
+        length = rng.choice([40, 44, 48, 48, 48, 52, 56, 64, 128])
+        addr = (0x2400CAFE << 96) | rng.getrandbits(96)
+        seen.add(str(ipaddress.IPv6Network((addr, length), strict=False)))
+    return sorted(seen)
+
+
+# (stable prefix, a destination in it, the frame, the churning prefixes)
+FAMILIES = {
+    "ipv4": ("192.0.2.0/24", lambda: udp(dst="192.0.2.77"), lambda: churn_prefixes(100_000)),
+    "ipv6": ("2001:db8:77::/48", lambda: udp6(dst="2001:db8:77::77"),
+             lambda: churn_prefixes6(20_000)),
+}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_stable_prefix_loses_nothing_while_other_routes_churn(family):
+    stable, make_frame, make_prefixes = FAMILIES[family]
+    dp = open_router(tables=TableSizes(max_routes=200_000, tbl8_groups=65536, max_nexthops=64,
+                                       max_routes6=65536, tbl8_groups6=65536),
                      ring_desc=4096)
     try:
-        dp.route_add(STABLE, NEXTHOP["b"])
-        frame = bytes(udp(dst="192.0.2.77"))
+        dp.route_add(stable, NEXTHOP["b"])
+        groups = lambda s: (s["tbl8_groups_in_use"], s["tbl8_groups6_in_use"])  # noqa: E731
+        groups_before = groups(dp.stats())
+        frame = bytes(make_frame())
         done = threading.Event()
         sent = 0
         received: list[bytes] = []
@@ -43,7 +68,7 @@ def test_stable_prefix_loses_nothing_while_100k_other_routes_churn():
                     sent += dp.inject("a", [frame] * 64)
                 received.extend(dp.drain("b"))
 
-        prefixes = churn_prefixes(CHURN_ROUTES)
+        prefixes = make_prefixes()
         t = threading.Thread(target=traffic)
         t.start()
         try:
@@ -60,13 +85,14 @@ def test_stable_prefix_loses_nothing_while_100k_other_routes_churn():
         received.extend(dp.drain("b"))
         misrouted = dp.drain("a") + dp.drain("c")
 
-        print(f"{sent} packets during the churn, {len(received)} received")
+        print(f"{sent} packets during the churn of {len(prefixes)} routes, {len(received)} received")
         assert sent > 1000, "the stream must run during the churn"
         assert len(received) == sent, f"lost {sent - len(received)} of {sent}: {dp.stats()['drops']}"
         assert not misrouted
         stats = dp.stats()
         assert sum(stats["drops"].values()) == 0, stats["drops"]
-        assert dp.routes() == [(ipaddress.IPv4Network(STABLE), NEXTHOP["b"])]
+        assert dp.routes() == [(ipaddress.ip_network(stable), NEXTHOP["b"])]
+        assert groups(stats) == groups_before  # every group the churn took is back
     finally:
         dp.close()
 

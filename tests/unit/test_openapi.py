@@ -32,7 +32,8 @@ def test_grafana_dashboard_queries_only_metrics_the_exporter_has():
     exported = {f"appliance_port_{name}_total" for name, _ in PORT_COUNTERS.values()} | {
         "appliance_drops_total", "appliance_worker_busy_cycles_total",
         "appliance_worker_rx_packets_total", "appliance_table_entries", "appliance_neighbors",
-        "appliance_held_packets", "appliance_arp_packets_total", "appliance_icmp_sent_total",
+        "appliance_held_packets", "appliance_arp_packets_total", "appliance_nd_packets_total",
+        "appliance_icmp_sent_total",
         "appliance_icmp_rate_limited_total"}
     used = {m for p in dash["panels"] for t in p["targets"]
             for m in re.findall(r"appliance_[a-z_]+", t["expr"])}
