@@ -93,3 +93,52 @@ def test_a_replace_keeps_longer_prefixes_and_a_delete_falls_back(eal):
     assert [t.lookup(a) for a in ("2001:db8:1::2", "2001:db8:1::1")] == [5, 4]
     t.remove("::/0")
     assert t.lookup("::1") is None and t.lookup("2001:db8:1::1") == 4
+
+
+def test_a_million_routes_in_bulk_spot_checked_against_a_reference_lpm(eal):
+    """1M routes shaped as a big table is: dense /48s, /64s packed under a few /48s,
+    and a scatter of /29../44 and /128s; 20,000 addresses looked up against a model
+    keyed by length (exact, not a scan), after the load and after deleting a tenth."""
+    rng = random.Random(12)
+    routes = {f"2400:{0xc000 | (i >> 16):x}:{i & 0xffff:x}::/48": i % 64 for i in range(780_000)}
+    for i in range(200_000):  # 2a00:1000:0:K:L::/64, packed under 4 /48s
+        routes[f"2a00:1000:{i >> 16:x}:{i & 0xffff:x}::/64"] = (i * 7) % 64
+    while len(routes) < 1_000_000:
+        length = rng.choice([29, 32, 32, 36, 40, 44, 48, 48] * 6 + [128])
+        addr = (rng.choice([0x2400, 0x2a00, 0x2c0f]) << 112) | rng.getrandbits(112)
+        routes[str(ipaddress.IPv6Network((addr >> (128 - length) << (128 - length), length)))] = \
+            rng.randrange(64)
+    t = _native._Fib6Table(max_routes=len(routes), groups=65536, nexthops=64)
+    t.add_bulk(list(routes.items()))
+
+    by_length: dict[int, dict[int, int]] = {}
+    for prefix, nh in routes.items():
+        net = ipaddress.IPv6Network(prefix)
+        by_length.setdefault(net.prefixlen, {})[int(net.network_address)] = nh
+
+    def model(address: int):
+        for length in sorted(by_length, reverse=True):
+            nh = by_length[length].get(address >> (128 - length) << (128 - length))
+            if nh is not None:
+                return nh
+        return None
+
+    def spot_check(count):
+        picks = rng.sample(sorted(routes), k=count // 2)
+        addresses = [int(ipaddress.IPv6Network(p).network_address) | rng.getrandbits(
+            128 - ipaddress.IPv6Network(p).prefixlen) for p in picks]
+        addresses += [(rng.choice([0x2400, 0x2a00, 0x2c0f]) << 112) | rng.getrandbits(112)
+                      for _ in range(count // 2)]
+        for a in addresses:
+            text = str(ipaddress.IPv6Address(a))
+            assert t.lookup(text) == model(a), text
+
+    spot_check(20_000)
+    gone = rng.sample(sorted(routes), k=len(routes) // 10)
+    for prefix in gone:
+        t.remove(prefix)
+        net = ipaddress.IPv6Network(prefix)
+        del by_length[net.prefixlen][int(net.network_address)]
+        del routes[prefix]
+    spot_check(20_000)
+    assert t.groups_in_use > 0 and len(t.routes()) == len(routes)
