@@ -58,6 +58,13 @@ class EalSection(Strict):
     file_prefix: str = Field("appliance", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
 
+class KernelSection(Strict):
+    """A kernel interface for the port: what the router does not answer itself (BGP, SSH,
+    OSPF) goes to it, and routing daemons use it as the port."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,14}$")  # IFNAMSIZ - 1
+
+
 class PortSection(Strict):
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,15}$")
     device: str = Field(max_length=1024)
@@ -70,6 +77,7 @@ class PortSection(Strict):
     rss: Bool = True
     mac: UnicastMac | None = None
     addresses: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = Field([], max_length=4096)
+    kernel: KernelSection | None = None
 
     @field_validator("addresses", mode="before")
     @classmethod
@@ -88,7 +96,8 @@ class PortSection(Strict):
         return out
 
     def port_config(self) -> PortConfig:
-        return PortConfig(**self.model_dump(exclude={"addresses"}))
+        return PortConfig(**self.model_dump(exclude={"addresses", "kernel"}),
+                          kernel=self.kernel.name if self.kernel else None)
 
     @field_validator("device")
     @classmethod
@@ -257,6 +266,22 @@ def format_errors(source: str, errors: list[dict]) -> str:
     return _joined([_format(source, err) for err in errors])
 
 
+def _address_problems(a: ipaddress.IPv4Interface | ipaddress.IPv6Interface) -> list[str]:
+    """Why a port address cannot be one (as the data plane would say), if it cannot."""
+    net = a.network
+    if a.version == 4:
+        if net.prefixlen < 31 and a.ip in (net.network_address, net.broadcast_address):
+            return ["is the subnet's network or broadcast address"]
+        if a.ip.is_loopback or a.ip.is_multicast or a.ip.is_reserved or int(a.ip) >> 24 == 0:
+            return ["is not a usable unicast address"]
+        return []
+    if a.ip.is_multicast or a.ip.is_loopback or a.ip.is_unspecified or a.ip.ipv4_mapped:
+        return ["is not a usable unicast address"]
+    if not a.ip.is_link_local and net.prefixlen < 127 and a.ip == net.network_address:
+        return ["is the subnet-router anycast address (RFC 4291 2.6.1)"]
+    return []
+
+
 def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
     errors = []
 
@@ -270,6 +295,7 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
 
     dup(cfg.ports, "ports", lambda p: p.name)
     dup(cfg.ports, "ports", lambda p: p.device.split(",")[0])
+    dup([p for p in cfg.ports if p.kernel], "ports (with a kernel interface)", lambda p: p.kernel.name)
     dup(cfg.nexthops, "nexthops", lambda n: n.id)
     dup(cfg.routes, "routes", lambda r: str(r.prefix))
     dup(cfg.rules, "rules", RuleSection.key)
@@ -305,15 +331,11 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
     for i, p in enumerate(cfg.ports):
         for j, a in enumerate(p.addresses):
             where = f"{source}: ports[{i}].addresses[{j}]"
-            if a.network.prefixlen < 32 and a.ip in (a.network.network_address,
-                                                     a.network.broadcast_address) \
-                    and a.network.prefixlen < 31:
-                errors.append(f"{where}: {a} is the subnet's network or broadcast address")
-            if a.ip.is_loopback or a.ip.is_multicast or a.ip.is_reserved or int(a.ip) >> 24 == 0:
-                errors.append(f"{where}: {a} is not a usable unicast address")
-            if a.ip in seen_addresses:
-                errors.append(f"{where}: {a.ip} is already {seen_addresses[a.ip]}")
-            seen_addresses.setdefault(a.ip, f"ports[{i}].addresses[{j}]")
+            errors += [f"{where}: {a} {why}" for why in _address_problems(a)]
+            key = (i, a.ip) if a.ip.is_link_local else a.ip  # link-local: one per link
+            if key in seen_addresses:
+                errors.append(f"{where}: {a.ip} is already {seen_addresses[key]}")
+            seen_addresses.setdefault(key, f"ports[{i}].addresses[{j}]")
     for i, r in enumerate(cfg.routes):
         if r.nexthop not in hops:
             errors.append(f"{source}: routes[{i}].nexthop: next hop {r.nexthop} is not defined")

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from appliance import _native
+from appliance import _native, kernel_iface
 from appliance.eal import EalOptions, init_eal, port_kind
-from appliance.errors import ConfigError, RouteError, RuleError
+from appliance.errors import ConfigError, PortError, RouteError, RuleError
 
 DROP_REASONS: list[str] = [name for name, _ in _native.drop_reasons()]
 PROTOCOLS = {"icmp": socket.IPPROTO_ICMP, "tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
@@ -38,6 +38,7 @@ class PortConfig:
     promiscuous: bool = False  # the NIC's filter only: frames to other MACs are dropped anyway
     rss: bool = True
     mac: str | None = None  # pinned MAC; None: the device's own
+    kernel: str | None = None  # a kernel interface of this name (net_tap) for what the router does not answer
 
 
 @dataclass
@@ -141,6 +142,7 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
         ps.promiscuous = p.promiscuous
         ps.rss = p.rss
         ps.mac = p.mac or ""
+        ps.kernel = p.kernel or ""
         ports.append(ps)
     spec.ports = ports
     return spec
@@ -158,6 +160,9 @@ class Dataplane:
         self.config = config
         init_eal(config.eal, [p.device for p in config.ports if p.device != "ring"])
         self._dp = _native.Dataplane(_native_spec(config))
+        self._kernel = {p.name: p.kernel for p in config.ports if p.kernel}
+        for name in self._kernel.values():
+            kernel_iface.prepare(name)
 
     # -- lifecycle --
     def start(self) -> None:
@@ -220,11 +225,20 @@ class Dataplane:
     # -- own addresses and neighbours --
     def address_add(self, port: str, address: str) -> None:
         """`192.0.2.1/24` or `2001:db8::1/64`: answered for (ARP or NDP, ping), with its
-        connected route. Every port also has an automatic IPv6 link-local address."""
+        connected route. Every port also has an automatic IPv6 link-local address. The
+        port's kernel interface, if it has one, gets it too."""
         self._dp.address_add(port, str(address))
+        if port in self._kernel:
+            try:
+                kernel_iface.address(self._kernel[port], str(address), add=True)
+            except PortError:
+                self._dp.address_delete(port, str(address))
+                raise
 
     def address_delete(self, port: str, address: str) -> None:
         self._dp.address_delete(port, str(address))
+        if port in self._kernel:
+            kernel_iface.address(self._kernel[port], str(address), add=False)
 
     def addresses(self) -> list[dict[str, Any]]:
         return self._dp.addresses()

@@ -182,6 +182,7 @@ PYBIND11_MODULE(_native, m) {
         .def_readwrite("tx_desc", &PortSpec::tx_desc)
         .def_readwrite("mtu", &PortSpec::mtu)
         .def_readwrite("promiscuous", &PortSpec::promiscuous)
+        .def_readwrite("kernel", &PortSpec::kernel)
         .def_readwrite("mac", &PortSpec::mac)
         .def_readwrite("rss", &PortSpec::rss);
 

@@ -107,6 +107,7 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
 
     const std::string tag = spec_.name + std::to_string(g_instances++);
     for (const auto& p : spec_.ports) ports_.push_back(std::make_unique<Port>(p));
+    for (size_t i = 0; i < ports_.size(); ++i) kernel_ports_.push_back(make_kernel_port(i, tag));
 
     std::map<int, MempoolDemand> demand;
     for (const auto& port : ports_) {
@@ -118,6 +119,8 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
         d.ports = unsigned(ports_.size());
         d.workers = nworkers;
     }
+    for (const auto& kernel : kernel_ports_)
+        if (kernel) demand[kernel->socket()].descriptors += kKernelDesc * 2;
     for (const auto& [socket, d] : demand) {
         uint64_t n = spec_.mbufs ? spec_.mbufs : mbufs_needed(d);
         pools_[socket] = std::make_unique<Mempool>("mb_" + tag + "_" + std::to_string(socket), n, socket);
@@ -133,8 +136,11 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     flows_ = std::make_unique<FlowTable>("flow_" + tag, spec_.max_rules, *hops_, *rcu_);
     flows6_ = std::make_unique<FlowTable6>("flow6_" + tag, spec_.max_rules, *hops_, *rcu_);
     std::vector<SlowPathPort> views;
-    for (const auto& port : ports_)
-        views.push_back({port->id(), port->mac(), port->mtu(), pools_.at(port->socket())->get()});
+    for (size_t i = 0; i < ports_.size(); ++i) {
+        const Port& port = *ports_[i];
+        const uint16_t kernel = kernel_ports_[i] ? kernel_ports_[i]->id() : kNoKernelPort;
+        views.push_back({port.id(), port.mac(), port.mtu(), pools_.at(port.socket())->get(), kernel});
+    }
     slow_ = std::make_unique<SlowPath>(spec_.slow, views, *fib_, *fib6_, *hops_, *flows_,
                                        *flows6_, writer_, spec_.max_nexthops);
     {
@@ -204,6 +210,8 @@ void Dataplane::start() {
         if (rte_eal_get_lcore_state(w->lcore) != WAIT)
             throw StateError("lcore " + std::to_string(w->lcore) + " is busy (another dataplane?)");
     for (const auto& port : ports_) port->start(pools_.at(port->socket())->get());
+    for (const auto& kernel : kernel_ports_)
+        if (kernel) kernel->start(pools_.at(kernel->socket())->get());
     stop_.store(false);
     for (const auto& w : workers_) {
         int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore);
@@ -233,6 +241,8 @@ void Dataplane::stop_locked() {
     stop_.store(true);
     for (const auto& w : workers_) rte_eal_wait_lcore(w->lcore);
     for (const auto& port : ports_) port->stop();
+    for (const auto& kernel : kernel_ports_)
+        if (kernel) kernel->stop();
     running_ = false;
 }
 
@@ -254,9 +264,25 @@ void Dataplane::close() {
     fib6_.reset();
     hops_.reset();
     rcu_.reset();
+    kernel_ports_.clear();
     ports_.clear();  // ports before pools: queues hold mbufs of the pools
     pools_.clear();
     closed_ = true;
+}
+
+// A net_tap with the port's MAC and MTU: its kernel side is the interface
+// routing daemons and sockets use (addresses are put on it from Python).
+std::unique_ptr<Port> Dataplane::make_kernel_port(size_t index, const std::string& tag) const {
+    const PortSpec& of = ports_[index]->spec();
+    if (of.kernel.empty()) return nullptr;
+    PortSpec s;
+    s.name = of.name + " (kernel " + of.kernel + ")";
+    s.device = "net_tap_k" + tag + "_" + std::to_string(index) + ",iface=" + of.kernel;
+    s.rx_desc = s.tx_desc = kKernelDesc;
+    s.mtu = ports_[index]->mtu();
+    s.mac = format_mac(ports_[index]->mac());
+    s.rss = false;
+    return std::make_unique<Port>(s);
 }
 
 size_t Dataplane::port_index(const std::string& name) const {

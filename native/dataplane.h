@@ -137,6 +137,11 @@ private:
     std::mutex writer_;  // the one table writer
     std::mutex io_;      // ring-port inject/drain (single producer/consumer rings)
     std::vector<std::unique_ptr<Port>> ports_;
+    // Per port (nullptr: none): the net_tap whose kernel side takes the
+    // port's traffic for the router that the slow path does not answer.
+    std::vector<std::unique_ptr<Port>> kernel_ports_;
+    static constexpr uint16_t kKernelDesc = 512;
+    std::unique_ptr<Port> make_kernel_port(size_t index, const std::string& tag) const;
     std::map<int, std::unique_ptr<Mempool>> pools_;  // by NUMA socket
     std::unique_ptr<Rcu> rcu_;
     std::unique_ptr<NextHopTable> hops_;

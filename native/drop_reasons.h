@@ -22,13 +22,14 @@ namespace appliance {
     X(martian_destination, "destination in 0/8, 127/8, 240/4, 255.255.255.255; ::, ::1, ::ffff:0:0/96") \
     X(multicast_destination, "multicast destination (no multicast routing)")                \
     X(link_local, "IPv6 link-local source or destination: never forwarded (RFC 4291 2.5.6)") \
-    X(local_unhandled, "for one of our addresses, but nothing here answers it")             \
+    X(local_unhandled, "for one of our addresses; nothing here answers it, no kernel interface") \
     X(source_route, "carries a source route option (not honoured, as Linux by default)")   \
     X(fragmentation_needed, "over the egress MTU with DF set (ICMP sent)")                  \
     X(neighbor_unreachable, "the next hop's neighbour did not answer ARP")                  \
     X(hold_queue_full, "queued for an unresolved neighbour, pushed out by newer packets")   \
     X(punt_full, "the slow path's queue was full")                                          \
-    X(no_mbuf, "the slow path could not allocate a buffer")
+    X(no_mbuf, "the slow path could not allocate a buffer")                               \
+    X(kernel_full, "the port's kernel interface did not take a packet for it")
 
 enum class DropReason : unsigned {
 #define APPLIANCE_DROP_ENUM(name, help) name,

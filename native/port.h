@@ -29,6 +29,7 @@ struct PortSpec {
     bool promiscuous = false;
     std::string mac;       // empty: the device's own (net_tap: random per start)
     bool rss = true;       // RSS over IPv4/IPv6 TCP/UDP when rx_queues > 1
+    std::string kernel;    // non-empty: a kernel interface of this name for what the router does not answer
 };
 
 struct PortState {

@@ -17,7 +17,7 @@ rm -f "$out/tree/appliance/"_native*.so
 cp "$out/cmake/"_native*.so "$out/tree/appliance/"
 venv=$out/venv
 [ -x "$venv/bin/python" ] || python -m venv "$venv"
-"$venv/bin/pip" install -q pytest scapy PyYAML pydantic prometheus-client fastapi uvicorn h11 \
+"$venv/bin/pip" install -q pytest scapy PyYAML pydantic prometheus-client fastapi uvicorn h11 pyroute2 \
     hypothesis schemathesis
 cd "$out/tree"
 # Python itself is not built with ASan: preload the runtime; CPython's

@@ -47,21 +47,20 @@ rte_ipv4_hdr* new_ipv4(rte_mbuf* m, uint32_t src_be, uint32_t dst_be, uint16_t p
 
 }  // namespace
 
-// For one of our addresses: echo requests are answered, the rest is not
-// ours to handle yet (a kernel interface will take it).
+// For one of our addresses: echo requests are answered, the rest goes to
+// the port's kernel interface if it has one.
 void SlowPath::local_input(rte_mbuf* m, uint16_t in_port) {
-    (void)in_port;
     const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(rte_pktmbuf_mtod(m, rte_ether_hdr*) + 1);
     const uint32_t ihl = uint32_t(ip->version_ihl & 0x0f) * 4;
     const uint32_t total = ntohs(ip->total_length);
     const bool whole = (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK | RTE_IPV4_HDR_MF_FLAG)) == 0;
     if (ip->next_proto_id != IPPROTO_ICMP || !whole || total < ihl + sizeof(rte_icmp_hdr) ||
         rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + total) {
-        return drop(m, DropReason::local_unhandled);  // (reassembly is not done here)
+        return to_kernel(m, in_port);  // (the kernel reassembles)
     }
     const auto* icmp = reinterpret_cast<const uint8_t*>(ip) + ihl;
     const uint32_t icmp_len = total - ihl;
-    if (icmp[0] != kEchoRequest) return drop(m, DropReason::local_unhandled);
+    if (icmp[0] != kEchoRequest) return to_kernel(m, in_port);
     if (checksum(icmp, icmp_len) != 0) return drop(m, DropReason::bad_checksum);
 
     rte_mbuf* r = alloc(in_port);

@@ -125,6 +125,7 @@ void SlowPath::run() {
             }
             busy_.store(false, std::memory_order_release);
         }
+        poll_kernel(&worked);
         const uint64_t now = now_ms();
         if (now - last_timers_ms_ >= kTimerPeriodMs) {
             std::lock_guard<std::mutex> lock(writer_);

@@ -16,6 +16,7 @@
 //   ipv6.cpp        IPv6 routing decision and output
 //   icmp.cpp        ICMP echo reply and errors
 //   icmp6.cpp       ICMPv6 echo reply and errors, and what is for our IPv6 addresses
+//   kernel.cpp      the ports' kernel interfaces: what we do not answer, and what they send
 // Table work runs under the dataplane's writer lock, so the slow path is one
 // more table writer, serialized with the control thread.
 #pragma once
@@ -61,11 +62,14 @@ struct SlowPathConfig {
     uint32_t max_neighbors = 4096;
 };
 
+constexpr uint16_t kNoKernelPort = 0xffff;
+
 struct SlowPathPort {
     uint16_t port_id;
     rte_ether_addr mac;
     uint16_t mtu;
     rte_mempool* pool;
+    uint16_t kernel_port_id;  // the net_tap of its kernel interface, or kNoKernelPort
 };
 
 enum class NeighState : uint8_t { incomplete, reachable, stale, probe, failed, permanent };
@@ -110,6 +114,8 @@ struct AddressInfo {
     X(icmp_fragmentation_needed, "ICMP fragmentation needed and ICMPv6 packet too big sent") \
     X(icmp_rate_limited, "ICMP and ICMPv6 errors not sent: over the rate limit")    \
     X(fragments_out, "fragments sent")                                              \
+    X(kernel_in, "packets for our addresses handed to a port's kernel interface")  \
+    X(kernel_out, "packets a kernel interface sent, out through its port")         \
     X(generated_dropped, "packets the slow path made that could not be sent")         \
     X(busy_cycles, "TSC cycles spent on punted packets (cycles/packet, like workers)")
 
@@ -283,6 +289,11 @@ private:
     // if no buffer. `payload` bytes follow the header, for the caller.
     rte_mbuf* new_ipv6(uint16_t port, const Ipv6Address& src, const Ipv6Address& dst,
                        uint8_t hop_limit, uint16_t payload);
+
+    // kernel.cpp
+    void to_kernel(rte_mbuf* m, uint16_t in_port);  // or drop: local_unhandled
+    void poll_kernel(bool* worked);
+    void from_kernel(rte_mbuf* m, uint16_t port);
 
     // icmp.cpp
     void local_input(rte_mbuf* m, uint16_t in_port);

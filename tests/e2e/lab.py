@@ -34,17 +34,20 @@ def sh(*cmd: str, check: bool = True, timeout: float = 60) -> subprocess.Complet
 
 
 class Lab:
-    def __init__(self, tmp: Path, mtu: list[int | None] | None = None):
+    def __init__(self, tmp: Path, mtu: list[int | None] | None = None, kernel: bool = False):
         self.id = uuid.uuid4().hex[:5]
         self.ns = [f"lab{self.id}h1", f"lab{self.id}h2"]
         self.bridge = [f"b{self.id}0", f"b{self.id}1"]
         self.tap = [f"t{self.id}0", f"t{self.id}1"]
+        self.kernel = [f"k{self.id}{i}" for i in range(2)] if kernel else []  # in this namespace
         self.appliance = Appliance(tmp)
         prefix = self.appliance.prefix
         self.appliance.config.update({
             "ports": [{"name": f"lan{i}", "device": f"net_tap_{prefix}{i},iface={self.tap[i]}",
                        "mac": ROUTER_MAC[i], "addresses": [f"{SUBNET[i]}.1/24"],
-                       **({"mtu": mtu[i]} if mtu and mtu[i] else {})} for i in range(2)],
+                       **({"mtu": mtu[i]} if mtu and mtu[i] else {}),
+                       **({"kernel": {"name": self.kernel[i]}} if kernel else {})}
+                      for i in range(2)],
             "nexthops": [], "routes": [], "arp": dict(FAST_ARP),
         })
         for i in range(2):

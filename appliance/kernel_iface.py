@@ -1,0 +1,60 @@
+"""The kernel side of a port's kernel interface (the net_tap the data plane made).
+
+The appliance resolves neighbours itself, so the kernel side does not: IFF_NOARP (as grout's
+ports) makes the kernel address every frame to the interface's own MAC and the slow path
+routes it on with its own ARP/NDP table; there is no second neighbour table to keep in step.
+The port's addresses are put on it, so sockets (BGP on TCP 179) and routing daemons bind
+to them and the kernel has the connected routes they expect.
+"""
+from __future__ import annotations
+
+import ipaddress
+from concurrent.futures import ThreadPoolExecutor
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from appliance.errors import PortError
+
+
+# pyroute2's synchronous API runs an event loop of its own: never inside the API's.
+_netlink = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel-iface")
+
+
+def _in_thread(fn):
+    def run(*args, **kwargs):
+        return _netlink.submit(fn, *args, **kwargs).result()
+    run.__doc__ = fn.__doc__
+    return run
+
+
+def _index(ipr: IPRoute, name: str) -> int:
+    found = ipr.link_lookup(ifname=name)
+    if not found:
+        raise PortError(f"kernel interface {name} is gone")
+    return found[0]
+
+
+@_in_thread
+def prepare(name: str) -> None:
+    """No ARP/ND, no router advertisements taken (the appliance's routes come from config,
+    the API or route sync), up."""
+    with open(f"/proc/sys/net/ipv6/conf/{name}/accept_ra", "w") as f:
+        f.write("0")
+    with IPRoute() as ipr:
+        index = _index(ipr, name)
+        ipr.link("set", index=index, flags=0x80, mask=0x80)  # IFF_NOARP
+        ipr.link("set", index=index, state="up")
+
+
+@_in_thread
+def address(name: str, prefix: str, add: bool) -> None:
+    """Adds or removes one of the port's addresses on its kernel interface."""
+    iface = ipaddress.ip_interface(prefix)
+    with IPRoute() as ipr:
+        try:
+            ipr.addr("add" if add else "del", index=_index(ipr, name), address=str(iface.ip),
+                     prefixlen=iface.network.prefixlen)
+        except NetlinkError as e:
+            if e.code not in (17, 99):  # EEXIST on add, EADDRNOTAVAIL on delete: already so
+                raise PortError(f"kernel interface {name}: {prefix}: {e}") from None
