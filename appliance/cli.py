@@ -16,8 +16,11 @@ from typing import Any
 
 
 from appliance import __version__
-from appliance.config import DEFAULT_SOCKET
+from appliance.config import DEFAULT_SOCKET, ROUTE_PROTOCOLS
 from appliance.errors import ApplianceError, ConfigError
+
+
+PROTOCOL_NAMES = {number: name for name, number in ROUTE_PROTOCOLS.items()}
 
 
 def run_demo(duration: float | None, interval: float, as_json: bool) -> int:
@@ -263,6 +266,11 @@ def client_command(args: argparse.Namespace) -> int:
             c.route_add(args.prefix, args.nexthop)
         elif verb == "del":
             c.route_delete(args.prefix)
+        elif args.source == "kernel":
+            _show(c.kernel_routes(), args.json, lambda rs: [
+                f"{r['prefix']:<20} " + (f"via {r['gateway']} " if r["gateway"] else "")
+                + f"dev {r['port']} proto {PROTOCOL_NAMES.get(r['protocol'], r['protocol'])}"
+                + (" (shadowed by a static route)" if r["shadowed"] else "") for r in rs])
         else:
             routes = [{"prefix": str(p), "nexthop": nh} for p, nh in c.routes(args.prefix, args.nexthop)]
             _show(routes, args.json, lambda rs: [f"{r['prefix']:<20} via {r['nexthop']}" for r in rs])
@@ -361,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     lst = leaf(route, "list")
     lst.add_argument("--prefix", help="only routes inside this prefix")
     lst.add_argument("--nexthop", type=int)
+    lst.add_argument("--source", choices=("static", "kernel"), default="static",
+                     help="static: config and API (default); kernel: mirrored by route_sync")
 
     nh = group("nexthop", "next hops")
     s = leaf(nh, "set")

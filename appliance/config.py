@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
                       field_validator, model_validator)
 
-from appliance.dataplane import (PROTOCOLS, DataplaneConfig, PortConfig, SlowPathSettings,
+from appliance.dataplane import (PROTOCOLS, DataplaneConfig, PortConfig, RouteSyncSettings,
+                                 SlowPathSettings,
                                  TableSizes)
 from appliance.decode import MAX_BYTES, load_yaml, shorten
 from appliance.eal import HOST_CPUS, EalOptions, port_kind
@@ -203,6 +204,46 @@ class ApiSection(Strict):
     max_connections: int = Field(256, ge=1, le=65536)  # per listener; more get a 503
 
 
+# Route protocols as iproute2 names them (/etc/iproute2/rt_protos), the ones routing
+# daemons install with; a number names any other.
+ROUTE_PROTOCOLS = {"boot": 3, "static": 4, "zebra": 11, "bird": 12, "dhcp": 16, "babel": 42,
+                   "openr": 99, "bgp": 186, "isis": 187, "ospf": 188, "rip": 189, "eigrp": 192}
+ROUTE_TABLES = {"main": 254, "default": 253}
+
+
+class RouteSyncSection(Strict):
+    """Mirror a kernel routing table into the FIB: what FRR, BIRD or `ip route` put there
+    through the ports' kernel interfaces."""
+
+    table: int | str = 254  # a number 1..2^32-1, or main / default
+    protocols: list[int | str] = Field([], max_length=256)  # empty: all but the kernel's own
+
+    @field_validator("table")
+    @classmethod
+    def table_id(cls, v: int | str) -> int:
+        if isinstance(v, str):
+            if v not in ROUTE_TABLES:
+                raise ValueError(f"'{v}': a table number or one of {', '.join(ROUTE_TABLES)}")
+            return ROUTE_TABLES[v]
+        if isinstance(v, bool) or not 1 <= v <= 0xFFFFFFFF or v == 255:
+            raise ValueError(f"{v}: a table number 1..4294967295 (not 255, the local table)")
+        return v
+
+    @field_validator("protocols")
+    @classmethod
+    def protocol_numbers(cls, v: list) -> list[int]:
+        out = []
+        for p in v:
+            if isinstance(p, str) and p in ROUTE_PROTOCOLS:
+                out.append(ROUTE_PROTOCOLS[p])
+            elif isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 255:
+                out.append(p)
+            else:
+                raise ValueError(f"{shorten(p)}: a protocol number 0..255 or one of "
+                                 f"{', '.join(ROUTE_PROTOCOLS)}")
+        return out
+
+
 class MetricsSection(Strict):
     listen: str = Field("127.0.0.1:9400", pattern=LISTEN_PATTERN)
 
@@ -221,6 +262,7 @@ class Config(Strict):
     api: ApiSection = ApiSection()
     metrics: MetricsSection | None = None  # off unless present
     state_file: FilePath | None = None
+    route_sync: RouteSyncSection | None = None  # off unless present
 
     def dataplane_config(self) -> DataplaneConfig:
         return DataplaneConfig(
@@ -231,7 +273,8 @@ class Config(Strict):
             tables=TableSizes(**self.tables.model_dump()),
             verify_checksum=self.verify_checksum,
             slowpath=SlowPathSettings(icmp_rate=self.icmp.rate_limit, icmp_burst=self.icmp.burst,
-                                      **self.arp.model_dump()))
+                                      **self.arp.model_dump()),
+            route_sync=RouteSyncSettings(**self.route_sync.model_dump()) if self.route_sync else None)
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -296,6 +339,9 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
     dup(cfg.ports, "ports", lambda p: p.name)
     dup(cfg.ports, "ports", lambda p: p.device.split(",")[0])
     dup([p for p in cfg.ports if p.kernel], "ports (with a kernel interface)", lambda p: p.kernel.name)
+    if cfg.route_sync is not None and not any(p.kernel for p in cfg.ports):
+        errors.append(f"{source}: route_sync: no port has a kernel interface (ports[].kernel) "
+                      "for the mirrored routes to leave by")
     dup(cfg.nexthops, "nexthops", lambda n: n.id)
     dup(cfg.routes, "routes", lambda r: str(r.prefix))
     dup(cfg.rules, "rules", RuleSection.key)

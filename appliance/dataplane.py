@@ -67,6 +67,14 @@ class TableSizes:
 
 
 @dataclass
+class RouteSyncSettings:
+    """Mirror a kernel routing table (what FRR or BIRD install) into the FIB."""
+
+    table: int = 254  # main
+    protocols: list[int] = field(default_factory=list)  # RTPROT_* numbers; empty: all but kernel
+
+
+@dataclass
 class DataplaneConfig:
     ports: list[PortConfig]
     eal: EalOptions = field(default_factory=EalOptions)
@@ -74,6 +82,7 @@ class DataplaneConfig:
     verify_checksum: bool = True
     name: str = "dp"
     slowpath: SlowPathSettings = field(default_factory=SlowPathSettings)
+    route_sync: RouteSyncSettings | None = None
 
 
 # Already canonical (what str(IPv4Network) prints): no leading zeros. Such
@@ -128,6 +137,12 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
     for name, value in vars(config.slowpath).items():
         setattr(slow, name, value)
     spec.slow = slow
+    if config.route_sync is not None:
+        sync = _native.RouteSyncSpec()
+        sync.enabled = True
+        sync.table = config.route_sync.table
+        sync.protocols = list(config.route_sync.protocols)
+        spec.route_sync = sync
     ports = []
     for p in config.ports:
         ps = _native.PortSpec()
@@ -256,6 +271,12 @@ class Dataplane:
     def nexthops(self) -> list[dict[str, Any]]:
         return self._dp.nexthops()
 
+    # -- routes mirrored from the kernel (route sync) --
+    def kernel_routes(self) -> list[dict[str, Any]]:
+        """{prefix, port, gateway, protocol, shadowed}, sorted by prefix."""
+        return sorted(self._dp.kernel_routes(),
+                      key=lambda r: (":" in r["prefix"], ipaddress.ip_network(r["prefix"])))
+
     # -- exact-match rules --
     def rule_add(self, proto: int | str, src: str, src_port: int, dst: str, dst_port: int,
                  action: str = "forward", nexthop: int | None = None) -> None:
@@ -299,6 +320,7 @@ class Dataplane:
             "tbl8_groups6_in_use": self._dp.tbl8_groups6_in_use(),
             "rules": self._dp.rule_count(),
             "neighbors": self._neighbor_states(),
+            "route_sync": self._dp.route_sync_stats() if self.config.route_sync else None,
         }
 
     def _neighbor_states(self) -> dict[str, int]:

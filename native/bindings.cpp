@@ -198,6 +198,12 @@ PYBIND11_MODULE(_native, m) {
         .def_readwrite("failed_ms", &SlowPathConfig::failed_ms)
         .def_readwrite("max_neighbors", &SlowPathConfig::max_neighbors);
 
+    py::class_<RouteSyncSpec>(m, "RouteSyncSpec")
+        .def(py::init<>())
+        .def_readwrite("enabled", &RouteSyncSpec::enabled)
+        .def_readwrite("table", &RouteSyncSpec::table)
+        .def_readwrite("protocols", &RouteSyncSpec::protocols);
+
     py::class_<DataplaneSpec>(m, "DataplaneSpec")
         .def(py::init<>())
         .def_readwrite("name", &DataplaneSpec::name)
@@ -211,7 +217,8 @@ PYBIND11_MODULE(_native, m) {
         .def_readwrite("max_rules", &DataplaneSpec::max_rules)
         .def_readwrite("verify_checksum", &DataplaneSpec::verify_checksum)
         .def_readwrite("mbufs", &DataplaneSpec::mbufs)
-        .def_readwrite("slow", &DataplaneSpec::slow);
+        .def_readwrite("slow", &DataplaneSpec::slow)
+        .def_readwrite("route_sync", &DataplaneSpec::route_sync);
 
     py::class_<Dataplane>(m, "Dataplane")
         .def(py::init<const DataplaneSpec&>(), py::arg("spec"), Release())
@@ -290,6 +297,33 @@ PYBIND11_MODULE(_native, m) {
                 out.append(e);
             }
             return out;
+        })
+        .def("kernel_routes", [](Dataplane& d) {
+            py::list out;
+            for (const KernelRouteInfo& k : d.kernel_routes()) {
+                py::dict e;
+                e["prefix"] = format_ip(k.prefix) + "/" + std::to_string(k.depth);
+                e["port"] = d.port_name(k.port_index);
+                e["gateway"] = k.gateway ? py::cast(format_ip(*k.gateway)) : py::none();
+                e["protocol"] = k.protocol;
+                e["shadowed"] = k.shadowed;  // an operator's route on the same prefix wins
+                out.append(e);
+            }
+            return out;
+        })
+        .def("route_sync_stats", [](Dataplane& d) {
+            const RouteSyncStats s = d.route_sync_stats();
+            py::dict e;
+#define APPLIANCE_SYNC_DICT(name, help) e[#name] = s.name;
+            APPLIANCE_SYNC_COUNTERS(APPLIANCE_SYNC_DICT)
+#undef APPLIANCE_SYNC_DICT
+            e["routes"] = s.routes;
+            e["shadowed"] = s.shadowed;
+            e["last_dump_s"] = s.last_dump_s;
+            e["synced"] = d.route_sync_synced();
+            const std::string error = d.route_sync_error();
+            e["error"] = error.empty() ? py::none() : py::cast(error);
+            return e;
         })
         .def("slowpath_stats", [](Dataplane& d) {
             SlowPathStats s = d.slowpath_stats();

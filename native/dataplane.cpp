@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -130,7 +131,9 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     // The slow path's own next hops (local, reserved, connected, neighbours)
     // live above the ids users see.
     const uint32_t internal = SlowPath::internal_hops(ports_.size(), spec_.slow);
-    hops_ = std::make_unique<NextHopTable>(spec_.max_nexthops + internal, *rcu_);
+    // Then the next hops of mirrored kernel routes (one per gateway).
+    const uint32_t kernel_hops = spec_.route_sync.enabled ? spec_.max_nexthops : 0;
+    hops_ = std::make_unique<NextHopTable>(spec_.max_nexthops + internal + kernel_hops, *rcu_);
     fib_ = std::make_unique<Fib>(spec_.max_routes, spec_.tbl8_groups, *hops_, *rcu_);
     fib6_ = std::make_unique<Fib6>(spec_.max_routes6, spec_.tbl8_groups6, *hops_, *rcu_);
     flows_ = std::make_unique<FlowTable>("flow_" + tag, spec_.max_rules, *hops_, *rcu_);
@@ -147,6 +150,7 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
         std::lock_guard<std::mutex> lock(writer_);
         slow_->install();
     }
+    if (spec_.route_sync.enabled) make_route_sync(spec_.max_nexthops + internal);
     auto ring = [&](const std::string& name) {
         rte_ring* r = rte_ring_create(name.c_str(), kSlowRingSize, SOCKET_ID_ANY,
                                       RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -224,6 +228,7 @@ void Dataplane::start() {
     }
     running_ = true;
     slow_->start();
+    if (route_sync_) route_sync_->start();
 }
 
 void Dataplane::stop() {
@@ -234,8 +239,9 @@ void Dataplane::stop() {
 
 void Dataplane::stop_locked() {
     if (!running_) return;
-    // The slow path takes the writer lock: it must not wait for us.
+    // The slow path and the route sync take the writer lock: they must not wait for us.
     writer_.unlock();
+    if (route_sync_) route_sync_->stop();
     slow_->stop();
     writer_.lock();
     stop_.store(true);
@@ -253,6 +259,8 @@ void Dataplane::close() {
     workers_.clear();
     for (auto* s : stats_) rte_free(s);
     stats_.clear();
+    route_sync_.reset();
+    kernel_routes_.reset();
     slow_.reset();
     for (rte_ring* r : punt_rings_) free_ring(r);
     punt_rings_.clear();
@@ -268,6 +276,25 @@ void Dataplane::close() {
     ports_.clear();  // ports before pools: queues hold mbufs of the pools
     pools_.clear();
     closed_ = true;
+}
+
+void Dataplane::make_route_sync(uint32_t first_hop) {
+    std::map<int, uint16_t> ifindex;
+    for (uint16_t i = 0; i < ports_.size(); ++i) {
+        const std::string& name = ports_[i]->spec().kernel;
+        if (name.empty()) continue;
+        const unsigned index = if_nametoindex(name.c_str());
+        if (index == 0) throw PortError("kernel interface " + name + " is gone");
+        ifindex[int(index)] = i;
+    }
+    if (ifindex.empty())
+        throw PortError("route sync needs a port with a kernel interface (ports[].kernel): "
+                        "routes are mirrored from those");
+    const auto& s = spec_.route_sync;
+    kernel_routes_ = std::make_unique<KernelRouteTable>(
+        ifindex, std::set<uint8_t>(s.protocols.begin(), s.protocols.end()), *fib_, *fib6_, *hops_,
+        *slow_, first_hop, spec_.max_nexthops);
+    route_sync_ = std::make_unique<RouteSync>(s.table, *kernel_routes_, writer_);
 }
 
 // A net_tap with the port's MAC and MTU: its kernel side is the interface
@@ -316,20 +343,38 @@ Route6 Dataplane::user_route6(const std::string& prefix, uint32_t nexthop) const
     return r;
 }
 
+// A user route now on this prefix: a host route of the slow path's, or a
+// kernel route, is shadowed by it.
+void Dataplane::user_route_added(const IpAddr& prefix, uint8_t depth) {
+    slow_->user_route_added(prefix, depth);
+    if (kernel_routes_) kernel_routes_->user_route_added(prefix, depth);
+}
+
+// Deleting what is only the kernel's is refused: its daemon would not know.
+void Dataplane::check_not_kernel_route(const IpAddr& prefix, uint8_t depth,
+                                       const std::string& text) const {
+    if (!kernel_routes_ || !kernel_routes_->has(prefix, depth)) return;
+    for (const KernelRouteInfo& k : kernel_routes_->list())
+        if (k.prefix == prefix && k.depth == depth && !k.shadowed)
+            throw RouteError(text + ": is a route from the kernel table (protocol " +
+                             std::to_string(k.protocol) + "); it goes when its routing "
+                             "daemon withdraws it");
+}
+
 void Dataplane::route_add(const std::string& prefix, uint32_t nexthop) {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
     if (is_ipv6(prefix)) {
         const Route6 r = user_route6(prefix, nexthop);
         fib6_->add(r);
-        slow_->user_route_added(IpAddr::v6(r.ip), r.depth);
+        user_route_added(IpAddr::v6(r.ip), r.depth);
         return;
     }
     Route r = parse_prefix(prefix);
     r.nexthop = nexthop;
     check_user_route(r);
     fib_->add(r);
-    slow_->user_route_added(IpAddr::v4(r.ip), r.depth);
+    user_route_added(IpAddr::v4(r.ip), r.depth);
 }
 
 void Dataplane::route_add_bulk(const std::vector<std::string>& prefixes,
@@ -365,8 +410,8 @@ void Dataplane::route_add_bulk(const std::vector<std::string>& prefixes,
         }
         throw;
     }
-    for (const Route& r : rs) slow_->user_route_added(IpAddr::v4(r.ip), r.depth);
-    for (const Route6& r : rs6) slow_->user_route_added(IpAddr::v6(r.ip), r.depth);
+    for (const Route& r : rs) user_route_added(IpAddr::v4(r.ip), r.depth);
+    for (const Route6& r : rs6) user_route_added(IpAddr::v6(r.ip), r.depth);
 }
 
 void Dataplane::route_delete(const std::string& prefix) {
@@ -376,12 +421,17 @@ void Dataplane::route_delete(const std::string& prefix) {
         const Route6 r = parse_prefix6(prefix);
         if (slow_->owns_route(IpAddr::v6(r.ip), r.depth))
             throw RouteError(prefix + ": is a route of a port address or neighbour, not a user route");
-        return fib6_->remove(r.ip, r.depth);
+        check_not_kernel_route(IpAddr::v6(r.ip), r.depth, prefix);
+        fib6_->remove(r.ip, r.depth);
+        if (kernel_routes_) kernel_routes_->user_route_deleted(IpAddr::v6(r.ip), r.depth);
+        return;
     }
     Route r = parse_prefix(prefix);
     if (slow_->owns_route(IpAddr::v4(r.ip), r.depth))
         throw RouteError(prefix + ": is a route of a port address or neighbour, not a user route");
+    check_not_kernel_route(IpAddr::v4(r.ip), r.depth, prefix);
     fib_->remove(r.ip, r.depth);
+    if (kernel_routes_) kernel_routes_->user_route_deleted(IpAddr::v4(r.ip), r.depth);
 }
 
 std::vector<Route> Dataplane::routes() {
@@ -536,6 +586,32 @@ std::vector<NeighborInfo> Dataplane::neighbors() {
     check_open();
     return slow_->neighbors();
 }
+
+std::vector<KernelRouteInfo> Dataplane::kernel_routes() {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    return kernel_routes_ ? kernel_routes_->list() : std::vector<KernelRouteInfo>{};
+}
+
+RouteSyncStats Dataplane::route_sync_stats() {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    if (!kernel_routes_) return {};
+    RouteSyncStats s = kernel_routes_->stats();
+    s.routes = 0;
+    s.shadowed = 0;
+    for (const KernelRouteInfo& k : kernel_routes_->list()) {
+        s.routes++;
+        s.shadowed += k.shadowed;
+    }
+    return s;
+}
+
+std::string Dataplane::route_sync_error() {
+    return route_sync_ ? route_sync_->last_error() : std::string();
+}
+
+bool Dataplane::route_sync_synced() { return route_sync_ && route_sync_->synced(); }
 
 SlowPathStats Dataplane::slowpath_stats() {
     std::lock_guard<std::mutex> lock(writer_);

@@ -15,12 +15,21 @@
 #include "flow.h"
 #include "mempool.h"
 #include "nexthop.h"
+#include "kernel_routes.h"
 #include "port.h"
 #include "rcu.h"
+#include "route_sync.h"
 #include "slowpath/slowpath.h"
 #include "worker.h"
 
 namespace appliance {
+
+// Mirror a kernel routing table (routes via the ports' kernel interfaces).
+struct RouteSyncSpec {
+    bool enabled = false;
+    uint32_t table = 254;             // RT_TABLE_MAIN
+    std::vector<uint8_t> protocols;   // RTPROT_* numbers; empty: all but the kernel's own
+};
 
 struct DataplaneSpec {
     std::string name = "dp";
@@ -35,6 +44,7 @@ struct DataplaneSpec {
     bool verify_checksum = true;
     uint64_t mbufs = 0;  // 0: sized by mbufs_needed() per socket
     SlowPathConfig slow;
+    RouteSyncSpec route_sync;
 };
 
 struct WorkerSnapshot {
@@ -90,6 +100,12 @@ public:
     void neighbor_delete(const std::string& port, const std::string& ip);
     std::vector<NeighborInfo> neighbors();
     SlowPathStats slowpath_stats();
+
+    // The mirrored kernel routes (empty without route sync) and how the sync goes.
+    std::vector<KernelRouteInfo> kernel_routes();
+    RouteSyncStats route_sync_stats();
+    std::string route_sync_error();
+    bool route_sync_synced();
     unsigned held_packets(bool generated);
     void nexthop_delete(uint32_t id);
     std::vector<NextHopInfo> nexthops();
@@ -150,6 +166,11 @@ private:
     std::unique_ptr<FlowTable> flows_;
     std::unique_ptr<FlowTable6> flows6_;
     std::unique_ptr<SlowPath> slow_;
+    std::unique_ptr<KernelRouteTable> kernel_routes_;
+    std::unique_ptr<RouteSync> route_sync_;
+    void make_route_sync(uint32_t first_hop);
+    void user_route_added(const IpAddr& prefix, uint8_t depth);
+    void check_not_kernel_route(const IpAddr& prefix, uint8_t depth, const std::string& text) const;
     std::vector<rte_ring*> punt_rings_;
     rte_ring* return_ring_ = nullptr;
     std::vector<std::unique_ptr<WorkerContext>> workers_;

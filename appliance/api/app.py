@@ -129,6 +129,11 @@ def create_app(service: Service) -> FastAPI:
         await change(s.route_delete, prefix)
         return {"deleted": 1}
 
+    @app.get("/v1/kernel-routes", response_model=list[m.KernelRouteState],
+             summary="Routes mirrored from the kernel table (route_sync); not persisted")
+    def kernel_routes():
+        return listing(s.dp.kernel_routes())
+
     @app.get("/v1/nexthops", response_model=list[m.NextHopState], summary="List next hops")
     def nexthops():
         return listing(s.nexthops())

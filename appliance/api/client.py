@@ -129,6 +129,10 @@ class Client:
         return [(ipaddress.ip_network(r["prefix"]), r["nexthop"])
                 for r in self.request("GET", "/v1/routes", prefix=prefix, nexthop=nexthop)]
 
+    def kernel_routes(self) -> list[dict]:
+        """Routes mirrored from the kernel table: {prefix, port, gateway, protocol, shadowed}."""
+        return self.request("GET", "/v1/kernel-routes")
+
     # -- next hops --
     def nexthop_set(self, id: int, port: str, dst_mac: str, src_mac: str | None = None) -> None:
         self.request("POST", "/v1/nexthops", {"id": id, "port": port, "mac": dst_mac,

@@ -95,6 +95,14 @@ class NeighborState(BaseModel):
     age_s: float | None = None
 
 
+class KernelRouteState(BaseModel):
+    prefix: str
+    port: str
+    gateway: str | None  # None: on the link
+    protocol: int  # RTPROT_*: 186 bgp, 188 ospf, 4 static, ...
+    shadowed: bool  # an operator's route on the same prefix wins meanwhile
+
+
 class AddressState(BaseModel):
     port: str
     address: str

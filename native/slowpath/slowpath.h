@@ -175,6 +175,8 @@ public:
 
     const SlowPathStats& stats() const { return stats_; }
     uint32_t local_hop() const { return first_hop_; }
+    // A port's "resolve the destination on this link" next hop (connected routes).
+    uint32_t connected_hop(uint16_t port) const { return first_hop_ + 3 + port; }
 
 private:
     struct NeighKey {

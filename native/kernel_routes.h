@@ -1,0 +1,108 @@
+// What the appliance keeps of a kernel routing table (RouteSync feeds it):
+// each unicast route of a chosen protocol that leaves by one of our ports'
+// kernel interfaces becomes a FIB route to a next hop of our own, through
+// the same gateway resolved by our ARP/NDP. A route the operator set (config
+// or API) on the same prefix wins and shadows the kernel's, which comes
+// back when the operator's goes, as a static route over BGP on any router.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "fib.h"
+#include "fib6.h"
+#include "netlink_routes.h"
+#include "nexthop.h"
+#include "slowpath/slowpath.h"
+
+namespace appliance {
+
+#define APPLIANCE_SYNC_COUNTERS(X)                                                     \
+    X(added, "kernel routes added or replaced in the FIB")                              \
+    X(deleted, "kernel routes deleted from the FIB")                                    \
+    X(ignored, "kernel routes not mirrored: other protocol or type, not via our ports") \
+    X(failed, "kernel routes the FIB refused (full, reserved range)")                   \
+    X(overruns, "times the kernel dropped route messages for want of buffer")           \
+    X(resyncs, "full dumps after the first (each overrun, each error)")
+
+struct RouteSyncStats {
+#define APPLIANCE_SYNC_FIELD(name, help) uint64_t name = 0;
+    APPLIANCE_SYNC_COUNTERS(APPLIANCE_SYNC_FIELD)
+#undef APPLIANCE_SYNC_FIELD
+    uint64_t routes = 0;    // in the table now (shadowed ones included)
+    uint64_t shadowed = 0;  // hidden by an operator's route on the same prefix
+    double last_dump_s = 0;  // how long the last full dump and apply took
+};
+
+struct KernelRouteInfo {
+    IpAddr prefix;
+    uint8_t depth;
+    uint8_t protocol;
+    uint16_t port_index;
+    std::optional<IpAddr> gateway;
+    bool shadowed;
+};
+
+class KernelRouteTable {
+public:
+    // `ports`: kernel ifindex -> port index. `protocols`: empty = all but
+    // the kernel's own connected routes. Next hop ids [first_hop, + count).
+    KernelRouteTable(std::map<int, uint16_t> ports, std::set<uint8_t> protocols, Fib& fib,
+                     Fib6& fib6, NextHopTable& hops, SlowPath& slow, uint32_t first_hop,
+                     uint32_t count);
+
+    // All with the writer lock held.
+    void apply(const KernelRouteChange& change);
+    void replace_all(const std::vector<KernelRoute>& routes);  // what is not in it goes
+    bool has(const IpAddr& prefix, uint8_t depth) const;
+    void user_route_added(const IpAddr& prefix, uint8_t depth);    // ours is shadowed now
+    void user_route_deleted(const IpAddr& prefix, uint8_t depth);  // ours comes back
+    std::vector<KernelRouteInfo> list() const;
+    RouteSyncStats& stats() { return stats_; }
+
+private:
+    struct Key {
+        IpAddr prefix;
+        uint8_t depth;
+        bool operator==(const Key& o) const { return depth == o.depth && prefix == o.prefix; }
+    };
+    struct KeyHash {
+        size_t operator()(const Key& k) const;
+    };
+    struct Entry {
+        uint32_t hop;
+        uint8_t protocol;
+        uint16_t port;
+        std::optional<IpAddr> gateway;
+        bool shadowed;
+    };
+    struct Gateway {
+        uint32_t hop;
+        unsigned users;
+    };
+
+    bool wanted(const KernelRoute& r, uint16_t* port, std::optional<IpAddr>* gateway) const;
+    void add(const KernelRoute& r);
+    void remove(const Key& key);
+    uint32_t hop_for(uint16_t port, const std::optional<IpAddr>& gateway);  // 0: none left
+    void release(const Entry& e);
+    bool fib_has(const Key& k) const;
+    void fib_set(const Key& k, uint32_t hop);
+    void fib_remove(const Key& k);
+
+    std::map<int, uint16_t> ports_;
+    std::set<uint8_t> protocols_;
+    Fib& fib_;
+    Fib6& fib6_;
+    NextHopTable& hops_;
+    SlowPath& slow_;
+    std::unordered_map<Key, Entry, KeyHash> routes_;
+    std::map<std::pair<uint16_t, IpAddr>, Gateway> gateways_;
+    std::vector<uint32_t> free_ids_;
+    RouteSyncStats stats_;
+};
+
+}  // namespace appliance
