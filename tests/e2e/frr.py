@@ -1,0 +1,76 @@
+"""FRR daemons (Debian's frr package) for a test: zebra and bgpd in the appliance host's
+namespace, or bgpd alone (no zebra: nothing installed) in a neighbour's namespace. Each
+instance has its own directory for config, pid files and sockets, owned by frr (the daemons
+drop to that user), so several can run beside a system FRR."""
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+FRR = Path("/usr/lib/frr")
+
+
+class Frr:
+    def __init__(self, bgpd_conf: str, netns: str | None = None, zebra: bool = True):
+        self.dir = Path(tempfile.mkdtemp(prefix="frr-"))
+        self.netns = netns
+        self.zebra = zebra
+        (self.dir / "bgpd.conf").write_text(bgpd_conf)
+        (self.dir / "zebra.conf").write_text("hostname appliance-host\n")
+        shutil.chown(self.dir, "frr", "frr")
+        for f in self.dir.iterdir():
+            shutil.chown(f, "frr", "frr")
+        self.procs: list[str] = []
+
+    def _run(self, daemon: str, *args: str) -> None:
+        cmd = [str(FRR / daemon), "-d", "-f", str(self.dir / f"{daemon}.conf"),
+               "-i", str(self.dir / f"{daemon}.pid"), "--vty_socket", str(self.dir),
+               "-u", "frr", "-g", "frr", *args]
+        if self.netns:
+            cmd = ["ip", "netns", "exec", self.netns, *cmd]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError(f"{daemon}: {r.returncode}\n{r.stdout}{r.stderr}")
+        self.procs.append(daemon)
+
+    def start(self) -> Frr:
+        zserv = str(self.dir / "zserv.api")
+        if self.zebra:
+            self._run("zebra", "-z", zserv)
+            self._run("bgpd", "-z", zserv)
+        else:
+            self._run("bgpd", "-Z")
+        return self
+
+    def vtysh(self, *commands: str) -> str:
+        cmd = ["vtysh", "--vty_socket", str(self.dir)]
+        for c in commands:
+            cmd += ["-c", c]
+        if self.netns:
+            cmd = ["ip", "netns", "exec", self.netns, *cmd]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
+
+    def established(self, peer: str) -> bool:
+        return "Established" in self.vtysh(f"show bgp neighbors {peer}")
+
+    def stop(self) -> None:
+        for daemon in reversed(self.procs):
+            pid_file = self.dir / f"{daemon}.pid"
+            try:
+                pid = int(pid_file.read_text())
+            except (OSError, ValueError):
+                continue
+            try:
+                import os
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(50):
+                    os.kill(pid, 0)
+                    time.sleep(0.1)
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,86 @@
+"""FRR eBGP end to end: bgpd on the appliance host peers over the appliance's port (its
+kernel interface, TCP 179 through the punt path) with bgpd in h2's namespace; zebra
+installs what it learns into the kernel table, route sync mirrors it into the FIB, and h1
+reaches the announced prefix through the DPDK path, not the kernel's."""
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import wait_until
+from tests.e2e.frr import Frr
+from tests.e2e.lab import Lab
+
+APPLIANCE_BGP = """frr defaults traditional
+hostname appliance
+router bgp 65001
+ bgp router-id 10.0.2.1
+ no bgp ebgp-requires-policy
+ neighbor 10.0.2.2 remote-as 65002
+ neighbor 10.0.2.2 timers 3 9
+"""
+
+NEIGHBOUR_BGP = """frr defaults traditional
+hostname neighbour
+router bgp 65002
+ bgp router-id 10.0.2.2
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor 10.0.2.1 remote-as 65001
+ neighbor 10.0.2.1 timers 3 9
+ address-family ipv4 unicast
+  network 172.16.0.0/24
+ exit-address-family
+"""
+
+
+@pytest.fixture
+def bgp_lab(tmp_path):
+    lab = Lab(tmp_path, kernel=True)
+    lab.appliance.config["route_sync"] = {"table": "main", "protocols": ["bgp"]}
+    lab.host(1, "ip", "addr", "add", "172.16.0.1/32", "dev", "lo", check=True)
+    lab.start()
+    ours = Frr(APPLIANCE_BGP)
+    theirs = Frr(NEIGHBOUR_BGP, netns=lab.ns[1], zebra=False)
+    try:
+        ours.start()
+        theirs.start()
+        yield lab, ours, theirs
+    finally:
+        theirs.stop()
+        ours.stop()
+        lab.close()
+
+
+def counter(iface: str) -> int:
+    stats = Path(f"/sys/class/net/{iface}/statistics")
+    return sum(int((stats / f).read_text()) for f in ("rx_packets", "tx_packets"))
+
+
+def mirrored(lab) -> dict[str, dict]:
+    with lab.appliance.client() as c:
+        return {r["prefix"]: r for r in c.kernel_routes()}
+
+
+def test_ebgp_routes_reach_the_fib_and_are_forwarded_by_dpdk(bgp_lab):
+    lab, ours, theirs = bgp_lab
+    assert wait_until(lambda: ours.established("10.0.2.2"), timeout=60), ours.vtysh("show bgp summary")
+    assert wait_until(lambda: "172.16.0.0/24" in mirrored(lab), timeout=30), ours.vtysh("show ip route")
+    r = mirrored(lab)["172.16.0.0/24"]
+    assert (r["gateway"], r["port"], r["protocol"]) == ("10.0.2.2", "lan1", 186)
+    assert lab.wait_ping(0, "172.16.0.1")
+    # Transit: the kernel interfaces see only the BGP session's few packets.
+    before = [counter(k) for k in lab.kernel]
+    ping = lab.host(0, "ping", "-n", "-c", "300", "-i", "0.002", "-W", "1", "172.16.0.1")
+    assert " 0% packet loss" in ping.stdout, ping.stdout
+    after = [counter(k) for k in lab.kernel]
+    assert all(a - b < 30 for a, b in zip(after, before)), (before, after)
+    with lab.appliance.client() as c:
+        assert c.stats()["slowpath"]["kernel_in"] > 0  # the session came in through the punt path
+
+    # Withdrawn: gone from the kernel, then from the FIB; the sender is told.
+    theirs.vtysh("configure terminal", "router bgp 65002", "address-family ipv4 unicast",
+                 "no network 172.16.0.0/24")
+    assert wait_until(lambda: "172.16.0.0/24" not in mirrored(lab), timeout=30)
+    r = lab.ping(0, "172.16.0.1", count=1)
+    assert "Destination Net Unreachable" in r.stdout, r.stdout
+    assert ours.established("10.0.2.2"), "the session stays up"
