@@ -268,8 +268,11 @@ def client_command(args: argparse.Namespace) -> int:
             c.route_delete(args.prefix)
         elif args.source == "kernel":
             _show(c.kernel_routes(), args.json, lambda rs: [
-                f"{r['prefix']:<20} " + (f"via {r['gateway']} " if r["gateway"] else "")
-                + f"dev {r['port']} proto {PROTOCOL_NAMES.get(r['protocol'], r['protocol'])}"
+                f"{r['prefix']:<20} " + " ".join(
+                    ("nexthop " if len(r["paths"]) > 1 else "")
+                    + (f"via {p['gateway']} " if p["gateway"] else "") + f"dev {p['port']}"
+                    for p in r["paths"])
+                + f" proto {PROTOCOL_NAMES.get(r['protocol'], r['protocol'])}"
                 + (" (shadowed by a static route)" if r["shadowed"] else "") for r in rs])
         else:
             routes = [{"prefix": str(p), "nexthop": nh} for p, nh in c.routes(args.prefix, args.nexthop)]

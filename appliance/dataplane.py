@@ -72,6 +72,7 @@ class RouteSyncSettings:
 
     table: int = 254  # main
     protocols: list[int] = field(default_factory=list)  # RTPROT_* numbers; empty: all but kernel
+    receive_buffer: int = 256 << 20  # bytes of route changes the kernel may queue; beyond: resync
 
 
 @dataclass
@@ -142,6 +143,7 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
         sync.enabled = True
         sync.table = config.route_sync.table
         sync.protocols = list(config.route_sync.protocols)
+        sync.receive_buffer = config.route_sync.receive_buffer
         spec.route_sync = sync
     ports = []
     for p in config.ports:
@@ -272,6 +274,10 @@ class Dataplane:
         return self._dp.nexthops()
 
     # -- routes mirrored from the kernel (route sync) --
+    def route_sync_resync(self) -> None:
+        """A full dump of the kernel table now, as after an overrun."""
+        self._dp.route_sync_resync()
+
     def kernel_routes(self) -> list[dict[str, Any]]:
         """{prefix, port, gateway, protocol, shadowed}, sorted by prefix."""
         return sorted(self._dp.kernel_routes(),

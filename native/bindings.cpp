@@ -202,7 +202,8 @@ PYBIND11_MODULE(_native, m) {
         .def(py::init<>())
         .def_readwrite("enabled", &RouteSyncSpec::enabled)
         .def_readwrite("table", &RouteSyncSpec::table)
-        .def_readwrite("protocols", &RouteSyncSpec::protocols);
+        .def_readwrite("protocols", &RouteSyncSpec::protocols)
+        .def_readwrite("receive_buffer", &RouteSyncSpec::receive_buffer);
 
     py::class_<DataplaneSpec>(m, "DataplaneSpec")
         .def(py::init<>())
@@ -303,14 +304,23 @@ PYBIND11_MODULE(_native, m) {
             for (const KernelRouteInfo& k : d.kernel_routes()) {
                 py::dict e;
                 e["prefix"] = format_ip(k.prefix) + "/" + std::to_string(k.depth);
-                e["port"] = d.port_name(k.port_index);
-                e["gateway"] = k.gateway ? py::cast(format_ip(*k.gateway)) : py::none();
+                py::list paths;
+                for (const RoutePath& p : k.paths) {
+                    py::dict path;
+                    path["port"] = d.port_name(p.port);
+                    path["gateway"] = p.gateway ? py::cast(format_ip(*p.gateway)) : py::none();
+                    paths.append(path);
+                }
+                e["port"] = paths[0]["port"];  // the first path's, as `ip route` shows one
+                e["gateway"] = paths[0]["gateway"];
+                e["paths"] = paths;  // several: equal-cost, one per flow
                 e["protocol"] = k.protocol;
                 e["shadowed"] = k.shadowed;  // an operator's route on the same prefix wins
                 out.append(e);
             }
             return out;
         })
+        .def("route_sync_resync", &Dataplane::route_sync_resync)
         .def("route_sync_stats", [](Dataplane& d) {
             const RouteSyncStats s = d.route_sync_stats();
             py::dict e;

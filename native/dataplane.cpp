@@ -294,7 +294,7 @@ void Dataplane::make_route_sync(uint32_t first_hop) {
     kernel_routes_ = std::make_unique<KernelRouteTable>(
         ifindex, std::set<uint8_t>(s.protocols.begin(), s.protocols.end()), *fib_, *fib6_, *hops_,
         *slow_, first_hop, spec_.max_nexthops);
-    route_sync_ = std::make_unique<RouteSync>(s.table, *kernel_routes_, writer_);
+    route_sync_ = std::make_unique<RouteSync>(s.table, s.receive_buffer, *kernel_routes_, writer_);
 }
 
 // A net_tap with the port's MAC and MTU: its kernel side is the interface
@@ -612,6 +612,11 @@ std::string Dataplane::route_sync_error() {
 }
 
 bool Dataplane::route_sync_synced() { return route_sync_ && route_sync_->synced(); }
+
+void Dataplane::route_sync_resync() {
+    if (!route_sync_) throw StateError("route sync is off");
+    route_sync_->request_resync();
+}
 
 SlowPathStats Dataplane::slowpath_stats() {
     std::lock_guard<std::mutex> lock(writer_);

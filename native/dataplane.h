@@ -29,6 +29,7 @@ struct RouteSyncSpec {
     bool enabled = false;
     uint32_t table = 254;             // RT_TABLE_MAIN
     std::vector<uint8_t> protocols;   // RTPROT_* numbers; empty: all but the kernel's own
+    int receive_buffer = 256 << 20;   // for a full table's burst of changes; overruns resync
 };
 
 struct DataplaneSpec {
@@ -106,6 +107,7 @@ public:
     RouteSyncStats route_sync_stats();
     std::string route_sync_error();
     bool route_sync_synced();
+    void route_sync_resync();
     unsigned held_packets(bool generated);
     void nexthop_delete(uint32_t id);
     std::vector<NextHopInfo> nexthops();

@@ -2,6 +2,10 @@
 
 #include <rte_ring.h>
 
+#include "ecmp.h"
+#include "ipv4_rewrite.h"
+#include "ipv6_input.h"
+
 namespace appliance {
 
 void punt(WorkerContext& w, rte_mbuf* m, PuntKind kind, uint16_t port_index, uint32_t hop) {
@@ -24,6 +28,22 @@ void punt_for_error(WorkerContext& w, rte_mbuf* m, DropReason why, uint16_t port
     rte_pktmbuf_free(m);
 }
 
+// One path of an equal-cost group: forwarded here when it can be, else
+// whatever its own next hop says (it is never a group itself).
+void output_member(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t id, PuntKind routed) {
+    const NextHop* hop = id < kRuleDrop ? w.tables.hops->get(id) : nullptr;
+    auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+    const bool v6 = routed == PuntKind::ipv6_routed;
+    const uint32_t length = v6 ? sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(reinterpret_cast<rte_ipv6_hdr*>(eth + 1)->payload_len)
+                               : rte_be_to_cpu_16(reinterpret_cast<rte_ipv4_hdr*>(eth + 1)->total_length);
+    if (hop == nullptr || hop->action != HopAction::forward || length > hop->mtu)
+        return output_exception(w, m, in_port, id, hop, routed);
+    if (v6) ipv6_rewrite(eth, reinterpret_cast<rte_ipv6_hdr*>(eth + 1), *hop);
+    else ipv4_rewrite(eth, reinterpret_cast<rte_ipv4_hdr*>(eth + 1), *hop);
+    TxBatch& tx = w.tx[hop->port_index];
+    tx.pkts[tx.n++] = m;
+}
+
 void output_exception(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t id,
                       const NextHop* hop, PuntKind routed) {
     if (hop == nullptr) {
@@ -42,6 +62,8 @@ void output_exception(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t 
         return punt(w, m, routed, in_port, id);
     case HopAction::unreachable:
         return punt_for_error(w, m, DropReason::neighbor_unreachable, in_port, id, routed);
+    case HopAction::group:
+        return output_member(w, m, in_port, group_member(*w.tables.hops, id, m), routed);
     case HopAction::forward:
         break;
     }

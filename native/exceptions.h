@@ -21,4 +21,7 @@ void punt_for_error(WorkerContext& w, rte_mbuf* m, DropReason why, uint16_t port
 void output_exception(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t id,
                       const NextHop* hop, PuntKind routed);
 
+// A packet whose route names an equal-cost group takes member `id`.
+void output_member(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t id, PuntKind routed);
+
 }  // namespace appliance

@@ -1,5 +1,6 @@
 #include "kernel_routes.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "errors.h"
@@ -25,20 +26,20 @@ KernelRouteTable::KernelRouteTable(std::map<int, uint16_t> ports, std::set<uint8
     for (uint32_t i = count; i-- > 0;) free_ids_.push_back(first_hop + i);
 }
 
-bool KernelRouteTable::wanted(const KernelRoute& r, uint16_t* port,
-                              std::optional<IpAddr>* gateway) const {
-    if (!r.unicast) return false;
+std::vector<RoutePath> KernelRouteTable::wanted(const KernelRoute& r) const {
+    std::vector<RoutePath> out;
+    if (!r.unicast) return out;
     if (protocols_.empty() ? r.protocol == kProtocolKernel : !protocols_.count(r.protocol))
-        return false;
-    // (Several paths: the first through one of our ports, until ECMP groups exist.)
-    for (const KernelPath& p : r.paths) {
+        return out;
+    for (const KernelPath& p : r.paths) {  // the paths through our ports
         auto it = ports_.find(p.oif);
         if (it == ports_.end()) continue;
-        *port = it->second;
-        *gateway = p.gateway;
-        return true;
+        const RoutePath path{it->second, p.gateway};
+        if (std::find(out.begin(), out.end(), path) == out.end() &&
+            out.size() < HopGroup::kMaxPaths)
+            out.push_back(path);
     }
-    return false;
+    return out;
 }
 
 bool KernelRouteTable::fib_has(const Key& k) const {
@@ -56,42 +57,90 @@ void KernelRouteTable::fib_remove(const Key& k) {
     else fib6_.remove(k.prefix.b, k.depth);
 }
 
-uint32_t KernelRouteTable::hop_for(uint16_t port, const std::optional<IpAddr>& gateway) {
-    if (!gateway) return slow_.connected_hop(port);  // on the link: resolve the destination
-    auto it = gateways_.find({port, *gateway});
+uint32_t KernelRouteTable::path_hop(const RoutePath& path) {
+    if (!path.gateway) return slow_.connected_hop(path.port);  // on the link: resolve the destination
+    auto it = gateways_.find({path.port, *path.gateway});
     if (it != gateways_.end()) {
         it->second.users++;
         return it->second.hop;
     }
     if (free_ids_.empty()) return 0;
     const uint32_t id = free_ids_.back();
-    hops_.set(id, slow_.port_hop(port, HopAction::resolve));
+    hops_.set(id, slow_.port_hop(path.port, HopAction::resolve));
     try {
-        slow_.gateway_set(id, port, *gateway);
+        slow_.gateway_set(id, path.port, *path.gateway);
     } catch (const ApplianceError&) {  // our own address, table full
         hops_.remove(id);
         return 0;
     }
     free_ids_.pop_back();
-    gateways_[{port, *gateway}] = {id, 1};
+    gateways_[{path.port, *path.gateway}] = {id, 1};
     return id;
 }
 
-void KernelRouteTable::release(const Entry& e) {
-    if (!e.gateway) return;
-    auto it = gateways_.find({e.port, *e.gateway});
+void KernelRouteTable::release_path(const RoutePath& path) {
+    if (!path.gateway) return;
+    auto it = gateways_.find({path.port, *path.gateway});
     if (it == gateways_.end() || --it->second.users != 0) return;
     slow_.gateway_clear(it->second.hop);
-    hops_.remove(it->second.hop);  // no route uses it any more
+    hops_.remove(it->second.hop);  // no route or group uses it any more
     free_ids_.push_back(it->second.hop);
     gateways_.erase(it);
 }
 
+// One path: its own next hop. Several: a group over theirs, shared by every
+// route with the same set (members held once, by the group).
+uint32_t KernelRouteTable::hop_for(const std::vector<RoutePath>& paths) {
+    if (paths.size() == 1) return path_hop(paths[0]);
+    std::vector<uint32_t> members;
+    auto give_back = [&] {
+        for (size_t i = 0; i < members.size(); ++i) release_path(paths[i]);
+    };
+    for (const RoutePath& p : paths) {
+        const uint32_t id = path_hop(p);
+        if (id == 0) {
+            give_back();
+            return 0;
+        }
+        members.push_back(id);
+    }
+    std::vector<uint32_t> key = members;
+    std::sort(key.begin(), key.end());
+    auto it = groups_.find(key);
+    if (it != groups_.end()) {
+        give_back();  // the group holds them already
+        it->second.users++;
+        return it->second.hop;
+    }
+    if (free_ids_.empty()) {
+        give_back();
+        return 0;
+    }
+    const uint32_t id = free_ids_.back();
+    hops_.set_group(id, key);
+    free_ids_.pop_back();
+    groups_[key] = {id, 1};
+    group_members_[id] = key;
+    return id;
+}
+
+void KernelRouteTable::release(const Entry& e) {
+    if (e.paths.size() == 1) return release_path(e.paths[0]);
+    auto key = group_members_.find(e.hop);
+    if (key == group_members_.end()) return;
+    auto it = groups_.find(key->second);
+    if (--it->second.users != 0) return;
+    hops_.remove(e.hop);
+    free_ids_.push_back(e.hop);
+    groups_.erase(it);
+    group_members_.erase(key);
+    for (const RoutePath& p : e.paths) release_path(p);
+}
+
 void KernelRouteTable::add(const KernelRoute& r) {
     const Key key{r.prefix, r.depth};
-    uint16_t port;
-    std::optional<IpAddr> gateway;
-    if (!wanted(r, &port, &gateway)) {
+    std::vector<RoutePath> paths = wanted(r);
+    if (paths.empty()) {
         stats_.ignored++;
         if (routes_.count(key)) remove(key);  // it moved off our ports, or changed kind
         return;
@@ -104,12 +153,13 @@ void KernelRouteTable::add(const KernelRoute& r) {
     }
     auto old = routes_.find(key);
     const bool user_route = old == routes_.end() && fib_has(key);
-    const uint32_t hop = hop_for(port, gateway);
+    const uint32_t hop = hop_for(paths);
     if (hop == 0) {
         stats_.failed++;
         return;
     }
-    Entry e{hop, r.protocol, port, gateway, user_route || (old != routes_.end() && old->second.shadowed)};
+    Entry e{hop, r.protocol, std::move(paths),
+            user_route || (old != routes_.end() && old->second.shadowed)};
     if (!e.shadowed) {
         try {
             fib_set(key, hop);
@@ -120,10 +170,11 @@ void KernelRouteTable::add(const KernelRoute& r) {
         }
     }
     if (old != routes_.end()) {
-        release(old->second);
-        old->second = e;
+        const Entry before = std::move(old->second);
+        old->second = std::move(e);
+        release(before);
     } else {
-        routes_.emplace(key, e);
+        routes_.emplace(key, std::move(e));
     }
     stats_.added++;
 }
@@ -175,7 +226,7 @@ std::vector<KernelRouteInfo> KernelRouteTable::list() const {
     std::vector<KernelRouteInfo> out;
     out.reserve(routes_.size());
     for (const auto& [k, e] : routes_)
-        out.push_back({k.prefix, k.depth, e.protocol, e.port, e.gateway, e.shadowed});
+        out.push_back({k.prefix, k.depth, e.protocol, e.paths, e.shadowed});
     return out;
 }
 

@@ -37,12 +37,18 @@ struct RouteSyncStats {
     double last_dump_s = 0;  // how long the last full dump and apply took
 };
 
+// One way out: a port, and the gateway there (none: the destination is on the link).
+struct RoutePath {
+    uint16_t port;
+    std::optional<IpAddr> gateway;
+    bool operator==(const RoutePath& o) const { return port == o.port && gateway == o.gateway; }
+};
+
 struct KernelRouteInfo {
     IpAddr prefix;
     uint8_t depth;
     uint8_t protocol;
-    uint16_t port_index;
-    std::optional<IpAddr> gateway;
+    std::vector<RoutePath> paths;  // several: an equal-cost group
     bool shadowed;
 };
 
@@ -73,22 +79,23 @@ private:
         size_t operator()(const Key& k) const;
     };
     struct Entry {
-        uint32_t hop;
+        uint32_t hop;  // a gateway's, a port's connected one, or a group's
         uint8_t protocol;
-        uint16_t port;
-        std::optional<IpAddr> gateway;
+        std::vector<RoutePath> paths;
         bool shadowed;
     };
-    struct Gateway {
+    struct Shared {  // a next hop of ours that routes share
         uint32_t hop;
         unsigned users;
     };
 
-    bool wanted(const KernelRoute& r, uint16_t* port, std::optional<IpAddr>* gateway) const;
+    std::vector<RoutePath> wanted(const KernelRoute& r) const;  // empty: not mirrored
     void add(const KernelRoute& r);
     void remove(const Key& key);
-    uint32_t hop_for(uint16_t port, const std::optional<IpAddr>& gateway);  // 0: none left
+    uint32_t hop_for(const std::vector<RoutePath>& paths);  // 0: no next hop id left
+    uint32_t path_hop(const RoutePath& path);
     void release(const Entry& e);
+    void release_path(const RoutePath& path);
     bool fib_has(const Key& k) const;
     void fib_set(const Key& k, uint32_t hop);
     void fib_remove(const Key& k);
@@ -100,7 +107,9 @@ private:
     NextHopTable& hops_;
     SlowPath& slow_;
     std::unordered_map<Key, Entry, KeyHash> routes_;
-    std::map<std::pair<uint16_t, IpAddr>, Gateway> gateways_;
+    std::map<std::pair<uint16_t, IpAddr>, Shared> gateways_;
+    std::map<std::vector<uint32_t>, Shared> groups_;  // sorted member ids -> group hop
+    std::map<uint32_t, std::vector<uint32_t>> group_members_;  // group hop -> its key
     std::vector<uint32_t> free_ids_;
     RouteSyncStats stats_;
 };

@@ -17,8 +17,6 @@ namespace appliance {
 
 namespace {
 
-constexpr int kReceiveBuffer = 256 << 20;  // a full table's burst of changes
-
 struct Parsed {
     uint32_t table;
     std::vector<KernelRouteChange>* out;
@@ -94,14 +92,14 @@ int on_message(const nlmsghdr* nlh, void* data) {
     return MNL_CB_OK;
 }
 
-mnl_socket* open_socket(unsigned groups, const char* what) {
+mnl_socket* open_socket(unsigned groups, int receive_buffer, const char* what) {
     mnl_socket* nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (nl == nullptr) throw ResourceError(std::string(what) + ": netlink socket: " + strerror(errno));
     if (mnl_socket_bind(nl, groups, MNL_SOCKET_AUTOPID) < 0) {
         mnl_socket_close(nl);
         throw ResourceError(std::string(what) + ": netlink bind: " + strerror(errno));
     }
-    int size = kReceiveBuffer;
+    int size = receive_buffer;
     // FORCE: beyond rmem_max (we run as root); the plain option is the fallback.
     if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
         setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
@@ -110,8 +108,9 @@ mnl_socket* open_socket(unsigned groups, const char* what) {
 
 }  // namespace
 
-NetlinkRoutes::NetlinkRoutes(uint32_t table)
-    : table_(table), events_(open_socket(RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE, "route sync")),
+NetlinkRoutes::NetlinkRoutes(uint32_t table, int receive_buffer)
+    : table_(table),
+      events_(open_socket(RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE, receive_buffer, "route sync")),
       buffer_(1 << 20) {}
 
 NetlinkRoutes::~NetlinkRoutes() { mnl_socket_close(events_); }
@@ -121,7 +120,7 @@ int NetlinkRoutes::fd() const { return mnl_socket_get_fd(events_); }
 std::vector<KernelRoute> NetlinkRoutes::dump() {
     std::vector<KernelRouteChange> got;
     Parsed parsed{table_, &got};
-    mnl_socket* nl = open_socket(0, "route dump");
+    mnl_socket* nl = open_socket(0, 1 << 20, "route dump");
     // Blocking from here: a dump is read to its end.
     const int fd = mnl_socket_get_fd(nl);
     int one = 1;

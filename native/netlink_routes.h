@@ -34,7 +34,9 @@ struct KernelRouteChange {
 
 class NetlinkRoutes {
 public:
-    explicit NetlinkRoutes(uint32_t table);  // subscribes to IPv4 and IPv6 route changes
+    // Subscribes to IPv4 and IPv6 route changes, with a socket buffer of
+    // `receive_buffer` bytes for them.
+    NetlinkRoutes(uint32_t table, int receive_buffer);
     ~NetlinkRoutes();
     NetlinkRoutes(const NetlinkRoutes&) = delete;
     NetlinkRoutes& operator=(const NetlinkRoutes&) = delete;

@@ -23,6 +23,7 @@ enum class HopAction : uint8_t {
     local,        // one of our addresses: the slow path answers it
     resolve,      // neighbour unknown yet: the slow path holds it and asks ARP
     unreachable,  // neighbour failed to answer: ICMP host unreachable
+    group,        // equal-cost paths: a flow hash picks one of NextHopTable::group(id)
 };
 
 struct alignas(32) NextHop {
@@ -35,6 +36,13 @@ struct alignas(32) NextHop {
     uint16_t mtu;
     HopAction action;
     uint8_t drop_reason;  // a DropReason, for HopAction::drop
+};
+
+// The members of an equal-cost group, immutable once published.
+struct HopGroup {
+    static constexpr uint32_t kMaxPaths = 16;
+    uint32_t size;
+    uint32_t members[kMaxPaths];  // next hop ids
 };
 
 struct NextHopInfo {
@@ -56,6 +64,9 @@ public:
     }
 
     void set(uint32_t id, const NextHop& hop);  // add or replace
+    // A group next hop over `members` (1..kMaxPaths ids, set already).
+    void set_group(uint32_t id, const std::vector<uint32_t>& members);
+    const HopGroup* group(uint32_t id) const { return groups_[id].load(std::memory_order_acquire); }
     void remove(uint32_t id);                   // NextHopError if unset or in use
     bool exists(uint32_t id) const { return id < capacity_ && get(id) != nullptr; }
     void check_usable(uint32_t id) const;       // NextHopError unless exists
@@ -68,6 +79,7 @@ private:
     uint32_t capacity_;
     Rcu& rcu_;
     std::unique_ptr<std::atomic<NextHop*>[]> slots_;
+    std::unique_ptr<std::atomic<HopGroup*>[]> groups_;  // beside the slots of group hops
     std::vector<uint64_t> refs_;
 };
 

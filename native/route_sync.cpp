@@ -9,8 +9,9 @@
 
 namespace appliance {
 
-RouteSync::RouteSync(uint32_t table, KernelRouteTable& routes, std::mutex& writer)
-    : table_(table), routes_(routes), writer_(writer) {}
+RouteSync::RouteSync(uint32_t table, int receive_buffer, KernelRouteTable& routes,
+                     std::mutex& writer)
+    : table_(table), receive_buffer_(receive_buffer), routes_(routes), writer_(writer) {}
 
 RouteSync::~RouteSync() { stop(); }
 
@@ -46,13 +47,14 @@ void RouteSync::run() {
     while (!stop_.load()) {
         try {
             // Subscribed before the dump: a change made meanwhile is read after it.
-            NetlinkRoutes nl(table_);
+            NetlinkRoutes nl(table_, receive_buffer_);
             resync(nl);
             {
                 std::lock_guard<std::mutex> lock(error_lock_);
                 last_error_.clear();
             }
             while (!stop_.load()) {
+                if (resync_.exchange(false)) resync(nl);
                 pollfd p{nl.fd(), POLLIN, 0};
                 if (poll(&p, 1, 100) <= 0) continue;
                 changes.clear();

@@ -95,10 +95,16 @@ class NeighborState(BaseModel):
     age_s: float | None = None
 
 
-class KernelRouteState(BaseModel):
-    prefix: str
+class RoutePathState(BaseModel):
     port: str
     gateway: str | None  # None: on the link
+
+
+class KernelRouteState(BaseModel):
+    prefix: str
+    port: str  # the first path's
+    gateway: str | None  # None: on the link
+    paths: list[RoutePathState]  # several: equal-cost, a flow hash picks one per flow
     protocol: int  # RTPROT_*: 186 bgp, 188 ospf, 4 static, ...
     shadowed: bool  # an operator's route on the same prefix wins meanwhile
 

@@ -9,6 +9,7 @@
 
 #include "ipv4_input.h"
 #include "ipv4_rewrite.h"
+#include "ecmp.h"
 #include "slowpath.h"
 
 namespace appliance {
@@ -73,6 +74,11 @@ void SlowPath::ipv4_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool g
         if (hop_id != kNoRoute) return drop(m, DropReason::nexthop_down);
         icmp_error(m, in_port, 3, 0);  // net unreachable
         return drop(m, DropReason::no_route);
+    }
+    if (hop->action == HopAction::group) {  // one path of several, by the flow's hash
+        hop_id = group_member(hops_, hop_id, m);
+        hop = hop_id < kRuleDrop ? hops_.get(hop_id) : nullptr;
+        if (hop == nullptr) return generated ? drop_generated(m) : drop(m, DropReason::nexthop_down);
     }
     switch (hop->action) {
     case HopAction::drop:

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "ipv6_input.h"
+#include "ecmp.h"
 #include "slowpath.h"
 
 namespace appliance {
@@ -72,6 +73,11 @@ void SlowPath::ipv6_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool g
         if (hop_id != kNoRoute) return drop(m, DropReason::nexthop_down);
         icmp6_error(m, in_port, 1, 0);  // no route to destination
         return drop(m, DropReason::no_route);
+    }
+    if (hop->action == HopAction::group) {  // one path of several, by the flow's hash
+        hop_id = group_member(hops_, hop_id, m);
+        hop = hop_id < kRuleDrop ? hops_.get(hop_id) : nullptr;
+        if (hop == nullptr) return generated ? drop_generated(m) : drop(m, DropReason::nexthop_down);
     }
     switch (hop->action) {
     case HopAction::drop:
