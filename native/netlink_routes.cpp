@@ -137,7 +137,7 @@ std::vector<KernelRoute> NetlinkRoutes::dump() {
             nlh->nlmsg_seq = ++seq;
             auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
             rtm->rtm_family = uint8_t(family);
-            rtm->rtm_table = table_ < 256 ? uint8_t(table_) : RT_TABLE_UNSPEC;
+            rtm->rtm_table = table_ < 256 ? uint8_t(table_) : uint8_t(RT_TABLE_UNSPEC);
             mnl_attr_put_u32(nlh, RTA_TABLE, table_);
             if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
                 throw ResourceError(std::string("route dump: send: ") + strerror(errno));
@@ -167,7 +167,15 @@ bool NetlinkRoutes::read(std::vector<KernelRouteChange>* changes) {
         const ssize_t n = mnl_socket_recvfrom(events_, buffer_.data(), buffer_.size());
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-            if (errno == ENOBUFS) return false;
+            if (errno == ENOBUFS) {
+                // Empty the queue before the caller's new dump: the kernel
+                // reports the next overrun only once its queue has drained,
+                // and what is queued now is older than that dump anyway.
+                while (mnl_socket_recvfrom(events_, buffer_.data(), buffer_.size()) > 0 ||
+                       errno == ENOBUFS || errno == EINTR) {
+                }
+                return false;
+            }
             if (errno == EINTR) continue;
             throw ResourceError(std::string("route sync: ") + strerror(errno));
         }

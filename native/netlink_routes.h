@@ -45,7 +45,8 @@ public:
     // Every route of the table now, both families (on a socket of its own).
     std::vector<KernelRoute> dump();
     // The changes waiting, without blocking. False: the kernel dropped some
-    // for want of buffer space (ENOBUFS) and only a new dump can tell.
+    // for want of buffer space (ENOBUFS); the rest waiting is discarded and
+    // only a new dump can tell.
     bool read(std::vector<KernelRouteChange>* changes);
 
 private:
