@@ -17,6 +17,7 @@ router bgp 65001
  no bgp ebgp-requires-policy
  neighbor 10.0.2.2 remote-as 65002
  neighbor 10.0.2.2 timers 3 9
+ neighbor 10.0.2.2 timers connect 1
 """
 
 NEIGHBOUR_BGP = """frr defaults traditional
@@ -27,6 +28,7 @@ router bgp 65002
  no bgp network import-check
  neighbor 10.0.2.1 remote-as 65001
  neighbor 10.0.2.1 timers 3 9
+ neighbor 10.0.2.1 timers connect 1
  address-family ipv4 unicast
   network 172.16.0.0/24
  exit-address-family
@@ -84,3 +86,29 @@ def test_ebgp_routes_reach_the_fib_and_are_forwarded_by_dpdk(bgp_lab):
     r = lab.ping(0, "172.16.0.1", count=1)
     assert "Destination Net Unreachable" in r.stdout, r.stdout
     assert ours.established("10.0.2.2"), "the session stays up"
+
+
+def kernel_bgp_routes() -> set[str]:
+    import subprocess
+    out = subprocess.run(["ip", "-4", "route", "show", "proto", "bgp"], capture_output=True,
+                         text=True, check=True).stdout
+    return {line.split()[0] for line in out.splitlines()}
+
+
+def test_a_restart_resyncs_from_the_kernel_table_with_nothing_stale(bgp_lab):
+    lab, ours, theirs = bgp_lab
+    assert wait_until(lambda: "172.16.0.0/24" in mirrored(lab), timeout=60), ours.vtysh("show bgp summary")
+    assert lab.wait_ping(0, "172.16.0.1")
+    # While the appliance is down its kernel interfaces are gone, and with them the
+    # session and zebra's routes; withdrawn meanwhile, a prefix must not come back.
+    lab.appliance.signal(__import__("signal").SIGTERM)
+    theirs.vtysh("configure terminal", "router bgp 65002", "address-family ipv4 unicast",
+                 "network 172.16.5.0/24")
+    lab.start()
+    assert wait_until(lambda: ours.established("10.0.2.2"), timeout=60), ours.vtysh("show bgp summary")
+    assert wait_until(lambda: {"172.16.0.0/24", "172.16.5.0/24"} <= set(mirrored(lab)), timeout=30)
+    assert lab.wait_ping(0, "172.16.0.1")
+    theirs.vtysh("configure terminal", "router bgp 65002", "address-family ipv4 unicast",
+                 "no network 172.16.0.0/24")
+    assert wait_until(lambda: "172.16.0.0/24" not in mirrored(lab), timeout=30)
+    assert set(mirrored(lab)) == {r for r in kernel_bgp_routes() if r.startswith("172.16.")}
