@@ -85,6 +85,19 @@ class DataplaneCollector:
         for state in ("incomplete", "reachable", "stale", "probe", "failed", "permanent"):
             states.add_metric([state], s["neighbors"].get(state, 0))
         yield states
+        sync = s.get("route_sync")
+        if sync is not None:  # route_sync configured
+            changes = CounterMetricFamily("appliance_route_sync_changes",
+                                          "Kernel route changes, by what became of them",
+                                          labels=["kind"])
+            for kind in ("added", "deleted", "ignored", "failed"):
+                changes.add_metric([kind], sync[kind])
+            yield changes
+            yield CounterMetricFamily("appliance_route_sync_overruns",
+                                      "Times the kernel dropped route messages (each: a resync)",
+                                      value=sync["overruns"])
+            yield GaugeMetricFamily("appliance_route_sync_routes",
+                                    "Routes mirrored from the kernel table", value=sync["routes"])
         sizes = GaugeMetricFamily("appliance_table_entries", "Entries per table", labels=["table"])
         sizes.add_metric(["routes"], s["routes"])  # IPv4 and IPv6
         sizes.add_metric(["rules"], s["rules"])

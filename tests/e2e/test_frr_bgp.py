@@ -112,3 +112,92 @@ def test_a_restart_resyncs_from_the_kernel_table_with_nothing_stale(bgp_lab):
                  "no network 172.16.0.0/24")
     assert wait_until(lambda: "172.16.0.0/24" not in mirrored(lab), timeout=30)
     assert set(mirrored(lab)) == {r for r in kernel_bgp_routes() if r.startswith("172.16.")}
+
+
+ECMP_NEIGHBOUR_BGP = """frr defaults traditional
+hostname {name}
+router bgp 65002
+ bgp router-id {me}
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor 10.0.2.1 remote-as 65001
+ neighbor 10.0.2.1 timers 3 9
+ neighbor 10.0.2.1 timers connect 1
+ address-family ipv4 unicast
+  network 172.16.0.0/24
+ exit-address-family
+"""
+
+ECMP_APPLIANCE_BGP = """frr defaults traditional
+hostname appliance
+router bgp 65001
+ bgp router-id 10.0.2.1
+ no bgp ebgp-requires-policy
+ neighbor 10.0.2.2 remote-as 65002
+ neighbor 10.0.2.3 remote-as 65002
+ address-family ipv4 unicast
+  maximum-paths 8
+ exit-address-family
+"""
+
+
+def rx_packets(lab, ns: str) -> int:
+    from tests.e2e.lab import sh
+    out = sh("ip", "netns", "exec", ns, "cat", "/sys/class/net/eth0/statistics/rx_packets").stdout
+    return int(out)
+
+
+def send_udp(lab, flows: int, per_flow: int) -> None:
+    """From h1 to the anycast 172.16.0.1: `flows` source ports, `per_flow` packets each."""
+    script = ("import socket\n"
+              f"for port in range(20000, 20000 + {flows}):\n"
+              "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+              "    s.bind(('10.0.1.2', port))\n"
+              f"    for _ in range({per_flow}): s.sendto(b'ecmp', ('172.16.0.1', 9))\n"
+              "    s.close()\n")
+    r = lab.host(0, "python3", "-c", script)
+    assert r.returncode == 0, r.stderr
+
+
+def test_two_neighbours_announcing_one_prefix_share_its_flows(tmp_path):
+    from tests.e2e.lab import sh
+    lab = Lab(tmp_path, kernel=True)
+    lab.appliance.config["route_sync"] = {"table": "main", "protocols": ["bgp"]}
+    h3 = f"lab{lab.id}h3"
+    sh("ip", "netns", "add", h3)
+    sh("ip", "link", "add", f"v{lab.id}3", "type", "veth", "peer", "name", "eth0", "netns", h3)
+    sh("ip", "link", "set", f"v{lab.id}3", "master", lab.bridge[1], "up")
+    sh("ip", "-n", h3, "link", "set", "eth0", "address", "02:00:00:0b:00:03")
+    for ns, me in ((lab.ns[1], "10.0.2.2"), (h3, "10.0.2.3")):
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        if ns == h3:
+            sh("ip", "-n", ns, "addr", "add", "10.0.2.3/24", "dev", "eth0")
+            sh("ip", "-n", ns, "route", "add", "default", "via", "10.0.2.1")
+        sh("ip", "-n", ns, "addr", "add", "172.16.0.1/32", "dev", "lo")  # anycast
+    lab.start()
+    daemons = [Frr(ECMP_APPLIANCE_BGP)]
+    daemons += [Frr(ECMP_NEIGHBOUR_BGP.format(name=ns, me=me), netns=ns, zebra=False)
+                for ns, me in ((lab.ns[1], "10.0.2.2"), (h3, "10.0.2.3"))]
+    try:
+        for d in daemons:
+            d.start()
+        assert wait_until(lambda: all(daemons[0].established(p) for p in ("10.0.2.2", "10.0.2.3")),
+                          timeout=60), daemons[0].vtysh("show bgp summary")
+        assert wait_until(lambda: len(mirrored(lab).get("172.16.0.0/24", {}).get("paths", [])) == 2,
+                          timeout=30), (mirrored(lab), daemons[0].vtysh("show ip route"))
+        assert {p["gateway"] for p in mirrored(lab)["172.16.0.0/24"]["paths"]} == {"10.0.2.2", "10.0.2.3"}
+        assert lab.wait_ping(0, "172.16.0.1")  # (h1 has resolved its gateway: no ARP queue)
+        before = [rx_packets(lab, ns) for ns in (lab.ns[1], h3)]
+        send_udp(lab, flows=64, per_flow=5)
+        spread = [rx_packets(lab, ns) - b for ns, b in zip((lab.ns[1], h3), before)]
+        assert sum(spread) >= 320 and min(spread) >= 60, spread  # both paths carry flows
+        before = [rx_packets(lab, ns) for ns in (lab.ns[1], h3)]
+        send_udp(lab, flows=1, per_flow=200)
+        one = sorted(rx_packets(lab, ns) - b for ns, b in zip((lab.ns[1], h3), before))
+        assert one[1] >= 200 and one[0] < 20, one  # one flow, one path
+    finally:
+        for d in reversed(daemons):
+            d.stop()
+        lab.close()
+        sh("ip", "netns", "del", h3, check=False)

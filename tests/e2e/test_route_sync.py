@@ -2,10 +2,11 @@
 routes, and follow every change (tests/e2e/lab.py with kernel interfaces; routes put into
 a table of the test's own with `ip route`, as a routing daemon would)."""
 import random
+import urllib.request
 
 import pytest
 
-from tests.e2e.conftest import wait_until
+from tests.e2e.conftest import free_port, wait_until
 from tests.e2e.lab import Lab, sh
 
 
@@ -14,6 +15,8 @@ def slab(tmp_path):
     lab = Lab(tmp_path, kernel=True)
     lab.table = random.randrange(1000, 60000)
     lab.appliance.config["route_sync"] = {"table": lab.table, "protocols": ["bgp", "static"]}
+    lab.metrics_port = free_port()
+    lab.appliance.config["metrics"] = {"listen": f"127.0.0.1:{lab.metrics_port}"}
     lab.host(1, "ip", "addr", "add", "172.16.0.1/32", "dev", "lo", check=True)
     lab.start()
     yield lab
@@ -46,6 +49,10 @@ def test_a_kernel_route_is_forwarded_by_the_appliance_and_follows_changes(slab):
     with slab.appliance.client() as c:
         sync = c.stats()["route_sync"]
     assert sync["synced"] and sync["added"] >= 1 and sync["deleted"] >= 1 and sync["error"] is None
+    with urllib.request.urlopen(f"http://127.0.0.1:{slab.metrics_port}/metrics") as r:
+        metrics = r.read().decode()
+    assert 'appliance_route_sync_changes_total{kind="deleted"} 1.0' in metrics, metrics
+    assert "appliance_route_sync_routes 0.0" in metrics
 
 
 def test_only_chosen_protocols_and_our_interfaces_are_mirrored(slab):

@@ -4,6 +4,7 @@ never silently stale; a forced resync removes what the kernel no longer has."""
 import random
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
@@ -18,7 +19,8 @@ def open_sync_router(receive_buffer: int):
     kernel = f"ks{uuid.uuid4().hex[:6]}"
     table = random.randrange(1000, 60000)
     dp = Dataplane(DataplaneConfig(
-        ports=[PortConfig("a", "ring", mac=ROUTER_MAC["a"], kernel=kernel)], eal=EAL,
+        ports=[PortConfig("a", "ring", mac=ROUTER_MAC["a"], kernel=kernel, rx_desc=4096,
+                          tx_desc=4096)], eal=EAL,
         tables=TableSizes(max_routes=500_000, tbl8_groups=256, max_nexthops=64),
         route_sync=RouteSyncSettings(table=table, protocols=[186],
                                      receive_buffer=receive_buffer)))
@@ -100,6 +102,56 @@ def test_a_forced_resync_forgets_what_the_kernel_no_longer_has():
             time.sleep(0.02)
         assert mirrored(dp) == kernel_table(table)
         assert dp.route_lookup("11.0.7.1") is not None
+    finally:
+        subprocess.run(["ip", "route", "flush", "table", str(table)], check=False)
+        dp.close()
+
+
+def test_a_stable_prefix_loses_nothing_while_kernel_routes_churn_at_10k_per_second():
+    dp, kernel, table = open_sync_router(receive_buffer=256 << 20)
+    try:
+        from scapy.layers.inet import IP, UDP
+        from scapy.layers.l2 import Ether
+        dp.nexthop_set(1, "a", "02:00:00:00:aa:01")
+        dp.route_add("192.0.2.0/24", 1)
+        for gateway in ("10.255.0.2", "10.255.0.3"):
+            dp.neighbor_add("a", gateway, "02:00:00:00:aa:02")
+        frame = bytes(Ether(src="02:00:00:00:aa:01", dst=ROUTER_MAC["a"]) /
+                      IP(src="10.255.0.9", dst="192.0.2.77") / UDP(sport=1, dport=2) / b"stable")
+        stop = threading.Event()
+        sent, received = 0, 0
+
+        def traffic():
+            nonlocal sent, received
+            while not stop.is_set():
+                if sent - received < 2048:  # a window smaller than the rings
+                    sent += dp.inject("a", [frame] * 64)
+                received += sum(1 for raw in dp.drain("a") if raw.endswith(b"stable"))
+
+        via = f"dev {kernel} proto bgp table {table}"
+        prefixes = [f"11.{i >> 8}.{i & 255}.0/24" for i in range(20_000)]
+        ip_batch([f"route add {p} via 10.255.0.2 {via}" for p in prefixes])
+        settle(dp, table)
+        t = threading.Thread(target=traffic)
+        t.start()
+        try:
+            start = time.monotonic()
+            for second in range(3):  # 10,000 replacements a second
+                gateway = ("10.255.0.3", "10.255.0.2")[second % 2]
+                ip_batch([f"route replace {p} via {gateway} {via}"
+                          for p in random.sample(prefixes, 10_000)])
+                time.sleep(max(0.0, start + second + 1 - time.monotonic()))
+            ip_batch([f"route del {p} {via}" for p in prefixes])
+            settle(dp, table)
+        finally:
+            stop.set()
+            t.join()
+        dp.quiesce()
+        received += sum(1 for raw in dp.drain("a") if raw.endswith(b"stable"))
+        stats = dp.stats()
+        assert sent > 1000 and received == sent, (sent, received, {k: v for k, v in stats["drops"].items() if v}, stats["local_packets"], stats["held_packets"], stats["tx_packets"], stats["rx_packets"])
+        assert mirrored(dp) == {} and dp.stats()["route_sync"]["overruns"] == 0
+        assert dp.route_lookup("192.0.2.77") == 1
     finally:
         subprocess.run(["ip", "route", "flush", "table", str(table)], check=False)
         dp.close()
