@@ -168,7 +168,7 @@ void Dataplane::build_workers() {
     std::vector<RxQueue> all;
     for (uint16_t p = 0; p < ports_.size(); ++p)
         for (uint16_t q = 0; q < ports_[p]->spec().rx_queues; ++q)
-            all.push_back({ports_[p]->id(), q, p, mac48(ports_[p]->mac())});
+            all.push_back({ports_[p]->id(), q, p, mac48(ports_[p]->mac()), kernel_ports_[p] != nullptr});
     for (unsigned i = 0; i < spec_.worker_lcores.size(); ++i) {
         auto w = std::make_unique<WorkerContext>();
         w->lcore = spec_.worker_lcores[i];

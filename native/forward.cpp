@@ -77,11 +77,13 @@ void input_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
         if (unlikely(!ipv4_common_case(m, want, verify))) {
-            const unsigned verdict = ipv4_input(m, verify, port_mac);
-            if (verdict == kPuntArp || verdict == kPuntIpv4 || verdict == kPuntIpv6) {
+            const unsigned verdict = ipv4_input(m, verify, port_mac, q.kernel);
+            if (verdict == kPuntArp || verdict == kPuntIpv4 || verdict == kPuntIpv6 ||
+                verdict == kPuntKernel) {
                 punt(w, m, verdict == kPuntArp    ? PuntKind::arp
                            : verdict == kPuntIpv4 ? PuntKind::ipv4_input
-                                                  : PuntKind::ipv6_input,
+                           : verdict == kPuntIpv6 ? PuntKind::ipv6_input
+                                                  : PuntKind::kernel,
                      q.port_index, 0);
                 continue;
             }

@@ -72,10 +72,13 @@ constexpr unsigned kPuntIpv4 = ~2u;
 constexpr unsigned kPuntTtl = ~3u;  // TTL <= 1: for us (answered) or expired (ICMP)
 constexpr unsigned kIpv6 = ~4u;     // IPv6 for this port: forward6_burst() takes it
 constexpr unsigned kPuntIpv6 = ~5u; // IPv6 to a link-scope group we may be in
+constexpr unsigned kPuntKernel = ~6u;  // link-local multicast for the port's kernel interface
 
 // The exact verdict for a frame the common-case test refused: pass (to the
-// lookup), punt, or the reason it is dropped. `port_mac` as RxQueue::mac.
-inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, uint64_t port_mac) {
+// lookup), punt, or the reason it is dropped. `port_mac` as RxQueue::mac;
+// `kernel`: the port has a kernel interface, which takes link-local
+// multicast (OSPF, RIP, VRRP, OSPFv3) for the routing daemons on it.
+inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, uint64_t port_mac, bool kernel) {
     const uint32_t seg_len = rte_pktmbuf_data_len(m);
     if (seg_len < sizeof(rte_ether_hdr)) return unsigned(DropReason::malformed);
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
@@ -93,10 +96,17 @@ inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, uint64_t port_mac)
         if (d[0] == 0x33 && d[1] == 0x33 &&
             (d[2] == 0xff || (d[2] == 0 && d[3] == 0 && d[4] == 0 && d[5] == 1)))
             return kPuntIpv6;
+        if (kernel && d[0] == 0x33 && d[1] == 0x33) return kPuntKernel;
         return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);
     }
     if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return unsigned(DropReason::not_ipv4);
-    if (!for_us) return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);
+    if (!for_us) {
+        // 01:00:5e:00:00:xx carries 224.0.0.0/24, multicast that never leaves the link.
+        const uint8_t* d = eth->dst_addr.addr_bytes;
+        if (kernel && d[0] == 0x01 && d[1] == 0x00 && d[2] == 0x5e && d[3] == 0 && d[4] == 0)
+            return kPuntKernel;
+        return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);
+    }
     if (seg_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr))
         return unsigned(DropReason::malformed);
 

@@ -24,6 +24,7 @@ enum class PuntKind : uint8_t {
     ipv6_input,   // IPv6 for the slow path to decide: link-local, link-scope multicast, hop limit
     ipv6_routed,  // IPv6 whose next hop `hop` said anything but forward, or over the MTU
     ipv6_checked, // slow path only: hop limit already handled (held packets)
+    kernel,       // link-local multicast for the port's kernel interface (routing protocols)
 };
 
 struct PacketMeta {

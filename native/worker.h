@@ -36,6 +36,7 @@ struct RxQueue {
     uint16_t queue;
     uint16_t port_index;
     uint64_t mac;  // the port's MAC as the first 6 bytes of a frame read little-endian
+    bool kernel;   // the port has a kernel interface (link-local multicast goes to it)
 };
 
 // Packets of one burst bound for one port, sent with one rte_eth_tx_burst.

@@ -162,6 +162,9 @@ void SlowPath::process(rte_mbuf* m) {
     case PuntKind::ipv6_checked:
         ipv6_route(m, meta.port, meta.hop, false);
         return;
+    case PuntKind::kernel:
+        to_kernel(m, meta.port);
+        return;
     }
     drop(m, DropReason::malformed);
 }

@@ -1,7 +1,7 @@
-"""FRR daemons (Debian's frr package) for a test: zebra and bgpd in the appliance host's
-namespace, or bgpd alone (no zebra: nothing installed) in a neighbour's namespace. Each
-instance has its own directory for config, pid files and sockets, owned by frr (the daemons
-drop to that user), so several can run beside a system FRR."""
+"""FRR daemons (Debian's frr package) for a test: zebra and a routing daemon (bgpd, ospfd)
+in the appliance host's namespace or a neighbour's, or bgpd alone (no zebra: nothing
+installed). Each instance has its own directory for config, pid files and sockets, owned
+by frr (the daemons drop to that user), so several can run beside a system FRR."""
 from __future__ import annotations
 
 import shutil
@@ -15,11 +15,13 @@ FRR = Path("/usr/lib/frr")
 
 
 class Frr:
-    def __init__(self, bgpd_conf: str, netns: str | None = None, zebra: bool = True):
+    def __init__(self, conf: str, netns: str | None = None, zebra: bool = True,
+                 daemon: str = "bgpd"):
         self.dir = Path(tempfile.mkdtemp(prefix="frr-"))
         self.netns = netns
         self.zebra = zebra
-        (self.dir / "bgpd.conf").write_text(bgpd_conf)
+        self.daemon = daemon
+        (self.dir / f"{daemon}.conf").write_text(conf)
         (self.dir / "zebra.conf").write_text("hostname appliance-host\n")
         shutil.chown(self.dir, "frr", "frr")
         for f in self.dir.iterdir():
@@ -41,9 +43,9 @@ class Frr:
         zserv = str(self.dir / "zserv.api")
         if self.zebra:
             self._run("zebra", "-z", zserv)
-            self._run("bgpd", "-z", zserv)
+            self._run(self.daemon, "-z", zserv)
         else:
-            self._run("bgpd", "-Z")
+            self._run(self.daemon, "-Z")  # (bgpd only)
         return self
 
     def vtysh(self, *commands: str) -> str:

@@ -58,3 +58,41 @@ def test_transit_traffic_never_goes_through_the_kernel(klab):
     after = [counter(k, "rx_packets") + counter(k, "tx_packets") for k in klab.kernel]
     # (the kernel may send a stray IPv6 packet of its own; 400 transit ones would show)
     assert all(a - b < 10 for a, b in zip(after, before)), (before, after)
+
+
+RECEIVE = """import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("224.0.0.9", 5209))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+             socket.inet_aton("224.0.0.9") + socket.inet_aton(sys.argv[1]))
+s.settimeout(5)
+print(s.recvfrom(100)[0].decode(), flush=True)
+"""
+
+SEND = """import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[1]))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+for _ in range(20):
+    s.sendto(sys.argv[2].encode(), ("224.0.0.9", 5209))
+    time.sleep(0.1)
+"""
+
+
+def test_link_local_multicast_goes_both_ways_between_the_link_and_the_kernel(klab):
+    """What routing protocols (OSPF, RIP, VRRP) send to 224.0.0.x reaches a socket on the
+    kernel interface, and what one sends there reaches the hosts."""
+    import subprocess
+    import sys
+    assert klab.wait_ping(0, "10.0.1.1")
+    here = subprocess.Popen([sys.executable, "-c", RECEIVE, "10.0.1.1"], stdout=subprocess.PIPE,
+                            text=True)
+    time.sleep(0.3)
+    klab.host(0, sys.executable, "-c", SEND, "10.0.1.2", "from-h1")
+    assert here.communicate(timeout=10)[0].strip() == "from-h1"
+    there = subprocess.Popen(["ip", "netns", "exec", klab.ns[0], sys.executable, "-c", RECEIVE,
+                              "10.0.1.2"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    sh(sys.executable, "-c", SEND, "10.0.1.1", "from-the-kernel")
+    assert there.communicate(timeout=10)[0].strip() == "from-the-kernel"
