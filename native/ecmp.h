@@ -4,6 +4,8 @@
 // flows spread over all of them (RFC 2992's hash-threshold, as Linux does).
 #pragma once
 
+#include <cstring>
+
 #include <rte_ether.h>
 #include <rte_hash_crc.h>
 #include <rte_ip.h>
@@ -23,7 +25,10 @@ inline uint32_t flow_hash(const rte_mbuf* m) {
     if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
         const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(eth + 1);
         proto = ip->proto;
-        hash = rte_hash_crc(ip->src_addr, 32, proto);
+        uint64_t words[4];  // source and destination, copied: they sit at 2-byte alignment
+        std::memcpy(words, ip->src_addr, sizeof words);
+        hash = proto;
+        for (uint64_t w : words) hash = rte_hash_crc_8byte(w, hash);
         if (len >= sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + 4) l4 = reinterpret_cast<const uint8_t*>(ip + 1);
     } else {
         const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
