@@ -61,10 +61,11 @@ def main() -> int:
     lab.start()
     ours, theirs = Frr(OURS), Frr(THEIRS, netns=lab.ns[1])
     stop = threading.Event()
-    lost = []
+    lost, pings = [], [0]
 
     def keep_pinging():
         while not stop.is_set():
+            pings[0] += 1
             if lab.ping(0, "172.31.0.1", count=1).returncode != 0:
                 lost.append(time.monotonic())
 
@@ -98,7 +99,8 @@ def main() -> int:
         print(f"{count} routes in the FIB {last - start:.1f} s after the daemons started "
               f"({last - start - up:.1f} s after the session came up); session still "
               f"established: {ours.established('10.0.2.2')}; pings to the stable prefix lost: "
-              f"{len(lost)}; overruns {sync['overruns']}, failed {sync['failed']}")
+              f"{len(lost)} of {pings[0]} (1 s timeout); overruns {sync['overruns']}, "
+              f"failed {sync['failed']}")
         return 0 if count >= args.routes and not lost else 1
     finally:
         stop.set()
