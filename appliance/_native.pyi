@@ -6,7 +6,7 @@ DPDK data plane of the appliance (see appliance.dataplane for the Python API)
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['AddressError', 'ApplianceError', 'Dataplane', 'DataplaneSpec', 'EalError', 'NeighborError', 'NextHopError', 'PortError', 'PortKind', 'PortSpec', 'ResourceError', 'RouteError', 'RuleError', 'SlowPathConfig', 'StateError', 'TableFullError', 'drop_reasons', 'eal_args', 'eal_cleanup', 'eal_init', 'eal_is_initialized', 'eal_worker_lcores', 'mbufs_needed', 'tsc_hz']
+__all__: list[str] = ['AddressError', 'ApplianceError', 'Dataplane', 'DataplaneSpec', 'EalError', 'NeighborError', 'NextHopError', 'PortError', 'PortKind', 'PortSpec', 'ResourceError', 'RouteError', 'RouteSyncSpec', 'RuleError', 'SlowPathConfig', 'StateError', 'TableFullError', 'drop_reasons', 'eal_args', 'eal_cleanup', 'eal_init', 'eal_is_initialized', 'eal_worker_lcores', 'mbufs_needed', 'tsc_hz']
 class ApplianceError(RuntimeError):
     pass
 class EalError(ApplianceError):
@@ -79,6 +79,7 @@ class PortKind:
         ...
 class PortSpec:
     device: str
+    kernel: str
     kind: PortKind
     mac: str
     name: str
@@ -173,8 +174,31 @@ class SlowPathConfig:
     @stale_ms.setter
     def stale_ms(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
+class RouteSyncSpec:
+    enabled: bool
+    def __init__(self) -> None:
+        ...
+    @property
+    def protocols(self) -> list[int]:
+        ...
+    @protocols.setter
+    def protocols(self, arg0: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
+        ...
+    @property
+    def receive_buffer(self) -> int:
+        ...
+    @receive_buffer.setter
+    def receive_buffer(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def table(self) -> int:
+        ...
+    @table.setter
+    def table(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
 class DataplaneSpec:
     name: str
+    route_sync: RouteSyncSpec
     slow: SlowPathConfig
     verify_checksum: bool
     def __init__(self) -> None:
@@ -248,6 +272,10 @@ class Dataplane:
         ...
     def inject(self, port: str, frames: collections.abc.Sequence[bytes], queue: typing.SupportsInt | typing.SupportsIndex = 0) -> int:
         ...
+    def kernel_route_delete(self, prefix: str) -> None:
+        ...
+    def kernel_routes(self) -> list:
+        ...
     def mempools(self) -> list:
         ...
     def neighbor_add(self, port: str, ip: str, mac: str) -> None:
@@ -279,6 +307,10 @@ class Dataplane:
     def route_delete(self, prefix: str) -> None:
         ...
     def route_lookup(self, address: str) -> int | None:
+        ...
+    def route_sync_resync(self) -> None:
+        ...
+    def route_sync_stats(self) -> dict:
         ...
     def routes(self) -> list[tuple[str, int]]:
         ...

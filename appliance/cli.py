@@ -258,6 +258,16 @@ def _show(data: Any, as_json: bool, table=None) -> None:
             print(line)
 
 
+def _kernel_route_line(r: dict) -> str:
+    """As `ip route` shows it, prefix first."""
+    paths = " ".join(("nexthop " if len(r["paths"]) > 1 else "")
+                     + (f"via {p['gateway']} " if p["gateway"] else "") + f"dev {p['port']}"
+                     for p in r["paths"])
+    return (f"{r['prefix']:<20} " + (paths if r["type"] == "unicast" else r["type"])
+            + f" proto {PROTOCOL_NAMES.get(r['protocol'], r['protocol'])}"
+            + (" (shadowed by a static route)" if r["shadowed"] else ""))
+
+
 def client_command(args: argparse.Namespace) -> int:
     c = _client(args)
     what, verb = args.command, getattr(args, "verb", None)
@@ -265,15 +275,11 @@ def client_command(args: argparse.Namespace) -> int:
         if verb == "add":
             c.route_add(args.prefix, args.nexthop)
         elif verb == "del":
-            c.route_delete(args.prefix)
+            c.route_delete(args.prefix, force=args.force)
+        elif verb == "resync":
+            c.route_sync_resync()
         elif args.source == "kernel":
-            _show(c.kernel_routes(), args.json, lambda rs: [
-                f"{r['prefix']:<20} " + " ".join(
-                    ("nexthop " if len(r["paths"]) > 1 else "")
-                    + (f"via {p['gateway']} " if p["gateway"] else "") + f"dev {p['port']}"
-                    for p in r["paths"])
-                + f" proto {PROTOCOL_NAMES.get(r['protocol'], r['protocol'])}"
-                + (" (shadowed by a static route)" if r["shadowed"] else "") for r in rs])
+            _show(c.kernel_routes(), args.json, lambda rs: [_kernel_route_line(r) for r in rs])
         else:
             routes = [{"prefix": str(p), "nexthop": nh} for p, nh in c.routes(args.prefix, args.nexthop)]
             _show(routes, args.json, lambda rs: [f"{r['prefix']:<20} via {r['nexthop']}" for r in rs])
@@ -368,12 +374,19 @@ def build_parser() -> argparse.ArgumentParser:
     add = leaf(route, "add")
     add.add_argument("prefix")
     add.add_argument("nexthop", type=int)
-    leaf(route, "del").add_argument("prefix")
+    rdel = leaf(route, "del")
+    rdel.add_argument("prefix")
+    rdel.add_argument("--force", action="store_true",
+                      help="also a route from the kernel table (route_sync): out of the FIB "
+                           "until the kernel changes it or `route resync`")
     lst = leaf(route, "list")
     lst.add_argument("--prefix", help="only routes inside this prefix")
     lst.add_argument("--nexthop", type=int)
     lst.add_argument("--source", choices=("static", "kernel"), default="static",
                      help="static: config and API (default); kernel: mirrored by route_sync")
+
+    leaf(route, "resync", help="dump the kernel table again (route_sync): what a forced "
+                               "delete took out comes back, what the kernel lacks goes")
 
     nh = group("nexthop", "next hops")
     s = leaf(nh, "set")

@@ -216,6 +216,10 @@ class Dataplane:
     def route_delete(self, prefix: Prefix) -> None:
         self._dp.route_delete(to_prefix(prefix))
 
+    def kernel_route_delete(self, prefix: Prefix) -> None:
+        """Takes a route mirrored from the kernel table out of the FIB by hand."""
+        self._dp.kernel_route_delete(to_prefix(prefix))
+
     def routes(self) -> list[tuple[Network, int]]:
         """IPv4 routes, then IPv6 ones, each sorted by prefix."""
         return [(ipaddress.ip_network(p), nh) for p, nh in self._dp.routes()]

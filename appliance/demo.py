@@ -54,7 +54,10 @@ def demo_config(workdir: Path, hugepages: bool) -> DataplaneConfig:
 
 def open_demo(workdir: Path | None = None, hugepages: bool = True) -> Dataplane:
     """Builds and starts the demo router; the caller closes it."""
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="appliance-demo-"))
+    if workdir is None:
+        # net_pcap has read the replay into memory once started: nothing to leave behind.
+        with tempfile.TemporaryDirectory(prefix="appliance-demo-") as tmp:
+            return open_demo(Path(tmp), hugepages)
     dp = Dataplane(demo_config(workdir, hugepages))
     for id, (port, mac) in DEMO_NEXTHOPS.items():
         dp.nexthop_set(id, port, mac)

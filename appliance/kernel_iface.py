@@ -38,9 +38,12 @@ def _index(ipr: IPRoute, name: str) -> int:
 @_in_thread
 def prepare(name: str) -> None:
     """No ARP/ND, no router advertisements taken (the appliance's routes come from config,
-    the API or route sync), up."""
-    with open(f"/proc/sys/net/ipv6/conf/{name}/accept_ra", "w") as f:
-        f.write("0")
+    the API or route sync), addresses kept while down, up."""
+    # The interface goes down with its port's link: IPv6 addresses must stay (Linux drops
+    # them on down by default) as the IPv4 ones do.
+    for setting, value in (("accept_ra", "0"), ("keep_addr_on_down", "1")):
+        with open(f"/proc/sys/net/ipv6/conf/{name}/{setting}", "w") as f:
+            f.write(value)
     with IPRoute() as ipr:
         index = _index(ipr, name)
         ipr.link("set", index=index, flags=0x80, mask=0x80)  # IFF_NOARP

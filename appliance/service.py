@@ -146,8 +146,14 @@ class Service:
             self._compact_if_due()
             return n
 
-    def route_delete(self, prefix: str) -> None:
+    def route_delete(self, prefix: str, force: bool = False) -> None:
+        """`force`: a route mirrored from the kernel table may go too (not recorded: it is
+        the kernel's, and comes back when the kernel changes it or on a resync)."""
         p = to_prefix(prefix)
+        with self.lock:
+            if force and p not in self.current.routes:
+                self.dp.kernel_route_delete(p)
+                return
         self._change("routes", p, None, lambda: self.dp.route_delete(p),
                      lambda old: self.dp.route_add(p, old))
 

@@ -2,6 +2,8 @@
 // Control calls that can take long release the GIL; C++ error classes map to
 // Python classes of the same names here, in one place.
 #include <arpa/inet.h>
+#include <linux/rtnetlink.h>
+
 #include <pybind11/pybind11.h>
 #include <rte_cycles.h>
 #include <pybind11/stl.h>
@@ -110,6 +112,15 @@ py::dict rule_dict(const R& r, const std::string& src, const std::string& dst) {
     e["action"] = r.action == RuleAction::drop ? "drop" : "forward";
     e["nexthop"] = r.action == RuleAction::drop ? py::none() : py::cast(r.nexthop);
     return e;
+}
+
+const char* route_type_name(uint8_t type) {
+    switch (type) {
+    case RTN_BLACKHOLE: return "blackhole";
+    case RTN_UNREACHABLE: return "unreachable";
+    case RTN_PROHIBIT: return "prohibit";
+    default: return "unicast";
+    }
 }
 
 std::string ip_text(uint32_t be) {
@@ -232,6 +243,7 @@ PYBIND11_MODULE(_native, m) {
         .def("route_add_bulk", &Dataplane::route_add_bulk, py::arg("prefixes"),
              py::arg("nexthops"), Release())
         .def("route_delete", &Dataplane::route_delete, py::arg("prefix"))
+        .def("kernel_route_delete", &Dataplane::kernel_route_delete, py::arg("prefix"))
         .def("routes", [](Dataplane& d) {
             std::vector<std::pair<std::string, uint32_t>> out;
             for (const Route& r : d.routes()) out.emplace_back(format_prefix(r.ip, r.depth), r.nexthop);
@@ -311,8 +323,10 @@ PYBIND11_MODULE(_native, m) {
                     path["gateway"] = p.gateway ? py::cast(format_ip(*p.gateway)) : py::none();
                     paths.append(path);
                 }
-                e["port"] = paths[0]["port"];  // the first path's, as `ip route` shows one
-                e["gateway"] = paths[0]["gateway"];
+                // The first path's, as `ip route` shows one; none for a reject route.
+                e["port"] = paths.empty() ? py::none() : py::object(paths[0]["port"]);
+                e["gateway"] = paths.empty() ? py::none() : py::object(paths[0]["gateway"]);
+                e["type"] = route_type_name(k.type);
                 e["paths"] = paths;  // several: equal-cost, one per flow
                 e["protocol"] = k.protocol;
                 e["shadowed"] = k.shadowed;  // an operator's route on the same prefix wins

@@ -161,6 +161,7 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     for (unsigned i = 0; i < nworkers; ++i) punt_rings_.push_back(ring("punt_" + tag + "_" + std::to_string(i)));
     return_ring_ = ring("ret_" + tag);
     slow_->set_rings(punt_rings_, return_ring_);
+    slow_->set_periodic([this] { follow_links(); });
     build_workers();
 }
 
@@ -312,6 +313,17 @@ std::unique_ptr<Port> Dataplane::make_kernel_port(size_t index, const std::strin
     return std::make_unique<Port>(s);
 }
 
+// A kernel interface is up while its port's link is: routing daemons see the
+// link go (zebra withdraws its connected routes, BGP drops the session at once)
+// rather than waiting for their hold timers.
+void Dataplane::follow_links() {
+    for (size_t i = 0; i < kernel_ports_.size(); ++i) {
+        if (!kernel_ports_[i]) continue;
+        const bool up = ports_[i]->link_up();
+        if (kernel_ports_[i]->link_up() != up) kernel_ports_[i]->set_link(up);
+    }
+}
+
 size_t Dataplane::port_index(const std::string& name) const {
     for (size_t i = 0; i < ports_.size(); ++i)
         if (ports_[i]->spec().name == name) return i;
@@ -358,7 +370,7 @@ void Dataplane::check_not_kernel_route(const IpAddr& prefix, uint8_t depth,
         if (k.prefix == prefix && k.depth == depth && !k.shadowed)
             throw RouteError(text + ": is a route from the kernel table (protocol " +
                              std::to_string(k.protocol) + "); it goes when its routing "
-                             "daemon withdraws it");
+                             "daemon withdraws it (force: out of the FIB until it changes or a resync)");
 }
 
 void Dataplane::route_add(const std::string& prefix, uint32_t nexthop) {
@@ -432,6 +444,20 @@ void Dataplane::route_delete(const std::string& prefix) {
     check_not_kernel_route(IpAddr::v4(r.ip), r.depth, prefix);
     fib_->remove(r.ip, r.depth);
     if (kernel_routes_) kernel_routes_->user_route_deleted(IpAddr::v4(r.ip), r.depth);
+}
+
+void Dataplane::kernel_route_delete(const std::string& prefix) {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    bool forgotten = false;
+    if (kernel_routes_ && is_ipv6(prefix)) {
+        const Route6 r = parse_prefix6(prefix);
+        forgotten = kernel_routes_->forget(IpAddr::v6(r.ip), r.depth);
+    } else if (kernel_routes_) {
+        const Route r = parse_prefix(prefix);
+        forgotten = kernel_routes_->forget(IpAddr::v4(r.ip), r.depth);
+    }
+    if (!forgotten) throw RouteError(prefix + ": no route from the kernel table on this prefix");
 }
 
 std::vector<Route> Dataplane::routes() {

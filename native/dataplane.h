@@ -79,6 +79,8 @@ public:
     void route_add_bulk(const std::vector<std::string>& prefixes,
                         const std::vector<uint32_t>& nexthops);
     void route_delete(const std::string& prefix);
+    // A route mirrored from the kernel table, by hand (until the kernel changes it again).
+    void kernel_route_delete(const std::string& prefix);
     std::vector<Route> routes();
     std::vector<Route6> routes6();
     size_t route_count();
@@ -172,6 +174,7 @@ private:
     std::unique_ptr<RouteSync> route_sync_;
     void make_route_sync(uint32_t first_hop);
     void user_route_added(const IpAddr& prefix, uint8_t depth);
+    void follow_links();  // on the slow path's thread
     void check_not_kernel_route(const IpAddr& prefix, uint8_t depth, const std::string& text) const;
     std::vector<rte_ring*> punt_rings_;
     rte_ring* return_ring_ = nullptr;

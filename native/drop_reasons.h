@@ -29,7 +29,10 @@ namespace appliance {
     X(hold_queue_full, "queued for an unresolved neighbour, pushed out by newer packets")   \
     X(punt_full, "the slow path's queue was full")                                          \
     X(no_mbuf, "the slow path could not allocate a buffer")                               \
-    X(kernel_full, "the port's kernel interface did not take a packet for it")
+    X(kernel_full, "the port's kernel interface did not take a packet for it")                \
+    X(blackhole, "a blackhole route from the kernel table (route_sync)")                   \
+    X(route_unreachable, "an unreachable route from the kernel table (ICMP sent)")        \
+    X(route_prohibited, "a prohibit route from the kernel table (ICMP sent)")
 
 enum class DropReason : unsigned {
 #define APPLIANCE_DROP_ENUM(name, help) name,

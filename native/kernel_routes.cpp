@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <linux/rtnetlink.h>
+
 #include "errors.h"
 
 namespace appliance {
@@ -24,13 +26,28 @@ KernelRouteTable::KernelRouteTable(std::map<int, uint16_t> ports, std::set<uint8
     : ports_(std::move(ports)), protocols_(std::move(protocols)), fib_(fib), fib6_(fib6),
       hops_(hops), slow_(slow) {
     for (uint32_t i = count; i-- > 0;) free_ids_.push_back(first_hop + i);
+    // Routes that go nowhere (a daemon's Null0, a summary's discard): one drop
+    // hop each kind, as Linux: blackhole silent, the others answer with ICMP.
+    for (auto [type, why] : {std::pair{RTN_BLACKHOLE, DropReason::blackhole},
+                             std::pair{RTN_UNREACHABLE, DropReason::route_unreachable},
+                             std::pair{RTN_PROHIBIT, DropReason::route_prohibited}}) {
+        if (free_ids_.empty()) break;
+        NextHop drop{};
+        drop.action = HopAction::drop;
+        drop.drop_reason = uint8_t(why);
+        hops_.set(free_ids_.back(), drop);
+        reject_hops_[uint8_t(type)] = free_ids_.back();
+        free_ids_.pop_back();
+    }
+}
+
+bool KernelRouteTable::mirrored(const KernelRoute& r) const {
+    if (r.type != RTN_UNICAST && !reject_hops_.count(r.type)) return false;  // local, broadcast...
+    return protocols_.empty() ? r.protocol != kProtocolKernel : protocols_.count(r.protocol) != 0;
 }
 
 std::vector<RoutePath> KernelRouteTable::wanted(const KernelRoute& r) const {
     std::vector<RoutePath> out;
-    if (!r.unicast) return out;
-    if (protocols_.empty() ? r.protocol == kProtocolKernel : !protocols_.count(r.protocol))
-        return out;
     for (const KernelPath& p : r.paths) {  // the paths through our ports
         auto it = ports_.find(p.oif);
         if (it == ports_.end()) continue;
@@ -125,6 +142,7 @@ uint32_t KernelRouteTable::hop_for(const std::vector<RoutePath>& paths) {
 }
 
 void KernelRouteTable::release(const Entry& e) {
+    if (e.paths.empty()) return;  // a reject hop: permanent
     if (e.paths.size() == 1) return release_path(e.paths[0]);
     auto key = group_members_.find(e.hop);
     if (key == group_members_.end()) return;
@@ -139,8 +157,9 @@ void KernelRouteTable::release(const Entry& e) {
 
 void KernelRouteTable::add(const KernelRoute& r) {
     const Key key{r.prefix, r.depth};
-    std::vector<RoutePath> paths = wanted(r);
-    if (paths.empty()) {
+    const bool reject = r.type != RTN_UNICAST;
+    std::vector<RoutePath> paths = mirrored(r) && !reject ? wanted(r) : std::vector<RoutePath>{};
+    if (!mirrored(r) || (!reject && paths.empty())) {
         stats_.ignored++;
         if (routes_.count(key)) remove(key);  // it moved off our ports, or changed kind
         return;
@@ -153,12 +172,12 @@ void KernelRouteTable::add(const KernelRoute& r) {
     }
     auto old = routes_.find(key);
     const bool user_route = old == routes_.end() && fib_has(key);
-    const uint32_t hop = hop_for(paths);
+    const uint32_t hop = reject ? reject_hops_.at(r.type) : hop_for(paths);
     if (hop == 0) {
         stats_.failed++;
         return;
     }
-    Entry e{hop, r.protocol, std::move(paths),
+    Entry e{hop, r.protocol, r.type, std::move(paths),
             user_route || (old != routes_.end() && old->second.shadowed)};
     if (!e.shadowed) {
         try {
@@ -210,6 +229,12 @@ bool KernelRouteTable::has(const IpAddr& prefix, uint8_t depth) const {
     return routes_.count({prefix, depth}) != 0;
 }
 
+bool KernelRouteTable::forget(const IpAddr& prefix, uint8_t depth) {
+    if (!has(prefix, depth)) return false;
+    remove({prefix, depth});
+    return true;
+}
+
 void KernelRouteTable::user_route_added(const IpAddr& prefix, uint8_t depth) {
     auto it = routes_.find({prefix, depth});
     if (it != routes_.end()) it->second.shadowed = true;
@@ -226,7 +251,7 @@ std::vector<KernelRouteInfo> KernelRouteTable::list() const {
     std::vector<KernelRouteInfo> out;
     out.reserve(routes_.size());
     for (const auto& [k, e] : routes_)
-        out.push_back({k.prefix, k.depth, e.protocol, e.paths, e.shadowed});
+        out.push_back({k.prefix, k.depth, e.protocol, e.type, e.paths, e.shadowed});
     return out;
 }
 

@@ -48,7 +48,8 @@ struct KernelRouteInfo {
     IpAddr prefix;
     uint8_t depth;
     uint8_t protocol;
-    std::vector<RoutePath> paths;  // several: an equal-cost group
+    uint8_t type;                  // RTN_*
+    std::vector<RoutePath> paths;  // several: an equal-cost group; none: a reject route
     bool shadowed;
 };
 
@@ -64,6 +65,8 @@ public:
     void apply(const KernelRouteChange& change);
     void replace_all(const std::vector<KernelRoute>& routes);  // what is not in it goes
     bool has(const IpAddr& prefix, uint8_t depth) const;
+    // The operator's override: out of the FIB until the kernel announces it again.
+    bool forget(const IpAddr& prefix, uint8_t depth);
     void user_route_added(const IpAddr& prefix, uint8_t depth);    // ours is shadowed now
     void user_route_deleted(const IpAddr& prefix, uint8_t depth);  // ours comes back
     std::vector<KernelRouteInfo> list() const;
@@ -79,8 +82,9 @@ private:
         size_t operator()(const Key& k) const;
     };
     struct Entry {
-        uint32_t hop;  // a gateway's, a port's connected one, or a group's
+        uint32_t hop;  // a gateway's, a port's connected one, a group's, or a reject hop
         uint8_t protocol;
+        uint8_t type;
         std::vector<RoutePath> paths;
         bool shadowed;
     };
@@ -89,7 +93,8 @@ private:
         unsigned users;
     };
 
-    std::vector<RoutePath> wanted(const KernelRoute& r) const;  // empty: not mirrored
+    bool mirrored(const KernelRoute& r) const;
+    std::vector<RoutePath> wanted(const KernelRoute& r) const;  // the paths through our ports
     void add(const KernelRoute& r);
     void remove(const Key& key);
     uint32_t hop_for(const std::vector<RoutePath>& paths);  // 0: no next hop id left
@@ -111,6 +116,7 @@ private:
     std::map<std::vector<uint32_t>, Shared> groups_;  // sorted member ids -> group hop
     std::map<uint32_t, std::vector<uint32_t>> group_members_;  // group hop -> its key
     std::vector<uint32_t> free_ids_;
+    std::map<uint8_t, uint32_t> reject_hops_;  // RTN_BLACKHOLE/UNREACHABLE/PROHIBIT -> drop hop
     RouteSyncStats stats_;
 };
 

@@ -49,7 +49,7 @@ int on_message(const nlmsghdr* nlh, void* data) {
     if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) return MNL_CB_OK;
     uint32_t table = rtm->rtm_table;
     KernelRoute r{rtm->rtm_family == AF_INET ? IpAddr::v4(0) : IpAddr{}, rtm->rtm_dst_len,
-                  rtm->rtm_protocol, rtm->rtm_type == RTN_UNICAST, {}};
+                  rtm->rtm_protocol, rtm->rtm_type, {}};
     KernelPath single{0, std::nullopt};
     const nlattr* multipath = nullptr;
     const auto* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));

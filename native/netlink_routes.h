@@ -23,7 +23,7 @@ struct KernelRoute {
     IpAddr prefix;  // host bits zero
     uint8_t depth;
     uint8_t protocol;  // RTPROT_*: who installed it (bgp 186, ospf 188, static 4, ...)
-    bool unicast;      // RTN_UNICAST; anything else (blackhole, local, ...) is not mirrored
+    uint8_t type;      // RTN_*: unicast, blackhole, unreachable, prohibit are mirrored
     std::vector<KernelPath> paths;  // several: a multipath route
 };
 

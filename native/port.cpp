@@ -227,14 +227,26 @@ uint16_t Port::mtu() const {
     return mtu;
 }
 
+bool Port::link_up() const {
+    rte_eth_link link{};
+    rte_eth_link_get_nowait(port_id_, &link);
+    const bool up = link.link_status == RTE_ETH_LINK_UP;
+    if (!tap_name_.empty() && started_) return tap_link_up(tap_name_).value_or(up);
+    return up;
+}
+
+void Port::set_link(bool up) const {
+    // -ENOTSUP from devices without the operation: their link is the cable's.
+    if (up) rte_eth_dev_set_link_up(port_id_);
+    else rte_eth_dev_set_link_down(port_id_);
+}
+
 PortState Port::state() const {
     rte_eth_link link{};
     rte_eth_link_get_nowait(port_id_, &link);
     uint16_t mtu = 0;
     rte_eth_dev_get_mtu(port_id_, &mtu);
-    bool up = link.link_status == RTE_ETH_LINK_UP;
-    if (!tap_name_.empty() && started_) up = tap_link_up(tap_name_).value_or(up);
-    PortState s{spec_.name, spec_.device, port_id_, socket(), format_mac(mac()), up, link.link_speed, mtu,
+    PortState s{spec_.name, spec_.device, port_id_, socket(), format_mac(mac()), link_up(), link.link_speed, mtu,
                 spec_.rx_queues, spec_.tx_queues, rss_hf_, {}};
     for (uint64_t bit = 1; bit != 0; bit <<= 1) {
         if (rx_offloads_ & bit) s.offloads.push_back(rte_eth_dev_rx_offload_name(bit));

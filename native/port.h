@@ -63,6 +63,8 @@ public:
     rte_ether_addr mac() const;
     uint16_t mtu() const;  // the IP MTU packets are sent with
     PortState state() const;
+    bool link_up() const;          // carrier (net_tap: read through its fd, any namespace)
+    void set_link(bool up) const;  // administrative up/down where the device can
     std::map<std::string, uint64_t> counters() const;  // ethdev's names
 
     // Ring ports only: the rings behind queue q, for inject/drain.
@@ -84,7 +86,7 @@ private:
     uint64_t rx_offloads_ = 0, tx_offloads_ = 0;
     std::vector<rte_ring*> rx_rings_, tx_rings_;
     std::optional<rte_ether_addr> soft_mac_;
-    std::string tap_name_;  // net_tap: the kernel interface  // devices that cannot take one
+    std::string tap_name_;  // net_tap: the kernel interface
 };
 
 std::string format_mac(const rte_ether_addr& mac);

@@ -125,14 +125,22 @@ def create_app(service: Service) -> FastAPI:
         return {"added": await run_in_threadpool(s.route_add_bulk, body.pairs())}
 
     @app.delete("/v1/routes", response_model=m.Deleted, responses=ERRORS, summary="Delete a route")
-    async def route_delete(prefix: str):
-        await change(s.route_delete, prefix)
+    async def route_delete(prefix: str, force: Annotated[bool, Query(
+            description="also a route mirrored from the kernel table (until the kernel "
+                        "changes it or a resync)")] = False):
+        await change(s.route_delete, prefix, force)
         return {"deleted": 1}
 
     @app.get("/v1/kernel-routes", response_model=list[m.KernelRouteState],
              summary="Routes mirrored from the kernel table (route_sync); not persisted")
     def kernel_routes():
         return listing(s.dp.kernel_routes())
+
+    @app.post("/v1/kernel-routes/resync", response_model=m.Requested, responses=ERRORS,
+              summary="A full dump of the kernel table, in the background (route_sync)")
+    def route_sync_resync():
+        s.dp.route_sync_resync()
+        return {"requested": True}
 
     @app.get("/v1/nexthops", response_model=list[m.NextHopState], summary="List next hops")
     def nexthops():

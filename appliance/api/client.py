@@ -121,8 +121,11 @@ class Client:
                 "nexthops": [nh for _, nh in routes]}
         return self.request("POST", "/v1/routes", body)["added"]
 
-    def route_delete(self, prefix: str | ipaddress.IPv4Network | ipaddress.IPv6Network) -> None:
-        self.request("DELETE", "/v1/routes", prefix=str(prefix))
+    def route_delete(self, prefix: str | ipaddress.IPv4Network | ipaddress.IPv6Network,
+                     force: bool = False) -> None:
+        """`force`: a route mirrored from the kernel table may go too (until the kernel
+        changes it or a resync)."""
+        self.request("DELETE", "/v1/routes", prefix=str(prefix), **({"force": "true"} if force else {}))
 
     def routes(self, prefix: str | None = None,
                nexthop: int | None = None) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int]]:
@@ -132,6 +135,10 @@ class Client:
     def kernel_routes(self) -> list[dict]:
         """Routes mirrored from the kernel table: {prefix, port, gateway, protocol, shadowed}."""
         return self.request("GET", "/v1/kernel-routes")
+
+    def route_sync_resync(self) -> None:
+        """Asks route sync for a full dump of the kernel table (done in the background)."""
+        self.request("POST", "/v1/kernel-routes/resync")
 
     # -- next hops --
     def nexthop_set(self, id: int, port: str, dst_mac: str, src_mac: str | None = None) -> None:

@@ -64,6 +64,10 @@ class Deleted(BaseModel):
     deleted: int
 
 
+class Requested(BaseModel):
+    requested: bool
+
+
 class Set(BaseModel):
     set: int
 
@@ -102,7 +106,8 @@ class RoutePathState(BaseModel):
 
 class KernelRouteState(BaseModel):
     prefix: str
-    port: str  # the first path's
+    type: str  # unicast; blackhole, unreachable, prohibit: dropped here (the last two with ICMP)
+    port: str | None  # the first path's; None for a reject route
     gateway: str | None  # None: on the link
     paths: list[RoutePathState]  # several: equal-cost, a flow hash picks one per flow
     protocol: int  # RTPROT_*: 186 bgp, 188 ospf, 4 static, ...

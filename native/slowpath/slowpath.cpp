@@ -128,8 +128,11 @@ void SlowPath::run() {
         poll_kernel(&worked);
         const uint64_t now = now_ms();
         if (now - last_timers_ms_ >= kTimerPeriodMs) {
-            std::lock_guard<std::mutex> lock(writer_);
-            neigh_timers();
+            {
+                std::lock_guard<std::mutex> lock(writer_);
+                neigh_timers();
+            }
+            if (periodic_) periodic_();
             last_timers_ms_ = now;
         }
         // Not a poll-mode core: sleep while there is nothing to do, longer the

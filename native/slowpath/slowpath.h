@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -144,6 +145,8 @@ public:
     // Call with the writer lock held: reserved routes and internal hops.
     void install();
     void set_rings(std::vector<rte_ring*> punts, rte_ring* returns);
+    // Run on the slow path's thread with its timers (every 50 ms), without the writer lock.
+    void set_periodic(std::function<void()> fn) { periodic_ = std::move(fn); }
     void start();  // writer lock held: the thread; gratuitous ARP and unsolicited NA
     void stop();
     // Nothing punted is waiting and the thread is between batches.
@@ -333,6 +336,7 @@ private:
     std::atomic<bool> stop_{false};
     std::atomic<bool> busy_{false};
     uint64_t last_timers_ms_ = 0;
+    std::function<void()> periodic_;
 };
 
 }  // namespace appliance

@@ -14,10 +14,12 @@ def appliance(*args: str, **kw) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
-def test_demo_forwards_and_counts_drops():
-    proc = appliance("run", "--duration", "2", "--interval", "0.5", "--json")
+def test_demo_forwards_and_counts_drops(tmp_path):
+    proc = appliance("run", "--duration", "2", "--interval", "0.5", "--json",
+                     env={**os.environ, "TMPDIR": str(tmp_path)})
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
+    assert list(tmp_path.iterdir()) == [], "the demo's replay file is left behind"
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert lines, out
     last = lines[-1]

@@ -96,3 +96,33 @@ def test_link_local_multicast_goes_both_ways_between_the_link_and_the_kernel(kla
     time.sleep(0.3)
     sh(sys.executable, "-c", SEND, "10.0.1.1", "from-the-kernel")
     assert there.communicate(timeout=10)[0].strip() == "from-the-kernel"
+
+
+def kernel_link(iface: str) -> dict:
+    (info,) = json.loads(sh("ip", "-j", "addr", "show", "dev", iface).stdout)
+    return info
+
+
+def wait_for(predicate, timeout: float = 5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_kernel_interface_follows_the_port_s_link(klab):
+    """A cable pulled on the port takes its kernel interface down (a daemon sees it at once);
+    back up, the interface comes back with all its addresses, IPv6 included."""
+    kernel, lan = klab.kernel[0], klab.tap[0]
+    assert klab.wait_ping(0, "10.0.1.1")
+    sh("ip", "link", "set", lan, "down")
+    assert wait_for(lambda: "UP" not in kernel_link(kernel)["flags"]), kernel_link(kernel)
+    # The port on the other side stays up: only its own kernel interface follows.
+    assert "UP" in kernel_link(klab.kernel[1])["flags"]
+    sh("ip", "link", "set", lan, "up")
+    assert wait_for(lambda: "UP" in kernel_link(kernel)["flags"]), kernel_link(kernel)
+    addresses = {(a["local"], a["prefixlen"]) for a in kernel_link(kernel)["addr_info"]}
+    assert {("10.0.1.1", 24), ("2001:db8:1::1", 64)} <= addresses
+    assert klab.wait_ping(0, "10.0.1.1")

@@ -94,3 +94,56 @@ def test_ipv6_kernel_routes_through_a_link_local_gateway(slab):
     with slab.appliance.client() as c:
         assert wait_until(lambda: any(n["ip"] == "fe80::ff:fe0b:2" and n["mac"] == "02:00:00:0b:00:02"
                                       for n in c.neighbors()))
+
+
+def test_a_forced_delete_takes_a_kernel_route_out_until_a_resync_or_a_kernel_change(slab):
+    kernel_route(slab, "172.16.0.0/24", "via", "10.0.2.2", "dev", slab.kernel[1])
+    assert wait_until(lambda: "172.16.0.0/24" in mirrored(slab))
+    assert slab.wait_ping(0, "172.16.0.1")
+    refused = slab.appliance.cli("route", "del", "172.16.0.0/24")
+    assert refused.returncode != 0 and "from the kernel table" in refused.stderr, refused
+    forced = slab.appliance.cli("route", "del", "172.16.0.0/24", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "172.16.0.0/24" not in mirrored(slab)
+    assert "Destination Net Unreachable" in slab.ping(0, "172.16.0.1", count=1).stdout
+    assert "172.16.0.0/24" in sh("ip", "route", "show", "table", str(slab.table)).stdout
+    again = slab.appliance.cli("route", "del", "172.16.0.0/24", "--force")
+    assert again.returncode != 0 and "no route from the kernel table" in again.stderr, again
+    # A resync brings it back; so does the kernel's next change of it.
+    assert slab.appliance.cli("route", "resync").returncode == 0
+    assert wait_until(lambda: "172.16.0.0/24" in mirrored(slab))
+    assert slab.wait_ping(0, "172.16.0.1")
+    assert slab.appliance.cli("route", "del", "172.16.0.0/24", "--force").returncode == 0
+    kernel_route(slab, "172.16.0.0/24", verb="del")
+    kernel_route(slab, "172.16.0.0/24", "via", "10.0.2.2", "dev", slab.kernel[1])
+    assert wait_until(lambda: "172.16.0.0/24" in mirrored(slab))
+
+
+def test_blackhole_unreachable_and_prohibit_routes_drop_as_linux_does(slab):
+    """A daemon's discard routes (Null0 for an announced aggregate): blackhole drops
+    silently, unreachable and prohibit answer as Linux does; a more specific route wins."""
+    kernel_route(slab, "blackhole", "172.16.0.0/16", proto="static")
+    kernel_route(slab, "172.16.0.0/24", "via", "10.0.2.2", "dev", slab.kernel[1])
+    kernel_route(slab, "unreachable", "172.17.0.0/16")
+    kernel_route(slab, "prohibit", "172.18.0.0/16")
+    assert wait_until(lambda: len(mirrored(slab)) == 4)
+    routes = mirrored(slab)
+    assert [routes[p]["type"] for p in ("172.16.0.0/16", "172.17.0.0/16", "172.18.0.0/16")] == \
+        ["blackhole", "unreachable", "prohibit"]
+    assert routes["172.16.0.0/16"]["port"] is None
+    listed = slab.appliance.cli("route", "list", "--source", "kernel").stdout
+    assert "172.16.0.0/16        blackhole proto static" in listed, listed
+    assert slab.wait_ping(0, "172.16.0.1"), "the more specific route still forwards"
+    with slab.appliance.client() as c:
+        before = c.stats()["drops"]
+    silent = slab.ping(0, "172.16.5.1", count=2)
+    assert silent.returncode != 0 and "Unreachable" not in silent.stdout, silent.stdout
+    assert "Destination Host Unreachable" in slab.ping(0, "172.17.0.1", count=1).stdout
+    assert "Packet filtered" in slab.ping(0, "172.18.0.1", count=1).stdout
+    with slab.appliance.client() as c:
+        after = c.stats()["drops"]
+    for reason in ("blackhole", "route_unreachable", "route_prohibited"):
+        assert after[reason] - before.get(reason, 0) >= 1, (reason, after)
+    kernel_route(slab, "blackhole", "172.16.0.0/16", proto="static", verb="del")
+    assert wait_until(lambda: "172.16.0.0/16" not in mirrored(slab))
+    assert "Destination Net Unreachable" in slab.ping(0, "172.16.5.1", count=1).stdout
