@@ -464,6 +464,11 @@ def build_parser() -> argparse.ArgumentParser:
     leaf(sub, "health", help="exit 0 when the appliance answers and forwards").add_argument(
         "--wait", type=float, default=0.0, metavar="S", help="keep trying for S seconds")
 
+    bench = group("bench", "throughput benchmarks with reports (JSON, CSV, PNG, HTML)")
+    from appliance.bench import trex_command
+    trex_command.add_arguments(leaf(bench, "trex", help="RFC 2544 NDR/PDR and latency of the "
+                                    "running appliance with a TRex server"))
+
     deploy = leaf(sub, "deploy", help="deploy with Ansible (playbooks/deploy.yml)")
     deploy.add_argument("-i", "--inventory", required=True)
     deploy.add_argument("--check", action="store_true", help="dry run: report, change nothing")
@@ -494,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
             from appliance.deploy import deploy
             return deploy(args.inventory, check=args.check, limit=args.limit,
                           extra_vars=args.extra_var)
+        if args.command == "bench":
+            from appliance.bench import trex_command
+            return trex_command.run(args)
         if args.command == "demo-pcap":
             from appliance.demo import write_demo_pcap
             print(write_demo_pcap(args.file))

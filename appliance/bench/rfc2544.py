@@ -17,12 +17,25 @@ from typing import Callable
 @dataclass
 class Trial:
     rate_pps: float          # offered
+    duration_s: float
     tx_packets: int          # what the generator sent
     rx_packets: int          # what came back to it
-    tx_pps: float = 0.0      # achieved by the generator
     dut_drops: int = 0       # what the router counted as dropped (all reasons)
     dut_drop_reasons: dict[str, int] = field(default_factory=dict)
     error: str | None = None  # the trial could not be measured (counted as failed)
+
+    @property
+    def tx_pps(self) -> float:
+        return self.tx_packets / self.duration_s
+
+    @property
+    def rx_pps(self) -> float:
+        return self.rx_packets / self.duration_s
+
+    @property
+    def generator_limited(self) -> bool:
+        """The generator could not offer the rate: the trial says nothing about it."""
+        return self.tx_pps < 0.98 * self.rate_pps
 
     @property
     def loss_ratio(self) -> float:
@@ -31,8 +44,9 @@ class Trial:
         return max(0, self.tx_packets - self.rx_packets) / self.tx_packets
 
     def passes(self, tolerated_loss: float) -> bool:
-        """No loss at all (NDR) in both counts, or at most the tolerated ratio (PDR)."""
-        if self.error or self.tx_packets == 0:
+        """No loss at all (NDR) in both counts, or at most the tolerated ratio (PDR), at
+        the rate offered."""
+        if self.error or self.tx_packets == 0 or self.generator_limited:
             return False
         if tolerated_loss == 0:
             return self.rx_packets >= self.tx_packets and self.dut_drops == 0
@@ -105,8 +119,7 @@ def search(trial: Callable[[float], Trial], min_pps: float, max_pps: float, *,
         # What the router delivered when overloaded is what it can forward: try just
         # under it once; from a pass there, step up by the resolution, doubling the
         # step while it passes; else halve the interval.
-        delivered = [t.rx_packets / t.tx_packets * t.rate_pps for t in trials
-                     if t.tx_packets and not t.passes(loss_ratio)]
+        delivered = [t.rx_pps for t in trials if not t.error and not t.passes(loss_ratio)]
         guess = max(delivered, default=0) * 0.99
         if low < guess < high and guess not in steps:
             steps[guess] = width / 2

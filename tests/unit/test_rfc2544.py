@@ -14,9 +14,9 @@ CAPACITY = 1_234_567
 def curve(loss_at):
     """A trial function from a loss curve: the fraction lost at an offered rate."""
     def trial(rate: float) -> Trial:
-        tx = int(rate)  # one second's worth
+        tx = int(round(rate))  # one second's worth
         lost = int(round(tx * loss_at(rate)))
-        return Trial(rate, tx, tx - lost, tx_pps=rate, dut_drops=lost)
+        return Trial(rate, 1.0, tx, tx - lost, dut_drops=lost)
     return trial
 
 
@@ -85,9 +85,9 @@ def test_a_trial_that_fails_to_measure_is_tried_again_then_counted_failed():
     def flaky(rate: float) -> Trial:
         calls[rate] = calls.get(rate, 0) + 1
         if rate == MAX and calls[rate] == 1:
-            return Trial(rate, 0, 0, error="TRex: port 1 link down")
+            return Trial(rate, 1.0, 0, 0, error="TRex: port 1 link down")
         if rate > 2 * CAPACITY:
-            return Trial(rate, 0, 0, error="appliance counters unreadable")
+            return Trial(rate, 1.0, 0, 0, error="appliance counters unreadable")
         return curve(capacity_curve)(rate)
 
     result = search(flaky, 10_000, MAX, loss_ratio=0.005, resolution=0.002, retries=1)
@@ -103,6 +103,18 @@ def test_nothing_passes_no_answer_and_the_search_ends():
     assert result.ndr.rate_pps is None and result.pdr.rate_pps is None
     assert result.converged and len(result.trials) < 30
     assert min(t.rate_pps for t in result.trials) == 10_000, "the bottom was tried"
+
+
+def test_a_rate_the_generator_could_not_offer_never_passes():
+    """A generator that tops out at 2 Mpps: nothing above it is reported, whatever the loss."""
+    def capped(rate: float) -> Trial:
+        tx = int(min(rate, 2_000_000))
+        return Trial(rate, 1.0, tx, tx)
+
+    result = search(capped, 10_000, MAX, resolution=0.002)
+    # (the generator's rate within 2% counts as offered)
+    assert 2_000_000 - 0.002 * MAX <= result.ndr.rate_pps <= 2_000_000 / 0.98
+    assert result.ndr.trial.tx_pps >= 0.98 * result.ndr.rate_pps and result.converged
 
 
 def test_the_top_rate_passing_is_the_answer_after_one_trial():
