@@ -25,6 +25,14 @@ if ! grep -q hugetlbfs /proc/mounts; then
     mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages || true
 fi
 
+# TRex (the traffic generator of `appliance bench trex` and its test): the copy in
+# ../shared/trex, unpacked to /opt/trex ($APPLIANCE_TREX_DIR points elsewhere).
+trex_tar=../shared/trex/trex-v3.08-x86_64.tar.xz
+if [ ! -x /opt/trex/t-rex-64 ] && [ -f "$trex_tar" ]; then
+    sha256sum --quiet -c <(sed "s|  .*|  $trex_tar|" "$trex_tar.sha256")
+    tar xJf "$trex_tar" -C /opt
+fi
+
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[test]' pybind11  # pybind11: for scripts/test-sanitized.sh

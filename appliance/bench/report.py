@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+from math import nan
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,8 @@ def plot(results: list[dict], path: Path, title: str) -> Path:
     fig, axes = plt.subplots(1, 3 if has_latency else 2, figsize=(15 if has_latency else 10, 4.5))
     for ax, unit, key, line_key in ((axes[0], "Mpps", "mpps", 1e6), (axes[1], "Gbit/s (L1)", "gbps_l1", None)):
         for name, style in (("ndr", "o-"), ("pdr", "s--")):
-            ax.plot(x, [r[name][key] or 0 for r in results], style, label=name.upper())
+            ax.plot(x, [nan if r[name][key] is None else r[name][key] for r in results], style,
+                    label=name.upper())
         line = [r.get("line_rate_pps") for r in results]
         if all(line):
             values = ([v / 1e6 for v in line] if line_key else
