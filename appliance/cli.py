@@ -468,6 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
     from appliance.bench import trex_command
     trex_command.add_arguments(leaf(bench, "trex", help="RFC 2544 NDR/PDR and latency of the "
                                     "running appliance with a TRex server"))
+    from appliance.bench import vdev_command
+    vdev_command.add_arguments(leaf(bench, "vdev", help="the appliance beside l3fwd and testpmd "
+                                    "io on vdevs, per frame size (no NICs, no TRex)"))
 
     deploy = leaf(sub, "deploy", help="deploy with Ansible (playbooks/deploy.yml)")
     deploy.add_argument("-i", "--inventory", required=True)
@@ -500,8 +503,8 @@ def main(argv: list[str] | None = None) -> int:
             return deploy(args.inventory, check=args.check, limit=args.limit,
                           extra_vars=args.extra_var)
         if args.command == "bench":
-            from appliance.bench import trex_command
-            return trex_command.run(args)
+            from appliance.bench import trex_command, vdev_command
+            return (trex_command if args.verb == "trex" else vdev_command).run(args)
         if args.command == "demo-pcap":
             from appliance.demo import write_demo_pcap
             print(write_demo_pcap(args.file))

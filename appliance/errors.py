@@ -27,7 +27,12 @@ class StorageError(ApplianceError):
     """The state file cannot be written (disk full, read-only): the change was not made."""
 
 
+class BenchError(ApplianceError):
+    """A benchmark cannot run: no TRex client or server, ports that do not fit, bad sizes."""
+
+
 __all__ = [
+    "BenchError",
     "AddressError",
     "ApplianceError",
     "ConfigError",

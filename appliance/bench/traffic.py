@@ -1,8 +1,10 @@
-"""The benchmark's traffic: a route table and a pcap of 64-byte UDP frames to it."""
+"""The benchmark's traffic: a route table and a pcap of UDP frames to it (64 bytes unless
+told otherwise)."""
 from __future__ import annotations
 
 import ipaddress
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 from scapy.layers.inet import IP, UDP
@@ -54,8 +56,9 @@ def make_frames6(routes: list[ipaddress.IPv6Network], count: int, dst_mac: str,
 
 
 def make_frames(routes: list[ipaddress.IPv4Network], count: int, dst_mac: str,
-                seed: int = 2) -> list[Ether]:
-    """`count` frames, each to a random address inside a random route, distinct 5-tuples."""
+                seed: int = 2, frame_lens: Sequence[int] = (FRAME_LEN,)) -> list[Ether]:
+    """`count` frames, each to a random address inside a random route, distinct 5-tuples;
+    frame i is frame_lens[i % len(frame_lens)] bytes long with the FCS."""
     rng = random.Random(seed)
     frames = []
     for i in range(count):
@@ -64,7 +67,7 @@ def make_frames(routes: list[ipaddress.IPv4Network], count: int, dst_mac: str,
         pkt = Ether(dst=dst_mac, src="02:00:00:00:ff:01") / IP(
             src=f"198.18.{i >> 8 & 0xff}.{i & 0xff}", dst=str(dst), ttl=64) / UDP(
             sport=1024 + i % 50000, dport=5000)
-        frames.append(pkt / (b"\x00" * (FRAME_LEN - 4 - len(pkt))))
+        frames.append(pkt / (b"\x00" * (frame_lens[i % len(frame_lens)] - 4 - len(pkt))))
     return frames
 
 

@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from appliance.bench import trex_streams as ts
+from appliance.bench.report import rate_figures
 from appliance.bench.rfc2544 import Trial, search
-from appliance.bench.trex_client import BenchError, first_line
+from appliance.bench.frames import average_size, line_rate_pps
+from appliance.bench.trex_client import first_line
+from appliance.errors import BenchError
 
 LATENCY_PG_BASE = 100  # pg_id = base + TRex port
 
@@ -114,7 +117,7 @@ class TrexBench:
 
     # -- per frame size --
     def measure(self, size: int | str) -> dict[str, Any]:
-        line = ts.line_rate_pps(size, self.speed_gbps)
+        line = line_rate_pps(size, self.speed_gbps)
         top = min(self.s.max_rate_pps or line, line)
         self._load(size, latency=False)
 
@@ -131,7 +134,7 @@ class TrexBench:
         result = search(trial, min(self.s.min_rate_pps, top), top, loss_ratio=self.s.loss_ratio,
                         resolution=self.s.resolution, max_trials=self.s.max_trials,
                         progress=report)
-        avg = ts.average_size(size)
+        avg = average_size(size)
         out = {"size": size, "avg_frame_bytes": avg, "line_rate_pps": line, "top_rate_pps": top,
                "converged": result.converged,
                "ndr": rate_figures(result.ndr.rate_pps, avg), "pdr": rate_figures(result.pdr.rate_pps, avg),
@@ -175,13 +178,6 @@ class TrexBench:
 
 def mpps(pps: float | None) -> str:
     return "-" if pps is None else f"{pps / 1e6:.4f} Mpps"
-
-
-def rate_figures(pps: float | None, avg_frame: float) -> dict[str, Any]:
-    if pps is None:
-        return {"pps": None, "mpps": None, "gbps": None, "gbps_l1": None}
-    return {"pps": pps, "mpps": pps / 1e6, "gbps": pps * avg_frame * 8 / 1e9,
-            "gbps_l1": pps * (avg_frame + ts.L1_OVERHEAD) * 8 / 1e9}
 
 
 def trial_dict(t: Trial) -> dict[str, Any]:

@@ -16,14 +16,10 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 
-from appliance.errors import ApplianceError
+from appliance.errors import BenchError
 
 CLIENT_SUBDIR = Path("automation/trex_control_plane/interactive")
 DEFAULT_DIR = Path("/opt/trex")
-
-
-class BenchError(ApplianceError):
-    """The benchmark cannot run: no TRex client, no server, ports that do not fit."""
 
 
 def trex_dir(given: str | os.PathLike | None = None) -> Path:

@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from appliance.bench.trex_client import BenchError
+from appliance.errors import BenchError
 
 RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmg]?)(pps)?\s*$", re.IGNORECASE)
 
@@ -54,10 +54,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from appliance.api.client import Client
-    from appliance.bench import report, trex_streams
+    from appliance.bench import report
+    from appliance.bench.frames import parse_sizes
     from appliance.bench.trex_bench import Settings, TrexBench, check_ports
 
-    sizes = trex_streams.parse_sizes(args.sizes)
+    sizes = parse_sizes(args.sizes)
     if not 0 <= args.loss_ratio < 1:
         raise BenchError(f"--loss-ratio {args.loss_ratio}: between 0 and 1")
     if args.duration <= 0 or not 0 < args.resolution < 1:

@@ -4,8 +4,7 @@ Each TRex port faces one appliance port and sends to the prefixes the appliance 
 the other one, so every packet has a route and comes back to TRex: destinations walk each
 prefix with TRex's field engine (one stream per prefix, its whole range), sources walk a
 prefix routed back to the sending side (or that side's subnet), so replies would route too.
-Frame sizes are Ethernet sizes with the FCS (64 = 60 bytes built); IMIX is 64/594/1518 bytes
-at 7:4:1 packets, as TRex's and CSIT's.
+Frame sizes as in appliance.bench.frames (with the FCS: 64 = 60 bytes built).
 """
 from __future__ import annotations
 
@@ -13,13 +12,12 @@ import ipaddress
 from dataclasses import dataclass
 from types import ModuleType
 
-from appliance.bench.trex_client import BenchError
+from appliance.bench.frames import mix
+from appliance.errors import BenchError
 
-IMIX = ((64, 7), (594, 4), (1518, 1))
 MAX_PREFIXES = 16  # per direction: streams per port stay few
 UDP_SPORT, UDP_DPORT = 1025, 12
 LATENCY_PPS = 1000
-L1_OVERHEAD = 20  # preamble + inter-frame gap, bytes
 
 
 @dataclass
@@ -30,35 +28,6 @@ class Direction:
     rx_port: str
     destinations: list[ipaddress.IPv4Network]
     sources: ipaddress.IPv4Network
-
-
-def parse_sizes(text: str) -> list[int | str]:
-    out: list[int | str] = []
-    for item in text.split(","):
-        item = item.strip().lower()
-        if item == "imix":
-            out.append("imix")
-            continue
-        if not item.isdigit() or not 64 <= int(item) <= 9018:
-            raise BenchError(f"--sizes: {item!r} is not a frame size (64..9018 bytes) or imix")
-        out.append(int(item))
-    if not out:
-        raise BenchError("--sizes: no frame sizes")
-    return out
-
-
-def mix(size: int | str) -> tuple[tuple[int, int], ...]:
-    """(frame size, packet weight) pairs."""
-    return IMIX if size == "imix" else ((int(size), 1),)
-
-
-def average_size(size: int | str) -> float:
-    pairs = mix(size)
-    return sum(s * w for s, w in pairs) / sum(w for _, w in pairs)
-
-
-def line_rate_pps(size: int | str, speed_gbps: float) -> float:
-    return speed_gbps * 1e9 / ((average_size(size) + L1_OVERHEAD) * 8)
 
 
 def plan(routes: list[tuple], nexthops: list[dict], addresses: list[dict],

@@ -173,7 +173,7 @@ def test_an_unreachable_server_or_missing_trex_is_one_line_and_exit_1(tmp_path):
 
 
 def test_help():
-    for args in (["bench", "--help"], ["bench", "trex", "--help"]):
+    for args in (["bench", "--help"], ["bench", "vdev", "--help"], ["bench", "trex", "--help"]):
         r = subprocess.run([sys.executable, "-m", "appliance", *args], capture_output=True, text=True)
         assert r.returncode == 0 and "usage: appliance bench" in r.stdout
     assert "--loss-ratio" in r.stdout and "--latency" in r.stdout
