@@ -49,7 +49,8 @@ def csv_row(r: dict) -> dict[str, Any]:
     first = next(iter(series(r).values()))["pps"]
     out["of_line_rate"] = first / line if first and line else None
     if "trials" in r:
-        at90 = [row for row in r.get("latency", []) if abs(row["load"] - 0.9) < 1e-9]
+        at90 = [row for row in r.get("latency", [])
+                if abs(row["load"] - 0.9) < 1e-9 and row.get("valid", True)]
         out.update({"trials": len(r["trials"]), "converged": r.get("converged"),
                     "latency_avg_us_at_90pct_ndr": max((x["avg_us"] or 0 for x in at90), default=None),
                     "latency_p99_us_at_90pct_ndr": max((x["p99_us"] or 0 for x in at90), default=None)})
@@ -70,6 +71,10 @@ def table(results: list[dict]) -> list[str]:
         if r.get("ratios"):
             lines.append(f"{'':>6}   " + ", ".join(f"{k} {v:.3f}" for k, v in r["ratios"].items()))
         for row in r.get("latency", []):
+            if not row.get("valid", True):
+                lines.append(f"{'':>6}   latency at {row['load']:.0%} NDR {row['direction']}: "
+                             f"not valid (loss {row['loss_ratio']:.3%})")
+                continue
             lines.append(f"{'':>6}   latency at {row['load']:.0%} NDR {row['direction']}: "
                          f"min {fmt(row['min_us'])} avg {fmt(row['avg_us'])} "
                          f"p50 <= {fmt(row['p50_us'])} p99 <= {fmt(row['p99_us'])} "
@@ -105,7 +110,7 @@ def figure(results: list[dict], title: str):
     if has_latency:
         ax = axes[2]
         for r in results:
-            rows = r.get("latency", [])
+            rows = [row for row in r.get("latency", []) if row.get("valid", True)]
             for direction in sorted({row["direction"] for row in rows}):
                 mine = [row for row in rows if row["direction"] == direction]
                 load = [row["rate_pps"] / 1e6 for row in mine]

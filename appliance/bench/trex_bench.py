@@ -156,7 +156,12 @@ class TrexBench:
             for d in self.directions:
                 lat = pgids.get("latency", {}).get(LATENCY_PG_BASE + d.tx, {}).get("latency", {})
                 hist = lat.get("histogram", {})
+                # Figures from a trial that lost more than PDR allows, or counted nothing,
+                # describe a broken run, not the router: kept, marked, not plotted.
+                valid = (trial.error is None and trial.loss_ratio <= self.s.loss_ratio
+                         and sum(hist.values()) > 0)
                 row = {"load": load, "rate_pps": rate, "direction": f"{d.tx_port}->{d.rx_port}",
+                       "valid": valid,
                        "min_us": lat.get("total_min"), "avg_us": lat.get("average"),
                        "max_us": lat.get("total_max"), "jitter_us": lat.get("jitter"),
                        "p50_us": percentile_from_histogram(hist, 0.5),
@@ -164,7 +169,9 @@ class TrexBench:
                        "loss_ratio": trial.loss_ratio, "error": trial.error}
                 rows.append(row)
                 self.progress(f"  {size}: latency at {load:.0%} of NDR ({d.tx_port}->{d.rx_port}): "
-                              f"avg {row['avg_us']} µs, p99 <= {row['p99_us']} µs, max {row['max_us']} µs")
+                              + (f"avg {row['avg_us']} µs, p99 <= {row['p99_us']} µs, max {row['max_us']} µs"
+                                 if valid else f"not valid (loss {trial.loss_ratio:.3%}"
+                                 + (f", {trial.error}" if trial.error else "") + ")"))
         return rows
 
     def run(self) -> list[dict[str, Any]]:

@@ -43,7 +43,17 @@ def test_a_trex_report_in_every_form(tmp_path):
     assert "<img src='report.png'" in paths["html"].read_text()
     table = report.table(results)
     assert table[0].split()[:3] == ["size", "ndr", "Mpps"]
-    assert "latency at 90% NDR p0->p1" in "\n".join(table)
+    assert "latency at 90% NDR p0->p1: min 5 avg 9.500" in "\n".join(table)
+
+
+def test_latency_from_a_broken_trial_is_marked_and_left_out(tmp_path):
+    broken = [dict(row, valid=row["load"] != 0.9, loss_ratio=0.5 if row["load"] == 0.9 else 0)
+              for row in LATENCY]
+    paths = report.write([trex_row(64, 1e6, 1.2e6, broken)], {"title": "t"}, tmp_path)
+    (row,) = csv.DictReader(paths["csv"].open())
+    assert row["latency_avg_us_at_90pct_ndr"] == ""
+    assert "latency at 90% NDR p0->p1: not valid (loss 50.000%)" in "\n".join(report.table(
+        [trex_row(64, 1e6, 1.2e6, broken)]))
 
 
 def test_the_plots_say_what_they_show():
