@@ -49,9 +49,11 @@ def counter_delta(before: dict, after: dict) -> dict[str, Any]:
     return out
 
 
-def percentile_from_histogram(histogram: dict[str, int], q: float) -> float | None:
+def percentile_from_histogram(histogram: dict[str, int], q: float,
+                              ceiling: float | None = None) -> float | None:
     """TRex's latency histogram: bucket lower edges in µs (0, 10, 20, ... 90, 100, 200, ...).
-    The percentile is given as its bucket's upper edge (an upper bound, never flattering)."""
+    The percentile is given as its bucket's upper edge (an upper bound, never flattering),
+    or the largest latency seen (`ceiling`) where that is lower."""
     buckets = sorted((int(k), n) for k, n in histogram.items() if n)
     total = sum(n for _, n in buckets)
     if not total:
@@ -61,7 +63,7 @@ def percentile_from_histogram(histogram: dict[str, int], q: float) -> float | No
         seen += n
         if seen >= q * total:
             step = 10 if edge < 100 else 10 ** (len(str(edge)) - 1)
-            return float(edge + step)
+            return float(min(edge + step, ceiling or edge + step))
     return float(buckets[-1][0])
 
 
@@ -164,8 +166,8 @@ class TrexBench:
                        "valid": valid,
                        "min_us": lat.get("total_min"), "avg_us": lat.get("average"),
                        "max_us": lat.get("total_max"), "jitter_us": lat.get("jitter"),
-                       "p50_us": percentile_from_histogram(hist, 0.5),
-                       "p99_us": percentile_from_histogram(hist, 0.99),
+                       "p50_us": percentile_from_histogram(hist, 0.5, lat.get("total_max")),
+                       "p99_us": percentile_from_histogram(hist, 0.99, lat.get("total_max")),
                        "loss_ratio": trial.loss_ratio, "error": trial.error}
                 rows.append(row)
                 self.progress(f"  {size}: latency at {load:.0%} of NDR ({d.tx_port}->{d.rx_port}): "

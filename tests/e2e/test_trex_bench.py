@@ -101,6 +101,7 @@ def test_bench_trex_finds_ndr_and_pdr_with_latency_and_writes_the_report(trex_la
     latency = result["latency"]
     assert {row["direction"] for row in latency} == {"p0->p1", "p1->p0"}
     for row in latency:
+        assert row["valid"], row
         assert 0 < row["min_us"] <= row["avg_us"] <= row["max_us"] and row["p99_us"] >= row["p50_us"]
     # The appliance saw every trial's packets: its counters are at least TRex's sum.
     with trex_lab.client() as c:

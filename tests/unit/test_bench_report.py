@@ -88,3 +88,14 @@ def test_frame_sizes():
     for bad in ("63", "jumbo", "", "64,,128", "9019"):
         with pytest.raises(BenchError, match="--sizes"):
             frames.parse_sizes(bad)
+
+
+def test_latency_percentiles_from_trex_s_histogram():
+    from appliance.bench.trex_bench import percentile_from_histogram
+    hist = {"10": 50, "20": 30, "90": 15, "100": 4, "1000": 1}
+    assert percentile_from_histogram(hist, 0.5) == 20.0      # bucket 10-20
+    assert percentile_from_histogram(hist, 0.95) == 100.0    # bucket 90-100
+    assert percentile_from_histogram(hist, 0.99) == 200.0    # bucket 100-200
+    assert percentile_from_histogram(hist, 1.0) == 2000.0
+    assert percentile_from_histogram(hist, 1.0, ceiling=1121) == 1121.0
+    assert percentile_from_histogram({}, 0.5) is None
