@@ -17,7 +17,7 @@ from typing import Any
 
 from appliance import __version__
 from appliance.config import DEFAULT_SOCKET, ROUTE_PROTOCOLS
-from appliance.errors import ApplianceError, ConfigError
+from appliance.errors import ApplianceError, ConfigError, StateError
 
 
 PROTOCOL_NAMES = {number: name for name, number in ROUTE_PROTOCOLS.items()}
@@ -161,6 +161,20 @@ def validate_config(path: str, check_host: bool = True) -> int:
     return 0
 
 
+def compare_configs(current: str, new: str) -> int:
+    """What moving from `current` to `new` takes: `same`, `reload` or `restart: SECTIONS`
+    (a missing current file: `start`). Both are validated, without host checks."""
+    from appliance.config import load_config, restart_needed
+    target = load_config(new, check_host=False)
+    if not Path(current).exists():
+        print("start")
+        return 0
+    old = load_config(current, check_host=False)
+    changed = restart_needed(old, target)
+    print("same" if old == target else f"restart: {', '.join(changed)}" if changed else "reload")
+    return 0
+
+
 def host_command(args: argparse.Namespace) -> int:
     """nic, hugepages and doctor: this host, no running appliance needed."""
     from appliance.host import doctor, hugepages, nics
@@ -215,10 +229,18 @@ def service_command(args: argparse.Namespace) -> int:
         print(f"supervisor {'started' if started else 'already running'}, pid {pid}")
     elif args.verb == "stop":
         print("stopped" if supervisor.stop(pidfile) else "not running")
+    elif args.verb == "reload":
+        if not supervisor.reload(pidfile):
+            raise StateError(f"no supervisor running (pid file {pidfile})")
+        print("reload sent")
     else:
         pid = supervisor.read_pid(pidfile)
-        print(f"running, pid {pid}" if pid else "not running")
-        return 0 if pid else 3
+        if pid is None:
+            print("not running")
+            return 3
+        appliance = supervisor.children(pid)
+        print(f"running, supervisor pid {pid}, appliance pid "
+              f"{', '.join(map(str, appliance)) or 'none (restarting)'}")
     return 0
 
 
@@ -337,6 +359,14 @@ def client_command(args: argparse.Namespace) -> int:
     elif what == "apply":
         from appliance.config import read_yaml
         _show(c.apply(read_yaml(args.file)), args.json)
+    elif what == "reload":
+        _show(c.reload(), args.json)
+    elif what == "overrides":
+        found = c.overrides()
+        total = sum(n for counts in found.values() for n in counts.values())
+        _show(found, args.json, lambda f: [f"{total} runtime overrides" + (": " + ", ".join(
+            f"{kind} +{c['set']} -{c['deleted']}" for kind, c in f.items() if c["set"] or c["deleted"])
+            if total else "")])
     return 0
 
 
@@ -363,7 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "start from the config alone")
     run.add_argument("--interval", type=float, default=1.0, help="demo: seconds between stats")
 
-    validate = leaf(group("config", "config files"), "validate",
+    cfg_group = group("config", "config files")
+    compare = leaf(cfg_group, "compare", help="what a running appliance needs to move from "
+                   "CURRENT to NEW: same, reload (tables only) or restart (and why)")
+    compare.add_argument("current")
+    compare.add_argument("new")
+    validate = leaf(cfg_group, "validate",
                     help="validate a config file, touch nothing")
     validate.add_argument("file")
     validate.add_argument("--no-host-checks", action="store_true",
@@ -431,6 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
     leaf(sub, "stats", help="counters (--watch N: rates every N seconds)").add_argument(
         "--watch", type=float, metavar="N")
     leaf(sub, "apply", help="make the running tables those of a config file").add_argument("file")
+    leaf(sub, "overrides", help="runtime changes (API, CLI) that differ from the config in force")
+    leaf(sub, "reload", help="re-read the running appliance's config file (as SIGHUP; runtime "
+                             "changes kept) and say what changed")
     leaf(sub, "version", help="print the version")
 
     nic = group("nic", "network devices of this host")
@@ -456,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", help="check against this config's memory and lcores")
 
     svc = group("service", "service mode without systemd: a supervisor that restarts on failure")
-    for verb in ("start", "stop", "status"):
+    for verb in ("start", "stop", "status", "reload"):
         v = leaf(svc, verb)
         v.add_argument("--config", help="YAML config (start)")
         v.add_argument("--pidfile", default="/run/appliance/supervisor.pid")
@@ -490,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.config:
                 return run_config(args.config, args.duration, args.set_aside_state)
             return run_demo(args.duration, args.interval, args.json)
+        if args.command == "config" and args.verb == "compare":
+            return compare_configs(args.current, args.new)
         if args.command == "config":
             return validate_config(args.file, check_host=not args.no_host_checks)
         if args.command in ("nic", "hugepages", "doctor"):

@@ -277,6 +277,25 @@ class Config(Strict):
             route_sync=RouteSyncSettings(**self.route_sync.model_dump()) if self.route_sync else None)
 
 
+RESTART_SECTIONS = ("eal", "ports", "tables", "verify_checksum", "arp", "icmp", "api",
+                    "metrics", "state_file", "route_sync")
+
+
+def restart_needed(old: Config, new: Config) -> list[str]:
+    """The sections that differ and only a restart applies; the rest (next hops, routes,
+    rules, neighbours, port addresses) a reload (SIGHUP) applies with no forwarding gap."""
+    changed = []
+    for section in RESTART_SECTIONS:
+        if section == "ports":  # addresses are tables: they change without a restart
+            same = [p.model_copy(update={"addresses": []}) for p in new.ports] == \
+                   [p.model_copy(update={"addresses": []}) for p in old.ports]
+        else:
+            same = getattr(new, section) == getattr(old, section)
+        if not same:
+            changed.append(section)
+    return changed
+
+
 def split_listen(listen: str) -> tuple[str, int]:
     host, port = listen.rsplit(":", 1)
     return host.strip("[]"), int(port)

@@ -43,13 +43,17 @@ def deploy(inventory: str, check: bool = False, limit: str | None = None,
         kind = event.get("event")
         if kind == "playbook_on_task_start":
             print(f"TASK {data.get('task')}", flush=True)
-        elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
+        elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable",
+                      "runner_on_skipped"):
             res = data.get("res", {})
             status = {"runner_on_ok": "changed" if res.get("changed") else "ok",
-                      "runner_on_failed": "FAILED", "runner_on_unreachable": "UNREACHABLE"}[kind]
+                      "runner_on_failed": "FAILED", "runner_on_unreachable": "UNREACHABLE",
+                      "runner_on_skipped": "skipped"}[kind]
             if kind == "runner_on_failed" and data.get("ignore_errors"):
                 status = "failed (ignored)"
             print(f"  {data.get('host')}: {status}", flush=True)
+            if data.get("task_action", "").endswith("debug") and res.get("msg"):
+                print(f"  {res['msg']}", flush=True)  # what the play reports: reload, overrides
             if status in ("FAILED", "UNREACHABLE"):
                 message = "; ".join(filter(None, (res.get("msg"), res.get("stderr"))))
                 message = message or res.get("stdout") or str(res)

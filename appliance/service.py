@@ -12,7 +12,7 @@ import logging
 import threading
 from typing import Any
 
-from appliance.config import Config, load_config, parse_config
+from appliance.config import Config, load_config, parse_config, restart_needed
 from appliance.dataplane import Dataplane, canonical_prefixes, to_prefix
 from appliance.eal import shutdown_eal
 from appliance.errors import AddressError, ConfigError, NeighborError, StorageError
@@ -241,6 +241,19 @@ class Service:
             self._check_restartless(new)
             return self._move_to(new, Overlay())
 
+    def overrides(self) -> dict:
+        """Runtime changes that differ from the config in force, per table: set (added or
+        changed) and deleted. What a `keep` deploy leaves on top, an `exact` one removes."""
+        base = Tables.from_config(self.cfg)
+        out = {}
+        with self.lock:
+            for kind in KINDS:
+                config, mine = getattr(base, kind), getattr(self.overlay, kind)
+                differ = [k for k, v in mine.items() if config.get(k) != v]
+                deleted = sum(1 for k in differ if mine[k] is None)
+                out[kind] = {"set": len(differ) - deleted, "deleted": deleted}
+        return out
+
     def reload(self) -> dict:
         """SIGHUP: re-read the config file; runtime changes stay on top of it."""
         if self.source is None:
@@ -251,16 +264,10 @@ class Service:
             return self._move_to(new, self.overlay)
 
     def _check_restartless(self, new: Config) -> None:
-        for section in ("eal", "ports", "tables", "verify_checksum", "arp", "icmp", "api",
-                        "state_file"):
-            if section == "ports":  # addresses are tables: they change without a restart
-                same = [p.model_copy(update={"addresses": []}) for p in new.ports] == \
-                       [p.model_copy(update={"addresses": []}) for p in self.cfg.ports]
-            else:
-                same = getattr(new, section) == getattr(self.cfg, section)
-            if not same:
-                raise ConfigError(f"{section}: changed; a restart is needed to change it "
-                                  "(nothing was applied)")
+        changed = restart_needed(self.cfg, new)
+        if changed:
+            raise ConfigError(f"{', '.join(changed)}: changed; a restart is needed to change "
+                              f"{'it' if len(changed) == 1 else 'them'} (nothing was applied)")
 
     def _move_to(self, new: Config, overlay: Overlay) -> dict:
         """All or nothing: the data plane, the mirror and the state file move together."""

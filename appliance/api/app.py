@@ -227,6 +227,17 @@ def create_app(service: Service) -> FastAPI:
     def apply(document: Annotated[m.Json, Body(description="a config document as in the README")]):
         return s.apply(document, "apply request")
 
+    @app.get("/v1/overrides", response_model=m.Json,
+             summary="Runtime changes that differ from the config in force, per table")
+    def overrides():
+        return s.overrides()
+
+    @app.post("/v1/reload", response_model=m.Json, responses=ERRORS,
+              summary="Re-read the config file, as SIGHUP, and say what changed; runtime changes "
+                      "stay on top (a section only a restart changes: refused, nothing applied)")
+    def reload():
+        return s.reload()
+
     return app
 
 

@@ -199,6 +199,15 @@ class Client:
     def health(self) -> dict:
         return self.request("GET", "/v1/health")
 
+    def overrides(self) -> dict:
+        """Runtime changes that differ from the config, per table: {set, deleted}."""
+        return self.request("GET", "/v1/overrides")
+
+    def reload(self) -> dict:
+        """Re-reads the appliance's config file (runtime changes kept); what was added and
+        removed per table."""
+        return self.request("POST", "/v1/reload")
+
     def apply(self, document: dict) -> dict:
         """Makes the appliance's tables those of `document` (a config mapping)."""
         return self.request("POST", "/v1/apply", document)

@@ -193,3 +193,38 @@ def test_a_token_file_is_checked_at_validation(tmp_path):
             parse_config(doc, "x.yaml")
     token.write_text("s3cret\n")
     assert parse_config(doc, "x.yaml").api.token_file == str(token)
+
+
+@pytest.mark.parametrize("path, value, needs", [
+    ("routes", [{"prefix": "10.0.0.0/8", "nexthop": 1}, {"prefix": "172.16.0.0/12", "nexthop": 1}], []),
+    ("ports.0.addresses", ["192.0.2.1/24"], []),
+    ("eal.memory_mb", 1024, ["eal"]),
+    ("ports.0.mtu", 9000, ["ports"]),
+    ("tables.max_routes", 4096, ["tables"]),
+    ("metrics", {"listen": "127.0.0.1:9999"}, ["metrics"]),
+    ("ports.1.kernel", {"name": "lan0k"}, ["ports"]),
+    ("api.socket", "/run/other.sock", ["api"]),
+])
+def test_what_a_change_needs_reload_or_restart(path, value, needs):
+    """A reload (SIGHUP, `appliance reload`) applies tables only; the rest needs a restart
+    and a reload refuses it whole (metrics and route_sync included: they were taken silently)."""
+    from appliance.config import restart_needed
+    old, new = parse_config(MINIMAL, "old"), parse_config(with_change(path, value), "new")
+    assert restart_needed(old, new) == needs
+
+
+def test_config_compare_command(tmp_path):
+    old, new, big = tmp_path / "old.yaml", tmp_path / "new.yaml", tmp_path / "big.yaml"
+    old.write_text(yaml.safe_dump(MINIMAL))
+    new.write_text(yaml.safe_dump(with_change("routes", [{"prefix": "10.9.0.0/16", "nexthop": 1}])))
+    big.write_text(yaml.safe_dump(with_change("tables.max_routes", 4096)))
+
+    def compare(a, b):
+        r = subprocess.run([sys.executable, "-m", "appliance", "config", "compare", str(a), str(b)],
+                           capture_output=True, text=True)
+        return r.returncode, r.stdout.strip()
+    assert compare(old, old) == (0, "same")
+    assert compare(old, new) == (0, "reload")
+    assert compare(old, big) == (0, "restart: tables")
+    assert compare(tmp_path / "none.yaml", new) == (0, "start")
+    assert compare(old, tmp_path / "none.yaml")[0] == 2
