@@ -514,7 +514,10 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("-i", "--inventory", required=True)
     deploy.add_argument("--check", action="store_true", help="dry run: report, change nothing")
     deploy.add_argument("--limit", help="only these hosts (Ansible pattern)")
-    deploy.add_argument("-e", "--extra-var", action="append", default=[], metavar="K=V")
+    deploy.add_argument("-e", "--extra-var", action="append", default=[], metavar="K=V",
+                        help="appliance_serial=N (hosts per batch, default 1) and "
+                             "appliance_max_fail_percentage=P (default 0) shape a rolling deploy")
+    deploy.add_argument("-v", "--verbose", action="count", default=0, help="Ansible's -v, -vv, ...")
     return p
 
 
@@ -541,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "deploy":
             from appliance.deploy import deploy
             return deploy(args.inventory, check=args.check, limit=args.limit,
-                          extra_vars=args.extra_var)
+                          extra_vars=args.extra_var, verbosity=args.verbose)
         if args.command == "bench":
             from appliance.bench import trex_command, vdev_command
             return (trex_command if args.verb == "trex" else vdev_command).run(args)

@@ -29,7 +29,8 @@ def parse_extra_vars(pairs: list[str]) -> dict:
 
 
 def deploy(inventory: str, check: bool = False, limit: str | None = None,
-           extra_vars: list[str] | None = None, playbooks: Path = PLAYBOOKS) -> int:
+           extra_vars: list[str] | None = None, playbooks: Path = PLAYBOOKS,
+           verbosity: int = 0) -> int:
     import ansible_runner
 
     if not Path(inventory).exists():
@@ -69,8 +70,9 @@ def deploy(inventory: str, check: bool = False, limit: str | None = None,
             private_data_dir=private, project_dir=str(playbooks), playbook="deploy.yml",
             inventory=str(Path(inventory).resolve()), limit=limit,
             extravars=parse_extra_vars(extra_vars or []), cmdline="--check" if check else None,
-            envvars=env, event_handler=on_event, quiet=True)
+            envvars=env, event_handler=on_event, quiet=True, verbosity=verbosity)
         stats = runner.stats or {}
+        output = runner.stdout.read() if runner.stdout else ""
     finally:
         shutil.rmtree(private, ignore_errors=True)
     hosts = sorted({h for kind in ("ok", "changed", "failures", "dark", "skipped")
@@ -82,7 +84,9 @@ def deploy(inventory: str, check: bool = False, limit: str | None = None,
     if runner.rc != 0 or failures:
         for f in failures:
             print(f"FAILED {f}", file=sys.stderr)
-        if not failures:
-            print(f"ansible-playbook exited {runner.rc} ({runner.status})", file=sys.stderr)
+        if not failures:  # Ansible's own reason (no such host, a syntax error): its last words
+            reason = [line for line in output.splitlines() if line.strip()][-4:]
+            print("\n".join(reason) or f"ansible-playbook exited {runner.rc} ({runner.status})",
+                  file=sys.stderr)
         return 1
     return 0

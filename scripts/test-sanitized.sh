@@ -33,9 +33,10 @@ PY
 # tests/e2e/test_dpdk_tools.py attaches DPDK secondary processes (dumpcap), which
 # must map the primary's memory at the same addresses; ASan's shadow memory
 # takes those ranges, so the attach fails ("Cannot get a virtual area").
-# test_frr_ospf.py and the bench tests spend their time in FRR, TRex, l3fwd and testpmd
-# (an OSPF adjacency, an NDR search, rate sampling), not in native code other tests do not
-# cover: normal pass only.
+# The FRR tests (OSPF, BGP) and the bench tests spend their time in FRR, TRex, l3fwd and testpmd
+# (adjacencies and sessions, an NDR search, rate sampling), not in native code other tests do not
+# cover (tests/native and tests/e2e/test_route_sync.py run route sync and ECMP): normal pass only.
 exec "$venv/bin/python" -m pytest -q -p no:cacheprovider --ignore=tests/deploy \
     --ignore=tests/e2e/test_dpdk_tools.py --ignore=tests/e2e/test_frr_ospf.py \
-    --ignore=tests/e2e/test_trex_bench.py --ignore=tests/e2e/test_bench_vdev.py "$@"
+    --ignore=tests/e2e/test_trex_bench.py --ignore=tests/e2e/test_bench_vdev.py \
+    --ignore=tests/e2e/test_frr_bgp.py "$@"

@@ -77,6 +77,8 @@ def site(tmp_path):
             inv.write_text(yaml.safe_dump({"all": {"hosts": {"localhost": h}}}))
             return inv
 
+        host_vars = host
+
         def supervisor(self) -> int:
             return int(self.pidfile.read_text().split()[0])
 
@@ -108,33 +110,7 @@ def test_deploy_runs_the_appliance_and_a_second_run_changes_nothing(site):
     assert "changed=0" in summary(second), second.stdout
 
 
-def test_check_mode_changes_nothing(site):
-    assert deploy(site.inventory()).returncode == 0
-    config_file = site.path / "etc" / "config.yaml"
-    before = config_file.read_text()
-    pid = site.pidfile.read_text()
-    more = [{"prefix": "10.1.0.0/16", "nexthop": 1}, {"prefix": "10.2.0.0/16", "nexthop": 1}]
-    r = deploy(site.inventory(routes=more), "--check")
-    assert r.returncode == 0, r.stdout
-    assert "check mode: nothing changed" in r.stdout
-    assert config_file.read_text() == before
-    assert site.pidfile.read_text() == pid, "not restarted"
-    assert site.routes() == ["10.1.0.0/16"]
-
-
-def test_broken_config_fails_before_the_running_appliance_is_touched(site):
-    assert deploy(site.inventory()).returncode == 0
-    pid = site.pidfile.read_text()
-    r = deploy(site.inventory(routes=[{"prefix": "10.1.0.0/16", "nexthop": 9}]))
-    assert r.returncode == 1
-    assert "FAILED localhost: Config, validated on the target before it replaces the old one" in r.stderr
-    assert "routes[0].nexthop: next hop 9 is not defined" in r.stderr
-    assert site.pidfile.read_text() == pid
-    assert site.routes() == ["10.1.0.0/16"]
-    assert "next hop 9" not in (site.path / "etc" / "config.yaml").read_text()
-
-
-def test_supervisor_restarts_an_appliance_that_dies(site):
+def test_the_supervisor_restarts_its_appliance_and_takes_it_along_when_killed(site):
     assert deploy(site.inventory()).returncode == 0
     supervisor = site.supervisor()
     child = int(subprocess.run(["pgrep", "-P", str(supervisor)], capture_output=True,
@@ -146,6 +122,21 @@ def test_supervisor_restarts_an_appliance_that_dies(site):
     assert health.returncode == 0, (site.path / "appliance.log").read_text()
     new_child = subprocess.run(["pgrep", "-P", str(supervisor)], capture_output=True, text=True).stdout.split()
     assert new_child and int(new_child[0]) != child
+    # Killed itself (kill -9): its appliance goes with it, nothing claims to run, and a
+    # redeploy starts afresh.
+    appliance = site.appliance_pid()
+    os.kill(supervisor, signal.SIGKILL)
+    assert wait_until(lambda: not os.path.exists(f"/proc/{appliance}"), timeout=30), \
+        "the appliance outlived its supervisor"
+    status = service(site, "status")
+    assert status.returncode == 3 and status.stdout.strip() == "not running"
+    assert service(site, "stop").stdout.strip() == "not running"
+    r = deploy(site.inventory())
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert site.supervisor() != supervisor
+    status = service(site, "status")
+    assert status.returncode == 0 and f"supervisor pid {site.supervisor()}, appliance pid " \
+        f"{site.appliance_pid()}" in status.stdout
 
 
 MORE_ROUTES = [{"prefix": "10.1.0.0/16", "nexthop": 1}, {"prefix": "10.2.0.0/16", "nexthop": 1}]
@@ -196,18 +187,27 @@ def test_a_route_only_change_is_reloaded_in_place_without_losing_a_packet(site):
     assert "changed=0" in summary(again), again.stdout
 
 
-def test_check_mode_validates_and_predicts(site):
+def test_check_mode_and_broken_configs_leave_the_running_appliance_untouched(site):
     assert deploy(site.inventory()).returncode == 0
-    pid = site.pidfile.read_text()
-    broken = deploy(site.inventory(routes=[{"prefix": "10.1.0.0/16", "nexthop": 9}]), "--check")
-    assert broken.returncode == 1, broken.stdout
-    assert "routes[0].nexthop: next hop 9 is not defined" in broken.stderr
+    config_file = site.path / "etc" / "config.yaml"
+    before, pid = config_file.read_text(), site.pidfile.read_text()
+    # --check changes nothing and says what a real run would do.
     reload = deploy(site.inventory(routes=MORE_ROUTES), "--check")
-    assert reload.returncode == 0 and "localhost: the config needs: reload" in reload.stdout, reload.stdout
-    restart = deploy(site.inventory(eal={**yaml.safe_load((site.path / "etc" / "config.yaml").read_text())["eal"],
-                                         "memory_mb": 320}), "--check")
+    assert reload.returncode == 0 and "check mode: nothing changed" in reload.stdout, reload.stdout
+    assert "localhost: the config needs: reload" in reload.stdout
+    eal = dict(yaml.safe_load(before)["eal"], memory_mb=320)
+    restart = deploy(site.inventory(eal=eal), "--check")
     assert "localhost: the config needs: restart: eal" in restart.stdout, restart.stdout
-    assert site.pidfile.read_text() == pid and site.routes() == ["10.1.0.0/16"]
+    # A broken config fails --check too (validated on the target), and a real run.
+    broken = site.inventory(routes=[{"prefix": "10.1.0.0/16", "nexthop": 9}])
+    checked = deploy(broken, "--check")
+    assert checked.returncode == 1 and "routes[0].nexthop: next hop 9 is not defined" in checked.stderr
+    r = deploy(broken)
+    assert r.returncode == 1
+    assert "FAILED localhost: Config, validated on the target before it replaces the old one" in r.stderr
+    assert "routes[0].nexthop: next hop 9 is not defined" in r.stderr
+    assert config_file.read_text() == before and site.pidfile.read_text() == pid, "not restarted"
+    assert site.routes() == ["10.1.0.0/16"]
 
 
 def test_a_run_that_fails_after_the_config_changed_is_repaired_by_the_next(site):
@@ -229,23 +229,6 @@ def test_a_run_that_fails_after_the_config_changed_is_repaired_by_the_next(site)
     fixed = deploy(inventory)
     assert fixed.returncode == 0 and "TASK Reload" in fixed.stdout, fixed.stdout
     assert site.routes() == ["10.1.0.0/16", "10.2.0.0/16"]
-
-
-def test_a_killed_supervisor_leaves_no_orphan_and_a_redeploy_starts_afresh(site):
-    assert deploy(site.inventory()).returncode == 0
-    supervisor, appliance = site.supervisor(), site.appliance_pid()
-    os.kill(supervisor, signal.SIGKILL)
-    assert wait_until(lambda: not os.path.exists(f"/proc/{appliance}"), timeout=30), \
-        "the appliance outlived its supervisor"
-    status = service(site, "status")
-    assert status.returncode == 3 and status.stdout.strip() == "not running"
-    assert service(site, "stop").stdout.strip() == "not running"
-    r = deploy(site.inventory())
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert site.supervisor() != supervisor
-    status = service(site, "status")
-    assert status.returncode == 0 and f"supervisor pid {site.supervisor()}, appliance pid " \
-        f"{site.appliance_pid()}" in status.stdout
 
 
 def test_a_pid_file_naming_another_process_is_not_believed(site):
@@ -275,3 +258,29 @@ def test_runtime_overrides_are_reported_and_kept_or_replaced_by_policy(site):
     assert site.routes() == ["10.2.0.0/16"] and "localhost: 0 runtime overrides" in r.stdout
     typo = deploy(site.inventory(), "-e", "appliance_runtime_changes=kept")
     assert typo.returncode == 1 and "appliance_runtime_changes must be keep or exact (is kept)" in typo.stderr
+
+
+def test_a_rolling_deploy_stops_at_the_first_batch_that_fails_its_health_gate(site):
+    """Two hosts, one per batch (the default): the first never turns healthy (its health
+    gate asks a socket nobody serves), so the second is never touched."""
+    first = dict(yaml.safe_load(yaml.safe_dump(site.host_vars)),
+                 appliance_socket=str(site.path / "nobody.sock"), appliance_health_wait=3)
+    second = yaml.safe_load(yaml.safe_dump(site.host_vars))
+    second.update(appliance_config_dir=str(site.path / "etc2"),
+                  appliance_pidfile=str(site.path / "second.pid"))
+    inv = site.path / "fleet.yml"
+    inv.write_text(yaml.safe_dump({"all": {"hosts": {"first": first, "second": second}}}))
+    try:
+        r = deploy(inv)
+    finally:
+        service(type("S", (), {"pidfile": site.path / "second.pid"}), "stop")
+    assert r.returncode == 1, r.stdout
+    assert "FAILED first: Health gate" in r.stderr, r.stderr
+    assert "  second:" not in r.stdout, "the second batch ran"
+    assert not (site.path / "etc2").exists() and not (site.path / "second.pid").exists()
+
+
+def test_ansible_s_own_reason_is_shown(site):
+    r = deploy(site.inventory(), "--limit", "nosuch")
+    assert r.returncode == 1
+    assert "nosuch" in r.stderr and "exited" not in r.stderr, r.stderr
