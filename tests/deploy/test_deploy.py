@@ -61,6 +61,9 @@ def site(tmp_path):
         "appliance_log": str(tmp_path / "appliance.log"),
         "appliance_hugepages": pages,  # what this host has: reserve nothing new
         "appliance_hugepages_persist": False,
+        # Boot files of this host stay untouched: the roles write these instead.
+        "appliance_hugepages_sysctl_file": str(tmp_path / "sysctl-hugepages.conf"),
+        "appliance_vfio_modules_file": str(tmp_path / "vfio.conf"),
         "appliance_service_mode": "supervisor",
         "appliance_config": config,
     }
@@ -70,9 +73,10 @@ def site(tmp_path):
         socket = config["api"]["socket"]
         pidfile = tmp_path / "supervisor.pid"
 
-        def inventory(self, **changes) -> Path:
+        def inventory(self, host_vars: dict | None = None, **changes) -> Path:
             h = yaml.safe_load(yaml.safe_dump(host))
             h["appliance_config"].update(changes)
+            h.update(host_vars or {})
             inv = tmp_path / f"inventory-{uuid.uuid4().hex[:6]}.yml"
             inv.write_text(yaml.safe_dump({"all": {"hosts": {"localhost": h}}}))
             return inv
@@ -217,11 +221,7 @@ def test_a_run_that_fails_after_the_config_changed_is_repaired_by_the_next(site)
     failing["all"]["hosts"]["localhost"]["appliance_nics"] = ["0000:99:1f.7"]  # no such NIC
     bad = site.path / "failing.yml"
     bad.write_text(yaml.safe_dump(failing))
-    vfio_conf = Path("/etc/modules-load.d/appliance-vfio.conf")
-    had_vfio_conf = vfio_conf.exists()
     r = deploy(bad)
-    if not had_vfio_conf:  # the vfio role's boot file, written on the way to the failure
-        vfio_conf.unlink(missing_ok=True)
     # (vfio or the NIC binding fails, whichever this host reaches first: after the config)
     assert r.returncode == 1 and "FAILED localhost" in r.stderr, r.stdout + r.stderr
     assert "10.2.0.0/16" in (site.path / "etc" / "config.yaml").read_text(), "the file changed"
@@ -284,3 +284,19 @@ def test_ansible_s_own_reason_is_shown(site):
     r = deploy(site.inventory(), "--limit", "nosuch")
     assert r.returncode == 1
     assert "nosuch" in r.stderr and "exited" not in r.stderr, r.stderr
+
+
+def test_boot_files_never_shrink_the_hugepage_pool_and_go_when_turned_off(site):
+    pages = site.host_vars["appliance_hugepages"]
+    sysctl, vfio = site.path / "sysctl-hugepages.conf", site.path / "vfio.conf"
+    vfio.write_text("vfio-pci\n")  # left by an earlier deploy that bound NICs
+    (site.path / "etc").mkdir()
+    (site.path / "etc" / "nics.conf").write_text("0000:01:00.0\n")
+    boot = {"appliance_hugepages_sysctl_file": str(sysctl), "appliance_vfio_modules_file": str(vfio),
+            "appliance_hugepages_persist": True, "appliance_hugepages": max(1, pages // 2)}
+    r = deploy(site.inventory(host_vars=boot))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sysctl.read_text() == f"vm.nr_hugepages = {pages}\n", "the host's pool, not less"
+    assert not vfio.exists() and not (site.path / "etc" / "nics.conf").exists(), "no NICs: gone"
+    r = deploy(site.inventory(host_vars=dict(boot, appliance_hugepages_persist=False)))
+    assert r.returncode == 0 and not sysctl.exists(), r.stdout
