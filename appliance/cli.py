@@ -361,6 +361,12 @@ def client_command(args: argparse.Namespace) -> int:
         _show(c.apply(read_yaml(args.file)), args.json)
     elif what == "reload":
         _show(c.reload(), args.json)
+    elif what == "diff":
+        from appliance.config import read_yaml
+        found = c.diff(read_yaml(args.file), keep_runtime_changes=not args.exact)
+        _show(found, args.json, lambda f: (
+            [f"restart needed: {', '.join(f['restart'])}"] if f["restart"] else []) + (
+            f["changes"] or ["no table changes"]))
     elif what == "overrides":
         found = c.overrides()
         total = sum(n for counts in found.values() for n in counts.values())
@@ -466,6 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
     leaf(sub, "stats", help="counters (--watch N: rates every N seconds)").add_argument(
         "--watch", type=float, metavar="N")
     leaf(sub, "apply", help="make the running tables those of a config file").add_argument("file")
+    diff = leaf(sub, "diff", help="what a config file would change in the running tables "
+                                  "(+ added, - removed, ~ changed); nothing is applied")
+    diff.add_argument("file")
+    diff.add_argument("--exact", action="store_true",
+                      help="as `apply` would (runtime changes replaced), not as a reload")
     leaf(sub, "overrides", help="runtime changes (API, CLI) that differ from the config in force")
     leaf(sub, "reload", help="re-read the running appliance's config file (as SIGHUP; runtime "
                              "changes kept) and say what changed")
@@ -513,6 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
     deploy = leaf(sub, "deploy", help="deploy with Ansible (playbooks/deploy.yml)")
     deploy.add_argument("-i", "--inventory", required=True)
     deploy.add_argument("--check", action="store_true", help="dry run: report, change nothing")
+    deploy.add_argument("--diff", action="store_true",
+                        help="show the config file's diff and the running tables' changes")
     deploy.add_argument("--limit", help="only these hosts (Ansible pattern)")
     deploy.add_argument("-e", "--extra-var", action="append", default=[], metavar="K=V",
                         help="appliance_serial=N (hosts per batch, default 1) and "
@@ -544,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "deploy":
             from appliance.deploy import deploy
             return deploy(args.inventory, check=args.check, limit=args.limit,
-                          extra_vars=args.extra_var, verbosity=args.verbose)
+                          extra_vars=args.extra_var, verbosity=args.verbose, diff=args.diff)
         if args.command == "bench":
             from appliance.bench import trex_command, vdev_command
             return (trex_command if args.verb == "trex" else vdev_command).run(args)

@@ -5,11 +5,13 @@ returns non-zero with the failed task's message when anything fails.
 """
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -28,9 +30,21 @@ def parse_extra_vars(pairs: list[str]) -> dict:
     return out
 
 
+def file_diff(diffs: Any) -> list[str]:
+    """Ansible's --diff data of a task (before/after texts) as a unified diff."""
+    out: list[str] = []
+    for d in diffs if isinstance(diffs, list) else [diffs] if diffs else []:
+        before, after = d.get("before"), d.get("after")
+        if isinstance(before, str) and isinstance(after, str) and before != after:
+            out += [line.rstrip("\n") for line in difflib.unified_diff(
+                before.splitlines(True), after.splitlines(True),
+                d.get("before_header", "before"), d.get("after_header", "after"))]
+    return out
+
+
 def deploy(inventory: str, check: bool = False, limit: str | None = None,
            extra_vars: list[str] | None = None, playbooks: Path = PLAYBOOKS,
-           verbosity: int = 0) -> int:
+           verbosity: int = 0, diff: bool = False) -> int:
     import ansible_runner
 
     if not Path(inventory).exists():
@@ -55,6 +69,8 @@ def deploy(inventory: str, check: bool = False, limit: str | None = None,
             print(f"  {data.get('host')}: {status}", flush=True)
             if data.get("task_action", "").endswith("debug") and res.get("msg"):
                 print(f"  {res['msg']}", flush=True)  # what the play reports: reload, overrides
+            for line in file_diff(res.get("diff")):
+                print(f"    {line}", flush=True)
             if status in ("FAILED", "UNREACHABLE"):
                 message = "; ".join(filter(None, (res.get("msg"), res.get("stderr"))))
                 message = message or res.get("stdout") or str(res)
@@ -69,7 +85,8 @@ def deploy(inventory: str, check: bool = False, limit: str | None = None,
         runner = ansible_runner.run(
             private_data_dir=private, project_dir=str(playbooks), playbook="deploy.yml",
             inventory=str(Path(inventory).resolve()), limit=limit,
-            extravars=parse_extra_vars(extra_vars or []), cmdline="--check" if check else None,
+            extravars=parse_extra_vars(extra_vars or []),
+            cmdline=" ".join(flag for flag, on in (("--check", check), ("--diff", diff)) if on) or None,
             envvars=env, event_handler=on_event, quiet=True, verbosity=verbosity)
         stats = runner.stats or {}
         output = runner.stdout.read() if runner.stdout else ""

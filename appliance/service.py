@@ -18,7 +18,8 @@ from appliance.eal import shutdown_eal
 from appliance.errors import AddressError, ConfigError, NeighborError, StorageError
 from appliance.host import hugepages
 from appliance.state import StateFile
-from appliance.tables import KINDS, Overlay, Tables, apply_diff, nexthop_value, rule_key, set_nexthop
+from appliance.tables import (KINDS, Overlay, Tables, apply_diff, describe_diff, nexthop_value,
+                              rule_key, set_nexthop)
 
 log = logging.getLogger("appliance.service")
 _MISSING = object()
@@ -240,6 +241,17 @@ class Service:
         with self.lock:
             self._check_restartless(new)
             return self._move_to(new, Overlay())
+
+    def diff(self, document: Any, keep_runtime_changes: bool = True) -> dict:
+        """What applying `document` would do to the running tables, without doing it: with
+        runtime changes kept on top (a reload) or replaced (apply). Also whether a restart
+        would be needed instead (then the table diff is what the restart would bring)."""
+        new = parse_config(document, "diff request")
+        with self.lock:
+            overlay = self.overlay if keep_runtime_changes else Overlay()
+            desired = overlay.over(Tables.from_config(new))
+            return {"restart": restart_needed(self.cfg, new),
+                    "changes": describe_diff(self.current, desired)}
 
     def overrides(self) -> dict:
         """Runtime changes that differ from the config in force, per table: set (added or

@@ -102,6 +102,22 @@ class Overlay:
                    rules={rule_key_parse(k): v for k, v in doc.get("rules", {}).items()})
 
 
+def describe_diff(current: Tables, desired: Tables) -> list[str]:
+    """What going from `current` to `desired` adds (+), removes (-) and changes (~), one
+    line per entry, as `appliance diff` and the deploy's --diff show it."""
+    lines = []
+    for kind in KINDS:
+        now, then = getattr(current, kind), getattr(desired, kind)
+        text = rule_key_text if kind == "rules" else str
+        for key in sorted(then.keys() - now.keys(), key=str):
+            lines.append(f"+ {kind[:-1]} {text(key)}: {then[key]}")
+        for key in sorted(now.keys() - then.keys(), key=str):
+            lines.append(f"- {kind[:-1]} {text(key)}: {now[key]}")
+        for key in sorted((k for k in now.keys() & then.keys() if now[k] != then[k]), key=str):
+            lines.append(f"~ {kind[:-1]} {text(key)}: {now[key]} -> {then[key]}")
+    return lines
+
+
 def apply_diff(dp: Dataplane, current: Tables, desired: Tables) -> None:
     """Moves the data plane from `current` to `desired`; on failure, back to `current`."""
     try:

@@ -227,6 +227,13 @@ def create_app(service: Service) -> FastAPI:
     def apply(document: Annotated[m.Json, Body(description="a config document as in the README")]):
         return s.apply(document, "apply request")
 
+    @app.post("/v1/diff", response_model=m.Json, responses=ERRORS,
+              summary="What a config document would change in the running tables (nothing is "
+                      "applied): with runtime changes kept (a reload) or not (apply)")
+    def diff(document: Annotated[m.Json, Body(description="a config document as in the README")],
+             keep_runtime_changes: bool = True):
+        return s.diff(document, keep_runtime_changes)
+
     @app.get("/v1/overrides", response_model=m.Json,
              summary="Runtime changes that differ from the config in force, per table")
     def overrides():

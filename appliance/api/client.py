@@ -199,6 +199,11 @@ class Client:
     def health(self) -> dict:
         return self.request("GET", "/v1/health")
 
+    def diff(self, document: dict, keep_runtime_changes: bool = True) -> dict:
+        """{restart: [sections], changes: ["+ route ...", ...]}: what `document` would change."""
+        return self.request("POST", "/v1/diff", document,
+                            keep_runtime_changes=str(keep_runtime_changes).lower())
+
     def overrides(self) -> dict:
         """Runtime changes that differ from the config, per table: {set, deleted}."""
         return self.request("GET", "/v1/overrides")

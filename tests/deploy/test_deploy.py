@@ -20,6 +20,7 @@ import yaml
 from appliance import Client
 from appliance.demo import DEMO_WAN_MAC, write_demo_pcap
 from appliance.host.hugepages import hugepages_usable, read_state
+from tests.deploy.ssh_target import SshTarget
 from tests.e2e.conftest import wait_until
 
 APPLIANCE = [sys.executable, "-m", "appliance"]
@@ -199,6 +200,10 @@ def test_check_mode_and_broken_configs_leave_the_running_appliance_untouched(sit
     reload = deploy(site.inventory(routes=MORE_ROUTES), "--check")
     assert reload.returncode == 0 and "check mode: nothing changed" in reload.stdout, reload.stdout
     assert "localhost: the config needs: reload" in reload.stdout
+    diffed = deploy(site.inventory(routes=MORE_ROUTES), "--check", "--diff")
+    assert "+ route 10.2.0.0/16: 1" in diffed.stdout, diffed.stdout  # the running tables'
+    file_lines = [line.strip() for line in diffed.stdout.splitlines() if line.startswith("    ")]
+    assert any(line.startswith("+") and "10.2.0.0/16" in line for line in file_lines), file_lines
     eal = dict(yaml.safe_load(before)["eal"], memory_mb=320)
     restart = deploy(site.inventory(eal=eal), "--check")
     assert "localhost: the config needs: restart: eal" in restart.stdout, restart.stdout
@@ -300,3 +305,23 @@ def test_boot_files_never_shrink_the_hugepage_pool_and_go_when_turned_off(site):
     assert not vfio.exists() and not (site.path / "etc" / "nics.conf").exists(), "no NICs: gone"
     r = deploy(site.inventory(host_vars=dict(boot, appliance_hugepages_persist=False)))
     assert r.returncode == 0 and not sysctl.exists(), r.stdout
+
+
+@pytest.fixture
+def ssh_target(tmp_path):
+    target = SshTarget(tmp_path)
+    yield target
+    target.close()
+
+
+def test_deploy_over_ssh_as_a_sudo_user(site, ssh_target):
+    """As an operator reaches a router: SSH to a user with sudo, become root."""
+    first = deploy(site.inventory(host_vars=ssh_target.host_vars()))
+    assert first.returncode == 0, first.stdout + first.stderr
+    with Client(site.socket) as c:
+        assert c.health() == {"status": "ok"}
+    second = deploy(site.inventory(host_vars=ssh_target.host_vars()))
+    assert second.returncode == 0 and "changed=0" in summary(second), second.stdout
+    more = deploy(site.inventory(host_vars=ssh_target.host_vars(), routes=MORE_ROUTES))
+    assert more.returncode == 0 and "localhost: the config needs: reload" in more.stdout, more.stdout
+    assert site.routes() == ["10.1.0.0/16", "10.2.0.0/16"]

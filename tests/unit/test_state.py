@@ -135,3 +135,16 @@ def test_a_write_refused_for_a_full_disk_leaves_nothing_behind(small_disk):
     accepted = 200 - refused
     assert len(replayed) == 1 + 100 * accepted
     assert all(f"11.{i}.0.0/24" in replayed for i in range(accepted))
+
+
+def test_a_table_diff_says_what_is_added_removed_and_changed():
+    from appliance.tables import Tables, describe_diff, nexthop_value
+    now = Tables(routes={"10.1.0.0/16": 1, "10.3.0.0/16": 1},
+                 nexthops={1: nexthop_value("lan0", "02:00:00:00:00:01")})
+    then = Tables(routes={"10.1.0.0/16": 2, "10.2.0.0/16": 1},
+                  nexthops={1: nexthop_value("lan0", "02:00:00:00:00:01"),
+                            2: nexthop_value("lan1", gateway="10.0.2.2")})
+    assert describe_diff(now, then) == [
+        "+ nexthop 2: {'port': 'lan1', 'mac': None, 'src_mac': None, 'gateway': '10.0.2.2'}",
+        "+ route 10.2.0.0/16: 1", "- route 10.3.0.0/16: 1", "~ route 10.1.0.0/16: 1 -> 2"]
+    assert describe_diff(then, then) == []
