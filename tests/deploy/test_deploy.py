@@ -202,8 +202,9 @@ def test_check_mode_and_broken_configs_leave_the_running_appliance_untouched(sit
     assert "localhost: the config needs: reload" in reload.stdout
     diffed = deploy(site.inventory(routes=MORE_ROUTES), "--check", "--diff")
     assert "+ route 10.2.0.0/16: 1" in diffed.stdout, diffed.stdout  # the running tables'
-    file_lines = [line.strip() for line in diffed.stdout.splitlines() if line.startswith("    ")]
-    assert any(line.startswith("+") and "10.2.0.0/16" in line for line in file_lines), file_lines
+    assert "localhost config file:\n--- " in diffed.stdout, diffed.stdout
+    assert any(line.startswith("+") and "10.2.0.0/16" in line and not line.startswith("+ route")
+               for line in diffed.stdout.splitlines()), diffed.stdout  # the file's unified diff
     eal = dict(yaml.safe_load(before)["eal"], memory_mb=320)
     restart = deploy(site.inventory(eal=eal), "--check")
     assert "localhost: the config needs: restart: eal" in restart.stdout, restart.stdout
