@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 
-from appliance import __version__
-from appliance.config import DEFAULT_SOCKET, ROUTE_PROTOCOLS
+from appliance.well_known import DEFAULT_SOCKET, ROUTE_PROTOCOLS
 from appliance.errors import ApplianceError, ConfigError, StateError
 
 
+SOURCE_TREE = Path(__file__).resolve().parent.parent  # a checkout: pyproject.toml beside us
 PROTOCOL_NAMES = {number: name for name, number in ROUTE_PROTOCOLS.items()}
 
 
@@ -251,10 +251,11 @@ def health(args: argparse.Namespace, timeout: float) -> int:
     while True:
         try:
             with Client(args.socket, timeout=5) as c:
-                if c.health()["status"] == "ok" and c.request("GET", "/v1/ready")["ready"]:
+                answer = c.health()
+                if answer["status"] == "ok" and c.request("GET", "/v1/ready")["ready"]:
                     down = [p["name"] for p in c.ports() if not p["link_up"]]
                     if not down:
-                        print("healthy")
+                        print(f"healthy (version {answer['version']})")
                         return 0
                     problem = f"link down on port {', '.join(down)}"
                 else:
@@ -265,6 +266,17 @@ def health(args: argparse.Namespace, timeout: float) -> int:
             print(f"not healthy: {problem}", file=sys.stderr)
             return 1
         time.sleep(0.2)
+
+
+def wheel(args: argparse.Namespace) -> int:
+    from appliance import wheelhouse
+    built = wheelhouse.build(args.source, args.cache or wheelhouse.DEFAULT_CACHE)
+    if args.json:
+        print(json.dumps({"archive": str(built.archive), "version": built.version,
+                          "built": built.built}))
+    else:
+        print(f"{built.archive} ({'built' if built.built else 'cached'})")
+    return 0
 
 
 def _client(args: argparse.Namespace):
@@ -531,6 +543,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="appliance_serial=N (hosts per batch, default 1) and "
                              "appliance_max_fail_percentage=P (default 0) shape a rolling deploy")
     deploy.add_argument("-v", "--verbose", action="count", default=0, help="Ansible's -v, -vv, ...")
+
+    wheel = leaf(sub, "wheel", help="build (or take from the cache) the wheelhouse a deploy ships")
+    wheel.add_argument("--source", type=Path, default=SOURCE_TREE,
+                       help="the source tree (default: the one this appliance runs from)")
+    wheel.add_argument("--cache", type=Path, help="where wheelhouses are kept "
+                       "(default ~/.cache/appliance/wheelhouses)")
     return p
 
 
@@ -538,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "version":
+            from appliance import __version__
             print(__version__)
             return 0
         if args.command == "run":
@@ -558,6 +577,8 @@ def main(argv: list[str] | None = None) -> int:
             from appliance.deploy import deploy
             return deploy(args.inventory, check=args.check, limit=args.limit,
                           extra_vars=args.extra_var, verbosity=args.verbose, diff=args.diff)
+        if args.command == "wheel":
+            return wheel(args)
         if args.command == "bench":
             from appliance.bench import trex_command, vdev_command
             return (trex_command if args.verb == "trex" else vdev_command).run(args)

@@ -21,9 +21,9 @@ from appliance.dataplane import (PROTOCOLS, DataplaneConfig, PortConfig, RouteSy
 from appliance.decode import MAX_BYTES, load_yaml, shorten
 from appliance.eal import HOST_CPUS, EalOptions, port_kind
 from appliance.errors import ConfigError
+from appliance.well_known import DEFAULT_SOCKET, ROUTE_PROTOCOLS, ROUTE_TABLES
 
 MAC_PATTERN = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
-DEFAULT_SOCKET = "/run/appliance/appliance.sock"
 MAX_ERRORS = 20  # error lines shown; a million bad routes are summed up after these
 
 
@@ -202,13 +202,6 @@ class ApiSection(Strict):
     token_file: FilePath | None = None
     read_timeout_s: float = Field(30, gt=0, le=3600)  # a whole request must arrive in this
     max_connections: int = Field(256, ge=1, le=65536)  # per listener; more get a 503
-
-
-# Route protocols as iproute2 names them (/etc/iproute2/rt_protos), the ones routing
-# daemons install with; a number names any other.
-ROUTE_PROTOCOLS = {"boot": 3, "static": 4, "zebra": 11, "bird": 12, "dhcp": 16, "babel": 42,
-                   "openr": 99, "bgp": 186, "isis": 187, "ospf": 188, "rip": 189, "eigrp": 192}
-ROUTE_TABLES = {"main": 254, "default": 253}
 
 
 class RouteSyncSection(Strict):

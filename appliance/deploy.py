@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from appliance.errors import ConfigError
+from appliance.errors import ConfigError, DeployError
 
 PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
 
@@ -45,7 +45,11 @@ def file_diff(diffs: Any) -> list[str]:
 def deploy(inventory: str, check: bool = False, limit: str | None = None,
            extra_vars: list[str] | None = None, playbooks: Path = PLAYBOOKS,
            verbosity: int = 0, diff: bool = False) -> int:
-    import ansible_runner
+    try:
+        import ansible_runner
+    except ImportError:
+        raise DeployError("Ansible is not installed with this appliance: "
+                          "pip install 'appliance[deploy]'") from None
 
     if not Path(inventory).exists():
         raise ConfigError(f"{inventory}: no such inventory file")
@@ -72,7 +76,9 @@ def deploy(inventory: str, check: bool = False, limit: str | None = None,
             for line in file_diff(res.get("diff")):
                 print(f"    {line}", flush=True)
             if status in ("FAILED", "UNREACHABLE"):
-                message = "; ".join(filter(None, (res.get("msg"), res.get("stderr"))))
+                items = [r for r in res.get("results", []) if isinstance(r, dict) and r.get("failed")]
+                message = "; ".join(filter(None, [r.get("msg") for r in items] or [res.get("msg")]))
+                message = "; ".join(filter(None, (message, res.get("stderr"))))
                 message = message or res.get("stdout") or str(res)
                 failures.append(f"{data.get('host')}: {data.get('task')}: {message}".strip())
         return True

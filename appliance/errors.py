@@ -31,8 +31,13 @@ class BenchError(ApplianceError):
     """A benchmark cannot run: no TRex client or server, ports that do not fit, bad sizes."""
 
 
+class DeployError(ApplianceError):
+    """A deploy cannot start: the artifact does not build, Ansible is not installed."""
+
+
 __all__ = [
     "BenchError",
+    "DeployError",
     "AddressError",
     "ApplianceError",
     "ConfigError",

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 from concurrent.futures import ThreadPoolExecutor
-
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from typing import TYPE_CHECKING
 
 from appliance.errors import PortError
+
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
 
 
 # pyroute2's synchronous API runs an event loop of its own: never inside the API's.
@@ -41,6 +42,8 @@ def prepare(name: str) -> None:
     the API or route sync), addresses kept while down, up."""
     # The interface goes down with its port's link: IPv6 addresses must stay (Linux drops
     # them on down by default) as the IPv4 ones do.
+    from pyroute2 import IPRoute  # 0.1 s to import: only where a port has a kernel interface
+
     for setting, value in (("accept_ra", "0"), ("keep_addr_on_down", "1")):
         with open(f"/proc/sys/net/ipv6/conf/{name}/{setting}", "w") as f:
             f.write(value)
@@ -53,6 +56,9 @@ def prepare(name: str) -> None:
 @_in_thread
 def address(name: str, prefix: str, add: bool) -> None:
     """Adds or removes one of the port's addresses on its kernel interface."""
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
     iface = ipaddress.ip_interface(prefix)
     with IPRoute() as ipr:
         try:

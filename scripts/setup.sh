@@ -36,5 +36,5 @@ fi
 
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -e '.[test]' pybind11  # pybind11: for scripts/test-sanitized.sh
+.venv/bin/pip install -q -e '.[deploy,bench,test]' pybind11  # pybind11: for scripts/test-sanitized.sh
 echo "ready: . .venv/bin/activate"

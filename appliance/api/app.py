@@ -68,6 +68,7 @@ def create_app(service: Service) -> FastAPI:
                   docs_url=None, redoc_url=None, description=DESCRIPTION)
     app.router.route_class = BoundedRoute
     s = service
+    from appliance import __version__ as version  # what this process loaded (an upgrade shows)
 
     @app.exception_handler(ApplianceError)
     async def appliance_error(request: Request, e: ApplianceError) -> JSONResponse:
@@ -105,7 +106,7 @@ def create_app(service: Service) -> FastAPI:
     # Answered on the event loop (no thread hop, ~0.4 ms less): they take no lock.
     @app.get("/v1/health", response_model=m.Health, summary="Liveness")
     async def health():
-        return {"status": "ok"}
+        return {"status": "ok", "version": version}
 
     @app.get("/v1/ready", response_model=m.Ready, summary="Readiness (workers forwarding)")
     async def ready():

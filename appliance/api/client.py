@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from appliance.api.errors import from_body
-from appliance.config import DEFAULT_SOCKET
+from appliance.well_known import DEFAULT_SOCKET
 from appliance.errors import StateError
 
 

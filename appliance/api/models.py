@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Literal
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from appliance.config import (Id, NeighborSection, NextHopSection, RouteSection, RuleSection,
                               Strict)
@@ -74,6 +74,7 @@ class Set(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+    version: str = Field(description="the appliance's version, as this process loaded it")
 
 
 class Ready(BaseModel):
