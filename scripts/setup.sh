@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 packages=(libdpdk-dev dpdk dpdk-dev dpdk-doc pkg-config build-essential cmake python3-venv python3-dev
           libmnl-dev iproute2 iputils-ping iputils-tracepath traceroute iperf3 frr xz-utils
-          openssh-server sudo)  # the last two: the deploy tests reach this host over SSH
+          openssh-server sudo python3-apt)  # the last three: deploy tests (SSH to this host, its apt)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -20,6 +20,7 @@ import yaml
 from appliance import Client
 from appliance.demo import DEMO_WAN_MAC, write_demo_pcap
 from appliance.host.hugepages import hugepages_usable, read_state
+from tests.deploy import wheels
 from tests.deploy.ssh_target import SshTarget
 from tests.e2e.conftest import wait_until
 
@@ -98,21 +99,6 @@ def site(tmp_path):
     yield Site()
     subprocess.run([*APPLIANCE, "service", "stop", "--pidfile", str(tmp_path / "supervisor.pid")],
                    capture_output=True, timeout=120)
-
-
-def test_deploy_runs_the_appliance_and_a_second_run_changes_nothing(site):
-    first = deploy(site.inventory())
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert "TASK Config, validated on the target" in first.stdout
-    assert "failed=0" in summary(first)
-    with Client(site.socket) as c:
-        assert c.health()["status"] == "ok"
-        assert wait_until(lambda: c.stats()["ports"]["lan0"]["opackets"] > 10_000), "forwarding"
-    assert site.routes() == ["10.1.0.0/16"]
-
-    second = deploy(site.inventory())
-    assert second.returncode == 0, second.stdout
-    assert "changed=0" in summary(second), second.stdout
 
 
 def test_the_supervisor_restarts_its_appliance_and_takes_it_along_when_killed(site):
@@ -315,14 +301,58 @@ def ssh_target(tmp_path):
     target.close()
 
 
-def test_deploy_over_ssh_as_a_sudo_user(site, ssh_target):
-    """As an operator reaches a router: SSH to a user with sudo, become root."""
-    first = deploy(site.inventory(host_vars=ssh_target.host_vars()))
+@pytest.fixture(scope="session")
+def wheelhouse() -> Path:
+    return wheels.build()  # once per source: cached in ~/.cache/appliance/wheelhouses
+
+
+def test_over_ssh_a_wheelhouse_is_installed_upgraded_and_rolled_back(site, ssh_target, wheelhouse):
+    """As an operator reaches a router: SSH to a user with sudo, become root. The appliance
+    arrives as a wheelhouse built on the controller and is installed offline into its own
+    virtualenv; a new build restarts it into the new version, the old one rolls it back."""
+    prefix = site.path / "opt" / "appliance"
+    router = dict(ssh_target.host_vars(), appliance_install=True, appliance_prefix=str(prefix),
+                  appliance_bin=str(prefix / "bin" / "appliance"))
+    first = deploy(site.inventory(host_vars=router))
     assert first.returncode == 0, first.stdout + first.stderr
+    assert "localhost: appliance not installed -> 0.1.0" in first.stdout, first.stdout
     with Client(site.socket) as c:
-        assert c.health()["status"] == "ok"
-    second = deploy(site.inventory(host_vars=ssh_target.host_vars()))
+        assert c.health() == {"status": "ok", "version": "0.1.0"}
+        assert wait_until(lambda: c.stats()["ports"]["lan0"]["opackets"] > 10_000), "forwarding"
+    assert site.routes() == ["10.1.0.0/16"]
+    installed = subprocess.run([prefix / "bin" / "python", "-c", "import appliance._native as n; print(n.__file__)"],
+                               cwd=site.path, capture_output=True, text=True)
+    assert installed.stdout.startswith(str(prefix)), installed.stdout + installed.stderr
+
+    second = deploy(site.inventory(host_vars=router))
     assert second.returncode == 0 and "changed=0" in summary(second), second.stdout
-    more = deploy(site.inventory(host_vars=ssh_target.host_vars(), routes=MORE_ROUTES))
-    assert more.returncode == 0 and "localhost: the config needs: reload" in more.stdout, more.stdout
-    assert site.routes() == ["10.1.0.0/16", "10.2.0.0/16"]
+    assert "localhost: appliance 0.1.0 installed, unchanged" in second.stdout
+
+    supervisor = site.supervisor()
+    newer = wheels.with_version(wheelhouse, "0.1.1", site.path)
+    checked = deploy(site.inventory(host_vars=dict(router, appliance_wheelhouse=str(newer))), "--check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "localhost: appliance 0.1.0 -> (check mode: a new build would be installed)" in checked.stdout
+    assert "localhost: restart: a new build" in checked.stdout, checked.stdout
+    with Client(site.socket) as c:
+        assert c.health()["version"] == "0.1.0", "--check changed nothing"
+    upgrade = deploy(site.inventory(host_vars=dict(router, appliance_wheelhouse=str(newer))))
+    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+    assert "localhost: appliance 0.1.0 -> 0.1.1" in upgrade.stdout
+    assert "localhost: restart: a new build" in upgrade.stdout, upgrade.stdout
+    with Client(site.socket) as c:
+        assert c.health()["version"] == "0.1.1", "the running appliance loaded the upgrade"
+    assert site.supervisor() != supervisor
+
+    rollback = deploy(site.inventory(host_vars=dict(router, appliance_wheelhouse=str(wheelhouse)),
+                                     routes=MORE_ROUTES))
+    assert rollback.returncode == 0, rollback.stdout + rollback.stderr
+    assert "localhost: appliance 0.1.1 -> 0.1.0" in rollback.stdout
+    with Client(site.socket) as c:
+        assert c.health()["version"] == "0.1.0"
+    assert site.routes() == ["10.1.0.0/16", "10.2.0.0/16"], "the config the restart read"
+
+    again = deploy(site.inventory(host_vars=router, routes=MORE_ROUTES[:1]))
+    assert again.returncode == 0 and "localhost: the config needs: reload" in again.stdout, again.stdout
+    assert "TASK Restart the supervisor\n  localhost: skipped" in again.stdout, "the same build"
+    assert site.routes() == ["10.1.0.0/16"]
