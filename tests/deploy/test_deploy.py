@@ -161,7 +161,7 @@ def test_a_route_only_change_is_reloaded_in_place_without_losing_a_packet(site):
     assert r.returncode == 0, r.stdout + r.stderr
     assert len(samples) > 20 and all(b > a for a, b in zip(samples, samples[1:])), \
         "lan0 stopped forwarding during the deploy"
-    assert "TASK Reload: tables only, no forwarding gap (keep runtime changes)" in r.stdout
+    assert "TASK Reload: tables only, no forwarding gap; runtime changes: keep" in r.stdout
     assert "TASK Restart the supervisor\n  localhost: skipped" in r.stdout, r.stdout
     assert "localhost: the config needs: reload" in r.stdout
     assert site.routes() == ["10.1.0.0/16", "10.2.0.0/16"]
@@ -246,7 +246,7 @@ def test_runtime_overrides_are_reported_and_kept_or_replaced_by_policy(site):
     inv.write_text(yaml.safe_dump(exact))
     r = deploy(inv)
     assert r.returncode == 0, r.stdout
-    assert "TASK Reload: tables only, no forwarding gap (exact runtime changes)" in r.stdout
+    assert "TASK Reload: tables only, no forwarding gap; runtime changes: exact" in r.stdout
     assert site.routes() == ["10.2.0.0/16"] and "localhost: 0 runtime overrides" in r.stdout
     typo = deploy(site.inventory(), "-e", "appliance_runtime_changes=kept")
     assert typo.returncode == 1 and "value of appliance_runtime_changes must be one of: keep, exact, got: kept" in typo.stderr, typo.stderr
