@@ -356,3 +356,26 @@ def test_over_ssh_a_wheelhouse_is_installed_upgraded_and_rolled_back(site, ssh_t
     assert again.returncode == 0 and "localhost: the config needs: reload" in again.stdout, again.stdout
     assert "TASK Restart the supervisor\n  localhost: skipped" in again.stdout, "the same build"
     assert site.routes() == ["10.1.0.0/16"]
+
+
+def test_host_tuning_writes_what_the_doctor_checks_and_says_a_reboot_is_needed(site):
+    """Opt-in: the kernel command line for the worker CPUs at the next boot (a grub drop-in;
+    this host has no grub and is not rebooted), irqbalance kept off them, and `appliance
+    doctor` passing at the end, its warnings shown."""
+    grub, irqbalance = site.path / "grub.d" / "appliance.cfg", site.path / "irqbalance"
+    tuning = {"appliance_tuning": True, "appliance_tuning_grub_file": str(grub),
+              "appliance_tuning_irqbalance_file": str(irqbalance)}
+    r = deploy(site.inventory(host_vars=tuning))
+    assert r.returncode == 0, r.stdout + r.stderr
+    words = "isolcpus=managed_irq,domain,1 nohz_full=1 rcu_nocbs=1 intel_iommu=on iommu=pt"
+    assert f'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX {words}"' in grub.read_text()
+    assert irqbalance.read_text() == "IRQBALANCE_BANNED_CPULIST=1\n"
+    running = Path("/proc/cmdline").read_text().split()
+    pending = [w for w in words.split() if w not in running]
+    assert f"localhost: reboot needed for: {' '.join(pending)}" in r.stdout, r.stdout
+    assert "localhost doctor:\n" in r.stdout and "cpu_isolation" in r.stdout
+    again = deploy(site.inventory(host_vars=tuning))
+    assert again.returncode == 0 and "changed=0" in summary(again), again.stdout
+    typo = deploy(site.inventory(host_vars=dict(tuning, appliance_tuning_governor="turbo")))
+    assert typo.returncode == 1 and "appliance_tuning_governor must be one of" in typo.stderr
+    assert irqbalance.read_text() == "IRQBALANCE_BANNED_CPULIST=1\n"
