@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 import yaml
 
-import appliance
+from appliance import __version__ as VERSION
 from appliance import Client
 from appliance.errors import ApplianceError, ConfigError, NextHopError, RouteError
 from tests.e2e.conftest import cli, free_port, wait_until
@@ -66,7 +66,7 @@ def test_bad_requests_get_4xx_with_the_reason_and_forwarding_goes_on(appliance):
         resp = c._conn.getresponse()
         assert resp.status == 404 and resp.read()
         assert wait_until(lambda: tx(c, "lan0") > before + 100_000), "still forwarding"
-        assert c.health() == {"status": "ok", "version": appliance.__version__}
+        assert c.health() == {"status": "ok", "version": VERSION}
 
 
 def test_cli_errors_exit_1_and_name_the_problem(appliance):
