@@ -44,6 +44,14 @@ class DataplaneCollector:
             for port, counters in s["ports"].items():
                 m.add_metric([port], counters[key])
             yield m
+        queues = CounterMetricFamily("appliance_port_rx_queue_packets",
+                                     "Port packets received per rx queue (RSS spread)",
+                                     labels=["port", "queue"])
+        for port, counters in s["ports"].items():
+            for key, n in counters.items():
+                if key.startswith("rx_q") and key.endswith("_packets"):
+                    queues.add_metric([port, key[4:-8]], n)
+        yield queues
         drops = CounterMetricFamily("appliance_drops", "Packets dropped, by reason",
                                     labels=["reason"])
         for reason, n in s["drops"].items():

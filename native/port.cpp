@@ -1,5 +1,6 @@
 #include "port.h"
 
+#include <algorithm>
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
 #include <rte_eth_ring.h>
@@ -258,9 +259,16 @@ PortState Port::state() const {
 std::map<std::string, uint64_t> Port::counters() const {
     rte_eth_stats st{};
     rte_eth_stats_get(port_id_, &st);
-    return {{"ipackets", st.ipackets}, {"opackets", st.opackets}, {"ibytes", st.ibytes},
-            {"obytes", st.obytes},     {"imissed", st.imissed},   {"ierrors", st.ierrors},
-            {"oerrors", st.oerrors},   {"rx_nombuf", st.rx_nombuf}};
+    std::map<std::string, uint64_t> out{
+        {"ipackets", st.ipackets}, {"opackets", st.opackets}, {"ibytes", st.ibytes},
+        {"obytes", st.obytes},     {"imissed", st.imissed},   {"ierrors", st.ierrors},
+        {"oerrors", st.oerrors},   {"rx_nombuf", st.rx_nombuf}};
+    // Per rx queue (ethdev's xstats names): how RSS spread the load over the queues.
+    const uint16_t queues = std::min<uint16_t>(spec_.rx_queues, RTE_ETHDEV_QUEUE_STAT_CNTRS);
+    if (queues > 1)
+        for (uint16_t q = 0; q < queues; ++q)
+            out["rx_q" + std::to_string(q) + "_packets"] = st.q_ipackets[q];
+    return out;
 }
 
 rte_ring* Port::rx_ring(uint16_t q) const {

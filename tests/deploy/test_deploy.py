@@ -182,11 +182,10 @@ def test_check_mode_and_broken_configs_leave_the_running_appliance_untouched(sit
     assert deploy(site.inventory()).returncode == 0
     config_file = site.path / "etc" / "config.yaml"
     before, pid = config_file.read_text(), site.pidfile.read_text()
-    # --check changes nothing and says what a real run would do.
-    reload = deploy(site.inventory(routes=MORE_ROUTES), "--check")
-    assert reload.returncode == 0 and "check mode: nothing changed" in reload.stdout, reload.stdout
-    assert "localhost: the config needs: reload" in reload.stdout
+    # --check changes nothing and says what a real run would do; --diff shows how.
     diffed = deploy(site.inventory(routes=MORE_ROUTES), "--check", "--diff")
+    assert diffed.returncode == 0 and "check mode: nothing changed" in diffed.stdout, diffed.stdout
+    assert "localhost: the config needs: reload" in diffed.stdout
     assert "+ route 10.2.0.0/16: 1" in diffed.stdout, diffed.stdout  # the running tables'
     assert "localhost config file:\n--- " in diffed.stdout, diffed.stdout
     assert any(line.startswith("+") and "10.2.0.0/16" in line and not line.startswith("+ route")
@@ -278,22 +277,6 @@ def test_ansible_s_own_reason_is_shown(site):
     assert "nosuch" in r.stderr and "exited" not in r.stderr, r.stderr
 
 
-def test_boot_files_never_shrink_the_hugepage_pool_and_go_when_turned_off(site):
-    pages = site.host_vars["appliance_hugepages"]
-    sysctl, vfio = site.path / "sysctl-hugepages.conf", site.path / "vfio.conf"
-    vfio.write_text("vfio-pci\n")  # left by an earlier deploy that bound NICs
-    (site.path / "etc").mkdir()
-    (site.path / "etc" / "nics.conf").write_text("0000:01:00.0\n")
-    boot = {"appliance_hugepages_sysctl_file": str(sysctl), "appliance_vfio_modules_file": str(vfio),
-            "appliance_hugepages_persist": True, "appliance_hugepages": max(1, pages // 2)}
-    r = deploy(site.inventory(host_vars=boot))
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert sysctl.read_text() == f"vm.nr_hugepages = {pages}\n", "the host's pool, not less"
-    assert not vfio.exists() and not (site.path / "etc" / "nics.conf").exists(), "no NICs: gone"
-    r = deploy(site.inventory(host_vars=dict(boot, appliance_hugepages_persist=False)))
-    assert r.returncode == 0 and not sysctl.exists(), r.stdout
-
-
 @pytest.fixture
 def ssh_target(tmp_path):
     target = SshTarget(tmp_path)
@@ -352,21 +335,27 @@ def test_over_ssh_a_wheelhouse_is_installed_upgraded_and_rolled_back(site, ssh_t
         assert c.health()["version"] == "0.1.0"
     assert site.routes() == ["10.1.0.0/16", "10.2.0.0/16"], "the config the restart read"
 
-    again = deploy(site.inventory(host_vars=router, routes=MORE_ROUTES[:1]))
-    assert again.returncode == 0 and "localhost: the config needs: reload" in again.stdout, again.stdout
-    assert "TASK Restart the supervisor\n  localhost: skipped" in again.stdout, "the same build"
-    assert site.routes() == ["10.1.0.0/16"]
 
-
-def test_host_tuning_writes_what_the_doctor_checks_and_says_a_reboot_is_needed(site):
-    """Opt-in: the kernel command line for the worker CPUs at the next boot (a grub drop-in;
-    this host has no grub and is not rebooted), irqbalance kept off them, and `appliance
-    doctor` passing at the end, its warnings shown."""
+def test_boot_files_and_host_tuning(site):
+    """Boot: the hugepage sysctl file never shrinks the host's pool, features turned off
+    take their files along. Tuning (opt-in): the kernel command line for the worker CPUs
+    at the next boot (a grub drop-in; this host has no grub and is not rebooted),
+    irqbalance kept off them, `appliance doctor` passing at the end, its warnings shown.
+    Every file goes to the test's directory: this host's /etc stays as it is."""
+    pages = site.host_vars["appliance_hugepages"]
+    sysctl, vfio = site.path / "sysctl-hugepages.conf", site.path / "vfio.conf"
     grub, irqbalance = site.path / "grub.d" / "appliance.cfg", site.path / "irqbalance"
-    tuning = {"appliance_tuning": True, "appliance_tuning_grub_file": str(grub),
-              "appliance_tuning_irqbalance_file": str(irqbalance)}
-    r = deploy(site.inventory(host_vars=tuning))
+    vfio.write_text("vfio-pci\n")  # left by an earlier deploy that bound NICs
+    (site.path / "etc").mkdir()
+    (site.path / "etc" / "nics.conf").write_text("0000:01:00.0\n")
+    host = {"appliance_hugepages_sysctl_file": str(sysctl), "appliance_vfio_modules_file": str(vfio),
+            "appliance_hugepages_persist": True, "appliance_hugepages": max(1, pages // 2),
+            "appliance_tuning": True, "appliance_tuning_grub_file": str(grub),
+            "appliance_tuning_irqbalance_file": str(irqbalance)}
+    r = deploy(site.inventory(host_vars=host))
     assert r.returncode == 0, r.stdout + r.stderr
+    assert sysctl.read_text() == f"vm.nr_hugepages = {pages}\n", "the host's pool, not less"
+    assert not vfio.exists() and not (site.path / "etc" / "nics.conf").exists(), "no NICs: gone"
     words = "isolcpus=managed_irq,domain,1 nohz_full=1 rcu_nocbs=1 intel_iommu=on iommu=pt"
     assert f'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX {words}"' in grub.read_text()
     assert irqbalance.read_text() == "IRQBALANCE_BANNED_CPULIST=1\n"
@@ -374,8 +363,10 @@ def test_host_tuning_writes_what_the_doctor_checks_and_says_a_reboot_is_needed(s
     pending = [w for w in words.split() if w not in running]
     assert f"localhost: reboot needed for: {' '.join(pending)}" in r.stdout, r.stdout
     assert "localhost doctor:\n" in r.stdout and "cpu_isolation" in r.stdout
-    again = deploy(site.inventory(host_vars=tuning))
+    again = deploy(site.inventory(host_vars=host))
     assert again.returncode == 0 and "changed=0" in summary(again), again.stdout
-    typo = deploy(site.inventory(host_vars=dict(tuning, appliance_tuning_governor="turbo")))
+    r = deploy(site.inventory(host_vars=dict(host, appliance_hugepages_persist=False)))
+    assert r.returncode == 0 and not sysctl.exists(), r.stdout
+    typo = deploy(site.inventory(host_vars=dict(host, appliance_tuning_governor="turbo")))
     assert typo.returncode == 1 and "appliance_tuning_governor must be one of" in typo.stderr
     assert irqbalance.read_text() == "IRQBALANCE_BANNED_CPULIST=1\n"
