@@ -127,7 +127,16 @@ for tag, pattern, first in [
     _Resolver.add_implicit_resolver(f"tag:yaml.org,2002:{tag}", re.compile(pattern), list(first))
 
 
-_RESOLVER = _Resolver()
+# First character -> the (tag, pattern) pairs that may match: PyYAML's own table, read
+# directly (its resolve() costs a call chain per scalar: 1 s of a million-route config).
+_IMPLICIT = _Resolver.yaml_implicit_resolvers
+
+
+def _implicit_tag(value: str) -> str:
+    for tag, pattern in _IMPLICIT.get(value[:1], ()):
+        if pattern.match(value):
+            return tag
+    return "tag:yaml.org,2002:str"
 
 
 def _parser(text: str):
@@ -135,7 +144,11 @@ def _parser(text: str):
     return yaml.CSafeLoader(text) if yaml.__with_libyaml__ else yaml.SafeLoader(text)
 
 
-def _scalar(tag: str, value: str, where: str) -> Any:
+def _where(source: str, event) -> str:
+    return f"{source}: line {event.start_mark.line + 1}"
+
+
+def _scalar(tag: str, value: str, source: str, event) -> Any:
     if tag.endswith(":str"):
         return value
     if tag.endswith(":null"):
@@ -145,7 +158,7 @@ def _scalar(tag: str, value: str, where: str) -> Any:
     if tag.endswith(":int"):
         digits = value.lstrip("+-")
         if len(digits) > MAX_INT_DIGITS:
-            raise DecodeError(f"{where}: integer of {len(digits)} digits is out of range")
+            raise DecodeError(f"{_where(source, event)}: integer of {len(digits)} digits is out of range")
         base = 16 if digits.startswith("0x") else 8 if digits.startswith("0o") else 10
         return int(value.replace("0x", "").replace("0o", ""), base)
     return float(value)
@@ -173,31 +186,30 @@ def _build(loader, source: str) -> Any:
     documents = 0
     while True:
         event = loader.get_event()
-        where = f"{source}: line {event.start_mark.line + 1}"
         if isinstance(event, yaml.StreamEndEvent):
             return document
         if isinstance(event, yaml.DocumentStartEvent):
             documents += 1
             if documents > 1:
-                raise DecodeError(f"{where}: a second YAML document; give one")
+                raise DecodeError(f"{_where(source, event)}: a second YAML document; give one")
             continue
         if isinstance(event, (yaml.StreamStartEvent, yaml.DocumentEndEvent)):
             continue
         if isinstance(event, yaml.AliasEvent):
-            raise DecodeError(f"{where}: YAML aliases (*{event.anchor}) are not accepted; "
+            raise DecodeError(f"{_where(source, event)}: YAML aliases (*{event.anchor}) are not accepted; "
                               "write the value out")
         tag = getattr(event, "tag", None)
         if tag is not None and tag != "!":
-            raise DecodeError(f"{where}: YAML tags ({tag}) are not accepted")
+            raise DecodeError(f"{_where(source, event)}: YAML tags ({tag}) are not accepted")
         if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             value, _ = stack.pop()
         elif isinstance(event, yaml.ScalarEvent):
             implicit = event.implicit[0] and tag is None
-            value = _scalar(_RESOLVER.resolve(yaml.ScalarNode, event.value, (implicit, False))
-                            if implicit else "tag:yaml.org,2002:str", event.value, where)
+            value = _scalar(_implicit_tag(event.value) if implicit else "tag:yaml.org,2002:str",
+                            event.value, source, event)
         else:  # a collection starts
             if len(stack) >= MAX_DEPTH:
-                raise DecodeError(f"{where}: nested more than {MAX_DEPTH} levels deep")
+                raise DecodeError(f"{_where(source, event)}: nested more than {MAX_DEPTH} levels deep")
             stack.append(([] if isinstance(event, yaml.SequenceStartEvent) else {}, _NO_KEY))
             continue
         if not stack:
@@ -208,9 +220,9 @@ def _build(loader, source: str) -> Any:
             container.append(value)
         elif key is _NO_KEY:
             if isinstance(value, (dict, list)):
-                raise DecodeError(f"{where}: a mapping key must be a scalar")
+                raise DecodeError(f"{_where(source, event)}: a mapping key must be a scalar")
             if value in container:
-                raise DecodeError(f"{where}: duplicate key {shorten(value)}")
+                raise DecodeError(f"{_where(source, event)}: duplicate key {shorten(value)}")
             stack[-1] = (container, value)
         else:
             container[key] = value

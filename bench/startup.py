@@ -64,6 +64,18 @@ def run_until_ready(path: Path, sock: str, log: Path) -> tuple[subprocess.Popen,
             time.sleep(0.05)
 
 
+def cli_times(sock: str, runs: int) -> dict[str, float]:
+    """Medians of `runs` wall times per command; adds and deletes alternate."""
+    times: dict[str, list[float]] = {"version": [], "route add": [], "route del": [], "stats --json": []}
+    api = ["--socket", sock]
+    for _ in range(runs):
+        times["version"].append(timed([*APPLIANCE, "version"]))
+        times["route add"].append(timed([*APPLIANCE, "route", "add", "10.9.0.0/16", "1", *api]))
+        times["route del"].append(timed([*APPLIANCE, "route", "del", "10.9.0.0/16", *api]))
+        times["stats --json"].append(timed([*APPLIANCE, "stats", "--json", *api]))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     proc.wait(timeout=120)
@@ -85,13 +97,7 @@ def main() -> int:
             proc, ready = run_until_ready(path, sock, work / "run.log")
             try:
                 if n == min(map(int, args.routes.split(","))):
-                    for name, cmd in {"version": ["version"],
-                                      "route add": ["route", "add", "10.9.0.0/16", "1"],
-                                      "route del": ["route", "del", "10.9.0.0/16"],
-                                      "stats --json": ["stats", "--json"]}.items():
-                        extra = [] if name == "version" else ["--socket", sock]
-                        cli[name] = statistics.median(timed([*APPLIANCE, *cmd, *extra])
-                                                      for _ in range(args.cli_runs))
+                    cli.update(cli_times(sock, args.cli_runs))
             finally:
                 stop(proc)
             rows.append({"routes": n, "yaml_mb": round(path.stat().st_size / 1e6, 1),
