@@ -539,6 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--diff", action="store_true",
                         help="show the config file's diff and the running tables' changes")
     deploy.add_argument("--limit", help="only these hosts (Ansible pattern)")
+    deploy.add_argument("--tags", help="only these roles: install, config, tuning, hugepages, "
+                                       "nics, service (comma-separated)")
     deploy.add_argument("-e", "--extra-var", action="append", default=[], metavar="K=V",
                         help="appliance_serial=N (hosts per batch, default 1) and "
                              "appliance_max_fail_percentage=P (default 0) shape a rolling deploy")
@@ -576,7 +578,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "deploy":
             from appliance.deploy import deploy
             return deploy(args.inventory, check=args.check, limit=args.limit,
-                          extra_vars=args.extra_var, verbosity=args.verbose, diff=args.diff)
+                          extra_vars=args.extra_var, verbosity=args.verbose, diff=args.diff,
+                          tags=args.tags)
         if args.command == "wheel":
             return wheel(args)
         if args.command == "bench":

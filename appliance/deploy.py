@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -44,7 +45,7 @@ def file_diff(diffs: Any) -> list[str]:
 
 def deploy(inventory: str, check: bool = False, limit: str | None = None,
            extra_vars: list[str] | None = None, playbooks: Path = PLAYBOOKS,
-           verbosity: int = 0, diff: bool = False) -> int:
+           verbosity: int = 0, diff: bool = False, tags: str | None = None) -> int:
     try:
         import ansible_runner
     except ImportError:
@@ -92,7 +93,8 @@ def deploy(inventory: str, check: bool = False, limit: str | None = None,
             private_data_dir=private, project_dir=str(playbooks), playbook="deploy.yml",
             inventory=str(Path(inventory).resolve()), limit=limit,
             extravars=parse_extra_vars(extra_vars or []),
-            cmdline=" ".join(flag for flag, on in (("--check", check), ("--diff", diff)) if on) or None,
+            cmdline=" ".join([flag for flag, on in (("--check", check), ("--diff", diff)) if on]
+                             + (["--tags", shlex.quote(tags)] if tags else [])) or None,
             envvars=env, event_handler=on_event, quiet=True, verbosity=verbosity)
         stats = runner.stats or {}
         output = runner.stdout.read() if runner.stdout else ""

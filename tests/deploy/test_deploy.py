@@ -176,6 +176,14 @@ def test_a_route_only_change_is_reloaded_in_place_without_losing_a_packet(site):
     assert abs(after["rx_packets"] - accounted) < 1e-5 * after["rx_packets"]
     again = deploy(site.inventory(routes=MORE_ROUTES))
     assert "changed=0" in summary(again), again.stdout
+    # Roles by tag: the config alone changes the file, not the running appliance; the
+    # service alone then finds the file ahead of what the appliance runs, and reloads.
+    config_only = deploy(site.inventory(), "--tags", "config")
+    assert config_only.returncode == 0 and "TASK Health gate" not in config_only.stdout
+    assert site.routes() == ["10.1.0.0/16", "10.2.0.0/16"]
+    service_only = deploy(site.inventory(), "--tags", "service")
+    assert service_only.returncode == 0, service_only.stdout + service_only.stderr
+    assert "localhost: reload" in service_only.stdout and site.routes() == ["10.1.0.0/16"]
 
 
 def test_check_mode_and_broken_configs_leave_the_running_appliance_untouched(site):
