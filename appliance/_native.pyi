@@ -201,6 +201,7 @@ class DataplaneSpec:
     route_sync: RouteSyncSpec
     slow: SlowPathConfig
     verify_checksum: bool
+    stage_clocks: bool
     def __init__(self) -> None:
         ...
     @property

@@ -259,6 +259,7 @@ class Config(Strict):
     rules: list[RuleSection] = []
     tables: TablesSection = TablesSection()
     verify_checksum: Bool = True
+    stage_clocks: Bool = False
     arp: ArpSection = ArpSection()
     icmp: IcmpSection = IcmpSection()
     api: ApiSection = ApiSection()
@@ -274,12 +275,13 @@ class Config(Strict):
                 lcore: lcore for lcore in [self.eal.main_lcore, *self.eal.worker_lcores]}),
             tables=TableSizes(**self.tables.model_dump()),
             verify_checksum=self.verify_checksum,
+            stage_clocks=self.stage_clocks,
             slowpath=SlowPathSettings(icmp_rate=self.icmp.rate_limit, icmp_burst=self.icmp.burst,
                                       **self.arp.model_dump()),
             route_sync=RouteSyncSettings(**self.route_sync.model_dump()) if self.route_sync else None)
 
 
-RESTART_SECTIONS = ("eal", "ports", "tables", "verify_checksum", "arp", "icmp", "api",
+RESTART_SECTIONS = ("eal", "ports", "tables", "verify_checksum", "stage_clocks", "arp", "icmp", "api",
                     "metrics", "state_file", "route_sync")
 
 

@@ -81,6 +81,8 @@ class DataplaneConfig:
     eal: EalOptions = field(default_factory=EalOptions)
     tables: TableSizes = field(default_factory=TableSizes)
     verify_checksum: bool = True
+    stage_clocks: bool = False  # rdtsc per pipeline stage: stats()['workers'][i]['stage_cycles']
+    mbufs: int = 0  # per socket; 0: what the ports' descriptors and the workers need
     name: str = "dp"
     slowpath: SlowPathSettings = field(default_factory=SlowPathSettings)
     route_sync: RouteSyncSettings | None = None
@@ -134,6 +136,8 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
     spec.max_nexthops = config.tables.max_nexthops
     spec.max_rules = config.tables.max_rules
     spec.verify_checksum = config.verify_checksum
+    spec.stage_clocks = config.stage_clocks
+    spec.mbufs = config.mbufs
     slow = _native.SlowPathConfig()
     for name, value in vars(config.slowpath).items():
         setattr(slow, name, value)

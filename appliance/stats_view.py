@@ -20,8 +20,12 @@ def rates(before: dict[str, Any], after: dict[str, Any], seconds: float) -> dict
     for then, now in zip(before["workers"], after["workers"]):
         packets = now["busy_packets"] - then["busy_packets"]
         cycles = now["busy_cycles"] - then["busy_cycles"]
+        stages = {s: (now["stage_cycles"][s] - then["stage_cycles"][s]) / packets
+                  for s in now["stage_cycles"]} if packets else {}
         workers.append({"lcore": now["lcore"], "pps": packets / seconds,
-                        "cycles_per_packet": cycles / packets if packets else 0.0})
+                        "cycles_per_packet": cycles / packets if packets else 0.0,
+                        # with stage clocks on: where the cycles go, per packet
+                        "stage_cycles_per_packet": {s: c for s, c in stages.items() if c}})
     return {"ports": ports, "drops_per_s": drops, "workers": workers}
 
 
@@ -40,6 +44,9 @@ def render(r: dict[str, Any]) -> str:
     dropping = {k: v for k, v in r["drops_per_s"].items() if v}
     lines.append("drops/s " + (", ".join(f"{k} {si(v)}" for k, v in dropping.items()) or "none"))
     for w in r["workers"]:
+        stages = w.get("stage_cycles_per_packet")
         lines.append(f"worker lcore {w['lcore']}: {si(w['pps'])} pps, "
-                     f"{w['cycles_per_packet']:.1f} cycles/packet")
+                     f"{w['cycles_per_packet']:.1f} cycles/packet"
+                     + (" (" + ", ".join(f"{s} {c:.1f}" for s, c in stages.items()) + ")"
+                        if stages else ""))
     return "\n".join(lines)

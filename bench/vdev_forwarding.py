@@ -2,7 +2,7 @@
 """Benchmark: IPv4 (or IPv6) forwarding on one worker core vs DPDK's l3fwd and testpmd io.
 
     python3 bench/vdev_forwarding.py [--rounds 5] [--seconds 3] [--routes 10000] [--json]
-                                     [--ipv6] [--baseline TREE]
+                                     [--ipv6] [--baseline TREE] [--stage-clocks]
 
 Port 0 is net_pcap replaying 64-byte UDP frames (infinite_rx), port 1 is
 net_null; destinations spread over a table of mixed /16../32 routes. Each
@@ -42,6 +42,8 @@ def main() -> int:
     p.add_argument("--baseline", type=Path, metavar="TREE",
                    help="also run the appliance of this checkout (its module built in it, or "
                         "in TREE/.venv) in the same rounds, e.g. the previous release")
+    p.add_argument("--stage-clocks", action="store_true",
+                   help="also run the appliance with rdtsc per pipeline stage: where the cycles go")
     args = p.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -52,7 +54,7 @@ def main() -> int:
             routes, args.flows, dst_mac=traffic.ROUTER_MAC)
         pcap = traffic.write_pcap(work / "traffic.pcap", frames)
         result = vdev.run(work, pcap, work / "routes.txt", args.rounds, args.seconds, args.cache,
-                          args.baseline)
+                          args.baseline, args.stage_clocks)
     frame_len = traffic.FRAME_LEN6 if args.ipv6 else traffic.FRAME_LEN
     result.update(routes=args.routes, flows=args.flows, frame_bytes=frame_len,
                   family="ipv6" if args.ipv6 else "ipv4")
@@ -77,6 +79,10 @@ def main() -> int:
               f"{result['ratio_vs_baseline']:.3f}")
     print(f"  appliance processing   {result['cycles_per_packet']:.1f} cycles/packet "
           "(rx burst to tx flush, rdtsc)")
+    if "stage_cycles_per_packet" in result:
+        stages = result["stage_cycles_per_packet"]
+        print(f"  stage clocks ({result['samples_mpps']['appliance_clocks'][0]:.1f} Mpps with "
+              "them on): " + ", ".join(f"{s} {c}" for s, c in stages.items() if c))
     return 0
 
 

@@ -141,6 +141,9 @@ py::dict stats_dict(const WorkerStats& s) {
     d["punted"] = s.punted;
     d["slow_tx"] = s.slow_tx;
     d["slow_tx_full"] = s.slow_tx_full;
+    py::dict stages;
+    for (unsigned i = 0; i < kStageCount; ++i) stages[kStageNames[i]] = s.stage_cycles[i];
+    d["stage_cycles"] = stages;
     return d;
 }
 
@@ -228,6 +231,7 @@ PYBIND11_MODULE(_native, m) {
         .def_readwrite("max_nexthops", &DataplaneSpec::max_nexthops)
         .def_readwrite("max_rules", &DataplaneSpec::max_rules)
         .def_readwrite("verify_checksum", &DataplaneSpec::verify_checksum)
+        .def_readwrite("stage_clocks", &DataplaneSpec::stage_clocks)
         .def_readwrite("mbufs", &DataplaneSpec::mbufs)
         .def_readwrite("slow", &DataplaneSpec::slow)
         .def_readwrite("route_sync", &DataplaneSpec::route_sync);

@@ -176,7 +176,7 @@ void Dataplane::build_workers() {
         w->rcu_thread_id = i;
         w->rcu = rcu_->get();
         w->tables = {fib_.get(), fib6_.get(), flows_.get(), flows6_.get(), hops_.get(),
-                     spec_.verify_checksum};
+                     spec_.verify_checksum, spec_.stage_clocks};
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
         auto* stats = static_cast<WorkerStats*>(

@@ -43,6 +43,7 @@ struct DataplaneSpec {
     uint32_t max_nexthops = 4096;
     uint32_t max_rules = 1u << 16;
     bool verify_checksum = true;
+    bool stage_clocks = false;
     uint64_t mbufs = 0;  // 0: sized by mbufs_needed() per socket
     SlowPathConfig slow;
     RouteSyncSpec route_sync;

@@ -1,6 +1,9 @@
 // The burst pipeline: input checks -> LPM -> exact-match rules -> rewrite ->
-// tx; what needs thought is punted to the slow path (slowpath/). Each stage runs over the whole burst before the next one starts, so
-// lookups go in bulk and headers are prefetched ahead of use.
+// tx; what needs thought is punted to the slow path (slowpath/). Each stage
+// runs over the whole burst before the next one starts, so lookups go in bulk
+// and headers are prefetched ahead of use. (Fusing the stages four packets
+// at a time, l3fwd's shape, measured 0.90x of this on the bench: these loops
+// are small enough to keep their state in registers.)
 #include <immintrin.h>
 #include <rte_hash.h>
 #include <rte_prefetch.h>
@@ -201,17 +204,29 @@ void tx_stage(WorkerContext& w) {
 }  // namespace
 
 void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n) {
+    StageClock clock(w.tables.stage_clocks ? w.stats : nullptr);
     Burst b;
     b.in_port = q.port_index;
     input_stage(w, q, pkts, n, b);
-    if (unlikely(b.n6 != 0)) forward6_burst(w, b.in_port, b.pkts6, b.n6);
-    else if (b.n == 0) return;
+    clock.lap(Stage::input);
+    if (unlikely(b.n6 != 0)) {
+        forward6_burst(w, b.in_port, b.pkts6, b.n6);
+        clock.lap(Stage::ipv6);
+    } else if (b.n == 0) {
+        return;
+    }
     if (b.n != 0) {
         lpm_stage(w.tables.fib->table(), b);
-        if (w.tables.flows->active() != 0) rule_stage(*w.tables.flows, b);
+        clock.lap(Stage::lookup);
+        if (w.tables.flows->active() != 0) {
+            rule_stage(*w.tables.flows, b);
+            clock.lap(Stage::rules);
+        }
         output_stage(w, b);
+        clock.lap(Stage::output);
     }
     tx_stage(w);
+    clock.lap(Stage::tx);
 }
 
 }  // namespace appliance

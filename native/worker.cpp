@@ -40,8 +40,10 @@ int worker_main(void* context) {
         uint64_t start = 0;
         uint64_t packets = 0;
         for (const RxQueue& q : w.rx) {
+            StageClock rx_clock(w.tables.stage_clocks ? w.stats : nullptr);
             uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, kBurstSize);
             if (n == 0) continue;
+            rx_clock.lap(Stage::rx);
             if (packets == 0) start = rte_rdtsc();
             packets += n;
             forward_burst(w, q, pkts, n);

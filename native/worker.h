@@ -29,6 +29,7 @@ struct Tables {
     const FlowTable6* flows6;
     const NextHopTable* hops;
     bool verify_checksum;
+    bool stage_clocks;  // rdtsc per stage into WorkerStats::stage_cycles
 };
 
 struct RxQueue {

@@ -34,6 +34,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--icmp-rate", type=float, default=1000.0, help="ICMP errors per second")
     p.add_argument("--file-prefix", default="bench-appliance")
     p.add_argument("--no-verify-checksum", action="store_true")
+    p.add_argument("--stage-clocks", action="store_true", help="rdtsc per pipeline stage")
+    p.add_argument("--rules", type=int, default=0,
+                   help="exact-match rules to load, none matching the bench's traffic (its "
+                        "sources are 198.18/16; theirs 198.19/16): the cost of the rule stage")
+    p.add_argument("--mbufs", type=int, default=0,
+                   help="buffers in the pool (net_pcap's infinite_rx holds the whole pcap in it)")
     return p.parse_args(argv)
 
 
@@ -45,12 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.routes) as f:
         prefixes = [line.split()[0] for line in f if line.strip()]
     config = DataplaneConfig(
-        ports=ports, verify_checksum=not args.no_verify_checksum,
+        ports=ports, verify_checksum=not args.no_verify_checksum, stage_clocks=args.stage_clocks,
+        mbufs=args.mbufs,
         eal=EalOptions(main_lcore=0, worker_lcores=[1], file_prefix=args.file_prefix,
-                       memory_mb=512),
-        tables=TableSizes(max_routes=max(1024, 2 * len(prefixes)), tbl8_groups=1 << 14,
+                       memory_mb=1024),
+        tables=TableSizes(max_routes=max(1024, 2 * len(prefixes)), tbl8_groups=1 << 16,
                           max_routes6=max(1024, 2 * len(prefixes)), tbl8_groups6=1 << 16,
-                          max_nexthops=16),
+                          max_nexthops=16, max_rules=max(1 << 16, 2 * args.rules)),
         slowpath=SlowPathSettings(icmp_rate=args.icmp_rate))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -59,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     port, mac = args.nexthop.split("=", 1)
     dp.nexthop_set(1, port, mac)
     dp.route_add_bulk((p, 1) for p in prefixes)
+    for i in range(args.rules):
+        dp.rule_add("udp", f"198.19.{i >> 8 & 0xff}.{i & 0xff}", 1024 + (i >> 16), "10.0.0.1", 5000,
+                    "forward", 1)
     for spec in args.address:
         dp.address_add(*spec.split("=", 1))
     if args.return_route:

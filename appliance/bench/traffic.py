@@ -28,6 +28,22 @@ def make_routes(count: int, seed: int = 1) -> list[ipaddress.IPv4Network]:
     return sorted(routes)
 
 
+def make_internet_routes(count: int, seed: int = 1) -> list[ipaddress.IPv4Network]:
+    """`count` distinct prefixes shaped like the IPv4 DFZ: ~60% /24, /16../23 for most of
+    the rest, 2% longer than /24 (each takes a tbl8 group), anywhere in 1.0.0.0-223.255.255.255
+    but 10/8 and 127/8."""
+    rng = random.Random(seed)
+    lengths = [24] * 60 + [16] * 3 + [19, 20, 21, 22, 23] * 7 + [25, 28, 32]
+    routes: set[ipaddress.IPv4Network] = set()
+    while len(routes) < count:
+        first = rng.randrange(1, 224)
+        if first in (10, 127):
+            continue
+        addr = (first << 24) | rng.getrandbits(24)
+        routes.add(ipaddress.IPv4Network((addr, rng.choice(lengths)), strict=False))
+    return sorted(routes)
+
+
 def make_routes6(count: int, seed: int = 1) -> list[ipaddress.IPv6Network]:
     """`count` distinct prefixes under 2000::/3, lengths as in an IPv6 DFZ: mostly /48,
     then /32../44, some /56 and /64, a few /128."""

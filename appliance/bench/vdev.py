@@ -24,6 +24,9 @@ from appliance.bench.telemetry import Telemetry
 L3FWD_SOURCES = Path("/usr/share/dpdk/examples")
 NEXTHOP_MAC = "02:00:00:00:00:01"
 OUT_PORT = 1  # ethdev id of net_null in every contender
+# Every contender's mbuf pool: net_pcap's infinite_rx copies the whole pcap into it
+# (64k frames and more), and l3fwd cannot be told at run time (its floor is patched).
+POOL_MBUFS = 1 << 17
 
 
 @dataclass
@@ -46,8 +49,7 @@ def build_l3fwd(cache: Path) -> Path:
     sized for its 16 demo routes; nothing on the fast path is changed.
     """
     binary = cache / "l3fwd" / "build" / "l3fwd"
-    if binary.exists() and "IPV6_L3FWD_LPM_MAX_RULES         (1 << 20)" in (
-            cache / "l3fwd" / "l3fwd_lpm.c").read_text():
+    if binary.exists() and f"(unsigned){POOL_MBUFS})" in (cache / "l3fwd" / "main.c").read_text():
         return binary
     if not (L3FWD_SOURCES / "l3fwd").is_dir():
         raise FileNotFoundError(f"{L3FWD_SOURCES}/l3fwd missing: apt-get install dpdk-doc")
@@ -66,6 +68,8 @@ def build_l3fwd(cache: Path) -> Path:
     patch(cache / "l3fwd" / "l3fwd_lpm.c",
           "#define IPV6_L3FWD_LPM_MAX_RULES         1024",
           "#define IPV6_L3FWD_LPM_MAX_RULES         (1 << 20)")
+    # net_pcap's infinite_rx holds the whole pcap in the pool: room for 64k flows.
+    patch(cache / "l3fwd" / "main.c", "(unsigned)8192)", f"(unsigned){POOL_MBUFS})")
     subprocess.run(["make", "-C", str(cache / "l3fwd"), "-j2"], check=True,
                    stdout=subprocess.DEVNULL)
     return binary
@@ -79,7 +83,7 @@ def patch(path: Path, old: str, new: str) -> None:
 
 
 def eal(prefix: str, pcap: Path, lcores: str) -> list[str]:
-    return ["-l", lcores, "--no-pci", "--file-prefix", prefix, "-m", "512",
+    return ["-l", lcores, "--no-pci", "--file-prefix", prefix, "-m", "1024",
             "--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1", "--vdev", "net_null0,no-rx=1"]
 
 
@@ -93,14 +97,17 @@ def baseline_contender(appliance: list[str], baseline: Path) -> Contender:
         raise FileNotFoundError(f"{tree}: needs .venv/bin/python and appliance/_native*.so "
                                 "(recipe in bench/vdev_forwarding.py)")
     command = ["env", "-C", str(tree), f"PYTHONPATH={tree}", str(python), *appliance[1:]]
-    if "--mac" not in (tree / "appliance" / "bench" / "serve.py").read_text():
-        i = command.index("--mac")  # older builds had no MAC filter to satisfy
-        del command[i:i + 2]
+    serve = (tree / "appliance" / "bench" / "serve.py").read_text()
+    for option in ("--mac", "--mbufs"):  # older builds: no MAC filter, a pool sized by itself
+        if option not in serve:
+            i = command.index(option)
+            del command[i:i + 2]
     return Contender("appliance_baseline", command, "bench-appliance")
 
 
 def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path,
-               baseline: Path | None = None) -> list[Contender]:
+               baseline: Path | None = None, stage_clocks: bool = False,
+               appliance_args: tuple[str, ...] = ()) -> list[Contender]:
     # l3fwd reads one rule file per family and needs a rule in each.
     prefixes = [line.split()[0] for line in routes.open() if line.strip()]
     v4 = [p for p in prefixes if ":" not in p] or ["16.0.0.0/4"]
@@ -112,12 +119,16 @@ def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path,
         sys.executable, "-m", "appliance.bench.serve", "--file-prefix", "bench-appliance",
         "--port", f"wan0=net_pcap0,rx_pcap={pcap},infinite_rx=1",
         "--port", "lan0=net_null0,no-rx=1", "--routes", str(routes),
-        "--nexthop", f"lan0={NEXTHOP_MAC}", "--mac", f"wan0={traffic.ROUTER_MAC}"]
+        "--nexthop", f"lan0={NEXTHOP_MAC}", "--mac", f"wan0={traffic.ROUTER_MAC}",
+        "--mbufs", str(POOL_MBUFS), *appliance_args]
     return [
         Contender("appliance", appliance, "bench-appliance"),
         *([baseline_contender(appliance, baseline)] if baseline else []),
         # l3fwd does not verify IPv4 checksums: the same work, for comparison.
         Contender("appliance_nocsum", [*appliance, "--no-verify-checksum"], "bench-appliance"),
+        # Where the cycles go: rdtsc per stage (which costs some, so a contender of its own).
+        *([Contender("appliance_clocks", [*appliance, "--stage-clocks"], "bench-appliance")]
+          if stage_clocks else []),
         Contender("l3fwd", [
             # l3fwd opens a tx queue per lcore and pcap has one: give it
             # only the forwarding lcore (its main lcore forwards too).
@@ -128,7 +139,8 @@ def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path,
             "bench-l3fwd"),
         Contender("testpmd_io", [
             "dpdk-testpmd", *eal("bench-testpmd", pcap, "0,1"), "--", "--forward-mode=io",
-            "--auto-start", "--stats-period", "60", "--nb-cores", "1"], "bench-testpmd"),
+            "--auto-start", "--stats-period", "60", "--nb-cores", "1",
+            f"--total-num-mbufs={POOL_MBUFS}"], "bench-testpmd"),
     ]
 
 
@@ -163,13 +175,14 @@ def measure(c: Contender, seconds: float, log: Path) -> Sample:
 
 
 def run(work: Path, pcap: Path, routes: Path, rounds: int, seconds: float,
-        cache: Path, baseline: Path | None = None) -> dict:
+        cache: Path, baseline: Path | None = None, stage_clocks: bool = False,
+        appliance_args: tuple[str, ...] = ()) -> dict:
     l3fwd = build_l3fwd(cache)
     results: dict[str, list[Sample]] = {}
     for r in range(rounds):
         # Rotated each round: whoever runs right after testpmd (both cores
         # busy) was seen to lose up to ~10%, so no contender keeps that seat.
-        order = contenders(work, l3fwd, pcap, routes, baseline)
+        order = contenders(work, l3fwd, pcap, routes, baseline, stage_clocks, appliance_args)
         order = order[r % len(order):] + order[:r % len(order)]
         for c in order:
             sample = measure(c, seconds, work / f"{c.name}-{r}.log")
@@ -197,6 +210,11 @@ def summarize(results: dict[str, list[Sample]]) -> dict:
             "baseline_cycles_per_packet": round(statistics.median(
                 s.extra["stats"]["cycles_per_packet"] for s in b), 1),
         }
+    clocks = {}
+    if "appliance_clocks" in results:
+        runs = [stage_cycles_per_packet(s.extra["stats"]) for s in results["appliance_clocks"]]
+        clocks = {"stage_cycles_per_packet": {
+            stage: round(statistics.median(r[stage] for r in runs), 1) for stage in runs[0]}}
     cpp = statistics.median(e["stats"]["cycles_per_packet"] for e in ours)
     tsc_hz = ours[0]["tsc_hz"]
     return {
@@ -214,4 +232,12 @@ def summarize(results: dict[str, list[Sample]]) -> dict:
         "samples_mpps": {name: [round(s.mpps, 3) for s in v] for name, v in results.items()},
         "rounds": len(ratios),
         **baseline,
+        **clocks,
     }
+
+
+def stage_cycles_per_packet(stats: dict) -> dict[str, float]:
+    """Each pipeline stage's rdtsc cycles per packet received, over all workers."""
+    packets = sum(w["busy_packets"] for w in stats["workers"]) or 1
+    stages = stats["workers"][0]["stage_cycles"]
+    return {s: sum(w["stage_cycles"][s] for w in stats["workers"]) / packets for s in stages}

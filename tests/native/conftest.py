@@ -26,7 +26,7 @@ NEXTHOP = {"a": 3, "b": 1, "c": 2}  # next hop id reaching the host behind each 
 
 
 def make_dataplane(verify_checksum=True, tables=None, ring_desc=1024, slowpath=None,
-                   mtus=None) -> Dataplane:
+                   mtus=None, stage_clocks=False) -> Dataplane:
     config = DataplaneConfig(
         ports=[PortConfig(name, "ring", rx_desc=ring_desc, tx_desc=ring_desc,
                           mac=ROUTER_MAC[name], mtu=(mtus or {}).get(name)) for name in PORTS],
@@ -34,6 +34,7 @@ def make_dataplane(verify_checksum=True, tables=None, ring_desc=1024, slowpath=N
         tables=tables or TableSizes(max_routes=4096, tbl8_groups=256, max_nexthops=64,
                                     max_rules=1024),
         verify_checksum=verify_checksum,
+        stage_clocks=stage_clocks,
         slowpath=slowpath or SlowPathSettings(),
     )
     return Dataplane(config)

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Benchmark: how the cost per packet grows with the work, beside l3fwd doing the same work.
+
+    python3 bench/cost_curves.py [--routes 1000,10000,100000,1000000] [--flows 1,1024,65536]
+                                 [--rules 0,1000,65536] [--rounds 3] [--seconds 2] [--output DIR]
+
+Three curves, one worker core, 64-byte UDP frames, net_pcap -> net_null (bench/vdev_forwarding.py's
+rig: the appliance, l3fwd LPM and testpmd io in the same rounds, and the appliance again with
+its stage clocks on, for where the cycles go):
+- routes: internet-shaped tables of each size (mostly /24, 2% longer: tbl8 groups), 4096 flows;
+- distinct destinations: 1 to 64k flows over 100k routes (cache pressure on the table). The
+  pcap is held in mbufs by net_pcap, so 1M flows would need 2.3 GiB of hugepages for it alone;
+- exact-match rules loaded (none matching: every packet pays a hash lookup that misses), 100k
+  routes, 4096 flows; l3fwd LPM has no such stage and runs as it does without them.
+Prints a table and writes cost_curves.json and cost_curves.png (Mpps and cycles per packet).
+"""
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from appliance.bench import traffic, vdev  # noqa: E402
+
+
+def point(work: Path, routes: list, flows: int, args, rules: int = 0) -> dict:
+    (work / "routes.txt").write_text("".join(f"{r}\n" for r in routes))
+    pcap = traffic.write_pcap(work / "traffic.pcap",
+                              traffic.make_frames(routes, flows, dst_mac=traffic.ROUTER_MAC))
+    r = vdev.run(work, pcap, work / "routes.txt", args.rounds, args.seconds, args.cache,
+                 stage_clocks=True, appliance_args=("--rules", str(rules)))
+    return {"routes": len(routes), "flows": flows, "rules": rules, "appliance_mpps": r["appliance_mpps"],
+            "l3fwd_mpps": r["l3fwd_mpps"], "testpmd_io_mpps": r["testpmd_io_mpps"],
+            "ratio_vs_l3fwd": r["ratio_vs_l3fwd"], "cycles_per_packet": r["cycles_per_packet"],
+            "total_cycles_per_packet": r["total_cycles_per_packet"],
+            "stage_cycles_per_packet": r["stage_cycles_per_packet"]}
+
+
+def table_text(curves: dict) -> str:
+    """Markdown: one row per point; where the appliance's cycles go, from its stage clocks."""
+    lines = ["| routes | flows | rules | appliance Mpps | l3fwd Mpps | ratio | cycles/packet ours "
+             "| l3fwd | testpmd io | stage clocks: rx / input / lookup / rules / output / tx |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for rows in curves.values():
+        for r in rows:
+            t, s = r["total_cycles_per_packet"], r["stage_cycles_per_packet"]
+            split = " / ".join(f"{s[k]:.1f}" for k in ("rx", "input", "lookup", "rules", "output", "tx"))
+            lines.append(f"| {r['routes']:,} | {r['flows']:,} | {r['rules']:,} | "
+                         f"{r['appliance_mpps']:.2f} | {r['l3fwd_mpps']:.2f} | "
+                         f"{r['ratio_vs_l3fwd']:.3f} | {t['appliance']:.1f} | {t['l3fwd']:.1f} | "
+                         f"{t['testpmd_io']:.1f} | {split} |")
+    return "\n".join(lines)
+
+
+def plot(curves: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(2, len(curves), figsize=(5 * len(curves), 7), sharex="col")
+    for col, (axis, rows) in enumerate(curves.items()):
+        x = [r[axis] for r in rows]
+        mpps, cycles = axes[0][col], axes[1][col]
+        for name, label in (("appliance", "appliance"), ("l3fwd", "l3fwd LPM"), ("testpmd_io", "testpmd io")):
+            mpps.plot(x, [r[f"{name}_mpps"] for r in rows], marker="o", label=label)
+            cycles.plot(x, [r["total_cycles_per_packet"][name] for r in rows], marker="o", label=label)
+        mpps.set_ylabel("Mpps (1 core)")
+        cycles.set_ylabel("cycles/packet, all in")
+        cycles.set_xlabel({"routes": "routes (internet-shaped)", "flows": "distinct destinations",
+                           "rules": "exact-match rules (none matching)"}[axis])
+        for ax in (mpps, cycles):
+            ax.set_xscale("symlog" if 0 in x else "log")
+            ax.grid(True, alpha=0.3)
+            ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--routes", default="1000,10000,100000,1000000")
+    p.add_argument("--flows", default="1,1024,65536")
+    p.add_argument("--rules", default="0,1000,65536")
+    p.add_argument("--table", type=int, default=100_000,
+                   help="routes of the flows and rules curves")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "appliance-bench")
+    p.add_argument("--output", type=Path, default=Path("bench/results"))
+    args = p.parse_args()
+    curves: dict[str, list[dict]] = {"routes": [], "flows": [], "rules": []}
+    with tempfile.TemporaryDirectory(prefix="bench-curves-") as tmp:
+        work = Path(tmp)
+        for n in map(int, args.routes.split(",")):
+            curves["routes"].append(point(work, traffic.make_internet_routes(n), 4096, args))
+        table = traffic.make_internet_routes(args.table)
+        for flows in map(int, args.flows.split(",")):
+            curves["flows"].append(point(work, table, flows, args))
+        for rules in map(int, args.rules.split(",")):
+            curves["rules"].append(point(work, table, 4096, args, rules))
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "cost_curves.json").write_text(json.dumps(curves, indent=2))
+    plot(curves, args.output / "cost_curves.png")
+    print(table_text(curves))
+    print(f"wrote {args.output}/cost_curves.json and cost_curves.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
