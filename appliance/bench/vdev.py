@@ -144,14 +144,15 @@ def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path,
     ]
 
 
-def measure(c: Contender, seconds: float, log: Path) -> Sample:
-    """Starts the contender, waits for traffic, samples opackets over `seconds`."""
+def measure(c: Contender, seconds: float, log: Path, startup_s: float = 120) -> Sample:
+    """Starts the contender, waits for traffic (up to `startup_s`: l3fwd loads a million
+    routes in ~140 s), samples opackets over `seconds`."""
     with log.open("w") as out:
         proc = subprocess.Popen(c.command, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
     try:
-        with Telemetry(c.file_prefix, timeout=120) as tel:
-            deadline = time.monotonic() + 120
+        with Telemetry(c.file_prefix, timeout=startup_s) as tel:
+            deadline = time.monotonic() + startup_s
             while tel.port_stats(OUT_PORT).get("opackets", 0) == 0:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{c.name} forwarded nothing; see {log}")
@@ -176,7 +177,7 @@ def measure(c: Contender, seconds: float, log: Path) -> Sample:
 
 def run(work: Path, pcap: Path, routes: Path, rounds: int, seconds: float,
         cache: Path, baseline: Path | None = None, stage_clocks: bool = False,
-        appliance_args: tuple[str, ...] = ()) -> dict:
+        appliance_args: tuple[str, ...] = (), startup_s: float = 120) -> dict:
     l3fwd = build_l3fwd(cache)
     results: dict[str, list[Sample]] = {}
     for r in range(rounds):
@@ -185,7 +186,7 @@ def run(work: Path, pcap: Path, routes: Path, rounds: int, seconds: float,
         order = contenders(work, l3fwd, pcap, routes, baseline, stage_clocks, appliance_args)
         order = order[r % len(order):] + order[:r % len(order)]
         for c in order:
-            sample = measure(c, seconds, work / f"{c.name}-{r}.log")
+            sample = measure(c, seconds, work / f"{c.name}-{r}.log", startup_s)
             results.setdefault(c.name, []).append(sample)
             print(f"  round {r + 1}/{rounds} {c.name:<11} {sample.mpps:7.3f} Mpps",
                   file=sys.stderr, flush=True)
