@@ -20,8 +20,10 @@ def rates(before: dict[str, Any], after: dict[str, Any], seconds: float) -> dict
     for then, now in zip(before["workers"], after["workers"]):
         packets = now["busy_packets"] - then["busy_packets"]
         cycles = now["busy_cycles"] - then["busy_cycles"]
-        stages = {s: (now["stage_cycles"][s] - then["stage_cycles"][s]) / packets
-                  for s in now["stage_cycles"]} if packets else {}
+        # .get: an appliance started before stage clocks existed has no such counters.
+        clocks_now, clocks_then = now.get("stage_cycles", {}), then.get("stage_cycles", {})
+        stages = {s: (c - clocks_then.get(s, 0)) / packets
+                  for s, c in clocks_now.items()} if packets else {}
         workers.append({"lcore": now["lcore"], "pps": packets / seconds,
                         "cycles_per_packet": cycles / packets if packets else 0.0,
                         # with stage clocks on: where the cycles go, per packet
