@@ -2,7 +2,7 @@
 """Benchmark: IPv4 (or IPv6) forwarding on one worker core vs DPDK's l3fwd and testpmd io.
 
     python3 bench/vdev_forwarding.py [--rounds 5] [--seconds 3] [--routes 10000] [--json]
-                                     [--ipv6] [--baseline TREE] [--stage-clocks]
+                                     [--ipv6] [--baseline TREE] [--stage-clocks] [--rules N]
 
 Port 0 is net_pcap replaying 64-byte UDP frames (infinite_rx), port 1 is
 net_null; destinations spread over a table of mixed /16../32 routes. Each
@@ -44,6 +44,8 @@ def main() -> int:
                         "in TREE/.venv) in the same rounds, e.g. the previous release")
     p.add_argument("--stage-clocks", action="store_true",
                    help="also run the appliance with rdtsc per pipeline stage: where the cycles go")
+    p.add_argument("--rules", type=int, default=0,
+                   help="exact-match rules loaded in the appliance, none matching the traffic")
     args = p.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -54,7 +56,8 @@ def main() -> int:
             routes, args.flows, dst_mac=traffic.ROUTER_MAC)
         pcap = traffic.write_pcap(work / "traffic.pcap", frames)
         result = vdev.run(work, pcap, work / "routes.txt", args.rounds, args.seconds, args.cache,
-                          args.baseline, args.stage_clocks)
+                          args.baseline, args.stage_clocks,
+                          ("--rules", str(args.rules)) if args.rules else ())
     frame_len = traffic.FRAME_LEN6 if args.ipv6 else traffic.FRAME_LEN
     result.update(routes=args.routes, flows=args.flows, frame_bytes=frame_len,
                   family="ipv6" if args.ipv6 else "ipv4")

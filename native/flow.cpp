@@ -35,7 +35,7 @@ std::string describe(const FlowKey6& k) {
 template <class Key>
 BasicFlowTable<Key>::BasicFlowTable(const std::string& name, uint32_t capacity, NextHopTable& hops,
                                     Rcu& rcu)
-    : capacity_(capacity), hops_(hops) {
+    : capacity_(capacity), filter_(capacity), hops_(hops) {
     rte_hash_parameters p{};
     p.name = name.c_str();
     // Buckets hold 8; room for the extendable table keeps inserts from failing early.
@@ -77,6 +77,7 @@ void BasicFlowTable<Key>::add(const RuleT& r) {
         it->second = r;
     } else {
         rules_.emplace(r.key, r);
+        filter_.add(pair_hash(r.key));  // after the hash entry: see rule_filter.h
     }
     if (r.action == RuleAction::forward) hops_.ref(r.nexthop);
     count_.store(uint32_t(rules_.size()), std::memory_order_relaxed);
@@ -90,6 +91,7 @@ void BasicFlowTable<Key>::remove(const Key& k) {
     if (rc < 0) throw RuleError("rule " + describe(k) + ": rte_hash_del_key failed: " + dpdk_strerror(rc));
     if (it->second.action == RuleAction::forward) hops_.unref(it->second.nexthop);
     rules_.erase(it);
+    filter_.remove(pair_hash(k));
     count_.store(uint32_t(rules_.size()), std::memory_order_relaxed);
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nexthop.h"
+#include "rule_filter.h"
 
 struct rte_hash;
 
@@ -68,6 +69,8 @@ public:
     BasicFlowTable& operator=(const BasicFlowTable&) = delete;
 
     rte_hash* hash() const { return hash_; }
+    // Packets whose address pair it rules out skip hash().
+    const RuleFilter& filter() const { return filter_; }
     // Workers skip the lookup entirely while there are no rules.
     uint32_t active() const { return count_.load(std::memory_order_relaxed); }
 
@@ -80,12 +83,16 @@ public:
 private:
     rte_hash* hash_ = nullptr;
     uint32_t capacity_;
+    RuleFilter filter_;
     NextHopTable& hops_;
     std::map<Key, RuleT> rules_;
     std::atomic<uint32_t> count_{0};
 };
 using FlowTable = BasicFlowTable<FlowKey>;
 using FlowTable6 = BasicFlowTable<FlowKey6>;
+
+inline uint32_t pair_hash(const FlowKey& k) { return pair_hash(k.src_ip, k.dst_ip); }
+inline uint32_t pair_hash(const FlowKey6& k) { return pair_hash(k.src_ip); }
 
 std::string describe(const FlowKey& k);
 std::string describe(const FlowKey6& k);

@@ -78,3 +78,50 @@ def test_rule_to_unset_nexthop_is_refused(router):
 def test_deleting_an_absent_rule_says_so(router):
     with pytest.raises(RuleError, match="no such rule"):
         router.rule_delete("udp", "192.0.2.1", 1, "10.0.0.1", 2)
+
+
+def _rule_udp(i: int, dport: int = 5678):
+    """Rule i's flow: its own source address, one destination for all."""
+    return ("udp", f"192.0.{2 + i // 250}.{1 + i % 250}", 1234, "10.1.2.3", dport)
+
+
+def _sent_to(router, flows) -> list[str]:
+    """Where each flow's packet went ('drop' if nowhere), by the source it carried."""
+    out = {}
+    for start in range(0, len(flows), 256):
+        chunk = flows[start:start + 256]
+        frames = [udp(src=f[1], sport=f[2], dst=f[3], dport=f[4]) for f in chunk]
+        for port, pkts in forward(router, frames).items():
+            for p in pkts:
+                out[(p[IP].src, p[UDP].dport)] = port
+    return [out.get((f[1], f[4]), "drop") for f in flows]
+
+
+def test_a_full_rule_table_matches_every_rule_and_only_them(router):
+    # 1024 rules fill the test table (and its filter); a packet of each rule's
+    # flow takes the rule, the same pair on another port takes the route.
+    router.route_add("10.0.0.0/8", NEXTHOP["b"])
+    rules = [_rule_udp(i) for i in range(1024)]
+    for r in rules:
+        router.rule_add(*r, "forward", NEXTHOP["c"])
+    assert set(_sent_to(router, rules)) == {"c"}
+    others = [r[:4] + (5679,) for r in rules]
+    assert set(_sent_to(router, others)) == {"b"}
+
+
+def test_deleted_rules_stop_matching_and_their_neighbours_keep_matching(router):
+    # Two rules share each address pair (ports differ): deleting one must not
+    # hide the other from the lookup, and the deleted one must stop matching.
+    router.route_add("10.0.0.0/8", NEXTHOP["b"])
+    kept = [_rule_udp(i, 5678) for i in range(400)]
+    deleted = [_rule_udp(i, 5679) for i in range(400)]
+    for r in kept + deleted:
+        router.rule_add(*r, "drop")
+    for r in deleted:
+        router.rule_delete(*r)
+    assert set(_sent_to(router, kept)) == {"drop"}
+    assert router.stats()["drops"]["rule_drop"] == 400
+    assert set(_sent_to(router, deleted)) == {"b"}
+    for r in kept:
+        router.rule_delete(*r)
+    assert set(_sent_to(router, kept)) == {"b"}
