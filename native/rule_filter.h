@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <unordered_map>
 
@@ -24,8 +25,16 @@ inline uint32_t pair_hash(uint32_t src, uint32_t dst) {
     return rte_hash_crc_8byte(uint64_t(src) << 32 | dst, 0);
 }
 // IPv6: the 32 bytes of source then destination, adjacent in the header.
+// Loaded with memcpy: the header sits 2 bytes off 8-byte alignment
+// (rte_hash_crc would load through a misaligned uint64_t pointer).
 inline uint32_t pair_hash(const uint8_t* src_then_dst) {
-    return rte_hash_crc(src_then_dst, 32, 0);
+    uint32_t hash = 0;
+    for (unsigned i = 0; i < 32; i += 8) {
+        uint64_t word;
+        std::memcpy(&word, src_then_dst + i, sizeof word);
+        hash = rte_hash_crc_8byte(word, hash);
+    }
+    return hash;
 }
 
 class RuleFilter {

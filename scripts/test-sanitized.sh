@@ -36,7 +36,9 @@ PY
 # The FRR tests (OSPF, BGP) and the bench tests spend their time in FRR, TRex, l3fwd and testpmd
 # (adjacencies and sessions, an NDR search, rate sampling), not in native code other tests do not
 # cover (tests/native and tests/e2e/test_route_sync.py run route sync and ECMP): normal pass only.
-exec "$venv/bin/python" -m pytest -q -p no:cacheprovider --ignore=tests/deploy \
+# --capture=sys: the native side writes to fd 2 uncaptured, so a sanitizer's report
+# reaches the log even when it stops the process (fd capture would take it along).
+exec "$venv/bin/python" -m pytest -q -p no:cacheprovider --capture=sys --ignore=tests/deploy \
     --ignore=tests/e2e/test_dpdk_tools.py --ignore=tests/e2e/test_frr_ospf.py \
     --ignore=tests/e2e/test_trex_bench.py --ignore=tests/e2e/test_bench_vdev.py \
     --ignore=tests/e2e/test_frr_bgp.py "$@"
