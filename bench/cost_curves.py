@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: how the cost per packet grows with the work, beside l3fwd doing the same work.
 
-    python3 bench/cost_curves.py [--routes 1000,10000,100000,1000000] [--flows 1,1024,65536]
+    python3 bench/cost_curves.py [--routes 1000,10000,100000,1000000] [--flows 1,1024,65536,1048576]
                                  [--rules 0,1000,65536] [--sizes 64,128,256,512,1024,1518,imix]
                                  [--curves routes,flows,rules,size] [--rounds 3] [--seconds 2]
                                  [--output DIR]
@@ -10,8 +10,9 @@ Four curves, one worker core, 64-byte UDP frames, net_pcap -> net_null (bench/vd
 rig: the appliance, l3fwd LPM and testpmd io in the same rounds, and the appliance again with
 its stage clocks on, for where the cycles go):
 - routes: internet-shaped tables of each size (mostly /24, 2% longer: tbl8 groups), 4096 flows;
-- distinct destinations: 1 to 64k flows over 100k routes (cache pressure on the table). The
-  pcap is held in mbufs by net_pcap, so 1M flows would need 2.3 GiB of hugepages for it alone;
+- distinct destinations: 1 to 1M flows over 100k routes (cache pressure on the table). net_pcap
+  holds the whole pcap in mbufs, so every contender's pool is sized to it: 1M flows need
+  about 3.1 GB of hugepages (the script says how many pages when the host has fewer);
 - exact-match rules loaded (none matching: every packet pays a hash lookup that misses), 100k
   routes, 4096 flows; l3fwd LPM has no such stage and runs as it does without them;
 - frame sizes 64..1518 bytes and IMIX (64/594/1518 at 7:4:1), 100k routes, 4096 flows: what a
@@ -39,11 +40,14 @@ AXIS_LABELS = {"routes": "routes (internet-shaped)", "flows": "distinct destinat
 
 def point(work: Path, routes: list, flows: int, args, rules: int = 0, size: int | str = 64) -> dict:
     (work / "routes.txt").write_text("".join(f"{r}\n" for r in routes))
-    pcap = traffic.write_pcap(work / "traffic.pcap", traffic.make_frames(
+    pcap = traffic.write_pcap(work / "traffic.pcap", traffic.frame_bytes(
         routes, flows, dst_mac=traffic.ROUTER_MAC, frame_lens=frames.sequence(size)))
+    mbufs = vdev.pool_mbufs(flows)
+    check_hugepages(vdev.memory_mb(mbufs))
     r = vdev.run(work, pcap, work / "routes.txt", args.rounds, args.seconds, args.cache,
                  stage_clocks=True, appliance_args=("--rules", str(rules)),
-                 startup_s=120 + len(routes) / 3000)  # l3fwd's rte_lpm loads 1M routes in ~140 s
+                 # l3fwd's rte_lpm loads 1M routes in ~140 s; net_pcap reads 1M frames in ~10 s.
+                 startup_s=120 + len(routes) / 3000 + flows / 50_000, mbufs=mbufs)
     return {"measured": datetime.date.today().isoformat(),
             "routes": len(routes), "flows": flows, "rules": rules, "size": size,
             "appliance_mpps": r["appliance_mpps"],
@@ -51,6 +55,15 @@ def point(work: Path, routes: list, flows: int, args, rules: int = 0, size: int 
             "ratio_vs_l3fwd": r["ratio_vs_l3fwd"], "cycles_per_packet": r["cycles_per_packet"],
             "total_cycles_per_packet": r["total_cycles_per_packet"],
             "stage_cycles_per_packet": r["stage_cycles_per_packet"]}
+
+
+def check_hugepages(needed_mb: int) -> None:
+    """One contender runs at a time; it needs its pool (the whole pcap) in hugepages."""
+    meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    total_mb = int(meminfo["HugePages_Total"]) * int(meminfo["Hugepagesize"].split()[0]) // 1024
+    if total_mb < needed_mb:
+        sys.exit(f"this point needs {needed_mb} MB of hugepages, the host has {total_mb}: "
+                 f"echo {needed_mb // 2 + 64} > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages")
 
 
 def table_text(curves: dict) -> str:
@@ -100,7 +113,7 @@ def plot(curves: dict, path: Path) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--routes", default="1000,10000,100000,1000000")
-    p.add_argument("--flows", default="1,1024,65536")
+    p.add_argument("--flows", default="1,1024,65536,1048576")
     p.add_argument("--rules", default="0,1000,65536")
     p.add_argument("--sizes", default="64,128,256,512,1024,1518,imix")
     p.add_argument("--curves", default=",".join(CURVES), help="which curves to measure")

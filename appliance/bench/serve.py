@@ -40,6 +40,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "sources are 198.18/16; theirs 198.19/16): the cost of the rule stage")
     p.add_argument("--mbufs", type=int, default=0,
                    help="buffers in the pool (net_pcap's infinite_rx holds the whole pcap in it)")
+    p.add_argument("--memory-mb", type=int, default=1024, help="hugepage memory for the EAL")
     return p.parse_args(argv)
 
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         ports=ports, verify_checksum=not args.no_verify_checksum, stage_clocks=args.stage_clocks,
         mbufs=args.mbufs,
         eal=EalOptions(main_lcore=0, worker_lcores=[1], file_prefix=args.file_prefix,
-                       memory_mb=1024),
+                       memory_mb=args.memory_mb),
         tables=TableSizes(max_routes=max(1024, 2 * len(prefixes)), tbl8_groups=1 << 16,
                           max_routes6=max(1024, 2 * len(prefixes)), tbl8_groups6=1 << 16,
                           max_nexthops=16, max_rules=max(1 << 16, 2 * args.rules)),

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Sequence
+import struct
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
-from scapy.utils import wrpcap
+from scapy.data import DLT_EN10MB
+from scapy.utils import PcapWriter
 
 FRAME_LEN = 64  # with the FCS the NIC would add: 60 bytes on the wire here
 FRAME_LEN6 = 66  # the smallest IPv6 UDP frame (14 + 40 + 8, plus the FCS)
@@ -71,22 +73,44 @@ def make_frames6(routes: list[ipaddress.IPv6Network], count: int, dst_mac: str,
     return frames
 
 
-def make_frames(routes: list[ipaddress.IPv4Network], count: int, dst_mac: str,
-                seed: int = 2, frame_lens: Sequence[int] = (FRAME_LEN,)) -> list[Ether]:
+def frame_bytes(routes: list[ipaddress.IPv4Network], count: int, dst_mac: str,
+                seed: int = 2, frame_lens: Sequence[int] = (FRAME_LEN,)) -> Iterator[bytes]:
     """`count` frames, each to a random address inside a random route, distinct 5-tuples;
-    frame i is frame_lens[i % len(frame_lens)] bytes long with the FCS."""
+    frame i is frame_lens[i % len(frame_lens)] bytes long with the FCS. Built with struct,
+    not scapy (byte for byte what scapy builds, ~100x faster: a million frames in seconds)."""
     rng = random.Random(seed)
-    frames = []
+    eth = bytes.fromhex(dst_mac.replace(":", "")) + bytes.fromhex("020000 00ff01") + b"\x08\x00"
     for i in range(count):
         net = rng.choice(routes)
-        dst = net.network_address + rng.randrange(net.num_addresses)
-        pkt = Ether(dst=dst_mac, src="02:00:00:00:ff:01") / IP(
-            src=f"198.18.{i >> 8 & 0xff}.{i & 0xff}", dst=str(dst), ttl=64) / UDP(
-            sport=1024 + i % 50000, dport=5000)
-        frames.append(pkt / (b"\x00" * (frame_lens[i % len(frame_lens)] - 4 - len(pkt))))
-    return frames
+        dst = int(net.network_address) + rng.randrange(net.num_addresses)
+        src = 0xC6120000 | (i & 0xffff)  # 198.18.x.y
+        sport = 1024 + i % 50000
+        ip_len = frame_lens[i % len(frame_lens)] - 4 - 14
+        udp_len = ip_len - 20
+        ip = struct.pack("!BBHHHBBHII", 0x45, 0, ip_len, 1, 0, 64, 17, 0, src, dst)
+        ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+        # The payload is zeros: the UDP checksum covers the pseudo-header and the UDP header.
+        pseudo = struct.pack("!IIBBHHHHH", src, dst, 0, 17, udp_len, sport, 5000, udp_len, 0)
+        udp = struct.pack("!HHHH", sport, 5000, udp_len, _checksum(pseudo) or 0xffff)
+        yield eth + ip + udp + bytes(udp_len - 8)
 
 
-def write_pcap(path: Path, frames: list[Ether]) -> Path:
-    wrpcap(str(path), frames)
+def _checksum(data: bytes) -> int:
+    """RFC 1071, over an even number of bytes."""
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xffff) + (total >> 16)
+    return ~total & 0xffff
+
+
+def make_frames(routes: list[ipaddress.IPv4Network], count: int, dst_mac: str,
+                seed: int = 2, frame_lens: Sequence[int] = (FRAME_LEN,)) -> list[Ether]:
+    """frame_bytes() as scapy packets, for callers that change some of them."""
+    return [Ether(b) for b in frame_bytes(routes, count, dst_mac, seed, frame_lens)]
+
+
+def write_pcap(path: Path, frames: Iterable[Ether | bytes]) -> Path:
+    with PcapWriter(str(path), linktype=DLT_EN10MB) as out:
+        for frame in frames:
+            out.write(bytes(frame))
     return path

@@ -25,8 +25,19 @@ L3FWD_SOURCES = Path("/usr/share/dpdk/examples")
 NEXTHOP_MAC = "02:00:00:00:00:01"
 OUT_PORT = 1  # ethdev id of net_null in every contender
 # Every contender's mbuf pool: net_pcap's infinite_rx copies the whole pcap into it
-# (64k frames and more), and l3fwd cannot be told at run time (its floor is patched).
+# (64k frames and more); l3fwd's floor is patched to read L3FWD_MIN_MBUFS.
 POOL_MBUFS = 1 << 17
+MBUF_BYTES = 2432  # an mbuf of the default data room, with its headers, in the pool
+
+
+def pool_mbufs(frames: int) -> int:
+    """A pool that holds the pcap's frames with room for the rings and caches."""
+    return max(POOL_MBUFS, frames + (1 << 16))
+
+
+def memory_mb(mbufs: int) -> int:
+    """Hugepage memory for a contender with a pool of `mbufs` and its tables."""
+    return max(1024, mbufs * MBUF_BYTES // (1 << 20) + 512)
 
 
 @dataclass
@@ -49,7 +60,7 @@ def build_l3fwd(cache: Path) -> Path:
     sized for its 16 demo routes; nothing on the fast path is changed.
     """
     binary = cache / "l3fwd" / "build" / "l3fwd"
-    if binary.exists() and f"(unsigned){POOL_MBUFS})" in (cache / "l3fwd" / "main.c").read_text():
+    if binary.exists() and "L3FWD_MIN_MBUFS" in (cache / "l3fwd" / "main.c").read_text():
         return binary
     if not (L3FWD_SOURCES / "l3fwd").is_dir():
         raise FileNotFoundError(f"{L3FWD_SOURCES}/l3fwd missing: apt-get install dpdk-doc")
@@ -68,8 +79,9 @@ def build_l3fwd(cache: Path) -> Path:
     patch(cache / "l3fwd" / "l3fwd_lpm.c",
           "#define IPV6_L3FWD_LPM_MAX_RULES         1024",
           "#define IPV6_L3FWD_LPM_MAX_RULES         (1 << 20)")
-    # net_pcap's infinite_rx holds the whole pcap in the pool: room for 64k flows.
-    patch(cache / "l3fwd" / "main.c", "(unsigned)8192)", f"(unsigned){POOL_MBUFS})")
+    # net_pcap's infinite_rx holds the whole pcap in the pool: its floor from the environment.
+    patch(cache / "l3fwd" / "main.c", "(unsigned)8192)",
+          '(unsigned)(getenv("L3FWD_MIN_MBUFS") ? atoi(getenv("L3FWD_MIN_MBUFS")) : 8192))')
     subprocess.run(["make", "-C", str(cache / "l3fwd"), "-j2"], check=True,
                    stdout=subprocess.DEVNULL)
     return binary
@@ -82,8 +94,8 @@ def patch(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def eal(prefix: str, pcap: Path, lcores: str) -> list[str]:
-    return ["-l", lcores, "--no-pci", "--file-prefix", prefix, "-m", "1024",
+def eal(prefix: str, pcap: Path, lcores: str, mbufs: int) -> list[str]:
+    return ["-l", lcores, "--no-pci", "--file-prefix", prefix, "-m", str(memory_mb(mbufs)),
             "--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1", "--vdev", "net_null0,no-rx=1"]
 
 
@@ -98,7 +110,8 @@ def baseline_contender(appliance: list[str], baseline: Path) -> Contender:
                                 "(recipe in bench/vdev_forwarding.py)")
     command = ["env", "-C", str(tree), f"PYTHONPATH={tree}", str(python), *appliance[1:]]
     serve = (tree / "appliance" / "bench" / "serve.py").read_text()
-    for option in ("--mac", "--mbufs"):  # older builds: no MAC filter, a pool sized by itself
+    # Older builds: no MAC filter, a pool and memory sized by themselves.
+    for option in ("--mac", "--mbufs", "--memory-mb"):
         if option not in serve:
             i = command.index(option)
             del command[i:i + 2]
@@ -107,7 +120,7 @@ def baseline_contender(appliance: list[str], baseline: Path) -> Contender:
 
 def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path,
                baseline: Path | None = None, stage_clocks: bool = False,
-               appliance_args: tuple[str, ...] = ()) -> list[Contender]:
+               appliance_args: tuple[str, ...] = (), mbufs: int = POOL_MBUFS) -> list[Contender]:
     # l3fwd reads one rule file per family and needs a rule in each.
     prefixes = [line.split()[0] for line in routes.open() if line.strip()]
     v4 = [p for p in prefixes if ":" not in p] or ["16.0.0.0/4"]
@@ -120,7 +133,7 @@ def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path,
         "--port", f"wan0=net_pcap0,rx_pcap={pcap},infinite_rx=1",
         "--port", "lan0=net_null0,no-rx=1", "--routes", str(routes),
         "--nexthop", f"lan0={NEXTHOP_MAC}", "--mac", f"wan0={traffic.ROUTER_MAC}",
-        "--mbufs", str(POOL_MBUFS), *appliance_args]
+        "--mbufs", str(mbufs), "--memory-mb", str(memory_mb(mbufs)), *appliance_args]
     return [
         Contender("appliance", appliance, "bench-appliance"),
         *([baseline_contender(appliance, baseline)] if baseline else []),
@@ -132,15 +145,16 @@ def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path,
         Contender("l3fwd", [
             # l3fwd opens a tx queue per lcore and pcap has one: give it
             # only the forwarding lcore (its main lcore forwards too).
-            str(l3fwd), *eal("bench-l3fwd", pcap, "1"), "--", "-p", "0x3", "-P",
+            "env", f"L3FWD_MIN_MBUFS={mbufs}",  # env execs l3fwd: the pid stays the same
+            str(l3fwd), *eal("bench-l3fwd", pcap, "1", mbufs), "--", "-p", "0x3", "-P",
             "--config", "(0,0,1),(1,0,1)", f"--eth-dest={OUT_PORT},{NEXTHOP_MAC}",
             "--lookup", "lpm", "--parse-ptype",
             "--rule_ipv4", str(lpm_rules), "--rule_ipv6", str(work / "l3fwd_v6.cfg")],
             "bench-l3fwd"),
         Contender("testpmd_io", [
-            "dpdk-testpmd", *eal("bench-testpmd", pcap, "0,1"), "--", "--forward-mode=io",
+            "dpdk-testpmd", *eal("bench-testpmd", pcap, "0,1", mbufs), "--", "--forward-mode=io",
             "--auto-start", "--stats-period", "60", "--nb-cores", "1",
-            f"--total-num-mbufs={POOL_MBUFS}"], "bench-testpmd"),
+            f"--total-num-mbufs={mbufs}"], "bench-testpmd"),
     ]
 
 
@@ -177,13 +191,15 @@ def measure(c: Contender, seconds: float, log: Path, startup_s: float = 120) -> 
 
 def run(work: Path, pcap: Path, routes: Path, rounds: int, seconds: float,
         cache: Path, baseline: Path | None = None, stage_clocks: bool = False,
-        appliance_args: tuple[str, ...] = (), startup_s: float = 120) -> dict:
+        appliance_args: tuple[str, ...] = (), startup_s: float = 120,
+        mbufs: int = POOL_MBUFS) -> dict:
     l3fwd = build_l3fwd(cache)
     results: dict[str, list[Sample]] = {}
     for r in range(rounds):
         # Rotated each round: whoever runs right after testpmd (both cores
         # busy) was seen to lose up to ~10%, so no contender keeps that seat.
-        order = contenders(work, l3fwd, pcap, routes, baseline, stage_clocks, appliance_args)
+        order = contenders(work, l3fwd, pcap, routes, baseline, stage_clocks, appliance_args,
+                           mbufs)
         order = order[r % len(order):] + order[:r % len(order)]
         for c in order:
             sample = measure(c, seconds, work / f"{c.name}-{r}.log", startup_s)
