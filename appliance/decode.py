@@ -173,8 +173,12 @@ def load_yaml(data: bytes | str, source: str = "<yaml>") -> Any:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise DecodeError(f"{source}:{where}: not valid YAML: "
-                          f"{getattr(e, 'problem', None) or e}") from None
+        problem = getattr(e, "problem", None) or str(e)
+        # Newer libyaml's scanner refuses ~1000 levels while it looks ahead for a
+        # key, before the builder sees the level MAX_DEPTH + 1: the same refusal.
+        if "nesting depth" in problem:
+            raise DecodeError(f"{source}:{where}: nested more than {MAX_DEPTH} levels deep") from None
+        raise DecodeError(f"{source}:{where}: not valid YAML: {problem}") from None
     finally:
         loader.dispose()
 
