@@ -13,6 +13,7 @@
 #include "forward6.h"
 #include "ipv4_input.h"
 #include "ipv4_rewrite.h"
+#include "rule_lookup.h"
 #include "worker.h"
 
 namespace appliance {
@@ -120,46 +121,11 @@ void lpm_stage(const Dir24_8& table, Burst& b) {
 }
 
 // Stage 3: exact-match rules override the LPM result for their 5-tuple.
-// Only packets whose address pair the filter cannot rule out are looked up.
 void rule_stage(const FlowTable& flows, Burst& b) {
-    uint16_t which[kBurstSize];
-    uint16_t n = 0;
-    const RuleFilter& filter = flows.filter();
-    for (uint16_t i = 0; i < b.n; ++i) {
-        const rte_ipv4_hdr* ip = ipv4_of(b.pkts[i]);
-        // A branch, not a branchless append: most packets miss, and a count
-        // carried through every probe would chain the probes' cache misses.
-        if (unlikely(filter.may_match(pair_hash(ip->src_addr, ip->dst_addr)))) which[n++] = i;
-    }
-    if (n == 0) return;
-    FlowKey keys[kBurstSize];
-    const void* key_ptrs[kBurstSize];
-    for (uint16_t j = 0; j < n; ++j) {
-        rte_mbuf* m = b.pkts[which[j]];
-        const rte_ipv4_hdr* ip = ipv4_of(m);
-        FlowKey& k = keys[j];
-        k = FlowKey{ip->src_addr, ip->dst_addr, 0, 0, ip->next_proto_id, {0, 0, 0}};
-        // Ports only for first fragments (or unfragmented) of TCP/UDP that carry them.
-        bool first_fragment = (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) == 0;
-        const uint32_t ihl = uint32_t(ip->version_ihl & 0x0f) * 4;
-        if (first_fragment && (k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP) &&
-            rte_be_to_cpu_16(ip->total_length) >= ihl + 4 &&
-            rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr) + ihl + 4) {
-            const auto* l4 = reinterpret_cast<const uint16_t*>(
-                reinterpret_cast<const uint8_t*>(ip) + ihl);
-            k.src_port = l4[0];
-            k.dst_port = l4[1];
-        }
-        key_ptrs[j] = &k;
-    }
-    uint64_t hits = 0;
-    void* data[kBurstSize];
-    if (rte_hash_lookup_bulk_data(flows.hash(), key_ptrs, n, &hits, data) <= 0) return;
-    for (uint16_t j = 0; j < n; ++j) {
-        if (!(hits & (1ull << j))) continue;
-        auto packed = reinterpret_cast<uintptr_t>(data[j]);
-        b.hop[which[j]] = rule_action(packed) == RuleAction::drop ? kRuleDrop : rule_nexthop(packed);
-    }
+    apply_rules(
+        flows, b.pkts, b.n, b.hop,
+        [](rte_mbuf* m) { const rte_ipv4_hdr* ip = ipv4_of(m); return pair_hash(ip->src_addr, ip->dst_addr); },
+        [](rte_mbuf* m) { return flow_key4(m); });
 }
 
 // What a missing next hop (no route, rule drop, unset) reads as: mtu 0.

@@ -11,6 +11,7 @@
 
 #include "exceptions.h"
 #include "ipv6_input.h"
+#include "rule_lookup.h"
 
 namespace appliance {
 
@@ -18,30 +19,14 @@ namespace {
 // What a missing next hop reads as: mtu 0, so the one length test catches it.
 const NextHop kNoHop{};
 
-// Exact-match rules override the LPM result for their 5-tuple; only packets
-// whose address pair the filter cannot rule out are looked up.
+// Exact-match rules override the LPM result for their 5-tuple.
 void rule_stage6(const FlowTable6& flows, rte_mbuf* const* pkts, uint16_t n, uint32_t* ids) {
-    uint16_t which[kBurstSize];
-    uint16_t c = 0;
-    for (uint16_t i = 0; i < n; ++i) {
-        const auto* ip = rte_pktmbuf_mtod_offset(pkts[i], const rte_ipv6_hdr*, sizeof(rte_ether_hdr));
-        if (unlikely(flows.filter().may_match(pair_hash(ip->src_addr)))) which[c++] = i;
-    }
-    if (c == 0) return;
-    FlowKey6 keys[kBurstSize];
-    const void* key_ptrs[kBurstSize];
-    for (uint16_t j = 0; j < c; ++j) {
-        keys[j] = flow_key6(pkts[which[j]]);
-        key_ptrs[j] = &keys[j];
-    }
-    uint64_t hits = 0;
-    void* data[kBurstSize];
-    if (rte_hash_lookup_bulk_data(flows.hash(), key_ptrs, c, &hits, data) <= 0) return;
-    for (uint16_t j = 0; j < c; ++j) {
-        if (!(hits & (1ull << j))) continue;
-        auto packed = reinterpret_cast<uintptr_t>(data[j]);
-        ids[which[j]] = rule_action(packed) == RuleAction::drop ? kRuleDrop : rule_nexthop(packed);
-    }
+    apply_rules(
+        flows, pkts, n, ids,
+        [](rte_mbuf* m) {
+            return pair_hash(rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, sizeof(rte_ether_hdr))->src_addr);
+        },
+        [](rte_mbuf* m) { return flow_key6(m); });
 }
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include <rte_mbuf.h>
 
 #include "drop_reasons.h"
+#include "flow.h"
 
 namespace appliance {
 
@@ -137,6 +138,23 @@ inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, uint64_t port_mac,
     // The slow path decides: a ping to us with TTL 1 is answered, not expired.
     if (ip->time_to_live <= 1) return kPuntTtl;
     return kIpv4Pass;
+}
+
+// The rule key of an IPv4 packet, network byte order: ports only for first
+// fragments (or unfragmented) of TCP/UDP whose datagram and frame hold them.
+inline FlowKey flow_key4(const rte_mbuf* m) {
+    const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, sizeof(rte_ether_hdr));
+    FlowKey k{ip->src_addr, ip->dst_addr, 0, 0, ip->next_proto_id, {0, 0, 0}};
+    const bool first_fragment = (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) == 0;
+    const uint32_t ihl = uint32_t(ip->version_ihl & 0x0f) * 4;
+    if (first_fragment && (k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP) &&
+        uint32_t(__builtin_bswap16(ip->total_length)) >= ihl + 4 &&
+        rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr) + ihl + 4) {
+        const auto* l4 = reinterpret_cast<const uint16_t*>(reinterpret_cast<const uint8_t*>(ip) + ihl);
+        k.src_port = l4[0];
+        k.dst_port = l4[1];
+    }
+    return k;
 }
 
 }  // namespace appliance

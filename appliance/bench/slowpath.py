@@ -28,7 +28,7 @@ def serve_command(pcap: Path, routes: Path, icmp_rate: float) -> list[str]:
             "--port", "lan0=net_null0,no-rx=1", "--routes", str(routes),
             "--nexthop", f"lan0={NEXTHOP_MAC}", "--mac", f"wan0={traffic.ROUTER_MAC}",
             "--address", "wan0=198.18.255.254/15", "--icmp-rate", str(icmp_rate),
-            "--return-route", "198.18.0.0/16=wan0=02:00:00:00:ff:01"]
+            "--return-route", f"198.18.0.0/16=wan0={traffic.SOURCE_MAC}"]
 
 
 def measure(command: list[str], seconds: float, log: Path) -> tuple[float, float]:

@@ -17,6 +17,7 @@ from scapy.utils import PcapWriter
 FRAME_LEN = 64  # with the FCS the NIC would add: 60 bytes on the wire here
 FRAME_LEN6 = 66  # the smallest IPv6 UDP frame (14 + 40 + 8, plus the FCS)
 ROUTER_MAC = "02:00:00:00:00:fe"  # the appliance's input port: frames are addressed to it
+SOURCE_MAC = "02:00:00:00:ff:01"  # the sender's
 
 
 def make_routes(count: int, seed: int = 1) -> list[ipaddress.IPv4Network]:
@@ -67,7 +68,7 @@ def make_frames6(routes: list[ipaddress.IPv6Network], count: int, dst_mac: str,
     for i in range(count):
         net = rng.choice(routes)
         dst = net.network_address + rng.getrandbits(128 - net.prefixlen)
-        frames.append(Ether(dst=dst_mac, src="02:00:00:00:ff:01") / IPv6(
+        frames.append(Ether(dst=dst_mac, src=SOURCE_MAC) / IPv6(
             src=f"2001:db8:ffff::{i:x}", dst=str(dst), hlim=64) / UDP(
             sport=1024 + i % 50000, dport=5000))
     return frames
@@ -79,7 +80,7 @@ def frame_bytes(routes: list[ipaddress.IPv4Network], count: int, dst_mac: str,
     frame i is frame_lens[i % len(frame_lens)] bytes long with the FCS. Built with struct,
     not scapy (byte for byte what scapy builds, ~100x faster: a million frames in seconds)."""
     rng = random.Random(seed)
-    eth = bytes.fromhex(dst_mac.replace(":", "")) + bytes.fromhex("020000 00ff01") + b"\x08\x00"
+    eth = bytes.fromhex((dst_mac + SOURCE_MAC).replace(":", "")) + b"\x08\x00"  # IPv4
     for i in range(count):
         net = rng.choice(routes)
         dst = int(net.network_address) + rng.randrange(net.num_addresses)

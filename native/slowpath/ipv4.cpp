@@ -10,6 +10,7 @@
 #include "ipv4_input.h"
 #include "ipv4_rewrite.h"
 #include "ecmp.h"
+#include "rule_lookup.h"
 #include "slowpath.h"
 
 namespace appliance {
@@ -40,21 +41,9 @@ uint32_t SlowPath::lookup(const rte_mbuf* m) const {
     const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(
         rte_pktmbuf_mtod(m, const rte_ether_hdr*) + 1);
     if (flows_.active() != 0) {
-        FlowKey k{ip->src_addr, ip->dst_addr, 0, 0, ip->next_proto_id, {0, 0, 0}};
-        const uint32_t ihl = ihl_of(ip);
-        const bool first = (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) == 0;
-        if (first && (k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP) &&
-            rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr) + ihl + 4) {
-            const auto* l4 = reinterpret_cast<const uint16_t*>(
-                reinterpret_cast<const uint8_t*>(ip) + ihl);
-            k.src_port = l4[0];
-            k.dst_port = l4[1];
-        }
+        const FlowKey k = flow_key4(m);
         void* data = nullptr;
-        if (rte_hash_lookup_data(flows_.hash(), &k, &data) >= 0) {
-            auto packed = reinterpret_cast<uintptr_t>(data);
-            return rule_action(packed) == RuleAction::drop ? kRuleDrop : rule_nexthop(packed);
-        }
+        if (rte_hash_lookup_data(flows_.hash(), &k, &data) >= 0) return rule_hop(data);
     }
     return fib_.lookup(ntohl(ip->dst_addr)).value_or(kNoRoute);
 }

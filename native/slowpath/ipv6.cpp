@@ -9,6 +9,7 @@
 
 #include "ipv6_input.h"
 #include "ecmp.h"
+#include "rule_lookup.h"
 #include "slowpath.h"
 
 namespace appliance {
@@ -38,10 +39,7 @@ uint32_t SlowPath::lookup6(const rte_mbuf* m, uint16_t in_port) const {
     if (flows6_.active() != 0) {
         const FlowKey6 k = flow_key6(m);
         void* data = nullptr;
-        if (rte_hash_lookup_data(flows6_.hash(), &k, &data) >= 0) {
-            auto packed = reinterpret_cast<uintptr_t>(data);
-            return rule_action(packed) == RuleAction::drop ? kRuleDrop : rule_nexthop(packed);
-        }
+        if (rte_hash_lookup_data(flows6_.hash(), &k, &data) >= 0) return rule_hop(data);
     }
     return fib6_.lookup(IpAddr::v6(ip->dst_addr).b).value_or(kNoRoute);
 }
