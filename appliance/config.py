@@ -58,6 +58,9 @@ class EalSection(Strict):
     memory_mb: int = Field(512, ge=64, le=1 << 20)
     hugepages: Bool = True
     file_prefix: str = Field("appliance", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # 512: AVX-512 where the CPU has it (our input stage, DPDK's drivers); 256 for CPUs
+    # that slow down with it. DPDK's own default is 256.
+    max_simd_bitwidth: Literal[128, 256, 512] = 512
 
 
 class KernelSection(Strict):

@@ -137,6 +137,7 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
     spec.max_rules = config.tables.max_rules
     spec.verify_checksum = config.verify_checksum
     spec.stage_clocks = config.stage_clocks
+    spec.max_simd_bitwidth = config.eal.max_simd_bitwidth
     spec.mbufs = config.mbufs
     slow = _native.SlowPathConfig()
     for name, value in vars(config.slowpath).items():
@@ -333,6 +334,8 @@ class Dataplane:
             "tbl8_groups_in_use": self._dp.tbl8_groups_in_use(),
             "tbl8_groups6_in_use": self._dp.tbl8_groups6_in_use(),
             "rules": self._dp.rule_count(),
+            # Stage 1 tests eight headers per instruction (eal.max_simd_bitwidth 512, a CPU with it).
+            "avx512_input": self._dp.avx512_input,
             "neighbors": self._neighbor_states(),
             "route_sync": self._dp.route_sync_stats() if self.config.route_sync else None,
         }

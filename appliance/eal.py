@@ -63,6 +63,8 @@ class EalOptions:
     in_memory: bool = False
     file_prefix: str = "appliance"
     log_level: str = "notice"
+    # Widest SIMD DPDK's drivers and the fast path may use; DPDK's own default is 256.
+    max_simd_bitwidth: int = 512
 
 
 def _lcore_map(opts: EalOptions) -> str:
@@ -102,6 +104,7 @@ def eal_args(opts: EalOptions, devices: list[str]) -> list[str]:
             args += ["-a", d]
     else:
         args.append("--no-pci")
+    args += ["--force-max-simd-bitwidth", str(opts.max_simd_bitwidth)]
     args += ["--log-level", f"*:{opts.log_level}"]
     return args
 

@@ -2,7 +2,7 @@
 """Benchmark: IPv4 (or IPv6) forwarding on one worker core vs DPDK's l3fwd and testpmd io.
 
     python3 bench/vdev_forwarding.py [--rounds 5] [--seconds 3] [--routes 10000] [--json]
-                                     [--ipv6] [--baseline TREE] [--stage-clocks] [--rules N]
+                                     [--ipv6] [--baseline TREE|scalar] [--stage-clocks] [--rules N]
 
 Port 0 is net_pcap replaying 64-byte UDP frames (infinite_rx), port 1 is
 net_null; destinations spread over a table of mixed /16../32 routes. Each
@@ -16,6 +16,9 @@ before/after of a fast-path change on the same machine at the same time:
     /tmp/before/.venv/bin/pip install -q /tmp/before
     cp /tmp/before/.venv/lib/python3.11/site-packages/appliance/_native*.so /tmp/before/appliance/
     python3 bench/vdev_forwarding.py --rounds 9 --seconds 2 --baseline /tmp/before
+
+--baseline scalar runs this build again with the input stage one header at a
+time (--force-max-simd-bitwidth 256) instead of eight per AVX-512 instruction.
 """
 import argparse
 import json
@@ -39,9 +42,10 @@ def main() -> int:
     p.add_argument("--ipv6", action="store_true",
                    help="IPv6 routes (as an IPv6 DFZ: mostly /48) and the smallest IPv6 frames; "
                         "l3fwd in its LPM6 mode")
-    p.add_argument("--baseline", type=Path, metavar="TREE",
+    p.add_argument("--baseline", metavar="TREE|scalar",
                    help="also run the appliance of this checkout (its module built in it, or "
-                        "in TREE/.venv) in the same rounds, e.g. the previous release")
+                        "in TREE/.venv) in the same rounds, e.g. the previous release; "
+                        "'scalar': this build with the input stage one header at a time")
     p.add_argument("--stage-clocks", action="store_true",
                    help="also run the appliance with rdtsc per pipeline stage: where the cycles go")
     p.add_argument("--rules", type=int, default=0,
@@ -80,12 +84,12 @@ def main() -> int:
         print(f"  baseline {result['baseline_mpps']:.3f} Mpps, / l3fwd "
               f"{result['ratio_baseline_vs_l3fwd']:.3f}; appliance / baseline, paired per round "
               f"{result['ratio_vs_baseline']:.3f}")
+    for label, key in [("stage clocks", "stage_cycles_per_packet"),
+                       ("baseline's", "baseline_stage_cycles_per_packet")]:
+        if key in result:
+            print(f"  {label}: " + ", ".join(f"{s} {c}" for s, c in result[key].items() if c))
     print(f"  appliance processing   {result['cycles_per_packet']:.1f} cycles/packet "
           "(rx burst to tx flush, rdtsc)")
-    if "stage_cycles_per_packet" in result:
-        stages = result["stage_cycles_per_packet"]
-        print(f"  stage clocks ({result['samples_mpps']['appliance_clocks'][0]:.1f} Mpps with "
-              "them on): " + ", ".join(f"{s} {c}" for s, c in stages.items() if c))
     return 0
 
 

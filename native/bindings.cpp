@@ -232,6 +232,7 @@ PYBIND11_MODULE(_native, m) {
         .def_readwrite("max_rules", &DataplaneSpec::max_rules)
         .def_readwrite("verify_checksum", &DataplaneSpec::verify_checksum)
         .def_readwrite("stage_clocks", &DataplaneSpec::stage_clocks)
+        .def_readwrite("max_simd_bitwidth", &DataplaneSpec::max_simd_bitwidth)
         .def_readwrite("mbufs", &DataplaneSpec::mbufs)
         .def_readwrite("slow", &DataplaneSpec::slow)
         .def_readwrite("route_sync", &DataplaneSpec::route_sync);
@@ -243,6 +244,7 @@ PYBIND11_MODULE(_native, m) {
         .def("close", &Dataplane::close, Release())
         .def_property_readonly("running", &Dataplane::running)
         .def_property_readonly("closed", &Dataplane::closed)
+        .def_property_readonly("avx512_input", &Dataplane::avx512_input)
         .def("route_add", &Dataplane::route_add, py::arg("prefix"), py::arg("nexthop"))
         .def("route_add_bulk", &Dataplane::route_add_bulk, py::arg("prefixes"),
              py::arg("nexthops"), Release())

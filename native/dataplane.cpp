@@ -15,9 +15,14 @@
 #include "eal.h"
 #include "errors.h"
 #include "ipv4_input.h"
+#include "ipv4_input_x8.h"
 #include "ipv6_input.h"
 
 namespace appliance {
+
+bool Dataplane::avx512_input() const {
+    return spec_.max_simd_bitwidth >= RTE_VECT_SIMD_512 && avx512_input_usable();
+}
 
 namespace {
 
@@ -176,7 +181,7 @@ void Dataplane::build_workers() {
         w->rcu_thread_id = i;
         w->rcu = rcu_->get();
         w->tables = {fib_.get(), fib6_.get(), flows_.get(), flows6_.get(), hops_.get(),
-                     spec_.verify_checksum, spec_.stage_clocks};
+                     spec_.verify_checksum, spec_.stage_clocks, avx512_input()};
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
         auto* stats = static_cast<WorkerStats*>(

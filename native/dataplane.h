@@ -44,6 +44,9 @@ struct DataplaneSpec {
     uint32_t max_rules = 1u << 16;
     bool verify_checksum = true;
     bool stage_clocks = false;
+    // The widest SIMD the fast path may use (128, 256, 512); the EAL's limit
+    // (--force-max-simd-bitwidth) and the CPU cap it too.
+    uint16_t max_simd_bitwidth = 512;
     uint64_t mbufs = 0;  // 0: sized by mbufs_needed() per socket
     SlowPathConfig slow;
     RouteSyncSpec route_sync;
@@ -73,6 +76,8 @@ public:
     void close();  // stop and free everything; later calls raise StateError
     bool running() const { return running_; }
     bool closed() const { return closed_; }
+    // Stage 1 tests eight headers per AVX-512 instruction (else one by one).
+    bool avx512_input() const;
     const DataplaneSpec& spec() const { return spec_; }
 
     // Routes (prefix text "a.b.c.d/len" or "2001:db8::/32"; the family picks the table).

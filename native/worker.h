@@ -30,6 +30,7 @@ struct Tables {
     const NextHopTable* hops;
     bool verify_checksum;
     bool stage_clocks;  // rdtsc per stage into WorkerStats::stage_cycles
+    bool avx512_input;  // stage 1 tests eight headers at a time (ipv4_input_x8.h)
 };
 
 struct RxQueue {

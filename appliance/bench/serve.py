@@ -40,6 +40,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "sources are 198.18/16; theirs 198.19/16): the cost of the rule stage")
     p.add_argument("--mbufs", type=int, default=0,
                    help="buffers in the pool (net_pcap's infinite_rx holds the whole pcap in it)")
+    p.add_argument("--max-simd-bitwidth", type=int, default=512, choices=(128, 256, 512),
+                   help="256: the input stage one header at a time, not eight (AVX-512)")
     p.add_argument("--memory-mb", type=int, default=1024, help="hugepage memory for the EAL")
     return p.parse_args(argv)
 
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         ports=ports, verify_checksum=not args.no_verify_checksum, stage_clocks=args.stage_clocks,
         mbufs=args.mbufs,
         eal=EalOptions(main_lcore=0, worker_lcores=[1], file_prefix=args.file_prefix,
-                       memory_mb=args.memory_mb),
+                       memory_mb=args.memory_mb, max_simd_bitwidth=args.max_simd_bitwidth),
         tables=TableSizes(max_routes=max(1024, 2 * len(prefixes)), tbl8_groups=1 << 16,
                           max_routes6=max(1024, 2 * len(prefixes)), tbl8_groups6=1 << 16,
                           max_nexthops=16, max_rules=max(1 << 16, 2 * args.rules)),

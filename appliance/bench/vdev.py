@@ -99,6 +99,10 @@ def eal(prefix: str, pcap: Path, lcores: str, mbufs: int) -> list[str]:
             "--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1", "--vdev", "net_null0,no-rx=1"]
 
 
+# --baseline's other value: this build with the input stage one header at a time.
+SCALAR = "scalar"
+
+
 def baseline_contender(appliance: list[str], baseline: Path) -> Contender:
     """Another build of the appliance (a checkout with its module built, e.g. the
     previous release) in the same rounds: before/after without a day between."""
@@ -119,7 +123,7 @@ def baseline_contender(appliance: list[str], baseline: Path) -> Contender:
 
 
 def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path,
-               baseline: Path | None = None, stage_clocks: bool = False,
+               baseline: Path | str | None = None, stage_clocks: bool = False,
                appliance_args: tuple[str, ...] = (), mbufs: int = POOL_MBUFS) -> list[Contender]:
     # l3fwd reads one rule file per family and needs a rule in each.
     prefixes = [line.split()[0] for line in routes.open() if line.strip()]
@@ -134,14 +138,22 @@ def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path,
         "--port", "lan0=net_null0,no-rx=1", "--routes", str(routes),
         "--nexthop", f"lan0={NEXTHOP_MAC}", "--mac", f"wan0={traffic.ROUTER_MAC}",
         "--mbufs", str(mbufs), "--memory-mb", str(memory_mb(mbufs)), *appliance_args]
+    before = []
+    if baseline == SCALAR:  # this build with the one-by-one input stage
+        before = [Contender("appliance_baseline", [*appliance, "--max-simd-bitwidth", "256"],
+                            "bench-appliance")]
+    elif baseline:
+        before = [baseline_contender(appliance, Path(baseline))]
+    clocks = []  # where the cycles go: rdtsc per stage (costs some: contenders of their own)
+    if stage_clocks:
+        clocks = [Contender(f"{c.name}_clocks", [*c.command, "--stage-clocks"], c.file_prefix)
+                  for c in [Contender("appliance", appliance, "bench-appliance"), *before]]
     return [
         Contender("appliance", appliance, "bench-appliance"),
-        *([baseline_contender(appliance, baseline)] if baseline else []),
+        *before,
         # l3fwd does not verify IPv4 checksums: the same work, for comparison.
         Contender("appliance_nocsum", [*appliance, "--no-verify-checksum"], "bench-appliance"),
-        # Where the cycles go: rdtsc per stage (which costs some, so a contender of its own).
-        *([Contender("appliance_clocks", [*appliance, "--stage-clocks"], "bench-appliance")]
-          if stage_clocks else []),
+        *clocks,
         Contender("l3fwd", [
             # l3fwd opens a tx queue per lcore and pcap has one: give it
             # only the forwarding lcore (its main lcore forwards too).
@@ -190,7 +202,7 @@ def measure(c: Contender, seconds: float, log: Path, startup_s: float = 120) -> 
 
 
 def run(work: Path, pcap: Path, routes: Path, rounds: int, seconds: float,
-        cache: Path, baseline: Path | None = None, stage_clocks: bool = False,
+        cache: Path, baseline: Path | str | None = None, stage_clocks: bool = False,
         appliance_args: tuple[str, ...] = (), startup_s: float = 120,
         mbufs: int = POOL_MBUFS) -> dict:
     l3fwd = build_l3fwd(cache)
@@ -230,8 +242,11 @@ def summarize(results: dict[str, list[Sample]]) -> dict:
     clocks = {}
     if "appliance_clocks" in results:
         runs = [stage_cycles_per_packet(s.extra["stats"]) for s in results["appliance_clocks"]]
-        clocks = {"stage_cycles_per_packet": {
-            stage: round(statistics.median(r[stage] for r in runs), 1) for stage in runs[0]}}
+        clocks = {"stage_cycles_per_packet": median_stages(runs)}
+    if "appliance_baseline_clocks" in results:
+        runs = [stage_cycles_per_packet(s.extra["stats"])
+                for s in results["appliance_baseline_clocks"]]
+        clocks["baseline_stage_cycles_per_packet"] = median_stages(runs)
     cpp = statistics.median(e["stats"]["cycles_per_packet"] for e in ours)
     tsc_hz = ours[0]["tsc_hz"]
     return {
@@ -251,6 +266,10 @@ def summarize(results: dict[str, list[Sample]]) -> dict:
         **baseline,
         **clocks,
     }
+
+
+def median_stages(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {stage: round(statistics.median(r[stage] for r in runs), 1) for stage in runs[0]}
 
 
 def stage_cycles_per_packet(stats: dict) -> dict[str, float]:

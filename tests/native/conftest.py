@@ -26,11 +26,11 @@ NEXTHOP = {"a": 3, "b": 1, "c": 2}  # next hop id reaching the host behind each 
 
 
 def make_dataplane(verify_checksum=True, tables=None, ring_desc=1024, slowpath=None,
-                   mtus=None, stage_clocks=False) -> Dataplane:
+                   mtus=None, stage_clocks=False, eal=EAL) -> Dataplane:
     config = DataplaneConfig(
         ports=[PortConfig(name, "ring", rx_desc=ring_desc, tx_desc=ring_desc,
                           mac=ROUTER_MAC[name], mtu=(mtus or {}).get(name)) for name in PORTS],
-        eal=EAL,
+        eal=eal,
         tables=tables or TableSizes(max_routes=4096, tbl8_groups=256, max_nexthops=64,
                                     max_rules=1024),
         verify_checksum=verify_checksum,

@@ -7,6 +7,8 @@ import pytest
 import yaml
 
 from appliance.config import load_config, parse_config
+from appliance.dataplane import _native_spec
+from appliance.eal import eal_args
 from appliance.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -40,6 +42,13 @@ def test_minimal_config_builds_a_dataplane_description():
     dp = parse_config(MINIMAL).dataplane_config()
     assert [p.name for p in dp.ports] == ["wan0", "lan0"]
     assert dp.eal.worker_lcores == [1]
+    assert dp.eal.max_simd_bitwidth == 512
+
+
+def test_max_simd_bitwidth_reaches_the_eal_and_the_dataplane():
+    dp = parse_config(with_change("eal.max_simd_bitwidth", 256)).dataplane_config()
+    assert "--force-max-simd-bitwidth 256" in " ".join(eal_args(dp.eal, []))
+    assert _native_spec(dp).max_simd_bitwidth == 256
 
 
 @pytest.mark.parametrize("change, message", [
@@ -50,6 +59,7 @@ def test_minimal_config_builds_a_dataplane_description():
     (("nexthops.0.mac", "02:00:00:00:01"), "x.yaml: nexthops[0].mac: String should match pattern"),
     (("routes.0.prefix", "10.0.0.1/8"), "x.yaml: routes[0].prefix: 10.0.0.1/8 has host bits set"),
     (("routes.0.prefix", "10.0.0.0/40"), "x.yaml: routes[0].prefix: '40' is not a valid netmask"),
+    (("eal.max_simd_bitwidth", 384), "x.yaml: eal.max_simd_bitwidth: Input should be 128, 256 or 512"),
 ])
 def test_schema_errors_name_path_value_and_expectation(change, message):
     with pytest.raises(ConfigError) as e:

@@ -13,7 +13,7 @@ def test_vdevs_pci_memory_and_prefix_become_eal_args():
     assert args == ["--lcores", "0@0,1@1", "--main-lcore", "0", "-m", "256",
                     "--file-prefix", "edge1", "--vdev", "net_null0,no-rx=1",
                     "--vdev", "net_tap0,iface=t0", "-a", "0000:03:00.0",
-                    "--log-level", "*:notice"]
+                    "--force-max-simd-bitwidth", "512", "--log-level", "*:notice"]
 
 
 def test_no_pci_ports_means_no_pci_scan_and_in_memory_drops_the_prefix():
