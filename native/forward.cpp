@@ -134,17 +134,24 @@ APPLIANCE_AVX512 void input_stage_x8(WorkerContext& w, const RxQueue& q, rte_mbu
     for (; i + 8 <= n; i += 8) {
         // The eight destinations land at b.dst[b.n...]: room, since b.n <= i.
         const uint16_t at = b.n;
-        const unsigned ok = ipv4_common_case_x8(&pkts[i], q.mac, verify, &b.dst[at]);
-        if (likely(ok == 0xff)) {
+        const InputMasks ok = ipv4_common_case_x8(&pkts[i], q.mac, verify, &b.dst[at]);
+        if (likely(ok.ipv4 == 0xff)) {
             std::memcpy(&b.pkts[at], &pkts[i], 8 * sizeof(rte_mbuf*));
             b.n += 8;
+            continue;
+        }
+        if (ok.ipv6 == 0xff) {
+            std::memcpy(&b.pkts6[b.n6], &pkts[i], 8 * sizeof(rte_mbuf*));
+            b.n6 += 8;
             continue;
         }
         // Compacted in place: b.n never passes at + k, so b.dst[at + k] is
         // still unread when it is moved.
         for (unsigned k = 0; k < 8; ++k) {
-            if (ok & (1u << k))
+            if (ok.ipv4 & (1u << k))
                 append(b, pkts[i + k], b.dst[at + k]);
+            else if (ok.ipv6 & (1u << k))
+                b.pkts6[b.n6++] = pkts[i + k];
             else
                 input_exception(w, q, pkts[i + k], b);
         }

@@ -1,8 +1,9 @@
 // Stage 1's common-case test for eight packets at once, with AVX-512: the
 // same test as the scalar one in forward.cpp (option-less IPv4 to the port's
 // MAC, whole, TTL > 1, source not martian, checksum good when asked), each
-// check one instruction across the eight headers instead of eight. What it
-// refuses goes to ipv4_input() for the exact verdict, as the scalar test's does.
+// check one instruction across the eight headers instead of eight; IPv6 to
+// the port's MAC is picked out on the way. What it refuses goes to
+// ipv4_input() for the exact verdict, as the scalar test's does.
 //
 // The headers and mbufs are loaded 32 bytes each and transposed so that one
 // register holds the same 8 bytes of all eight packets (a "column"), then
@@ -72,12 +73,18 @@ APPLIANCE_AVX512_INLINE __m512i rows_of(const uint8_t* const p[8], size_t at, in
 
 APPLIANCE_AVX512_INLINE __m512i u64(uint64_t v) { return _mm512_set1_epi64(int64_t(v)); }
 
-// Bit i set: pkts[i] passes. dst_host[i]: its IPv4 destination, host order
-// (meaningless where the bit is clear). Reads frame bytes 0-33, which every
-// mbuf's data room holds, whatever the frame's length: the length tests
-// decide whether they count.
-APPLIANCE_AVX512_INLINE unsigned ipv4_common_case_x8(rte_mbuf* const* pkts, uint64_t port_mac,
-                                                     bool verify_checksum, uint32_t* dst_host) {
+// Bit i of `ipv4` set: pkts[i] passes the IPv4 test; of `ipv6`: it is IPv6
+// to the port's MAC, for forward6_burst() (ipv4_input() says kIpv6 for it).
+struct InputMasks {
+    unsigned ipv4;
+    unsigned ipv6;
+};
+
+// dst_host[i]: pkts[i]'s IPv4 destination, host order (meaningless where its
+// ipv4 bit is clear). Reads frame bytes 0-33, which every mbuf's data room
+// holds, whatever the frame's length: the length tests decide whether they count.
+APPLIANCE_AVX512_INLINE InputMasks ipv4_common_case_x8(rte_mbuf* const* pkts, uint64_t port_mac,
+                                                       bool verify_checksum, uint32_t* dst_host) {
     const uint8_t* frame[8];
     const uint8_t* mbuf[8];
     for (int i = 0; i < 8; ++i) {
@@ -104,7 +111,13 @@ APPLIANCE_AVX512_INLINE unsigned ipv4_common_case_x8(rte_mbuf* const* pkts, uint
         int64_t(dst_mac48(reinterpret_cast<const rte_ether_hdr*>(frame[1]))),
         int64_t(dst_mac48(reinterpret_cast<const rte_ether_hdr*>(frame[0]))));
 
-    __mmask8 ok = _mm512_cmpeq_epi64_mask(dst_mac, u64(port_mac));
+    const __mmask8 for_us = _mm512_cmpeq_epi64_mask(dst_mac, u64(port_mac));
+    const __m512i data_len = _mm512_and_si512(f[3], u64(0xffff));
+    // IPv6: EtherType 0x86dd (bytes 12-13) in a frame that holds its Ethernet header.
+    const __mmask8 ipv6 = _mm512_mask_cmpeq_epi64_mask(
+        for_us, _mm512_and_si512(h[1], u64(0xffff0000ull)), u64(0xdd860000ull)) &
+        _mm512_cmpge_epu64_mask(data_len, u64(sizeof(rte_ether_hdr)));
+    __mmask8 ok = for_us;
     // EtherType 0x0800 and version/IHL 0x45: bytes 12-14 of the frame.
     ok &= _mm512_cmpeq_epi64_mask(_mm512_and_si512(h[1], u64(0x000000ffffff0000ull)),
                                   u64(0x0000004500080000ull));
@@ -112,7 +125,6 @@ APPLIANCE_AVX512_INLINE unsigned ipv4_common_case_x8(rte_mbuf* const* pkts, uint
     const __m512i total = _mm512_shuffle_epi8(
         h[1], _mm512_set4_epi32(-1, 0xffff0e0f, -1, 0xffff0607));
     const __m512i pkt_len = _mm512_srli_epi64(f[2], 32);
-    const __m512i data_len = _mm512_and_si512(f[3], u64(0xffff));
     ok &= _mm512_cmpge_epu64_mask(total, u64(sizeof(rte_ipv4_hdr)));
     ok &= _mm512_cmple_epu64_mask(_mm512_add_epi64(total, u64(sizeof(rte_ether_hdr))), pkt_len);
     ok &= _mm512_cmpge_epu64_mask(data_len, u64(sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)));
@@ -147,7 +159,7 @@ APPLIANCE_AVX512_INLINE unsigned ipv4_common_case_x8(rte_mbuf* const* pkts, uint
     // Destination (bytes 30-33) to host order, one 32-bit value per packet.
     const __m512i dst = _mm512_shuffle_epi8(h[3], _mm512_set4_epi32(-1, 0x0c0d0e0f, -1, 0x04050607));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst_host), _mm512_cvtepi64_epi32(dst));
-    return ok;
+    return {ok, ipv6};
 }
 
 }  // namespace appliance

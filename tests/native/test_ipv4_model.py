@@ -60,6 +60,8 @@ def verdict(raw: bytes) -> str:
         return "malformed"
     if raw[0:6] != bytes.fromhex(ROUTER_MAC["a"].replace(":", "")):
         return "link_broadcast" if raw[0] & 1 else "other_host"
+    if raw[12:14] == b"\x86\xdd":
+        return "malformed"  # to the IPv6 path, which finds version 4 in its header
     if raw[12:14] != b"\x08\x00":
         return "not_ipv4"
     if len(raw) < 34:
@@ -111,8 +113,10 @@ def broken(raw: bytearray, rng: random.Random) -> bytearray:
     if kind == 0:
         raw[0:6] = rng.choice([b"\xff" * 6, bytes.fromhex("01005e000005"), bytes.fromhex("020000009999"),
                                bytes.fromhex(ROUTER_MAC["b"].replace(":", ""))])
+        if rng.random() < 0.5:
+            raw[12:14] = b"\x86\xdd"  # IPv6 to someone else: still not ours
     elif kind == 1:
-        raw[12:14] = rng.choice([b"\x08\x01", b"\x88\xcc", b"\x00\x00", b"\x81\x00"])
+        raw[12:14] = rng.choice([b"\x08\x01", b"\x88\xcc", b"\x00\x00", b"\x81\x00", b"\x86\xdd"])
     elif kind == 2:
         raw[14] = rng.choice([0x44, 0x35, 0x65, 0x40, 0x4f, 0x05])
     elif kind == 3:

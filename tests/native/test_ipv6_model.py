@@ -4,12 +4,15 @@ port sends and every drop counter must be what the model says, byte for byte."""
 import ipaddress
 import random
 from collections import Counter
+from dataclasses import replace
+
+import pytest
 
 from scapy.layers.inet6 import IPv6, UDP
 from scapy.layers.l2 import Ether
 
 from appliance import SlowPathSettings
-from tests.native.conftest import HOST_MAC, NEXTHOP, PORTS, ROUTER_MAC, checked, open_router
+from tests.native.conftest import EAL, HOST_MAC, NEXTHOP, PORTS, ROUTER_MAC, checked, open_router
 
 ROUTES = {"2001:db8::/32": "b", "2001:db8:c::/48": "c", "2001:db8:c:1::/64": "b",
           "2400::/12": "c", "2001:db8:c:1::9/128": "a", "fd00::/8": "b"}
@@ -92,9 +95,11 @@ def rewritten(raw: bytes, port: str) -> bytes:
     return bytes(out)
 
 
-def test_random_ipv6_frames_do_what_the_model_says():
+@pytest.mark.parametrize("bits", [512, 256], ids=["input eight at a time", "one by one"])
+def test_random_ipv6_frames_do_what_the_model_says(bits):
     # ICMPv6 unlimited: which packets reach the slow path must not depend on timing.
-    for router in checked(open_router(slowpath=SlowPathSettings(icmp_rate=0))):
+    for router in checked(open_router(slowpath=SlowPathSettings(icmp_rate=0),
+                                      eal=replace(EAL, max_simd_bitwidth=bits))):
         check_model(router)
 
 
