@@ -74,11 +74,11 @@ def verdict(raw: bytes) -> str:
         return "malformed"
     if not checksum_ok(raw[14:14 + ihl]):
         return "bad_checksum"
-    src, dst = ipaddress.IPv4Address(raw[26:30]), ipaddress.IPv4Address(raw[30:34])
     if raw[26] in (0, 127) or raw[26] >= 224:
         return "martian_source"
     if ihl != 20:
         return "options"  # the slow path's: the generator does not make these
+    dst = ipaddress.IPv4Address(raw[30:34])
     if dst.is_multicast:
         return "multicast_destination"
     if raw[30] in (0, 127) or raw[30] >= 240:
