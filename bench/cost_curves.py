@@ -88,7 +88,8 @@ def plot(curves: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(2, len(curves), figsize=(5 * len(curves), 7), sharex="col")
+    fig, axes = plt.subplots(2, len(curves), figsize=(5 * len(curves), 7), sharex="col",
+                             squeeze=False)  # one curve alone is still a column
     for col, (axis, rows) in enumerate(curves.items()):
         # Frame sizes (with imix among them) are categories; the rest numbers on a log scale.
         x = list(range(len(rows))) if axis == "size" else [r[axis] for r in rows]
