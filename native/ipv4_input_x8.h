@@ -12,7 +12,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstring>
 
 #include <immintrin.h>
 #include <rte_cpuflags.h>

@@ -138,6 +138,7 @@ def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path,
         "--port", "lan0=net_null0,no-rx=1", "--routes", str(routes),
         "--nexthop", f"lan0={NEXTHOP_MAC}", "--mac", f"wan0={traffic.ROUTER_MAC}",
         "--mbufs", str(mbufs), "--memory-mb", str(memory_mb(mbufs)), *appliance_args]
+    ours = Contender("appliance", appliance, "bench-appliance")
     before = []
     if baseline == SCALAR:  # this build with the one-by-one input stage
         before = [Contender("appliance_baseline", [*appliance, "--max-simd-bitwidth", "256"],
@@ -147,9 +148,9 @@ def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path,
     clocks = []  # where the cycles go: rdtsc per stage (costs some: contenders of their own)
     if stage_clocks:
         clocks = [Contender(f"{c.name}_clocks", [*c.command, "--stage-clocks"], c.file_prefix)
-                  for c in [Contender("appliance", appliance, "bench-appliance"), *before]]
+                  for c in [ours, *before]]
     return [
-        Contender("appliance", appliance, "bench-appliance"),
+        ours,
         *before,
         # l3fwd does not verify IPv4 checksums: the same work, for comparison.
         Contender("appliance_nocsum", [*appliance, "--no-verify-checksum"], "bench-appliance"),
@@ -239,14 +240,10 @@ def summarize(results: dict[str, list[Sample]]) -> dict:
             "baseline_cycles_per_packet": round(statistics.median(
                 s.extra["stats"]["cycles_per_packet"] for s in b), 1),
         }
-    clocks = {}
-    if "appliance_clocks" in results:
-        runs = [stage_cycles_per_packet(s.extra["stats"]) for s in results["appliance_clocks"]]
-        clocks = {"stage_cycles_per_packet": median_stages(runs)}
-    if "appliance_baseline_clocks" in results:
-        runs = [stage_cycles_per_packet(s.extra["stats"])
-                for s in results["appliance_baseline_clocks"]]
-        clocks["baseline_stage_cycles_per_packet"] = median_stages(runs)
+    clocks = {key: median_stages([stage_cycles_per_packet(s.extra["stats"]) for s in results[name]])
+              for name, key in (("appliance_clocks", "stage_cycles_per_packet"),
+                                ("appliance_baseline_clocks", "baseline_stage_cycles_per_packet"))
+              if name in results}
     cpp = statistics.median(e["stats"]["cycles_per_packet"] for e in ours)
     tsc_hz = ours[0]["tsc_hz"]
     return {

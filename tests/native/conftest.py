@@ -4,6 +4,9 @@ Ports a, b, c are ring ports: tests inject scapy frames into one and read
 exactly what the real worker loop transmitted on the others. After every
 test: rx = tx + drops, and the mempool is back to its baseline.
 """
+import ipaddress
+from contextlib import contextmanager
+
 import pytest
 from socket import AF_INET6, inet_ntop, inet_pton
 
@@ -69,6 +72,25 @@ def checked(dp: Dataplane):
         check_invariants(dp, baseline)
     finally:
         dp.close()
+
+
+@contextmanager
+def started(dp: Dataplane):
+    """checked() as a context: the data plane is closed even when the test fails, so the
+    next test gets the lcore."""
+    steps = checked(dp)
+    try:
+        yield next(steps)
+    finally:
+        next(steps, None)
+
+
+def longest_match(address: str, routes: dict[str, str]) -> str | None:
+    """What a reference model routes by: the value of the longest prefix holding `address`."""
+    a = ipaddress.ip_address(address)
+    best = max((n for n in map(ipaddress.ip_network, routes) if a in n),
+               key=lambda n: n.prefixlen, default=None)
+    return None if best is None else routes[str(best)]
 
 
 @pytest.fixture

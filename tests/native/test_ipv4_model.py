@@ -7,7 +7,6 @@ and every drop counter must be what the model says, byte for byte."""
 import ipaddress
 import random
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +15,8 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
 from appliance import SlowPathSettings
-from tests.native.conftest import EAL, HOST_MAC, NEXTHOP, PORTS, ROUTER_MAC, checked, open_router
+from tests.native.conftest import (EAL, HOST_MAC, NEXTHOP, PORTS, ROUTER_MAC, longest_match,
+                                   open_router, started)
 
 ROUTES = {"10.0.0.0/8": "b", "10.1.0.0/16": "c", "10.1.2.0/24": "b", "172.16.0.0/12": "c",
           "198.18.0.0/15": "b", "10.1.2.9/32": "c"}
@@ -39,18 +39,15 @@ def cpu_has_avx512() -> bool:
     return "avx512f" in flags and "avx512bw" in flags
 
 
-def checksum_ok(header: bytes) -> bool:
-    total = sum(int.from_bytes(header[i:i + 2], "big") for i in range(0, len(header), 2))
+def ones_complement_sum(data: bytes) -> int:
+    total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
-    return total == 0xFFFF
+    return total
 
 
-def lpm(address: str) -> str | None:
-    a = ipaddress.IPv4Address(address)
-    best = max((n for n in map(ipaddress.IPv4Network, ROUTES) if a in n),
-               key=lambda n: n.prefixlen, default=None)
-    return None if best is None else ROUTES[str(best)]
+def checksum_ok(header: bytes) -> bool:
+    return ones_complement_sum(header) == 0xFFFF
 
 
 def verdict(raw: bytes) -> str:
@@ -83,7 +80,7 @@ def verdict(raw: bytes) -> str:
         return "multicast_destination"
     if raw[30] in (0, 127) or raw[30] >= 240:
         return "martian_destination"
-    port = lpm(str(dst))
+    port = longest_match(str(dst), ROUTES)
     if port is None:
         return "no_route"  # before the TTL, as on Linux
     return "ttl_expired" if raw[22] <= 1 else port
@@ -100,10 +97,7 @@ def good_frame(rng: random.Random) -> bytearray:
 def fix_checksum(raw: bytearray) -> bytearray:
     ihl = (raw[14] & 0x0F) * 4
     raw[24:26] = b"\0\0"
-    total = sum(int.from_bytes(raw[14 + i:16 + i], "big") for i in range(0, ihl, 2))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    raw[24:26] = (~total & 0xFFFF).to_bytes(2, "big")
+    raw[24:26] = (~ones_complement_sum(raw[14:14 + ihl]) & 0xFFFF).to_bytes(2, "big")
     return raw
 
 
@@ -158,17 +152,6 @@ def rewritten(raw: bytes, port: str) -> bytes:
 def is_ours(raw: bytes) -> bool:
     """What the router made itself (an error it could send, an ARP), not a forwarded frame."""
     return Ether(raw).src in ROUTER_MAC.values() and IP not in Ether(raw)
-
-
-@contextmanager
-def started(dp):
-    """checked() as a context: the data plane is closed even when the test fails, so the
-    next test gets the lcore."""
-    steps = checked(dp)
-    try:
-        yield next(steps)
-    finally:
-        next(steps, None)
 
 
 def router_with(max_simd_bitwidth: int, verify_checksum: bool = True):

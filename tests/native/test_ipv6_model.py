@@ -12,7 +12,8 @@ from scapy.layers.inet6 import IPv6, UDP
 from scapy.layers.l2 import Ether
 
 from appliance import SlowPathSettings
-from tests.native.conftest import EAL, HOST_MAC, NEXTHOP, PORTS, ROUTER_MAC, checked, open_router
+from tests.native.conftest import (EAL, HOST_MAC, NEXTHOP, PORTS, ROUTER_MAC, longest_match,
+                                   open_router, started)
 
 ROUTES = {"2001:db8::/32": "b", "2001:db8:c::/48": "c", "2001:db8:c:1::/64": "b",
           "2400::/12": "c", "2001:db8:c:1::9/128": "a", "fd00::/8": "b"}
@@ -20,13 +21,6 @@ SPECIAL = ["::", "::1", "ff02::1", "ff0e::5", "::ffff:192.0.2.1", "fe80::1", "fe
            "fc00::1", "fd00::7", "2001:db8::1", "2001:db8:c::1", "2001:db8:c:1::9",
            "2001:db8:c:1::10", "2400:1::1", "2fff::1", "3000::1", "8000::1", "::2"]
 NEXT_PORT = {"a": NEXTHOP["a"], "b": NEXTHOP["b"], "c": NEXTHOP["c"]}
-
-
-def lpm(address: str) -> str | None:
-    a = ipaddress.IPv6Address(address)
-    best = max((n for n in map(ipaddress.IPv6Network, ROUTES) if a in n),
-               key=lambda n: n.prefixlen, default=None)
-    return None if best is None else ROUTES[str(best)]
 
 
 def verdict(raw: bytes) -> str:
@@ -51,7 +45,7 @@ def verdict(raw: bytes) -> str:
         return "martian_destination"
     if dst.is_link_local:
         return "link_local"  # not ours: the router's are fe80::ff:fe00:X
-    port = lpm(ip.dst)
+    port = longest_match(ip.dst, ROUTES)
     if port is None:
         return "no_route"  # before the hop limit, as on Linux
     if src.is_link_local:
@@ -98,8 +92,8 @@ def rewritten(raw: bytes, port: str) -> bytes:
 @pytest.mark.parametrize("bits", [512, 256], ids=["input eight at a time", "one by one"])
 def test_random_ipv6_frames_do_what_the_model_says(bits):
     # ICMPv6 unlimited: which packets reach the slow path must not depend on timing.
-    for router in checked(open_router(slowpath=SlowPathSettings(icmp_rate=0),
-                                      eal=replace(EAL, max_simd_bitwidth=bits))):
+    with started(open_router(slowpath=SlowPathSettings(icmp_rate=0),
+                             eal=replace(EAL, max_simd_bitwidth=bits))) as router:
         check_model(router)
 
 
