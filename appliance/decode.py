@@ -11,11 +11,13 @@ but DecodeError (a ConfigError naming where the problem is):
   walks it), one document, duplicate keys refused, YAML 1.2 core scalars
   (`on`, `0777`, `1:30` and `02:00:00:00:00:01` are strings, not a bool, an
   octal or a sexagesimal number);
-- integers at most MAX_INT_DIGITS digits (ranges are the schema's job).
+- integers at most MAX_INT_DIGITS digits, floats finite (`.nan` and `.inf`
+  are refused naming where they are; ranges are the schema's job).
 """
 from __future__ import annotations
 
 import json
+import math
 import re
 import reprlib
 from typing import Any
@@ -148,7 +150,19 @@ def _where(source: str, event) -> str:
     return f"{source}: line {event.start_mark.line + 1}"
 
 
-def _scalar(tag: str, value: str, source: str, event) -> Any:
+def _path(stack: list[tuple[Any, Any]]) -> str:
+    """Where the builder is, as config errors name it: `ports[1].mtu`."""
+    path = ""
+    for container, key in stack:
+        if isinstance(container, list):
+            path += f"[{len(container)}]"
+        elif key is not _NO_KEY:
+            path += f".{key}" if path else str(key)
+    return path
+
+
+def _scalar(tag: str, value: str, source: str, event, stack: list[tuple[Any, Any]]) -> Any:
+    """A plain scalar's value; errors name the line, column and path."""
     if tag.endswith(":str"):
         return value
     if tag.endswith(":null"):
@@ -158,10 +172,14 @@ def _scalar(tag: str, value: str, source: str, event) -> Any:
     if tag.endswith(":int"):
         digits = value.lstrip("+-")
         if len(digits) > MAX_INT_DIGITS:
-            raise DecodeError(f"{_where(source, event)}: integer of {len(digits)} digits is out of range")
+            raise DecodeError(f"{_scalar_where(source, event, stack)}: integer of {len(digits)} digits is out of range")
         base = 16 if digits.startswith("0x") else 8 if digits.startswith("0o") else 10
         return int(value.replace("0x", "").replace("0o", ""), base)
-    return float(value)
+    # .inf, -.inf, .nan (Python spells them without the dot) and 1e999 are refused
+    number = math.nan if value[-1].isalpha() else float(value)
+    if not math.isfinite(number):
+        raise DecodeError(f"{_scalar_where(source, event, stack)}: {value} is not a finite number")
+    return number
 
 
 def load_yaml(data: bytes | str, source: str = "<yaml>") -> Any:
@@ -170,6 +188,11 @@ def load_yaml(data: bytes | str, source: str = "<yaml>") -> Any:
     loader = _parser(text)
     try:
         return _build(loader, source)
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow (NUL, ...)
+        line = text.count("\n", 0, e.position) + 1
+        column = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
+        raise DecodeError(f"{source}: line {line} column {column}: not valid YAML: "
+                          f"character {e.character:#06x} is not allowed") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -181,6 +204,12 @@ def load_yaml(data: bytes | str, source: str = "<yaml>") -> Any:
         raise DecodeError(f"{source}:{where}: not valid YAML: {problem}") from None
     finally:
         loader.dispose()
+
+
+def _scalar_where(source: str, event, stack: list[tuple[Any, Any]]) -> str:
+    mark = event.start_mark
+    path = _path(stack)
+    return f"{source}: line {mark.line + 1} column {mark.column + 1}" + (f": {path}" if path else "")
 
 
 def _build(loader, source: str) -> Any:
@@ -210,7 +239,7 @@ def _build(loader, source: str) -> Any:
         elif isinstance(event, yaml.ScalarEvent):
             implicit = event.implicit[0] and tag is None
             value = _scalar(_implicit_tag(event.value) if implicit else "tag:yaml.org,2002:str",
-                            event.value, source, event)
+                            event.value, source, event, stack)
         else:  # a collection starts
             if len(stack) >= MAX_DEPTH:
                 raise DecodeError(f"{_where(source, event)}: nested more than {MAX_DEPTH} levels deep")

@@ -12,12 +12,12 @@ namespace appliance {
     X(ttl_expired, "TTL or hop limit was 0 or 1 and the packet was not for us")              \
     X(malformed, "runt frame, bad IP version, IHL, total or payload length, or option")     \
     X(bad_checksum, "IPv4 header checksum wrong (verification on)")                         \
-    X(not_ipv4, "EtherType is neither IPv4, IPv6 nor ARP")                                 \
+    X(not_ipv4, "to the port's MAC, and EtherType is neither IPv4, IPv6 nor ARP")          \
     X(rule_drop, "an exact-match rule says drop")                                           \
     X(nexthop_down, "the route's next hop is unset or its port is gone")                    \
     X(tx_full, "the output queue was full when the burst was flushed")                      \
     X(other_host, "unicast frame addressed to another MAC (RFC 1812 5.3.4)")                \
-    X(link_broadcast, "IPv4 in a link-layer broadcast or multicast frame (RFC 1812 5.3.4)") \
+    X(link_broadcast, "link-layer broadcast or multicast frame not for the router (RFC 1812 5.3.4)") \
     X(martian_source, "source in 0/8, 127/8, 224/4, 240/4; ::, ::1, ff00::/8, ::ffff:0:0/96") \
     X(martian_destination, "destination in 0/8, 127/8, 240/4, 255.255.255.255; ::, ::1, ::ffff:0:0/96") \
     X(multicast_destination, "multicast destination (no multicast routing)")                \

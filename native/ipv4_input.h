@@ -100,6 +100,8 @@ inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, uint64_t port_mac,
         if (kernel && d[0] == 0x33 && d[1] == 0x33) return kPuntKernel;
         return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);
     }
+    if (!for_us && eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4))  // the MAC test first
+        return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);
     if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return unsigned(DropReason::not_ipv4);
     if (!for_us) {
         // 01:00:5e:00:00:xx carries 224.0.0.0/24, multicast that never leaves the link.

@@ -245,9 +245,8 @@ void Port::set_link(bool up) const {
 PortState Port::state() const {
     rte_eth_link link{};
     rte_eth_link_get_nowait(port_id_, &link);
-    uint16_t mtu = 0;
-    rte_eth_dev_get_mtu(port_id_, &mtu);
-    PortState s{spec_.name, spec_.device, port_id_, socket(), format_mac(mac()), link_up(), link.link_speed, mtu,
+    // The IP MTU forwarding uses (the configured one), not the device's frame setting.
+    PortState s{spec_.name, spec_.device, port_id_, socket(), format_mac(mac()), link_up(), link.link_speed, mtu(),
                 spec_.rx_queues, spec_.tx_queues, rss_hf_, {}};
     for (uint64_t bit = 1; bit != 0; bit <<= 1) {
         if (rx_offloads_ & bit) s.offloads.push_back(rte_eth_dev_rx_offload_name(bit));

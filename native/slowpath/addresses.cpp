@@ -115,7 +115,8 @@ void SlowPath::address4_add(uint16_t port, uint32_t ip, uint8_t depth) {
     const std::string what = format_prefix(ip, depth);
     const uint32_t mask = mask_of(depth);
     const uint32_t net = ip & mask;
-    if (depth < 32 && (ip == net || (depth < 31 && ip == (net | ~mask))))
+    // A /31 has no network or broadcast address: both are hosts (RFC 3021).
+    if (depth < 31 && (ip == net || ip == (net | ~mask)))
         throw AddressError(what + ": is the subnet's network or broadcast address");
     if (const char* why = reserved_range(IpAddr::v4(ip), 32))
         throw AddressError(what + ": not a usable unicast address (" + why + ")");

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "ipv4_input.h"
+#include "ipv4_options.h"
 #include "slowpath.h"
 
 namespace appliance {
@@ -15,7 +16,7 @@ namespace appliance {
 namespace {
 
 constexpr uint8_t kEchoReply = 0, kUnreachable = 3, kRedirect = 5, kEchoRequest = 8,
-                  kTimeExceeded = 11, kParameterProblem = 12, kSourceQuench = 4;
+                  kTimeExceeded = 11, kParameterProblem = kIcmpParameterProblem, kSourceQuench = 4;
 
 bool is_icmp_error(uint8_t type) {
     return type == kUnreachable || type == kSourceQuench || type == kRedirect ||
@@ -24,25 +25,45 @@ bool is_icmp_error(uint8_t type) {
 
 uint16_t checksum(const void* data, size_t len) { return uint16_t(~rte_raw_cksum(data, len)); }
 
-// A fresh IPv4 packet (Ethernet addresses left for output to fill).
+// A fresh IPv4 packet (Ethernet addresses left for output to fill), with
+// `options_len` bytes of `options` (a multiple of 4) in its header.
 rte_ipv4_hdr* new_ipv4(rte_mbuf* m, uint32_t src_be, uint32_t dst_be, uint16_t payload,
-                       uint16_t id) {
-    char* data = rte_pktmbuf_append(m, uint16_t(sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + payload));
+                       uint16_t id, const uint8_t* options = nullptr, uint32_t options_len = 0) {
+    const uint32_t ihl = uint32_t(sizeof(rte_ipv4_hdr)) + options_len;
+    char* data = rte_pktmbuf_append(m, uint16_t(sizeof(rte_ether_hdr) + ihl + payload));
     if (data == nullptr) return nullptr;
     reinterpret_cast<rte_ether_hdr*>(data)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
     auto* ip = reinterpret_cast<rte_ipv4_hdr*>(data + sizeof(rte_ether_hdr));
-    ip->version_ihl = 0x45;
+    ip->version_ihl = uint8_t(0x40 | (ihl / 4));
     ip->type_of_service = 0xc0;  // internetwork control, as Linux sends ICMP
-    ip->total_length = htons(uint16_t(sizeof(rte_ipv4_hdr) + payload));
+    ip->total_length = htons(uint16_t(ihl + payload));
     ip->packet_id = htons(id);
     ip->fragment_offset = 0;
     ip->time_to_live = 64;
     ip->next_proto_id = IPPROTO_ICMP;
     ip->src_addr = src_be;
     ip->dst_addr = dst_be;
+    if (options_len) std::memcpy(ip + 1, options, options_len);
     ip->hdr_checksum = 0;
-    ip->hdr_checksum = checksum(ip, sizeof(rte_ipv4_hdr));
+    ip->hdr_checksum = checksum(ip, ihl);
     return ip;
+}
+
+// The options an echo reply carries back (RFC 1122 3.2.2.6): the request's
+// Record Route and Timestamp, in its order, padded with end-of-list. Others
+// (security, router alert) are the request's alone, as on Linux. Returns the length.
+uint32_t echoed_options(const rte_ipv4_hdr* ip, const Ipv4Options& parsed, uint8_t* out) {
+    const auto* h = reinterpret_cast<const uint8_t*>(ip);
+    uint8_t first = parsed.record_route, second = parsed.timestamp;
+    if (first == 0 || (second != 0 && second < first)) std::swap(first, second);
+    uint32_t len = 0;
+    for (uint8_t at : {first, second}) {
+        if (at == 0) continue;
+        std::memcpy(out + len, h + at, h[at + 1]);
+        len += h[at + 1];
+    }
+    while (len % 4) out[len++] = 0;
+    return len;
 }
 
 }  // namespace
@@ -63,13 +84,18 @@ void SlowPath::local_input(rte_mbuf* m, uint16_t in_port) {
     if (icmp[0] != kEchoRequest) return to_kernel(m, in_port);
     if (checksum(icmp, icmp_len) != 0) return drop(m, DropReason::bad_checksum);
 
+    uint8_t options[40];
+    const uint32_t options_len = ihl > sizeof(rte_ipv4_hdr)
+                                     ? echoed_options(ip, parse_ipv4_options(ip), options) : 0;
     rte_mbuf* r = alloc(in_port);
-    rte_ipv4_hdr* rip = r ? new_ipv4(r, ip->dst_addr, ip->src_addr, uint16_t(icmp_len), ip_id_++) : nullptr;
+    rte_ipv4_hdr* rip = r ? new_ipv4(r, ip->dst_addr, ip->src_addr, uint16_t(icmp_len), ip_id_++,
+                                     options, options_len)
+                          : nullptr;
     if (rip == nullptr) {
         if (r) rte_pktmbuf_free(r);
         return drop(m, DropReason::no_mbuf);
     }
-    auto* ricmp = reinterpret_cast<uint8_t*>(rip + 1);
+    auto* ricmp = reinterpret_cast<uint8_t*>(rip) + sizeof(rte_ipv4_hdr) + options_len;
     std::memcpy(ricmp, icmp, icmp_len);  // identifier, sequence and data echoed
     ricmp[0] = kEchoReply;
     ricmp[1] = 0;
@@ -78,7 +104,9 @@ void SlowPath::local_input(rte_mbuf* m, uint16_t in_port) {
     std::memcpy(ricmp + 2, &sum, 2);
     rip->type_of_service = ip->type_of_service;
     rip->hdr_checksum = 0;
-    rip->hdr_checksum = checksum(rip, sizeof(rte_ipv4_hdr));
+    rip->hdr_checksum = checksum(rip, sizeof(rte_ipv4_hdr) + options_len);
+    // This router on the route recorded, once (the address the request came to).
+    if (options_len) update_options(rip, ntohl(ip->dst_addr));
     stats_.local++;
     stats_.icmp_echo_replies++;
     rte_pktmbuf_free(m);
@@ -91,7 +119,7 @@ void SlowPath::local_input(rte_mbuf* m, uint16_t in_port) {
 // non-first fragments, or packets from or to broadcast/multicast/martian
 // addresses (RFC 1812 4.3.2.7).
 void SlowPath::icmp_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, uint8_t code,
-                          uint16_t mtu) {
+                          uint32_t info) {
     const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(
         rte_pktmbuf_mtod(m, const rte_ether_hdr*) + 1);
     const uint32_t ihl = uint32_t(ip->version_ihl & 0x0f) * 4;
@@ -127,15 +155,15 @@ void SlowPath::icmp_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, uin
     auto* icmp = reinterpret_cast<uint8_t*>(eip + 1);
     icmp[0] = type;
     icmp[1] = code;
-    std::memset(icmp + 2, 0, 6);
-    if (mtu != 0) {  // RFC 1191: next-hop MTU in the low 16 bits of the unused word
-        const uint16_t be = htons(mtu);
-        std::memcpy(icmp + 6, &be, 2);
-    }
+    icmp[2] = icmp[3] = 0;
+    // RFC 1191's next-hop MTU in the low 16 bits, RFC 792's pointer in the high 8
+    const uint32_t info_be = htonl(info);
+    std::memcpy(icmp + 4, &info_be, 4);
     std::memcpy(icmp + sizeof(rte_icmp_hdr), ip, quoted);
     const uint16_t sum = checksum(icmp, sizeof(rte_icmp_hdr) + quoted);
     std::memcpy(icmp + 2, &sum, 2);
     if (type == kTimeExceeded) stats_.icmp_time_exceeded++;
+    else if (type == kParameterProblem) stats_.icmp_parameter_problem++;
     else if (code == 4) stats_.icmp_fragmentation_needed++;
     else stats_.icmp_unreachable++;
     set_meta(e, {0, in_port, PuntKind::ipv4_routed, 1});

@@ -4,10 +4,10 @@
 #include <arpa/inet.h>
 #include <rte_hash.h>
 
-#include <chrono>
 #include <cstring>
 
 #include "ipv4_input.h"
+#include "ipv4_options.h"
 #include "ipv4_rewrite.h"
 #include "ecmp.h"
 #include "rule_lookup.h"
@@ -28,13 +28,6 @@ void set_checksum(rte_ipv4_hdr* ip) {
     ip->hdr_checksum = uint16_t(~rte_raw_cksum(ip, ihl_of(ip)));
 }
 
-// Milliseconds since midnight UT, the Timestamp option's unit (RFC 791).
-uint32_t ms_since_midnight() {
-    using namespace std::chrono;
-    auto ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-    return uint32_t(ms % 86400000);
-}
-
 }  // namespace
 
 uint32_t SlowPath::lookup(const rte_mbuf* m) const {
@@ -48,10 +41,22 @@ uint32_t SlowPath::lookup(const rte_mbuf* m) const {
     return fib_.lookup(ntohl(ip->dst_addr)).value_or(kNoRoute);
 }
 
-// Packets with options: source routes are refused (as Linux does by
-// default); Record Route and Timestamp are filled in when forwarded.
+// Packets with options (and TTL <= 1). Options in error earn a Parameter
+// Problem pointing at the octet (RFC 1812 4.3.3.5, as Linux) and source
+// routes are refused (as Linux by default), unless the destination is one
+// never routed: those go as they are, without ICMP.
 void SlowPath::ipv4_input(rte_mbuf* m, uint16_t in_port) {
-    ipv4_route(m, in_port, lookup(m), false);
+    const uint32_t hop_id = lookup(m);
+    const rte_ipv4_hdr* ip = ip_of(m);
+    if (ihl_of(ip) > sizeof(rte_ipv4_hdr) && !never_routed(hop_id)) {
+        const Ipv4Options options = parse_ipv4_options(ip);
+        if (options.problem) {
+            icmp_error(m, in_port, kIcmpParameterProblem, 0, uint32_t(options.problem) << 24);
+            return drop(m, DropReason::malformed);
+        }
+        if (options.source_route) return drop(m, DropReason::source_route);
+    }
+    ipv4_route(m, in_port, hop_id, false);
 }
 
 void SlowPath::ipv4_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool generated) {
@@ -89,10 +94,7 @@ void SlowPath::ipv4_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool g
             icmp_error(m, in_port, 11, 0);  // TTL exceeded in transit
             return drop(m, DropReason::ttl_expired);
         }
-        if (ihl_of(ip) > sizeof(rte_ipv4_hdr)) {
-            DropReason why;
-            if (!update_options(m, hop->port_index, &why)) return drop(m, why);
-        }
+        if (ihl_of(ip) > sizeof(rte_ipv4_hdr)) update_options(ip, source_for(hop->port_index));
         PacketMeta meta = get_meta(m);
         meta.kind = PuntKind::ipv4_checked;
         set_meta(m, meta);
@@ -193,67 +195,20 @@ void SlowPath::fragment(rte_mbuf* m, const NextHop& hop) {
     rte_pktmbuf_free(m);
 }
 
-// Record Route and Timestamp (RFC 791, RFC 1812 5.2.4) get the address of
-// the port the packet leaves by; source routes are refused.
-bool SlowPath::update_options(rte_mbuf* m, uint16_t out_port, DropReason* why) {
-    rte_ipv4_hdr* ip = ip_of(m);
-    auto* opts = reinterpret_cast<uint8_t*>(ip) + sizeof(rte_ipv4_hdr);
-    const uint32_t len = ihl_of(ip) - sizeof(rte_ipv4_hdr);
-    const uint32_t me = htonl(source_for(out_port));
-    bool changed = false;
-    for (uint32_t i = 0; i < len;) {
-        const uint8_t type = opts[i];
-        if (type == 0) break;
-        if (type == 1) { ++i; continue; }
-        if (i + 1 >= len || opts[i + 1] < 2 || i + opts[i + 1] > len) {
-            *why = DropReason::malformed;
-            return false;
-        }
-        uint8_t* o = opts + i;
-        const uint8_t olen = o[1];
-        if (type == 0x83 || type == 0x89) {  // loose / strict source route
-            *why = DropReason::source_route;
-            return false;
-        }
-        if (type == 7 && olen >= 3) {  // Record Route: room left -> our address
-            const uint8_t ptr = o[2];
-            if (ptr >= 4 && ptr + 3 <= olen) {
-                std::memcpy(o + ptr - 1, &me, 4);
-                o[2] = uint8_t(ptr + 4);
-                changed = true;
-            }
-        } else if (type == 0x44 && olen >= 4) {  // Timestamp
-            const uint8_t ptr = o[2];
-            const uint8_t flag = o[3] & 0x0f;
-            const uint32_t entry = flag == 0 ? 4 : 8;
-            const uint32_t ts = htonl(ms_since_midnight());
-            if (ptr >= 5 && ptr + entry - 1 <= olen) {
-                uint8_t* slot = o + ptr - 1;
-                if (flag == 0) {
-                    std::memcpy(slot, &ts, 4);
-                    o[2] = uint8_t(ptr + 4);
-                } else if (flag == 1) {
-                    std::memcpy(slot, &me, 4);
-                    std::memcpy(slot + 4, &ts, 4);
-                    o[2] = uint8_t(ptr + 8);
-                } else if (flag == 3) {  // prespecified: only when it names us
-                    uint32_t named;
-                    std::memcpy(&named, slot, 4);
-                    if (is_ours(IpAddr::v4(ntohl(named)))) {
-                        std::memcpy(slot + 4, &ts, 4);
-                        o[2] = uint8_t(ptr + 8);
-                    }
-                }
-                changed = true;
-            } else if ((o[3] >> 4) < 15) {  // full: count the overflow
-                o[3] = uint8_t(o[3] + 0x10);
-                changed = true;
-            }
-        }
-        i += olen;
+// Record Route and Timestamp (RFC 791, RFC 1812 5.2.4) of a checked header
+// get `address` (network order: the port the packet leaves by, or the one
+// an echo request came to), and the checksum is made good again.
+void SlowPath::update_options(rte_ipv4_hdr* ip, uint32_t address) {
+    const Ipv4Options options = parse_ipv4_options(ip);
+    auto* h = reinterpret_cast<uint8_t*>(ip);
+    const uint32_t me = htonl(address);
+    if (options.record_route) record_route(h + options.record_route, me);
+    if (options.timestamp) {
+        uint8_t* ts = h + options.timestamp;
+        const uint32_t named = timestamp_named(ts);
+        stamp(ts, me, ms_since_midnight(), named != 0 && is_ours(IpAddr::v4(ntohl(named))));
     }
-    if (changed) set_checksum(ip);
-    return true;
+    if (options.record_route || options.timestamp) set_checksum(ip);
 }
 
 }  // namespace appliance

@@ -64,6 +64,7 @@ struct SlowPathConfig {
 };
 
 constexpr uint16_t kNoKernelPort = 0xffff;
+constexpr uint8_t kIcmpParameterProblem = 12;  // what an IPv4 option in error earns
 
 struct SlowPathPort {
     uint16_t port_id;
@@ -113,6 +114,7 @@ struct AddressInfo {
     X(icmp_time_exceeded, "ICMP and ICMPv6 time exceeded sent")                     \
     X(icmp_unreachable, "ICMP and ICMPv6 destination unreachable sent")             \
     X(icmp_fragmentation_needed, "ICMP fragmentation needed and ICMPv6 packet too big sent") \
+    X(icmp_parameter_problem, "ICMP parameter problem sent (an IPv4 option in error)") \
     X(icmp_rate_limited, "ICMP and ICMPv6 errors not sent: over the rate limit")    \
     X(fragments_out, "fragments sent")                                              \
     X(kernel_in, "packets for our addresses handed to a port's kernel interface")  \
@@ -180,6 +182,10 @@ public:
     uint32_t local_hop() const { return first_hop_; }
     // A port's "resolve the destination on this link" next hop (connected routes).
     uint32_t connected_hop(uint16_t port) const { return first_hop_ + 3 + port; }
+    // The hops of destinations never routed (martian, multicast): dropped without ICMP.
+    bool never_routed(uint32_t hop_id) const {
+        return hop_id == first_hop_ + 1 || hop_id == first_hop_ + 2;
+    }
 
 private:
     struct NeighKey {
@@ -282,7 +288,7 @@ private:
     void ipv4_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool generated);
     void ipv4_send(rte_mbuf* m, const NextHop& hop, bool generated);
     void fragment(rte_mbuf* m, const NextHop& hop);
-    bool update_options(rte_mbuf* m, uint16_t out_port, DropReason* why);
+    void update_options(rte_ipv4_hdr* ip, uint32_t address);  // host order
 
     // ipv6.cpp
     // Rules, then LPM; a link-local destination is on the link it came from.
@@ -302,8 +308,9 @@ private:
 
     // icmp.cpp
     void local_input(rte_mbuf* m, uint16_t in_port);
+    // `info`: the header's second word, host order (next-hop MTU, a pointer << 24).
     void icmp_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, uint8_t code,
-                    uint16_t mtu = 0);
+                    uint32_t info = 0);
 
     // icmp6.cpp
     void local6_input(rte_mbuf* m, uint16_t in_port);
