@@ -204,8 +204,12 @@ bool SlowPath::connected(uint16_t port, const IpAddr& ip) const {
     return false;
 }
 
-uint32_t SlowPath::source_for(uint16_t port) const {
-    if (port < addresses_.size() && !addresses_[port].empty()) return addresses_[port].front().first;
+uint32_t SlowPath::source_for(uint16_t port, uint32_t peer) const {
+    if (port < addresses_.size() && !addresses_[port].empty()) {
+        for (const auto& [a, d] : addresses_[port])
+            if ((a & mask_of(d)) == (peer & mask_of(d))) return a;
+        return addresses_[port].front().first;
+    }
     for (const auto& list : addresses_)
         if (!list.empty()) return list.front().first;
     return 0;

@@ -94,7 +94,10 @@ void SlowPath::ipv4_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool g
             icmp_error(m, in_port, 11, 0);  // TTL exceeded in transit
             return drop(m, DropReason::ttl_expired);
         }
-        if (ihl_of(ip) > sizeof(rte_ipv4_hdr)) update_options(ip, source_for(hop->port_index));
+        if (ihl_of(ip) > sizeof(rte_ipv4_hdr)) {  // as known on the link it goes to
+            const IpAddr peer = gateway_of(hop_id).value_or(IpAddr::v4(ntohl(ip->dst_addr)));
+            update_options(ip, source_for(hop->port_index, peer.is_v4() ? peer.to_v4() : 0));
+        }
         PacketMeta meta = get_meta(m);
         meta.kind = PuntKind::ipv4_checked;
         set_meta(m, meta);

@@ -53,11 +53,9 @@ Ipv4Options parse_ipv4_options(const rte_ipv4_hdr* ip) {
             if (len < 4) return problem_at(i + 1);
             if (ptr < 5) return problem_at(i + 2);
             const uint8_t flag = h[i + 3] & 0x0f;
-            if (ptr <= len) {
-                const uint32_t entry = flag == kStampOnly ? 4 : 8;
-                if (ptr + 3 > len || (flag != kStampOnly && flag <= kStampPrespecified &&
-                                      ptr + entry - 1 > len))
-                    return problem_at(i + 2);
+            if (ptr <= len) {  // room for a time, and an address too with flags 1 and 3
+                const bool pairs = flag == kStampAddress || flag == kStampPrespecified;
+                if (ptr + (pairs ? 7 : 3) > len) return problem_at(i + 2);
             } else if ((h[i + 3] >> 4) == 15) {  // full, and the overflow count cannot count
                 return problem_at(i + 3);
             }

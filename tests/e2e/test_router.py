@@ -38,6 +38,32 @@ def test_ping_through_and_to_each_of_the_appliances_addresses(lab):
     assert stats["slowpath"]["arp_requests_in"] >= 1
 
 
+def test_31_links_both_ways_and_ping_record_route(lab):
+    """RFC 3021 point-to-point links, as between routers (FRR numbers them so): both
+    addresses of a /31 are hosts, the even one too. Then `ping -R` through and to the
+    appliance: it records itself, and an echo reply carries the route back."""
+    links = [("10.0.3.0/31", "10.0.3.1/31"), ("10.0.4.1/31", "10.0.4.0/31")]  # (ours, host's)
+    for i, (ours, theirs) in enumerate(links):
+        r = lab.appliance.cli("address", "add", f"lan{i}", ours)
+        assert r.returncode == 0, r.stderr
+        lab.host(i, "ip", "addr", "flush", "dev", "eth0", check=True)
+        lab.host(i, "ip", "addr", "add", theirs, "dev", "eth0", check=True)
+        lab.host(i, "ip", "route", "add", "default", "via", ours.split("/")[0], check=True)
+    assert lab.wait_ping(0, "10.0.4.0"), "h1 -> h2 over two /31 links"
+    assert lab.ping(1, "10.0.3.1").returncode == 0, "h2 -> h1"
+    for i, (ours, _) in enumerate(links):
+        r = lab.ping(i, ours.split("/")[0])
+        assert r.returncode == 0 and "ttl=64" in r.stdout, r.stdout
+    r = lab.host(0, "ping", "-n", "-R", "-c", "1", "-W", "2", "10.0.4.0")
+    assert r.returncode == 0 and "RR:" in r.stdout, r.stdout
+    recorded = r.stdout.split("RR:", 1)[1].split()
+    assert recorded[:2] == ["10.0.3.1", "10.0.4.1"], r.stdout  # h1 out, the appliance out
+    assert "10.0.3.0" in recorded, r.stdout  # the appliance again, on the way back
+    r = lab.host(0, "ping", "-n", "-R", "-c", "1", "-W", "2", "10.0.3.0")
+    assert r.returncode == 0 and r.stdout.split("RR:", 1)[1].split()[:2] == \
+        ["10.0.3.1", "10.0.3.0"], r.stdout
+
+
 def test_traceroute_shows_the_appliance_as_hop_1(lab):
     assert lab.wait_ping(0, "10.0.2.2")
     r = lab.host(0, "traceroute", "-n", "-q", "1", "-w", "2", "-m", "5", "10.0.2.2")

@@ -64,6 +64,18 @@ def test_unresolved_host_packets_are_held_then_released_in_order(lan_router):
     assert lan_router.stats()["workers"][0]["punted"] == punted
 
 
+def test_requests_come_from_our_address_on_the_neighbours_subnet(lan_router):
+    """Several subnets on one port: asked from the address on the target's own subnet, as
+    Linux does, so a host that checks the sender answers (and a /31 peer sees its peer)."""
+    lan_router.address_add("b", "10.0.4.1/31")
+    lan_router.quiesce()
+    lan_router.drain("b")  # the gratuitous ARP
+    for target, sender in (("10.0.4.0", "10.0.4.1"), (HOST_IP["b"], ROUTER_IP["b"])):
+        out = forward(lan_router, [to_router("a", target) / UDP() / b"x"], port="a")
+        (request,) = out["b"]
+        assert (request[ARP].pdst, request[ARP].psrc) == (target, sender)
+
+
 def test_hold_queue_is_bounded_and_drops_the_oldest(lan_router):
     frames = [to_router("a", HOST_IP["b"]) / UDP(sport=2000 + i) for i in range(12)]
     forward(lan_router, frames, port="a")

@@ -1,6 +1,8 @@
 """ICMP (RFC 792 / RFC 1812 4.3) through ring ports, field by field."""
 import time
 
+import pytest
+
 from scapy.layers.inet import ICMP, IP, UDP, IPOption_RR, fragment
 from scapy.layers.l2 import Ether
 
@@ -75,6 +77,8 @@ def test_df_over_the_egress_mtu_gets_fragmentation_needed_with_the_mtu():
         assert (err[ICMP].type, err[ICMP].code, err[ICMP].nexthopmtu) == (3, 4, 1280)
         assert quoted(err) == bytes(big[IP])[:28] and checksum_ok(err)
         assert dp.stats()["drops"]["fragmentation_needed"] == 1
+        # Reported as the MTU in force (the API's /v1/ports), not the device's default.
+        assert {p["name"]: p["mtu"] for p in dp.ports()} == {"a": 1500, "b": 1280, "c": 1500}
     finally:
         dp.close()
 
@@ -154,3 +158,41 @@ def test_timestamp_option_gets_our_address_and_a_time(lan_router):
     assert opt[2] == 13 and opt[3] == 0x01  # pointer moved past one (address, time) pair
     assert opt[4:8] == bytes(map(int, ROUTER_IP["b"].split(".")))
     assert int.from_bytes(opt[8:12], "big") < 86_400_000 and checksum_ok(out)
+
+
+# The option errors a hostile re-test found forwarded (RFC 791 3.1): each earns a Parameter
+# Problem whose pointer names the octet in error (RFC 1812 4.3.3.5), and is not forwarded.
+@pytest.mark.parametrize("options, pointer", [
+    (b"\x44\x0b\x09\x00" + bytes(7) + b"\x00", 22),    # Timestamp: 3 bytes of room
+    (b"\x07\x26\x24" + bytes(35) + b"\x00\x00", 22),   # Record Route: 3 bytes of room
+    (b"\x44\x28\x29\xf0" + bytes(36), 23),              # full, overflow count already 15
+    (b"\x07\x23\x01" + bytes(32) + b"\x00", 22),       # Record Route pointer 1
+    (b"\x44\x0c\x04\x00" + bytes(8), 22),               # Timestamp pointer 4
+    (b"\x01\x94\x08\x00", 21),                          # an option longer than the header
+])
+def test_option_errors_get_parameter_problem(lan_router, options, pointer):
+    introduce(lan_router, "a")
+    bad = to_router("a", HOST_IP["b"], options=options) / UDP() / b"12345678"
+    out = forward(lan_router, [bad], port="a")
+    (err,) = out["a"]
+    assert (err[ICMP].type, err[ICMP].code, err[ICMP].ptr) == (12, 0, pointer)
+    assert (err[IP].src, err[IP].dst) == (ROUTER_IP["a"], HOST_IP["a"])
+    assert quoted(err) == bytes(bad[IP])[:len(options) + 28] and checksum_ok(err)
+    assert not out["b"] and lan_router.stats()["drops"]["malformed"] == 1
+    assert lan_router.stats()["slowpath"]["icmp_parameter_problem"] == 1
+
+
+def test_echo_reply_carries_record_route_and_timestamp_back(lan_router):
+    """RFC 1122 3.2.2.6: updated with this router, not truncated (`ping -R`, `ping -T`)."""
+    introduce(lan_router, "a")
+    rr = b"\x07\x0b\x08" + bytes(map(int, HOST_IP["a"].split("."))) + bytes(4)  # one hop in
+    ts = b"\x44\x14\x05\x01" + bytes(16)
+    req = to_router("a", ROUTER_IP["b"], options=rr + b"\x01" + ts) / ICMP(type=8, id=9) / b"hi"
+    (rep,) = forward(lan_router, [req], port="a")["a"]
+    opts = bytes(rep[IP])[20:rep[IP].ihl * 4]
+    assert opts[:11] == rr[:3].replace(b"\x08", b"\x0c") + rr[3:7] + bytes(map(int, ROUTER_IP["b"].split(".")))
+    assert opts[11:15] == b"\x44\x14\x0d\x01"
+    assert opts[15:19] == bytes(map(int, ROUTER_IP["b"].split(".")))
+    assert int.from_bytes(opts[19:23], "big") < 86_400_000 and opts[23:] == bytes(8) + b"\x00"
+    assert (rep[ICMP].type, rep[ICMP].id, bytes(rep[ICMP].payload)) == (0, 9, b"hi")
+    assert checksum_ok(rep)

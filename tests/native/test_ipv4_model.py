@@ -107,8 +107,8 @@ def broken(raw: bytearray, rng: random.Random) -> bytearray:
     if kind == 0:
         raw[0:6] = rng.choice([b"\xff" * 6, bytes.fromhex("01005e000005"), bytes.fromhex("020000009999"),
                                bytes.fromhex(ROUTER_MAC["b"].replace(":", ""))])
-        if rng.random() < 0.5:
-            raw[12:14] = b"\x86\xdd"  # IPv6 to someone else: still not ours
+        if rng.random() < 0.5:  # IPv6, VLAN-tagged or other non-IP to someone else: not ours
+            raw[12:14] = rng.choice([b"\x86\xdd", b"\x81\x00", b"\x08\x01"])
     elif kind == 1:
         raw[12:14] = rng.choice([b"\x08\x01", b"\x88\xcc", b"\x00\x00", b"\x81\x00", b"\x86\xdd"])
     elif kind == 2:
