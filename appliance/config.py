@@ -17,8 +17,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
                       field_validator, model_validator)
 
 from appliance.dataplane import (PROTOCOLS, DataplaneConfig, PortConfig, RouteSyncSettings,
-                                 SlowPathSettings,
-                                 TableSizes)
+                                 SlowPathSettings, TableSizes, refuse_padded_length)
 from appliance.decode import MAX_BYTES, load_yaml, shorten
 from appliance.eal import HOST_CPUS, EalOptions, port_kind
 from appliance.errors import ConfigError
@@ -95,9 +94,10 @@ class PortSection(Strict):
                 raise ValueError(f"'{a}': an address needs its prefix length, like 192.0.2.1/24 "
                                  "or 2001:db8::1/64")
             try:
+                refuse_padded_length(a)
                 out.append(ipaddress.ip_interface(a))
             except ValueError as e:
-                raise ValueError(str(e)) from None
+                raise ValueError(f"'{a}': {e}" if "leading zero" in str(e) else str(e)) from None
         return out
 
     def port_config(self) -> PortConfig:
@@ -166,6 +166,7 @@ class RouteSection(Strict):
             if canonical:  # the common case, 5x faster than parsing the string (1M-route configs)
                 *octets, length = map(int, canonical.groups())
                 return ipaddress.IPv4Network((int.from_bytes(bytes(octets), "big"), length))
+            refuse_padded_length(v)
             return ipaddress.IPv6Network(v) if ":" in v else ipaddress.IPv4Network(v)
         except ValueError as e:
             raise ValueError(str(e)) from None

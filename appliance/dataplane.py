@@ -100,6 +100,14 @@ def canonical_prefixes(values: Iterable[Prefix]) -> list[str]:
     return [v if isinstance(v, str) and match(v) else to_prefix(v) for v in values]
 
 
+def refuse_padded_length(text: str) -> None:
+    """ValueError for `10.3.0.0/016`: some parsers read a leading zero as octal, so it is
+    refused as in address octets (which ipaddress refuses itself)."""
+    length = text.rpartition("/")[2] if "/" in text else ""
+    if len(length) > 1 and length[0] == "0":
+        raise ValueError(f"prefix length '{length}' has a leading zero")
+
+
 def to_prefix(value: Prefix) -> str:
     """'10.0.0.0/8' or '2001:db8::/32' for any accepted prefix form; RouteError otherwise."""
     if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
@@ -107,6 +115,7 @@ def to_prefix(value: Prefix) -> str:
     if not isinstance(value, str):
         raise RouteError(f"{value!r}: a prefix must be a string or an ipaddress network")
     try:
+        refuse_padded_length(value)
         return str(ipaddress.IPv6Network(value) if ":" in value else ipaddress.IPv4Network(value))
     except ValueError as e:
         raise RouteError(f"{value}: {e}") from None

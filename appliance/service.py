@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from appliance.config import Config, load_config, parse_config, restart_needed
-from appliance.dataplane import Dataplane, canonical_prefixes, to_prefix
+from appliance.dataplane import Dataplane, canonical_prefixes, refuse_padded_length, to_prefix
 from appliance.eal import shutdown_eal
 from appliance.errors import AddressError, ConfigError, NeighborError, StorageError
 from appliance.host import hugepages
@@ -29,6 +29,7 @@ def _interface(text: str) -> str:
     try:
         if "/" not in str(text):
             raise ValueError("needs its prefix length, like 192.0.2.1/24 or 2001:db8::1/64")
+        refuse_padded_length(text)
         return str(ipaddress.ip_interface(text))
     except ValueError as e:
         raise AddressError(f"'{text}': {e}") from None

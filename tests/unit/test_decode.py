@@ -35,6 +35,11 @@ EXPECTED = {
     "two-documents.yaml": "a second YAML document",
     "nexthop-id-bool.yaml": "nexthops[0].id: Input should be a valid integer (got True)",
     "token-file-missing.yaml": "api.token_file: /nonexistent/token: cannot read",
+    "float-nan.yaml": "line 4 column 15: icmp.rate_limit: .nan is not a finite number",
+    "float-inf-in-a-list.yaml": "line 4 column 22: eal.worker_lcores[1]: -.inf is not a finite number",
+    "nul-character.yaml": "line 4 column 36: not valid YAML: character 0x0000 is not allowed",
+    "prefix-length-leading-zero.yaml": "routes[0].prefix: prefix length '016' has a leading zero",
+    "address-length-leading-zero.yaml": "ports[0].addresses: '192.0.2.1/024': prefix length '024' has a leading zero",
 }
 
 
@@ -97,7 +102,7 @@ def test_a_mutated_config_is_a_config_error_or_a_config(data):
         else:
             doc[at:at] = data.draw(st.sampled_from(
                 [b"&a ", b"*a", b"!!str ", b"[", b"{", b": ", b"\n- ", b"\xff", b"1" * 30, b"on",
-                 b"\n---\n", b"<<: *a\n", b"\t", b"\x00"]))
+                 b"\n---\n", b"<<: *a\n", b"\t", b"\x00", b".nan", b"-.inf", b"1e999"]))
     try:
         parse_config(load_yaml(bytes(doc), "mutant.yaml"), "mutant.yaml", check_host=False)
     except ConfigError:
