@@ -64,7 +64,8 @@ def run_config(path: str, duration: float | None, set_aside_state: bool = False)
             log.warning("%s is readable by other users: anyone who reads it controls the "
                         "router (chmod 600)", cfg.api.token_file)
         service = Service(cfg, source=path, set_aside_state=set_aside_state)
-        limits = Limits(cfg.api.read_timeout_s, cfg.api.max_connections)
+        limits = Limits(cfg.api.read_timeout_s, cfg.api.max_connections,
+                        cfg.api.max_connections_per_peer)
         servers.append(serve(service, cfg.api.socket, limits))
         log.info("API listening on %s", cfg.api.socket)
         if token:

@@ -24,6 +24,8 @@ from appliance.errors import ConfigError
 from appliance.well_known import DEFAULT_SOCKET, ROUTE_PROTOCOLS, ROUTE_TABLES
 
 MAC_PATTERN = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
+PORT_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,15}$"
+PORT_NAME = re.compile(PORT_NAME_PATTERN)
 MAX_ERRORS = 20  # error lines shown; a million bad routes are summed up after these
 
 
@@ -36,6 +38,7 @@ def _unicast(mac: str) -> str:
 
 
 UnicastMac = Annotated[str, Field(pattern=MAC_PATTERN), AfterValidator(_unicast)]
+PortName = Annotated[str, Field(pattern=PORT_NAME_PATTERN)]
 # Ids and ports: integers only (not true, "1" or 1.0), within what the data plane stores.
 Id = Annotated[int, Field(ge=0, le=(1 << 32) - 1, strict=True)]
 Bool = Annotated[bool, Field(strict=True)]  # true/false only: not "on", "yes" or 1
@@ -70,7 +73,7 @@ class KernelSection(Strict):
 
 
 class PortSection(Strict):
-    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,15}$")
+    name: PortName
     device: str = Field(max_length=1024)
     rx_queues: int = Field(1, ge=1, le=64)
     tx_queues: int | None = Field(None, ge=1, le=64)
@@ -121,7 +124,7 @@ class NextHopSection(Strict):
     (an IPv6 gateway may be link-local, as routing daemons install them)."""
 
     id: Id
-    port: str
+    port: PortName
     mac: UnicastMac | None = None
     gateway: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
     src_mac: UnicastMac | None = None
@@ -130,7 +133,7 @@ class NextHopSection(Strict):
 class NeighborSection(Strict):
     """A static (permanent) neighbour entry."""
 
-    port: str
+    port: PortName
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     mac: UnicastMac
 
@@ -215,6 +218,7 @@ class ApiSection(Strict):
     token_file: FilePath | None = None
     read_timeout_s: float = Field(30, gt=0, le=3600)  # a whole request must arrive in this
     max_connections: int = Field(256, ge=1, le=65536)  # per listener; more get a 503
+    max_connections_per_peer: int = Field(32, ge=1, le=65536)  # per TCP peer address
 
 
 class RouteSyncSection(Strict):

@@ -24,9 +24,10 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from appliance.config import PORT_NAME
 from appliance.decode import DecodeError, load_json, shorten
 from appliance.errors import ConfigError, StorageError
-from appliance.tables import KINDS, Overlay, rule_key_parse, rule_key_text
+from appliance.tables import KINDS, Overlay, key_text, port_key_parse, rule_key_parse
 
 log = logging.getLogger("appliance.state")
 COMPACT_AFTER = 10_000  # appended records
@@ -38,7 +39,7 @@ class StateFileError(ConfigError):
 
 
 def _encode_key(kind: str, key: Any) -> Any:
-    return rule_key_text(key) if kind == "rules" else key
+    return key_text(kind, key) if kind in ("rules", "addresses", "neighbors") else key
 
 
 def _decode_key(kind: str, key: Any) -> Any:
@@ -52,10 +53,12 @@ def _decode_key(kind: str, key: Any) -> Any:
         raise ValueError(f"{kind} key {shorten(key)}")
     if kind == "routes":
         ipaddress.ip_network(key)
-    else:  # "port address" or "port ip"
-        port, _, address = key.partition(" ")
-        (ipaddress.ip_interface if kind == "addresses" else ipaddress.ip_address)(address)
-    return key
+        return key
+    port, address = port_key_parse(key)  # "port address" or "port ip"
+    if not PORT_NAME.fullmatch(port):
+        raise ValueError(f"{kind} key {shorten(key)}: port name")
+    (ipaddress.ip_interface if kind == "addresses" else ipaddress.ip_address)(address)
+    return (port, address)
 
 
 _VALUE_TYPES = {"addresses": bool, "neighbors": str, "nexthops": dict, "routes": int,

@@ -6,8 +6,8 @@ from one state to another is a diff applied in an order that never leaves a
 prefix pointing at a missing next hop: remove addresses that go (one may
 come back on another port or length), add addresses and static neighbours,
 set next hops, add/replace routes and rules, then delete rules, routes, next
-hops and neighbours. Addresses are keyed "port address" ("lan0 192.0.2.1/24"), static
-neighbours "port ip" -> MAC.
+hops and neighbours. Addresses are keyed (port, address) (("lan0", "192.0.2.1/24")), static
+neighbours (port, ip) -> MAC; the state file writes those keys as "port address" text.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from appliance.dataplane import Dataplane, to_protocol
 from appliance.errors import ApplianceError
 
 RuleKey = tuple[int, str, int, str, int]  # proto, src, src_port, dst, dst_port
+PortKey = tuple[str, str]  # (port, address) or (port, ip)
 
 
 def rule_key(proto: int | str, src: str, src_port: int, dst: str, dst_port: int) -> RuleKey:
@@ -27,6 +28,24 @@ def rule_key(proto: int | str, src: str, src_port: int, dst: str, dst_port: int)
 
 def rule_key_text(k: RuleKey) -> str:
     return f"{k[0]} {k[1]}:{k[2]} {k[3]}:{k[4]}"
+
+
+def port_key_text(k: PortKey) -> str:
+    return f"{k[0]} {k[1]}"
+
+
+def port_key_parse(text: str) -> PortKey:
+    port, _, address = text.partition(" ")
+    return (port, address)
+
+
+def key_text(kind: str, key) -> str:
+    """A table key as the state file and diffs write it."""
+    if kind == "rules":
+        return rule_key_text(key)
+    if kind in ("addresses", "neighbors"):
+        return port_key_text(key)
+    return str(key)
 
 
 def rule_key_parse(text: str) -> RuleKey:
@@ -46,8 +65,8 @@ def nexthop_value(port: str, mac: str | None = None, src_mac: str | None = None,
 
 @dataclass
 class Tables:
-    addresses: dict[str, bool] = field(default_factory=dict)          # "port address" -> True
-    neighbors: dict[str, str] = field(default_factory=dict)           # "port ip" -> MAC
+    addresses: dict[PortKey, bool] = field(default_factory=dict)      # (port, address) -> True
+    neighbors: dict[PortKey, str] = field(default_factory=dict)       # (port, ip) -> MAC
     nexthops: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> nexthop_value()
     routes: dict[str, int] = field(default_factory=dict)               # prefix -> next hop
     rules: dict[RuleKey, dict[str, Any]] = field(default_factory=dict)  # key -> action, nexthop
@@ -55,8 +74,8 @@ class Tables:
     @classmethod
     def from_config(cls, cfg: Config) -> Tables:
         return cls(
-            addresses={f"{p.name} {a}": True for p in cfg.ports for a in p.addresses},
-            neighbors={f"{n.port} {n.ip}": n.mac for n in cfg.neighbors},
+            addresses={(p.name, str(a)): True for p in cfg.ports for a in p.addresses},
+            neighbors={(n.port, str(n.ip)): n.mac for n in cfg.neighbors},
             nexthops={n.id: nexthop_value(n.port, n.mac, n.src_mac, n.gateway)
                       for n in cfg.nexthops},
             routes={str(r.prefix): r.nexthop for r in cfg.routes},
@@ -70,8 +89,8 @@ class Tables:
 class Overlay:
     """Runtime changes on top of the config: a value, or None for 'deleted'."""
 
-    addresses: dict[str, bool | None] = field(default_factory=dict)
-    neighbors: dict[str, str | None] = field(default_factory=dict)
+    addresses: dict[PortKey, bool | None] = field(default_factory=dict)
+    neighbors: dict[PortKey, str | None] = field(default_factory=dict)
     nexthops: dict[int, dict | None] = field(default_factory=dict)
     routes: dict[str, int | None] = field(default_factory=dict)
     rules: dict[RuleKey, dict | None] = field(default_factory=dict)
@@ -88,15 +107,13 @@ class Overlay:
         return out
 
     def to_json(self) -> dict:
-        return {"addresses": self.addresses, "neighbors": self.neighbors,
-                "nexthops": {str(k): v for k, v in self.nexthops.items()},
-                "routes": self.routes,
-                "rules": {rule_key_text(k): v for k, v in self.rules.items()}}
+        return {kind: {key_text(kind, k): v for k, v in getattr(self, kind).items()}
+                for kind in KINDS}
 
     @classmethod
     def from_json(cls, doc: dict) -> Overlay:
-        return cls(addresses=dict(doc.get("addresses", {})),
-                   neighbors=dict(doc.get("neighbors", {})),
+        return cls(addresses={port_key_parse(k): v for k, v in doc.get("addresses", {}).items()},
+                   neighbors={port_key_parse(k): v for k, v in doc.get("neighbors", {}).items()},
                    nexthops={int(k): v for k, v in doc.get("nexthops", {}).items()},
                    routes=dict(doc.get("routes", {})),
                    rules={rule_key_parse(k): v for k, v in doc.get("rules", {}).items()})
@@ -108,12 +125,13 @@ def describe_diff(current: Tables, desired: Tables) -> list[str]:
     lines = []
     for kind in KINDS:
         now, then = getattr(current, kind), getattr(desired, kind)
-        text = rule_key_text if kind == "rules" else str
-        for key in sorted(then.keys() - now.keys(), key=str):
+        def text(key) -> str:
+            return key_text(kind, key)
+        for key in sorted(then.keys() - now.keys(), key=text):
             lines.append(f"+ {kind[:-1]} {text(key)}: {then[key]}")
-        for key in sorted(now.keys() - then.keys(), key=str):
+        for key in sorted(now.keys() - then.keys(), key=text):
             lines.append(f"- {kind[:-1]} {text(key)}: {now[key]}")
-        for key in sorted((k for k in now.keys() & then.keys() if now[k] != then[k]), key=str):
+        for key in sorted((k for k in now.keys() & then.keys() if now[k] != then[k]), key=text):
             lines.append(f"~ {kind[:-1]} {text(key)}: {now[key]} -> {then[key]}")
     return lines
 
@@ -137,12 +155,12 @@ def _apply(dp: Dataplane, current: Tables, desired: Tables, best_effort: bool = 
 
     # An address that moves (new length, other port) must go before it comes back.
     for key in current.addresses.keys() - desired.addresses.keys():
-        attempt(dp.address_delete, *key.split(" "))
+        attempt(dp.address_delete, *key)
     for key in desired.addresses.keys() - current.addresses.keys():
-        attempt(dp.address_add, *key.split(" "))
+        attempt(dp.address_add, *key)
     for key, mac in desired.neighbors.items():
         if current.neighbors.get(key) != mac:
-            attempt(dp.neighbor_add, *key.split(" "), mac)
+            attempt(dp.neighbor_add, *key, mac)
     for id, hop in desired.nexthops.items():
         if current.nexthops.get(id) != hop:
             attempt(set_nexthop, dp, id, hop)
@@ -159,7 +177,7 @@ def _apply(dp: Dataplane, current: Tables, desired: Tables, best_effort: bool = 
     for id in current.nexthops.keys() - desired.nexthops.keys():
         attempt(dp.nexthop_delete, id)
     for key in current.neighbors.keys() - desired.neighbors.keys():
-        attempt(dp.neighbor_delete, *key.split(" "))
+        attempt(dp.neighbor_delete, *key)
 
 
 def set_nexthop(dp: Dataplane, id: int, hop: dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect
 
 from appliance.api import models as m
 from appliance.api.errors import status_of, to_body
-from appliance.config import Id, L4Port, format_errors
+from appliance.config import Id, L4Port, PortName, format_errors
 from appliance.decode import MAX_BYTES, load_json
 from appliance.errors import ApplianceError
 from appliance.service import Service
@@ -173,7 +173,7 @@ def create_app(service: Service) -> FastAPI:
 
     @app.delete("/v1/addresses", response_model=m.Deleted, responses=ERRORS,
                 summary="Remove an address (its routes and its subnet's neighbours go with it)")
-    async def address_delete(port: str, address: str):
+    async def address_delete(port: Annotated[PortName, Query()], address: str):
         await change(s.address_delete, port, address)
         return {"deleted": 1}
 
@@ -190,7 +190,7 @@ def create_app(service: Service) -> FastAPI:
 
     @app.delete("/v1/neighbors", response_model=m.Deleted, responses=ERRORS,
                 summary="Delete a neighbour (static, or flush a learned one)")
-    async def neighbor_delete(port: str, ip: str):
+    async def neighbor_delete(port: Annotated[PortName, Query()], ip: str):
         await change(s.neighbor_delete, port, ip)
         return {"deleted": 1}
 

@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from appliance.config import (Id, NeighborSection, NextHopSection, RouteSection, RuleSection,
-                              Strict)
+from appliance.config import (Id, NeighborSection, NextHopSection, PortName, RouteSection,
+                              RuleSection, Strict)
 
 __all__ = ["AddressBody", "Added", "Deleted", "NeighborSection", "NextHopSection", "RouteSection",
            "RoutesBody", "RuleBody", "NextHopState", "NeighborState", "AddressState", "Health",
@@ -52,7 +52,7 @@ class RuleBody(RuleSection):
 
 
 class AddressBody(Strict):
-    port: str
+    port: PortName
     address: str  # "192.0.2.1/24", "2001:db8::1/64"; checked by the service, which says what is wrong
 
 

@@ -2,9 +2,12 @@
 
 What a hostile or broken client can do is bounded here, before the app:
 a whole request must arrive within `read_timeout_s` (else 408 and the
-connection is closed), at most `max_connections` are open per listener (the
-next gets a 503), the listen backlog is the kernel's maximum, malformed HTTP
-gets a JSON 400, and on TCP the bearer token is checked before anything else.
+connection is closed), at most `max_connections` are open per listener and
+`max_connections_per_peer` per TCP peer address (the next gets a 503), the
+listen backlog is the kernel's maximum, malformed HTTP gets a JSON 400 at
+the first byte that cannot start a request line (not at the deadline), a
+peer's end of stream closes its connection (400 first if it cut a request
+short), and on TCP the bearer token is checked before anything else.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import socket
 import stat
 import threading
@@ -42,6 +46,25 @@ def _raw_error(status: int, reason: str, type: str, message: str,
 class Limits:
     read_timeout_s: float = 30.0
     max_connections: int = 256
+    max_connections_per_peer: int = 32  # TCP only: Unix peers are this host's own users
+
+
+# What a request line (RFC 9112 3) can be, whole and while it arrives: method (a token),
+# target (visible characters), version. Leading empty lines are allowed (RFC 9112 2.2).
+_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]"
+_LINE = re.compile(rb"(?:\r?\n)*" + _TOKEN + rb"+ [!-~]+ HTTP/[0-9]\.[0-9]\r?\n")
+_LINE_SO_FAR = re.compile(rb"(?:\r?\n)*(?:\r|" + _TOKEN + rb"*|" + _TOKEN + rb"+ [!-~]*|" + _TOKEN +
+                          rb"+ [!-~]+ (?:H|HT|HTT|HTTP|HTTP/|HTTP/[0-9]|HTTP/[0-9]\.|"
+                          rb"HTTP/[0-9]\.[0-9]\r?)?)")
+
+
+def could_be_request_line(buffered: bytes) -> bool:
+    """False once `buffered` (what a new request has sent so far) cannot be the start
+    of an HTTP/1.x request: random bytes, TLS, an HTTP/0.9 line."""
+    line_end = buffered.find(b"\n", len(buffered) - len(buffered.lstrip(b"\r\n")))
+    if line_end < 0:
+        return _LINE_SO_FAR.fullmatch(buffered) is not None
+    return _LINE.match(buffered[:line_end + 1]) is not None
 
 
 class BoundedProtocol(H11Protocol):
@@ -56,22 +79,46 @@ class BoundedProtocol(H11Protocol):
         super().connection_made(transport)
         # Refused once its first bytes are read: closing with them unread would reset the
         # connection before the client could read why.
-        self._over_limit = len(self.connections) > self.limits.max_connections
+        self._over_limit = self._limit_reached()
+        self._eof = False
         self._arm()
+
+    def _limit_reached(self) -> str | None:
+        if len(self.connections) > self.limits.max_connections:
+            return f"more than {self.limits.max_connections} connections"
+        peer = self.client[0] if self.client else None
+        if peer and sum(1 for c in self.connections if c.client and c.client[0] == peer) > \
+                self.limits.max_connections_per_peer:
+            return f"more than {self.limits.max_connections_per_peer} connections from {peer}"
+        return None
 
     def data_received(self, data: bytes) -> None:
         if self._over_limit:
             now = self.loop.time()
             if now - BoundedProtocol._last_warning > 10:  # a flood is one line, not thousands
                 BoundedProtocol._last_warning = now
-                log.warning("API: more than %d connections open, refusing more",
-                            self.limits.max_connections)
+                log.warning("API: %s open, refusing more", self._over_limit)
             self.transport.write(_raw_error(503, "Service Unavailable", "Unavailable",
-                                            f"more than {self.limits.max_connections} "
-                                            "connections"))
+                                            self._over_limit))
             self.transport.close()
             return
+        if self.conn.their_state is h11.IDLE and \
+                not could_be_request_line(self.conn.trailing_data[0] + data):
+            self.send_400_response("the request line is not METHOD TARGET HTTP/1.x")
+            return
         super().data_received(data)
+
+    def eof_received(self) -> bool | None:
+        """The peer will send nothing more: answer what it asked (a request in whole), say
+        that a request was cut short, or just close."""
+        self._eof = True
+        if self.conn.their_state is h11.DONE and self.cycle is not None \
+                and not self.cycle.response_complete:
+            return True  # keep writing: closed once the response is out
+        if self.conn.their_state is h11.SEND_BODY or (
+                self.conn.their_state is h11.IDLE and self.conn.trailing_data[0].strip()):
+            self.send_400_response("the request was cut short by the end of the stream")
+        return None
 
     def _arm(self) -> None:
         self._disarm()
@@ -98,7 +145,9 @@ class BoundedProtocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
+        if self._eof:
+            self.transport.close()
+        elif not self.transport.is_closing():
             self._arm()
 
     def connection_lost(self, exc) -> None:
@@ -120,18 +169,23 @@ class TokenGate:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            scheme, _, credentials = given.strip().partition(b" ")
+            given = [value for name, value in scope["headers"] if name == b"authorization"]
+            if len(given) > 1:  # which one counts would depend on who reads them
+                return await _refuse(send, 400, "BadRequest", "more than one Authorization header")
+            scheme, _, credentials = (given or [b""])[0].strip().partition(b" ")
             if scheme.lower() != b"bearer" or not hmac.compare_digest(credentials.strip(),
                                                                        self.token):
-                body = json.dumps({"error": {"type": "Unauthorized",
-                                             "message": "missing or wrong bearer token"}}).encode()
-                await send({"type": "http.response.start", "status": 401, "headers": [
-                    (b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)),
-                    (b"www-authenticate", b"Bearer"), (b"connection", b"close")]})
-                await send({"type": "http.response.body", "body": body})
-                return
+                return await _refuse(send, 401, "Unauthorized", "missing or wrong bearer token",
+                                     (b"www-authenticate", b"Bearer"))
         await self.app(scope, receive, send)
+
+
+async def _refuse(send, status: int, type: str, message: str, *headers) -> None:
+    body = json.dumps({"error": {"type": type, "message": message}}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)),
+        *headers, (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class ApiServer:

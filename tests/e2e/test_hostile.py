@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from appliance import Client
-from appliance.errors import StorageError
+from appliance.errors import AddressError, ConfigError, NeighborError, StorageError
 from tests.conftest import fill
 from tests.e2e.conftest import cli, free_port, wait_until
 
@@ -127,14 +130,20 @@ def test_a_damaged_state_file_refuses_the_start_until_set_aside(appliance):
     assert [p.read_bytes() for p in state.parent.glob("state.json.damaged-*")] == [bytes(data)]
 
 
-def exchange(address, data: bytes, timeout: float = 10.0) -> tuple[int, dict, float]:
-    """Sends raw bytes, reads until the server closes: (status, JSON body, seconds)."""
+def exchange(address, data: bytes, timeout: float = 10.0, half_close: bool = False,
+             source: str | None = None) -> tuple[int, dict, float]:
+    """Sends raw bytes (then its end of stream, if `half_close`), reads until the server
+    closes: (status, JSON body, seconds). `source`: the TCP address to connect from."""
     family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
+        if source:
+            s.bind((source, 0))
         s.connect(address)
         t0 = time.monotonic()
         s.sendall(data)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
         reply = b""
         while chunk := s.recv(65536):
             reply += chunk
@@ -157,7 +166,7 @@ def abused(appliance):
     token.chmod(0o644)
     port = free_port()
     appliance.config["api"].update(tcp_listen=f"127.0.0.1:{port}", token_file=str(token),
-                                   read_timeout_s=1, max_connections=8)
+                                   read_timeout_s=1, max_connections=8, max_connections_per_peer=4)
     appliance.start()
     appliance.tcp = ("127.0.0.1", port)
     return appliance
@@ -171,10 +180,20 @@ def test_http_abuse_gets_json_errors_and_bounded_resources(abused):
     assert status == 0 and took < 3
     status, body, took = exchange(sock, b"POST /v1/routes HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
     assert status == 408 and body["error"]["type"] == "Timeout" and took < 3
-    status, body, _ = exchange(sock, b"GET /\r\n")
-    assert status in (400, 408) and "error" in body
-    status, body, _ = exchange(sock, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 40)
-    assert status == 400 and body["error"]["type"] == "BadRequest"
+    # garbage is answered at the first byte that cannot start a request, not at the deadline
+    for garbage in (b"GET /\r\n", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 40,
+                    b"\x8a\x01zz\xff random", b"GET / HTTP/1.1 extra\r\n", b"GET\t/ HTTP/1.1\r\n"):
+        status, body, took = exchange(sock, garbage)
+        assert status == 400 and body["error"]["type"] == "BadRequest" and took < 0.5, garbage
+    # the peer's end of stream closes at once; a request it cut short gets a 400 first
+    assert exchange(sock, b"", half_close=True)[0::2] == (0, pytest.approx(0, abs=0.5))
+    status, body, took = exchange(
+        tcp, b"POST /v1/routes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n"
+             b"Content-Length: 100\r\n\r\n{", half_close=True)
+    assert status == 400 and "cut short" in body["error"]["message"] and took < 0.5
+    status, body, _ = exchange(tcp, get("/v1/health", "Authorization: Bearer s3cret\r\n")
+                               .replace(b"Connection: close\r\n", b""), half_close=True)
+    assert status == 200 and body["status"] == "ok", "a whole request is answered, then closed"
     status, body, _ = exchange(sock, b"POST /v1/routes HTTP/1.1\r\nContent-Length: ten\r\n\r\n")
     assert status == 400 and "error" in body
     assert exchange(sock, get("/v1/health", method="OPTIONS"))[:2] == (
@@ -210,6 +229,20 @@ def test_http_abuse_gets_json_errors_and_bounded_resources(abused):
     assert exchange(tcp, get("/v1/health", "Authorization: bearer s3cret\r\n"))[0] == 200
     assert exchange(tcp, get("/v1/health", "authorization: BEARER  s3cret \r\n"))[0] == 200
     assert exchange(tcp, b"")[0] == 0, "an unauthenticated silent connection is closed"
+    # no routes or methods told to a client without the token; one Authorization header only
+    for method, path in (("GET", "/nope"), ("OPTIONS", "/v1/health"), ("FOO", "/v1/routes")):
+        assert exchange(tcp, get(path, method=method))[0] == 401, (method, path)
+    status, body, _ = exchange(tcp, get("/v1/health", "Authorization: Bearer wrong\r\n"
+                                                      "Authorization: Bearer s3cret\r\n"))
+    assert status == 400 and body["error"]["message"] == "more than one Authorization header"
+    # one TCP peer address cannot take every connection: another address still gets in
+    held = [socket.create_connection(tcp) for _ in range(4)]
+    status, body, _ = exchange(tcp, get("/v1/health", "Authorization: Bearer s3cret\r\n"))
+    assert status == 503 and body["error"]["message"] == "more than 4 connections from 127.0.0.1"
+    assert exchange(tcp, get("/v1/health", "Authorization: Bearer s3cret\r\n"),
+                    source="127.0.0.2")[0] == 200
+    for s in held:
+        s.close()
     # the connection limit: the ninth gets a JSON 503; the Client waits for room
     idle = [socket.socket(socket.AF_UNIX) for _ in range(8)]
     for s in idle:
@@ -271,6 +304,23 @@ def test_api_fuzzing_from_the_openapi_document_finds_no_5xx(abused):
     host, port = abused.tcp
     statuses = fuzz(f"http://{host}:{port}", "s3cret", examples=10, seed=1)
     assert sum(statuses.values()) > 200 and statuses[400] > 100, statuses
+    assert abused.proc.poll() is None and "Traceback" not in abused.output()
+    # Addresses and neighbours on any port string: 400 naming what is wrong, never a 500
+    with Client(abused.socket) as c:
+        ports = st.text(max_size=24).filter(lambda p: p not in ("wan0", "lan0", "lan1"))
+        @given(port=ports | st.sampled_from(["lan 0", "lan0 10.0.0.1/24", "lan9", ""]))
+        @settings(max_examples=150, deadline=None, database=None, derandomize=True)
+        def any_port(port: str) -> None:
+            for call in (lambda: c.address_add(port, "192.0.2.1/24"),
+                         lambda: c.address_delete(port, "192.0.2.1/24"),
+                         lambda: c.neighbor_add(port, "192.0.2.9", "02:00:00:00:00:09"),
+                         lambda: c.neighbor_delete(port, "192.0.2.9")):
+                with pytest.raises((ConfigError, AddressError, NeighborError)) as e:
+                    call()
+                assert "unknown port" in str(e.value) or "body.port" in str(e.value) \
+                    or "query.port" in str(e.value), (port, str(e.value))
+        any_port()
+        assert all(a["port"] in ("wan0", "lan0", "lan1") for a in c.addresses())
     assert abused.proc.poll() is None and "Traceback" not in abused.output()
     with Client(abused.socket) as c:
         before = tx(c)
