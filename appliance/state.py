@@ -117,6 +117,11 @@ class StateFile:
             return Overlay()
         except OSError as e:
             raise StateFileError(f"{self.path}: cannot read: {e.strerror}") from None
+        if not data:  # it is created whole (_write_whole): empty is damage, not "no changes"
+            raise StateFileError(
+                f"{self.path}: empty, and the appliance never leaves its state file empty: it "
+                "was truncated, and the changes it held are lost. Restore it, or start with "
+                "--set-aside-state to start from the config alone")
         lines = data.split(b"\n")
         complete, tail = lines[:-1], lines[-1]
         legacy = data[:1] == b"{"
@@ -176,12 +181,20 @@ class StateFile:
     def snapshot(self, overlay: Overlay) -> None:
         """Replaces the file with one snapshot record, atomically. StorageError if it cannot."""
         self.close()
+        self._write_whole(_frame({"format": FORMAT, "snapshot": overlay.to_json()}))
+        self._cut_needed = False
+        self._appended = 0
+        self._compact_at = COMPACT_AFTER
+
+    def _write_whole(self, data: bytes) -> None:
+        """The file becomes `data` (new file, fsync, rename, fsync of the directory): it is
+        never seen empty or half written. StorageError if it cannot."""
         tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".")
             with os.fdopen(fd, "wb") as f:
-                f.write(_frame({"format": FORMAT, "snapshot": overlay.to_json()}))
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
@@ -196,10 +209,7 @@ class StateFile:
         finally:
             if tmp is not None:
                 Path(tmp).unlink(missing_ok=True)
-        self._good_size = self.path.stat().st_size
-        self._cut_needed = False
-        self._appended = 0
-        self._compact_at = COMPACT_AFTER
+        self._good_size = len(data)
 
     def record(self, kind: str, key: Any, value: Any) -> None:
         self._append({"kind": kind, "key": _encode_key(kind, key), "value": value})
@@ -219,6 +229,10 @@ class StateFile:
     def _append(self, entry: dict) -> None:
         """Appends and syncs one record, or leaves the file as it was (StorageError)."""
         line = _frame(entry)
+        if self._fd is None and not self.path.exists():  # (a snapshot at start could not be written)
+            self._write_whole(line)
+            self._appended += 1
+            return
         try:
             fd = self._open()
             if self._cut_needed:  # a torn record from a crash, or a refused write, is there

@@ -137,6 +137,34 @@ def test_a_write_refused_for_a_full_disk_leaves_nothing_behind(small_disk):
     assert all(f"11.{i}.0.0/24" in replayed for i in range(accepted))
 
 
+def test_an_emptied_file_is_damage_not_a_fresh_start(tmp_path):
+    """Every file the appliance writes holds a record from its first write on, so an empty
+    one lost its changes (a truncation): refused, not read as "no changes"."""
+    path = tmp_path / "state.json"
+    write_some(path)
+    path.write_bytes(b"")
+    with pytest.raises(StateFileError, match=r"state.json: empty.*--set-aside-state"):
+        StateFile(path).load()
+
+
+def test_the_first_record_of_a_new_file_is_written_whole(tmp_path, small_disk):
+    """No snapshot at start (a full disk): the first change creates the file whole, and a
+    first change the disk refuses leaves no file (not an empty one)."""
+    path = tmp_path / "state.json"
+    s = StateFile(path)
+    assert s.load() == Overlay()
+    s.record("routes", "10.0.0.0/8", 1)
+    s.record("routes", "10.1.0.0/16", 1)
+    s.close()
+    assert StateFile(path).load().routes == {"10.0.0.0/8": 1, "10.1.0.0/16": 1}
+    fill(small_disk)
+    s = StateFile(small_disk / "state.json")
+    with pytest.raises(StorageError):
+        s.record_bulk("routes", [(f"11.{i}.0.0/16", 2) for i in range(200)])
+    assert not (small_disk / "state.json").exists()
+    assert [p.name for p in small_disk.iterdir()] == ["filler"]
+
+
 def test_a_table_diff_says_what_is_added_removed_and_changed():
     from appliance.tables import Tables, describe_diff, nexthop_value
     now = Tables(routes={"10.1.0.0/16": 1, "10.3.0.0/16": 1},
