@@ -26,6 +26,12 @@ from appliance.well_known import DEFAULT_SOCKET, ROUTE_PROTOCOLS, ROUTE_TABLES
 MAC_PATTERN = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
 PORT_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,15}$"
 PORT_NAME = re.compile(PORT_NAME_PATTERN)
+# The shapes the API documents for its query strings (the values are then parsed in full):
+# an IPv4 or IPv6 address, with a prefix length or not; a protocol name or number.
+_IPV4_SHAPE, _IPV6_SHAPE = r"([0-9]{1,3}\.){3}[0-9]{1,3}", r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*"
+IP_PATTERN = rf"^({_IPV4_SHAPE}|{_IPV6_SHAPE})$"
+PREFIX_PATTERN = rf"^({_IPV4_SHAPE}|{_IPV6_SHAPE})(/[0-9]{{1,3}})?$"
+PROTOCOL_PATTERN = r"^(tcp|udp|icmp|[0-9]{1,3})$"
 MAX_ERRORS = 20  # error lines shown; a million bad routes are summed up after these
 
 

@@ -23,7 +23,8 @@ from starlette.requests import ClientDisconnect
 
 from appliance.api import models as m
 from appliance.api.errors import status_of, to_body
-from appliance.config import Id, L4Port, PortName, format_errors
+from appliance.config import (IP_PATTERN, PREFIX_PATTERN, PROTOCOL_PATTERN, Id, L4Port, PortName,
+                              format_errors)
 from appliance.decode import MAX_BYTES, load_json
 from appliance.errors import ApplianceError
 from appliance.service import Service
@@ -113,7 +114,8 @@ def create_app(service: Service) -> FastAPI:
         return {"ready": s.dp.running}
 
     @app.get("/v1/routes", response_model=list[m.RouteSection], summary="List routes")
-    def routes(prefix: Annotated[str | None, Query(description="only routes inside it")] = None,
+    def routes(prefix: Annotated[str | None, Query(description="only routes inside it",
+                                                   pattern=PREFIX_PATTERN)] = None,
                nexthop: Annotated[Id | None, Query(strict=False)] = None):
         return listing(s.routes(prefix=prefix, nexthop=nexthop))
 
@@ -126,7 +128,8 @@ def create_app(service: Service) -> FastAPI:
         return {"added": await run_in_threadpool(s.route_add_bulk, body.pairs())}
 
     @app.delete("/v1/routes", response_model=m.Deleted, responses=ERRORS, summary="Delete a route")
-    async def route_delete(prefix: str, force: Annotated[bool, Query(
+    async def route_delete(prefix: Annotated[str, Query(pattern=PREFIX_PATTERN)],
+                           force: Annotated[bool, Query(
             description="also a route mirrored from the kernel table (until the kernel "
                         "changes it or a resync)")] = False):
         await change(s.route_delete, prefix, force)
@@ -173,7 +176,8 @@ def create_app(service: Service) -> FastAPI:
 
     @app.delete("/v1/addresses", response_model=m.Deleted, responses=ERRORS,
                 summary="Remove an address (its routes and its subnet's neighbours go with it)")
-    async def address_delete(port: Annotated[PortName, Query()], address: str):
+    async def address_delete(port: Annotated[PortName, Query()],
+                             address: Annotated[str, Query(pattern=PREFIX_PATTERN)]):
         await change(s.address_delete, port, address)
         return {"deleted": 1}
 
@@ -190,7 +194,8 @@ def create_app(service: Service) -> FastAPI:
 
     @app.delete("/v1/neighbors", response_model=m.Deleted, responses=ERRORS,
                 summary="Delete a neighbour (static, or flush a learned one)")
-    async def neighbor_delete(port: Annotated[PortName, Query()], ip: str):
+    async def neighbor_delete(port: Annotated[PortName, Query()],
+                              ip: Annotated[str, Query(pattern=IP_PATTERN)]):
         await change(s.neighbor_delete, port, ip)
         return {"deleted": 1}
 
@@ -207,7 +212,9 @@ def create_app(service: Service) -> FastAPI:
 
     @app.delete("/v1/rules", response_model=m.Deleted, responses=ERRORS,
                 summary="Delete a rule by its 5-tuple")
-    async def rule_delete(proto: str, src: str, dst: str,
+    async def rule_delete(proto: Annotated[str, Query(pattern=PROTOCOL_PATTERN)],
+                          src: Annotated[str, Query(pattern=IP_PATTERN)],
+                          dst: Annotated[str, Query(pattern=IP_PATTERN)],
                           src_port: Annotated[L4Port, Query(strict=False)] = 0,
                           dst_port: Annotated[L4Port, Query(strict=False)] = 0):
         await change(s.rule_delete, proto, src, src_port, dst, dst_port)
@@ -246,6 +253,13 @@ def create_app(service: Service) -> FastAPI:
     def reload():
         return s.reload()
 
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = _errors_as_answered(generate())
+        return app.openapi_schema
+    app.openapi = openapi
     return app
 
 
@@ -265,6 +279,21 @@ configured) before the reply; a refused change changes nothing.
 def openapi_document() -> dict:
     """The OpenAPI document, generated from the models (openapi.json is this, committed)."""
     return create_app(None).openapi()
+
+
+def _errors_as_answered(document: dict) -> dict:
+    """FastAPI documents 422 for invalid parameters and bodies; this API answers 400 with
+    its error body (and 4xx/5xx listed in ERRORS), so the document says that."""
+    error_body = {"description": "what is wrong, and nothing changed",
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            responses = operation["responses"]
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", error_body)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        document["components"]["schemas"].pop(unused, None)
+    return document
 
 
 if __name__ == "__main__":  # python -m appliance.api.app > appliance/api/openapi.json

@@ -151,6 +151,12 @@ def test_router_settings_are_checked(path, value, message):
         parse_config(with_change(path, value), "x.yaml")
 
 
+@pytest.mark.parametrize("address", ["198.19.167.86/31", "198.19.167.87/31", "192.0.2.1/32"])
+def test_point_to_point_addresses_validate(address):
+    """RFC 3021: both ends of a /31 are hosts (the native side agrees: tests/e2e test_router)."""
+    parse_config(with_change("ports.0.addresses", [address]), "x.yaml")
+
+
 def test_an_address_on_two_ports_is_refused():
     doc = with_change("ports.0.addresses", ["192.0.2.1/24"])
     doc["ports"][1]["addresses"] = ["192.0.2.1/25"]
