@@ -8,11 +8,11 @@
 #include <rte_cycles.h>
 #include <pybind11/stl.h>
 
-#include "dataplane.h"
-#include "drop_reasons.h"
-#include "eal.h"
-#include "errors.h"
-#include "fib6.h"
+#include "core/dataplane.h"
+#include "core/drop_reasons.h"
+#include "core/eal.h"
+#include "core/errors.h"
+#include "fib/fib6.h"
 
 namespace py = pybind11;
 using namespace appliance;

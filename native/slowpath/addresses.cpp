@@ -7,8 +7,8 @@
 // one subnet share its connected route.
 #include <algorithm>
 
-#include "errors.h"
-#include "slowpath.h"
+#include "core/errors.h"
+#include "slowpath/slowpath.h"
 
 namespace appliance {
 

@@ -7,9 +7,9 @@
 // destination to the slow path, which knows the port it came in on.
 #include <algorithm>
 
-#include "errors.h"
-#include "ipv6_input.h"
-#include "slowpath.h"
+#include "core/errors.h"
+#include "ip6/ipv6_input.h"
+#include "slowpath/slowpath.h"
 
 namespace appliance {
 

@@ -5,7 +5,7 @@
 #include <arpa/inet.h>
 #include <rte_arp.h>
 
-#include "slowpath.h"
+#include "slowpath/slowpath.h"
 
 namespace appliance {
 

@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "ipv4_input.h"
-#include "ipv4_options.h"
-#include "slowpath.h"
+#include "ip4/ipv4_input.h"
+#include "slowpath/ipv4_options.h"
+#include "slowpath/slowpath.h"
 
 namespace appliance {
 

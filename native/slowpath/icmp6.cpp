@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "icmp6_checksum.h"
-#include "ipv6_input.h"
-#include "slowpath.h"
+#include "slowpath/icmp6_checksum.h"
+#include "ip6/ipv6_input.h"
+#include "slowpath/slowpath.h"
 
 namespace appliance {
 

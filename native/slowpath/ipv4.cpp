@@ -6,12 +6,12 @@
 
 #include <cstring>
 
-#include "ipv4_input.h"
-#include "ipv4_options.h"
-#include "ipv4_rewrite.h"
-#include "ecmp.h"
-#include "rule_lookup.h"
-#include "slowpath.h"
+#include "ip4/ipv4_input.h"
+#include "slowpath/ipv4_options.h"
+#include "ip4/ipv4_rewrite.h"
+#include "nexthop/ecmp.h"
+#include "rules/rule_lookup.h"
+#include "slowpath/slowpath.h"
 
 namespace appliance {
 

@@ -1,4 +1,4 @@
-#include "ipv4_options.h"
+#include "slowpath/ipv4_options.h"
 
 #include <chrono>
 #include <cstring>

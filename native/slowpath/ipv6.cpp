@@ -7,10 +7,10 @@
 
 #include <cstring>
 
-#include "ipv6_input.h"
-#include "ecmp.h"
-#include "rule_lookup.h"
-#include "slowpath.h"
+#include "ip6/ipv6_input.h"
+#include "nexthop/ecmp.h"
+#include "rules/rule_lookup.h"
+#include "slowpath/slowpath.h"
 
 namespace appliance {
 

@@ -6,7 +6,7 @@
 // it addresses every frame to its own MAC).
 #include <rte_ethdev.h>
 
-#include "slowpath.h"
+#include "slowpath/slowpath.h"
 
 namespace appliance {
 

@@ -8,8 +8,8 @@
 
 #include <rte_arp.h>
 
-#include "errors.h"
-#include "slowpath.h"
+#include "core/errors.h"
+#include "slowpath/slowpath.h"
 
 namespace appliance {
 

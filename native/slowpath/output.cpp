@@ -4,7 +4,7 @@
 // NDP; a neighbour that did not answer earns the sender an error.
 #include <arpa/inet.h>
 
-#include "slowpath.h"
+#include "slowpath/slowpath.h"
 
 namespace appliance {
 

@@ -1,4 +1,4 @@
-#include "slowpath.h"
+#include "slowpath/slowpath.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,7 +7,7 @@
 #include <rte_lcore.h>
 #include <rte_ring.h>
 
-#include "errors.h"
+#include "core/errors.h"
 
 namespace appliance {
 

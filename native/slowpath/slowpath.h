@@ -37,14 +37,14 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
-#include "drop_reasons.h"
-#include "fib.h"
-#include "fib6.h"
-#include "ip_addr.h"
-#include "flow.h"
-#include "mempool.h"
-#include "nexthop.h"
-#include "punt.h"
+#include "core/drop_reasons.h"
+#include "fib/fib.h"
+#include "fib/fib6.h"
+#include "core/ip_addr.h"
+#include "rules/flow.h"
+#include "core/mempool.h"
+#include "nexthop/nexthop.h"
+#include "core/punt.h"
 
 struct rte_ring;
 struct rte_mempool;

@@ -1,0 +1,72 @@
+// One worker per lcore: it owns its (port, rx queue) pairs and tx queue
+// `tx_queue` on every port, so nothing on its fast path is shared for write.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include <rte_ethdev.h>
+
+#include "fib/fib.h"
+#include "fib/fib6.h"
+#include "rules/flow.h"
+#include "core/mempool.h"
+#include "nexthop/nexthop.h"
+#include "core/punt.h"
+#include "core/stats.h"
+
+struct rte_rcu_qsbr;
+struct rte_ring;
+
+namespace appliance {
+
+// Read-mostly state every worker looks at, written only by the control thread.
+struct Tables {
+    const Fib* fib;
+    const Fib6* fib6;
+    const FlowTable* flows;
+    const FlowTable6* flows6;
+    const NextHopTable* hops;
+    bool verify_checksum;
+    bool stage_clocks;  // rdtsc per stage into WorkerStats::stage_cycles
+    bool avx512_input;  // stage 1 tests eight headers at a time (ipv4_input_x8.h)
+};
+
+struct RxQueue {
+    uint16_t port_id;
+    uint16_t queue;
+    uint16_t port_index;
+    uint64_t mac;  // the port's MAC as the first 6 bytes of a frame read little-endian
+    bool kernel;   // the port has a kernel interface (link-local multicast goes to it)
+};
+
+// Packets of one burst bound for one port, sent with one rte_eth_tx_burst.
+struct alignas(RTE_CACHE_LINE_SIZE) TxBatch {
+    rte_mbuf* pkts[kBurstSize];
+    uint16_t n = 0;
+    uint16_t port_id = 0;
+};
+
+struct WorkerContext {
+    unsigned lcore = 0;
+    unsigned rcu_thread_id = 0;
+    rte_rcu_qsbr* rcu = nullptr;
+    Tables tables{};
+    std::vector<RxQueue> rx;
+    uint16_t tx_queue = 0;
+    std::vector<TxBatch> tx;  // indexed by port index
+    WorkerStats* stats = nullptr;
+    const std::atomic<bool>* stop = nullptr;
+    rte_ring* punt = nullptr;     // to the slow path (this worker produces)
+    rte_ring* returns = nullptr;  // from the slow path, sent on this worker's tx queues
+    TokenBucket icmp_budget;      // packets that would only earn an ICMP error
+};
+
+// The lcore entry point (rte_eal_remote_launch): loops until *stop.
+int worker_main(void* context);
+
+// The burst pipeline: every packet ends transmitted or counted as a drop.
+void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n);
+
+}  // namespace appliance

@@ -1,0 +1,260 @@
+// The burst pipeline: input checks -> LPM -> exact-match rules -> rewrite ->
+// tx; what needs thought is punted to the slow path (slowpath/). Each stage
+// runs over the whole burst before the next one starts, so lookups go in bulk
+// and headers are prefetched ahead of use. (Fusing the stages four packets
+// at a time, l3fwd's shape, measured 0.90x of this on the bench: these loops
+// are small enough to keep their state in registers.)
+#include <immintrin.h>
+#include <rte_hash.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+
+#include "core/exceptions.h"
+#include "ip6/forward6.h"
+#include "ip4/ipv4_input.h"
+#include "ip4/ipv4_input_x8.h"
+#include "ip4/ipv4_rewrite.h"
+#include "rules/rule_lookup.h"
+#include "core/worker.h"
+
+namespace appliance {
+
+namespace {
+
+struct Burst {
+    rte_mbuf* pkts[kBurstSize];
+    uint16_t in_port;  // index of the port the burst came from
+    uint32_t dst[kBurstSize];  // host byte order, for the LPM
+    uint32_t hop[kBurstSize];
+    uint16_t n = 0;
+    rte_mbuf* pkts6[kBurstSize];  // the IPv6 ones, for forward6_burst()
+    uint16_t n6 = 0;
+};
+
+inline rte_ipv4_hdr* ipv4_of(rte_mbuf* m) {
+    return reinterpret_cast<rte_ipv4_hdr*>(rte_pktmbuf_mtod(m, rte_ether_hdr*) + 1);
+}
+
+// The common case in one test with few branches: an option-less IPv4 header
+// that is whole, in a frame addressed to the port's MAC, from a source that
+// is not martian, with (when asked) a good checksum. The mbuf's data room
+// always holds 34 bytes, so reading them before the length test is safe.
+// Anything else goes to ipv4_input() for its exact verdict.
+// The first 16 bytes of a frame the common case accepts: the port's MAC,
+// EtherType IPv4, version 4 with no options; `mask` says which bytes count.
+struct HeaderPattern {
+    __m128i bytes;
+    int mask;
+    explicit HeaderPattern(uint64_t port_mac)
+        : bytes(_mm_set_epi64x(int64_t(0x0045000800000000ull), int64_t(port_mac))),
+          mask(0x703f) {}  // bytes 0-5 (dst MAC), 12-13 (EtherType), 14 (version/IHL)
+};
+
+inline bool ipv4_common_case(rte_mbuf* m, const HeaderPattern& want, bool verify_checksum) {
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
+    const uint32_t total = __builtin_bswap16(ip->total_length);
+    // Destination MAC, EtherType and version/IHL in one compare.
+    const __m128i head = _mm_loadu_si128(reinterpret_cast<const __m128i*>(eth));
+    const int same = _mm_movemask_epi8(_mm_cmpeq_epi8(head, want.bytes));
+    bool ok = (rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) &
+              ((same & want.mask) == want.mask) &
+              (total >= sizeof(rte_ipv4_hdr)) &
+              (sizeof(rte_ether_hdr) + total <= rte_pktmbuf_pkt_len(m)) &
+              (ip->time_to_live > 1) & !martian_source(ip->src_addr);
+    if (verify_checksum && ok) {
+        const uint64_t flags = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+        ok = flags == RTE_MBUF_F_RX_IP_CKSUM_GOOD ||
+             (flags != RTE_MBUF_F_RX_IP_CKSUM_BAD && ipv4_checksum_ok(ip, sizeof(rte_ipv4_hdr)));
+    }
+    return ok;
+}
+
+inline void append(Burst& b, rte_mbuf* m, uint32_t dst_host) {
+    b.pkts[b.n] = m;
+    b.dst[b.n] = dst_host;
+    b.n++;
+}
+
+// A frame the common-case test refused: its exact verdict, acted on.
+void input_exception(WorkerContext& w, const RxQueue& q, rte_mbuf* m, Burst& b) {
+    const unsigned verdict = ipv4_input(m, w.tables.verify_checksum, q.mac, q.kernel);
+    if (verdict == kPuntArp || verdict == kPuntIpv4 || verdict == kPuntIpv6 ||
+        verdict == kPuntKernel) {
+        punt(w, m, verdict == kPuntArp    ? PuntKind::arp
+                   : verdict == kPuntIpv4 ? PuntKind::ipv4_input
+                   : verdict == kPuntIpv6 ? PuntKind::ipv6_input
+                                          : PuntKind::kernel,
+             q.port_index, 0);
+    } else if (verdict == kIpv6) {
+        b.pkts6[b.n6++] = m;
+    } else if (verdict == kPuntTtl) {  // an ICMP error at most: under the budget
+        punt_for_error(w, m, DropReason::ttl_expired, q.port_index, 0, PuntKind::ipv4_input);
+    } else if (verdict != kIpv4Pass) {
+        w.stats->drops[verdict]++;
+        rte_pktmbuf_free(m);
+    } else {
+        append(b, m, __builtin_bswap32(ipv4_of(m)->dst_addr));
+    }
+}
+
+// Headers the NIC just wrote are in LLC at best: ask for all of them at
+// once, one tight loop, before the first is read.
+inline void prefetch_headers(rte_mbuf** pkts, uint16_t n) {
+    for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+}
+
+inline void input_one_by_one(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n,
+                             Burst& b) {
+    const bool verify = w.tables.verify_checksum;
+    const HeaderPattern want(q.mac);
+    for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = pkts[i];
+        if (likely(ipv4_common_case(m, want, verify)))
+            append(b, m, __builtin_bswap32(ipv4_of(m)->dst_addr));
+        else
+            input_exception(w, q, m, b);
+    }
+}
+
+// Stage 1: keeps packets that pass RFC 1812 checks; punts ARP and packets
+// with options; drops and counts the rest.
+void input_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n, Burst& b) {
+    prefetch_headers(pkts, n);
+    input_one_by_one(w, q, pkts, n, b);
+}
+
+// Stage 1 with the common-case test eight packets at a time (AVX-512). Order
+// is kept: a group with an exception is taken packet by packet.
+APPLIANCE_AVX512 void input_stage_x8(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts,
+                                     uint16_t n, Burst& b) {
+    const bool verify = w.tables.verify_checksum;
+    prefetch_headers(pkts, n);
+    uint16_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        // The eight destinations land at b.dst[b.n...]: room, since b.n <= i.
+        const uint16_t at = b.n;
+        const InputMasks ok = ipv4_common_case_x8(&pkts[i], q.mac, verify, &b.dst[at]);
+        if (likely(ok.ipv4 == 0xff)) {
+            std::memcpy(&b.pkts[at], &pkts[i], 8 * sizeof(rte_mbuf*));
+            b.n += 8;
+            continue;
+        }
+        if (ok.ipv6 == 0xff) {
+            std::memcpy(&b.pkts6[b.n6], &pkts[i], 8 * sizeof(rte_mbuf*));
+            b.n6 += 8;
+            continue;
+        }
+        // Compacted in place: b.n never passes at + k, so b.dst[at + k] is
+        // still unread when it is moved.
+        for (unsigned k = 0; k < 8; ++k) {
+            if (ok.ipv4 & (1u << k))
+                append(b, pkts[i + k], b.dst[at + k]);
+            else if (ok.ipv6 & (1u << k))
+                b.pkts6[b.n6++] = pkts[i + k];
+            else
+                input_exception(w, q, pkts[i + k], b);
+        }
+    }
+    input_one_by_one(w, q, pkts + i, n - i, b);
+}
+
+// Stage 2: longest-prefix match, four lookups at a time so their cache
+// misses overlap, like l3fwd's rte_lpm_lookupx4.
+void lpm_stage(const Dir24_8& table, Burst& b) {
+    uint16_t i = 0;
+    for (; i + 4 <= b.n; i += 4) table.lookup4(&b.dst[i], &b.hop[i], kNoRoute);
+    for (; i < b.n; ++i) b.hop[i] = table.lookup(b.dst[i], kNoRoute);
+}
+
+// Stage 3: exact-match rules override the LPM result for their 5-tuple.
+void rule_stage(const FlowTable& flows, Burst& b) {
+    apply_rules(
+        flows, b.pkts, b.n, b.hop,
+        [](rte_mbuf* m) { const rte_ipv4_hdr* ip = ipv4_of(m); return pair_hash(ip->src_addr, ip->dst_addr); },
+        [](rte_mbuf* m) { return flow_key4(m); });
+}
+
+// What a missing next hop (no route, rule drop, unset) reads as: mtu 0.
+const NextHop kNoHop{};
+
+// Stage 4: rewrite and batch per output port; the rest to output_exception().
+void output_stage(WorkerContext& w, Burst& b) {
+    const NextHopTable& hops = *w.tables.hops;
+    TxBatch* tx = w.tx.data();
+    // Bursts mostly share a next hop: resolve each distinct id (and its tx
+    // batch) once. Valid for the whole burst, inside one RCU read-side section.
+    uint32_t last_id = kNoRoute;
+    const NextHop* last_hop = &kNoHop;
+    TxBatch* last_tx = nullptr;
+    for (uint16_t i = 0; i < b.n; ++i) {
+        rte_mbuf* m = b.pkts[i];
+        const uint32_t id = b.hop[i];
+        if (id != last_id) {
+            const NextHop* found = id < kRuleDrop ? hops.get(id) : nullptr;
+            last_hop = found != nullptr ? found : &kNoHop;
+            last_tx = &tx[last_hop->port_index];
+            last_id = id;
+        }
+        auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+        auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+        // One test for every reason a routed packet leaves the fast path: a
+        // next hop that does not forward, and the missing one, have mtu 0.
+        if (unlikely(uint32_t(__builtin_bswap16(ip->total_length)) > last_hop->mtu)) {
+            output_exception(w, m, b.in_port, id, last_hop == &kNoHop ? nullptr : last_hop,
+                             PuntKind::ipv4_routed);
+            continue;
+        }
+        ipv4_rewrite(eth, ip, *last_hop);
+        last_tx->pkts[last_tx->n++] = m;
+    }
+}
+
+// Stage 5: one tx burst per port; what the queue refuses is freed and counted.
+void tx_stage(WorkerContext& w) {
+    uint64_t sent = 0;
+    for (TxBatch& t : w.tx) {
+        if (t.n == 0) continue;
+        const uint16_t done = rte_eth_tx_burst(t.port_id, w.tx_queue, t.pkts, t.n);
+        if (unlikely(done < t.n)) {
+            w.stats->count_drop(DropReason::tx_full, t.n - done);
+            rte_pktmbuf_free_bulk(&t.pkts[done], t.n - done);
+        }
+        sent += done;
+        t.n = 0;
+    }
+    w.stats->tx_packets += sent;
+}
+
+}  // namespace
+
+void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n) {
+    StageClock clock(w.tables.stage_clocks ? w.stats : nullptr);
+    Burst b;
+    b.in_port = q.port_index;
+    if (w.tables.avx512_input)
+        input_stage_x8(w, q, pkts, n, b);
+    else
+        input_stage(w, q, pkts, n, b);
+    clock.lap(Stage::input);
+    if (unlikely(b.n6 != 0)) {
+        forward6_burst(w, b.in_port, b.pkts6, b.n6);
+        clock.lap(Stage::ipv6);
+    } else if (b.n == 0) {
+        return;
+    }
+    if (b.n != 0) {
+        lpm_stage(w.tables.fib->table(), b);
+        clock.lap(Stage::lookup);
+        if (w.tables.flows->active() != 0) {
+            rule_stage(*w.tables.flows, b);
+            clock.lap(Stage::rules);
+        }
+        output_stage(w, b);
+        clock.lap(Stage::output);
+    }
+    tx_stage(w);
+    clock.lap(Stage::tx);
+}
+
+}  // namespace appliance
