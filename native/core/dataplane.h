@@ -1,6 +1,8 @@
 // The data plane as one object: ports, pools, tables and workers, built
-// from a spec, started and stopped by the control thread. Every control
-// call is serialized here: the tables have exactly one writer.
+// from a spec, started and stopped by the control thread, and what is common
+// to every feature (the one writer lock, stats, ring-port I/O). The features'
+// control calls are in their own classes, all serialized by that lock: the
+// tables have exactly one writer.
 #pragma once
 
 #include <atomic>
@@ -10,17 +12,23 @@
 #include <string>
 #include <vector>
 
-#include "fib/fib.h"
-#include "fib/fib6.h"
-#include "rules/flow.h"
+#include "core/control.h"
 #include "core/mempool.h"
-#include "nexthop/nexthop.h"
-#include "kernel/kernel_routes.h"
 #include "core/port.h"
 #include "core/rcu.h"
-#include "kernel/route_sync.h"
-#include "slowpath/slowpath.h"
 #include "core/worker.h"
+#include "fib/fib.h"
+#include "fib/fib6.h"
+#include "fib/routes.h"
+#include "kernel/control.h"
+#include "kernel/kernel_routes.h"
+#include "kernel/route_sync.h"
+#include "nexthop/nexthop.h"
+#include "nexthop/nexthops.h"
+#include "rules/flow.h"
+#include "rules/rules.h"
+#include "slowpath/control.h"
+#include "slowpath/slowpath.h"
 
 namespace appliance {
 
@@ -80,61 +88,22 @@ public:
     bool avx512_input() const;
     const DataplaneSpec& spec() const { return spec_; }
 
-    // Routes (prefix text "a.b.c.d/len" or "2001:db8::/32"; the family picks the table).
-    void route_add(const std::string& prefix, uint32_t nexthop);
-    void route_add_bulk(const std::vector<std::string>& prefixes,
-                        const std::vector<uint32_t>& nexthops);
-    void route_delete(const std::string& prefix);
-    // A route mirrored from the kernel table, by hand (until the kernel changes it again).
-    void kernel_route_delete(const std::string& prefix);
-    std::vector<Route> routes();
-    std::vector<Route6> routes6();
-    size_t route_count();
-    std::optional<uint32_t> route_lookup(const std::string& address);
-    uint32_t tbl8_groups_in_use();
-    uint32_t tbl8_groups6_in_use();
-
-    // Next hops; an empty src MAC means the output port's own address. A
-    // gateway next hop gets its MAC from ARP.
-    void nexthop_set(uint32_t id, const std::string& port, const std::string& dst_mac,
-                     const std::string& src_mac);
-    void nexthop_set_gateway(uint32_t id, const std::string& port, const std::string& gateway);
-    std::optional<std::string> nexthop_gateway(uint32_t id);
-
-    // The router's own addresses ("192.0.2.1/24") and its neighbours.
-    void address_add(const std::string& port, const std::string& prefix);
-    void address_delete(const std::string& port, const std::string& prefix);
-    std::vector<AddressInfo> addresses();
-    void neighbor_add(const std::string& port, const std::string& ip, const std::string& mac);
-    void neighbor_delete(const std::string& port, const std::string& ip);
-    std::vector<NeighborInfo> neighbors();
-    SlowPathStats slowpath_stats();
-
-    // The mirrored kernel routes (empty without route sync) and how the sync goes.
-    std::vector<KernelRouteInfo> kernel_routes();
-    RouteSyncStats route_sync_stats();
-    std::string route_sync_error();
-    bool route_sync_synced();
-    void route_sync_resync();
-    unsigned held_packets(bool generated);
-    void nexthop_delete(uint32_t id);
-    std::vector<NextHopInfo> nexthops();
-
-    // Exact-match rules; addresses dotted quad, ports host order.
-    void rule_add(const Rule& rule);
-    void rule_delete(const FlowKey& key);
-    std::vector<Rule> rules();
-    void rule_add(const Rule6& rule);
-    void rule_delete(const FlowKey6& key);
-    std::vector<Rule6> rules6();
-    size_t rule_count();
+    // Each feature's control calls: its class and its binding live in its
+    // folder (fib/routes.h, nexthop/nexthops.h, rules/rules.h,
+    // slowpath/control.h, kernel/control.h). Every one takes the writer lock.
+    RouteControl& routes() { return *routes_; }
+    NextHopControl& nexthops() { return *nexthops_; }
+    RuleControl& rules() { return *rules_; }
+    SlowPathControl& slowpath() { return *slowpath_; }
+    KernelRouteControl& kernel_routes() { return *kernel_routes_control_; }
+    const ControlContext& control() const { return *control_; }
 
     // Observability.
     std::vector<WorkerSnapshot> worker_stats();
     std::vector<PortState> port_states();
     std::map<std::string, std::map<std::string, uint64_t>> port_counters();
     std::vector<MempoolSnapshot> mempools();
-    const std::string& port_name(uint16_t index) const { return spec_.ports.at(index).name; }
+    const std::string& port_name(uint16_t index) const { return control_->port_name(index); }
 
     // Ring ports: push frames into a port's rx queue (returns how many fit,
     // like rte_eth_tx_burst), take what it transmitted.
@@ -148,16 +117,9 @@ public:
 private:
     void check_open() const;
     void stop_locked();
-    size_t port_index(const std::string& name) const;
+    size_t port_index(const std::string& name) const { return control_->port_index(name); }
     void build_workers();
-    void check_user_route(const Route& r) const;
-    Route6 user_route6(const std::string& prefix, uint32_t nexthop) const;
-    template <class Table>
-    void add_rule(Table& table, const typename Table::RuleT& rule);
-    template <class Table, class Key>
-    void delete_rule(Table& table, const Key& key);
-    template <class Table>
-    std::vector<typename Table::RuleT> list_rules(const Table& table);
+    void make_controls();
 
     DataplaneSpec spec_;
     std::mutex writer_;  // the one table writer
@@ -179,9 +141,15 @@ private:
     std::unique_ptr<KernelRouteTable> kernel_routes_;
     std::unique_ptr<RouteSync> route_sync_;
     void make_route_sync(uint32_t first_hop);
-    void user_route_added(const IpAddr& prefix, uint8_t depth);
     void follow_links();  // on the slow path's thread
-    void check_not_kernel_route(const IpAddr& prefix, uint8_t depth, const std::string& text) const;
+    std::unique_ptr<ControlContext> control_;
+    // Kept until the data plane is destroyed: a call on a closed one is refused
+    // by ControlContext::lock(), never reaches freed tables.
+    std::unique_ptr<RouteControl> routes_;
+    std::unique_ptr<NextHopControl> nexthops_;
+    std::unique_ptr<RuleControl> rules_;
+    std::unique_ptr<SlowPathControl> slowpath_;
+    std::unique_ptr<KernelRouteControl> kernel_routes_control_;
     std::vector<rte_ring*> punt_rings_;
     rte_ring* return_ring_ = nullptr;
     std::vector<std::unique_ptr<WorkerContext>> workers_;

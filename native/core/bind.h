@@ -1,0 +1,23 @@
+// Each feature binds its own control calls onto appliance._native.Dataplane
+// (and its own types) in its folder's bind.cpp; bindings.cpp calls them in
+// order. Only bindings.cpp and the bind.cpp files include pybind11.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include "core/dataplane.h"
+
+namespace appliance {
+
+using DataplaneClass = pybind11::class_<Dataplane>;
+// Control calls that can take long release the GIL.
+using Release = pybind11::call_guard<pybind11::gil_scoped_release>;
+
+void bind_core(pybind11::module_& m, DataplaneClass& dataplane);  // EAL, specs, lifecycle, stats, I/O
+void bind_fib(pybind11::module_& m, DataplaneClass& dataplane);   // routes
+void bind_nexthops(pybind11::module_& m, DataplaneClass& dataplane);
+void bind_rules(pybind11::module_& m, DataplaneClass& dataplane);
+void bind_slowpath(pybind11::module_& m, DataplaneClass& dataplane);  // addresses, neighbours
+void bind_kernel(pybind11::module_& m, DataplaneClass& dataplane);    // route sync
+
+}  // namespace appliance

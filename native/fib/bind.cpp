@@ -1,0 +1,91 @@
+// Binding of the route calls, and of the IPv6 table alone (for its tests).
+#include <pybind11/stl.h>
+
+#include "core/bind.h"
+
+namespace py = pybind11;
+
+namespace appliance {
+
+namespace {
+
+// The IPv6 table alone, with next hops 0..n-1 set, for its tests and
+// benchmarks: the data plane gets its own with IPv6 forwarding.
+class Fib6Table {
+public:
+    Fib6Table(uint32_t max_routes, uint32_t groups, uint32_t nexthops)
+        : rcu_(1), hops_(nexthops, rcu_), fib_(max_routes, groups, hops_, rcu_) {
+        for (uint32_t id = 0; id < nexthops; ++id) hops_.set(id, NextHop{});
+    }
+    void add_bulk(const std::vector<std::pair<std::string, uint32_t>>& routes) {
+        std::vector<Route6> rs;
+        rs.reserve(routes.size());
+        for (const auto& [prefix, nh] : routes) {
+            Route6 r = parse_prefix6(prefix);
+            r.nexthop = nh;
+            rs.push_back(r);
+        }
+        fib_.add_bulk(rs);
+    }
+    void remove(const std::string& prefix) {
+        const Route6 r = parse_prefix6(prefix);
+        fib_.remove(r.ip, r.depth);
+    }
+    std::optional<uint32_t> lookup(const std::string& address) const {
+        return fib_.lookup(parse_ipv6(address));
+    }
+    std::vector<std::pair<std::string, uint32_t>> routes() const {
+        std::vector<std::pair<std::string, uint32_t>> out;
+        for (const Route6& r : fib_.list()) out.emplace_back(format_prefix6(r.ip, r.depth), r.nexthop);
+        return out;
+    }
+    uint32_t groups_in_use() const { return fib_.groups_in_use(); }
+
+private:
+    Rcu rcu_;
+    NextHopTable hops_;
+    Fib6 fib_;
+};
+
+}  // namespace
+
+void bind_fib(py::module_& m, DataplaneClass& dataplane) {
+    dataplane
+        .def("route_add", [](Dataplane& d, const std::string& prefix, uint32_t nexthop) {
+            d.routes().add(prefix, nexthop);
+        }, py::arg("prefix"), py::arg("nexthop"))
+        .def("route_add_bulk", [](Dataplane& d, const std::vector<std::string>& prefixes,
+                                  const std::vector<uint32_t>& nexthops) {
+            d.routes().add_bulk(prefixes, nexthops);
+        }, py::arg("prefixes"), py::arg("nexthops"), Release())
+        .def("route_delete", [](Dataplane& d, const std::string& prefix) {
+            d.routes().remove(prefix);
+        }, py::arg("prefix"))
+        .def("kernel_route_delete", [](Dataplane& d, const std::string& prefix) {
+            d.routes().remove_kernel_route(prefix);
+        }, py::arg("prefix"))
+        .def("routes", [](Dataplane& d) {
+            std::vector<std::pair<std::string, uint32_t>> out;
+            for (const Route& r : d.routes().list4()) out.emplace_back(format_prefix(r.ip, r.depth), r.nexthop);
+            for (const Route6& r : d.routes().list6())
+                out.emplace_back(format_prefix6(r.ip, r.depth), r.nexthop);
+            return out;
+        })
+        .def("route_count", [](Dataplane& d) { return d.routes().count(); })
+        .def("route_lookup", [](Dataplane& d, const std::string& address) {
+            return d.routes().lookup(address);
+        }, py::arg("address"))
+        .def("tbl8_groups_in_use", [](Dataplane& d) { return d.routes().tbl8_groups_in_use(); })
+        .def("tbl8_groups6_in_use", [](Dataplane& d) { return d.routes().tbl8_groups6_in_use(); });
+
+    py::class_<Fib6Table>(m, "_Fib6Table")
+        .def(py::init<uint32_t, uint32_t, uint32_t>(), py::arg("max_routes"), py::arg("groups"),
+             py::arg("nexthops"))
+        .def("add_bulk", &Fib6Table::add_bulk, py::arg("routes"), Release())
+        .def("remove", &Fib6Table::remove, py::arg("prefix"), Release())
+        .def("lookup", &Fib6Table::lookup, py::arg("address"))
+        .def("routes", &Fib6Table::routes)
+        .def_property_readonly("groups_in_use", &Fib6Table::groups_in_use);
+}
+
+}  // namespace appliance

@@ -1,0 +1,78 @@
+// Binding of the slow path's settings and calls: addresses, neighbours, counters.
+#include <pybind11/stl.h>
+
+#include "core/bind.h"
+#include "core/drop_reasons.h"
+
+namespace py = pybind11;
+
+namespace appliance {
+
+void bind_slowpath(py::module_& m, DataplaneClass& dataplane) {
+    py::class_<SlowPathConfig>(m, "SlowPathConfig")
+        .def(py::init<>())
+        .def_readwrite("icmp_rate", &SlowPathConfig::icmp_rate)
+        .def_readwrite("icmp_burst", &SlowPathConfig::icmp_burst)
+        .def_readwrite("hold_packets", &SlowPathConfig::hold_packets)
+        .def_readwrite("reachable_ms", &SlowPathConfig::reachable_ms)
+        .def_readwrite("stale_ms", &SlowPathConfig::stale_ms)
+        .def_readwrite("retrans_ms", &SlowPathConfig::retrans_ms)
+        .def_readwrite("probes", &SlowPathConfig::probes)
+        .def_readwrite("failed_ms", &SlowPathConfig::failed_ms)
+        .def_readwrite("max_neighbors", &SlowPathConfig::max_neighbors);
+
+    dataplane
+        .def("address_add", [](Dataplane& d, const std::string& port, const std::string& prefix) {
+            d.slowpath().address_add(port, prefix);
+        }, py::arg("port"), py::arg("prefix"), Release())
+        .def("address_delete", [](Dataplane& d, const std::string& port, const std::string& prefix) {
+            d.slowpath().address_delete(port, prefix);
+        }, py::arg("port"), py::arg("prefix"), Release())
+        .def("addresses", [](Dataplane& d) {
+            py::list out;
+            for (const AddressInfo& a : d.slowpath().addresses()) {
+                py::dict e;
+                e["port"] = d.port_name(a.port_index);
+                e["address"] = format_ip(a.ip) + "/" + std::to_string(a.depth);
+                e["automatic"] = a.automatic;  // the EUI-64 link-local: not configured
+                out.append(e);
+            }
+            return out;
+        })
+        .def("neighbor_add", [](Dataplane& d, const std::string& port, const std::string& ip,
+                                const std::string& mac) {
+            d.slowpath().neighbor_add(port, ip, mac);
+        }, py::arg("port"), py::arg("ip"), py::arg("mac"), Release())
+        .def("neighbor_delete", [](Dataplane& d, const std::string& port, const std::string& ip) {
+            d.slowpath().neighbor_delete(port, ip);
+        }, py::arg("port"), py::arg("ip"), Release())
+        .def("neighbors", [](Dataplane& d) {
+            py::list out;
+            for (const NeighborInfo& n : d.slowpath().neighbors()) {
+                py::dict e;
+                e["port"] = d.port_name(n.port_index);
+                e["ip"] = format_ip(n.ip);
+                const bool known = n.state != NeighState::incomplete;
+                e["mac"] = known ? py::cast(format_mac(n.mac)) : py::none();
+                e["state"] = neigh_state_name(n.state);
+                e["held"] = n.held;
+                e["age_s"] = double(n.age_ms) / 1000.0;
+                out.append(e);
+            }
+            return out;
+        })
+        .def("slowpath_stats", [](Dataplane& d) {
+            SlowPathStats s = d.slowpath().stats();
+            py::dict e, drops;
+#define APPLIANCE_SLOW_DICT(name, help) e[#name] = s.name;
+            APPLIANCE_SLOW_COUNTERS(APPLIANCE_SLOW_DICT)
+#undef APPLIANCE_SLOW_DICT
+            for (size_t i = 0; i < kDropReasonCount; ++i) drops[kDropReasonNames[i]] = s.drops[i];
+            e["drops"] = drops;
+            e["held"] = d.slowpath().held_packets(false);
+            e["held_generated"] = d.slowpath().held_packets(true);  // not in rx: apart from "held"
+            return e;
+        });
+}
+
+}  // namespace appliance
