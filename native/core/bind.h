@@ -13,6 +13,15 @@ using DataplaneClass = pybind11::class_<Dataplane>;
 // Control calls that can take long release the GIL.
 using Release = pybind11::call_guard<pybind11::gil_scoped_release>;
 
+// A Dataplane method that makes one feature's control call:
+// .def("route_add", call(&Controls::routes, &RouteControl::add), py::arg("prefix"), ...).
+template <class Feature, class R, class... Args>
+auto call(Feature Controls::*feature, R (Feature::*method)(Args...)) {
+    return [feature, method](Dataplane& d, Args... args) -> R {
+        return ((d.controls().*feature).*method)(args...);
+    };
+}
+
 void bind_core(pybind11::module_& m, DataplaneClass& dataplane);  // EAL, specs, lifecycle, stats, I/O
 void bind_fib(pybind11::module_& m, DataplaneClass& dataplane);   // routes
 void bind_nexthops(pybind11::module_& m, DataplaneClass& dataplane);

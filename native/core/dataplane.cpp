@@ -5,7 +5,6 @@
 #include <set>
 #include <thread>
 
-#include <arpa/inet.h>
 #include <net/if.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -121,14 +120,9 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
 void Dataplane::make_controls() {
     std::vector<std::string> names;
     for (const auto& p : spec_.ports) names.push_back(p.name);
-    control_ = std::make_unique<ControlContext>(writer_, closed_, spec_.name, std::move(names),
-                                                spec_.max_nexthops);
-    routes_ = std::make_unique<RouteControl>(*control_, *fib_, *fib6_, *slow_, kernel_routes_.get());
-    nexthops_ = std::make_unique<NextHopControl>(*control_, *hops_, *slow_);
-    rules_ = std::make_unique<RuleControl>(*control_, *flows_, *flows6_);
-    slowpath_ = std::make_unique<SlowPathControl>(*control_, *slow_);
-    kernel_routes_control_ = std::make_unique<KernelRouteControl>(*control_, kernel_routes_.get(),
-                                                                  route_sync_.get());
+    controls_ = std::make_unique<Controls>(
+        ControlContext(writer_, closed_, spec_.name, std::move(names), spec_.max_nexthops), *fib_,
+        *fib6_, *hops_, *flows_, *flows6_, *slow_, kernel_routes_.get(), route_sync_.get());
 }
 
 void Dataplane::build_workers() {

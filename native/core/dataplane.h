@@ -72,6 +72,27 @@ struct MempoolSnapshot {
     unsigned size, in_use;
 };
 
+// The features' control calls, one class each, all handed the same context
+// (the writer lock, the open check, ports by name). Each class and its
+// binding live in the feature's folder; a feature's new call touches only it.
+struct Controls {
+    Controls(ControlContext context, Fib& fib, Fib6& fib6, NextHopTable& hops, FlowTable& flows,
+             FlowTable6& flows6, SlowPath& slow, KernelRouteTable* kernel, RouteSync* sync)
+        : context(std::move(context)),
+          routes(this->context, fib, fib6, slow, kernel),
+          nexthops(this->context, hops, slow),
+          rules(this->context, flows, flows6),
+          slowpath(this->context, slow),
+          kernel_routes(this->context, kernel, sync) {}
+
+    const ControlContext context;
+    RouteControl routes;            // fib/routes.h
+    NextHopControl nexthops;        // nexthop/nexthops.h
+    RuleControl rules;              // rules/rules.h
+    SlowPathControl slowpath;       // slowpath/control.h: addresses, neighbours
+    KernelRouteControl kernel_routes;  // kernel/control.h: route sync
+};
+
 class Dataplane {
 public:
     explicit Dataplane(const DataplaneSpec& spec);
@@ -88,22 +109,15 @@ public:
     bool avx512_input() const;
     const DataplaneSpec& spec() const { return spec_; }
 
-    // Each feature's control calls: its class and its binding live in its
-    // folder (fib/routes.h, nexthop/nexthops.h, rules/rules.h,
-    // slowpath/control.h, kernel/control.h). Every one takes the writer lock.
-    RouteControl& routes() { return *routes_; }
-    NextHopControl& nexthops() { return *nexthops_; }
-    RuleControl& rules() { return *rules_; }
-    SlowPathControl& slowpath() { return *slowpath_; }
-    KernelRouteControl& kernel_routes() { return *kernel_routes_control_; }
-    const ControlContext& control() const { return *control_; }
+    // Each feature's control calls (see Controls below).
+    Controls& controls() { return *controls_; }
 
     // Observability.
     std::vector<WorkerSnapshot> worker_stats();
     std::vector<PortState> port_states();
     std::map<std::string, std::map<std::string, uint64_t>> port_counters();
     std::vector<MempoolSnapshot> mempools();
-    const std::string& port_name(uint16_t index) const { return control_->port_name(index); }
+    const std::string& port_name(uint16_t index) const { return controls_->context.port_name(index); }
 
     // Ring ports: push frames into a port's rx queue (returns how many fit,
     // like rte_eth_tx_burst), take what it transmitted.
@@ -117,7 +131,7 @@ public:
 private:
     void check_open() const;
     void stop_locked();
-    size_t port_index(const std::string& name) const { return control_->port_index(name); }
+    size_t port_index(const std::string& name) const { return controls_->context.port_index(name); }
     void build_workers();
     void make_controls();
 
@@ -142,14 +156,9 @@ private:
     std::unique_ptr<RouteSync> route_sync_;
     void make_route_sync(uint32_t first_hop);
     void follow_links();  // on the slow path's thread
-    std::unique_ptr<ControlContext> control_;
     // Kept until the data plane is destroyed: a call on a closed one is refused
     // by ControlContext::lock(), never reaches freed tables.
-    std::unique_ptr<RouteControl> routes_;
-    std::unique_ptr<NextHopControl> nexthops_;
-    std::unique_ptr<RuleControl> rules_;
-    std::unique_ptr<SlowPathControl> slowpath_;
-    std::unique_ptr<KernelRouteControl> kernel_routes_control_;
+    std::unique_ptr<Controls> controls_;
     std::vector<rte_ring*> punt_rings_;
     rte_ring* return_ring_ = nullptr;
     std::vector<std::unique_ptr<WorkerContext>> workers_;

@@ -50,33 +50,26 @@ private:
 }  // namespace
 
 void bind_fib(py::module_& m, DataplaneClass& dataplane) {
+    using R = RouteControl;
     dataplane
-        .def("route_add", [](Dataplane& d, const std::string& prefix, uint32_t nexthop) {
-            d.routes().add(prefix, nexthop);
-        }, py::arg("prefix"), py::arg("nexthop"))
-        .def("route_add_bulk", [](Dataplane& d, const std::vector<std::string>& prefixes,
-                                  const std::vector<uint32_t>& nexthops) {
-            d.routes().add_bulk(prefixes, nexthops);
-        }, py::arg("prefixes"), py::arg("nexthops"), Release())
-        .def("route_delete", [](Dataplane& d, const std::string& prefix) {
-            d.routes().remove(prefix);
-        }, py::arg("prefix"))
-        .def("kernel_route_delete", [](Dataplane& d, const std::string& prefix) {
-            d.routes().remove_kernel_route(prefix);
-        }, py::arg("prefix"))
+        .def("route_add", call(&Controls::routes, &R::add), py::arg("prefix"), py::arg("nexthop"))
+        .def("route_add_bulk", call(&Controls::routes, &R::add_bulk), py::arg("prefixes"),
+             py::arg("nexthops"), Release())
+        .def("route_delete", call(&Controls::routes, &R::remove), py::arg("prefix"))
+        .def("kernel_route_delete", call(&Controls::routes, &R::remove_kernel_route),
+             py::arg("prefix"))
         .def("routes", [](Dataplane& d) {
             std::vector<std::pair<std::string, uint32_t>> out;
-            for (const Route& r : d.routes().list4()) out.emplace_back(format_prefix(r.ip, r.depth), r.nexthop);
-            for (const Route6& r : d.routes().list6())
+            for (const Route& r : d.controls().routes.list4())
+                out.emplace_back(format_prefix(r.ip, r.depth), r.nexthop);
+            for (const Route6& r : d.controls().routes.list6())
                 out.emplace_back(format_prefix6(r.ip, r.depth), r.nexthop);
             return out;
         })
-        .def("route_count", [](Dataplane& d) { return d.routes().count(); })
-        .def("route_lookup", [](Dataplane& d, const std::string& address) {
-            return d.routes().lookup(address);
-        }, py::arg("address"))
-        .def("tbl8_groups_in_use", [](Dataplane& d) { return d.routes().tbl8_groups_in_use(); })
-        .def("tbl8_groups6_in_use", [](Dataplane& d) { return d.routes().tbl8_groups6_in_use(); });
+        .def("route_count", call(&Controls::routes, &R::count))
+        .def("route_lookup", call(&Controls::routes, &R::lookup), py::arg("address"))
+        .def("tbl8_groups_in_use", call(&Controls::routes, &R::tbl8_groups_in_use))
+        .def("tbl8_groups6_in_use", call(&Controls::routes, &R::tbl8_groups6_in_use));
 
     py::class_<Fib6Table>(m, "_Fib6Table")
         .def(py::init<uint32_t, uint32_t, uint32_t>(), py::arg("max_routes"), py::arg("groups"),

@@ -33,7 +33,7 @@ void bind_kernel(py::module_& m, DataplaneClass& dataplane) {
     dataplane
         .def("kernel_routes", [](Dataplane& d) {
             py::list out;
-            for (const KernelRouteInfo& k : d.kernel_routes().list()) {
+            for (const KernelRouteInfo& k : d.controls().kernel_routes.list()) {
                 py::dict e;
                 e["prefix"] = format_ip(k.prefix) + "/" + std::to_string(k.depth);
                 py::list paths;
@@ -54,9 +54,9 @@ void bind_kernel(py::module_& m, DataplaneClass& dataplane) {
             }
             return out;
         })
-        .def("route_sync_resync", [](Dataplane& d) { d.kernel_routes().resync(); })
+        .def("route_sync_resync", call(&Controls::kernel_routes, &KernelRouteControl::resync))
         .def("route_sync_stats", [](Dataplane& d) {
-            const RouteSyncStats s = d.kernel_routes().stats();
+            const RouteSyncStats s = d.controls().kernel_routes.stats();
             py::dict e;
 #define APPLIANCE_SYNC_DICT(name, help) e[#name] = s.name;
             APPLIANCE_SYNC_COUNTERS(APPLIANCE_SYNC_DICT)
@@ -64,8 +64,8 @@ void bind_kernel(py::module_& m, DataplaneClass& dataplane) {
             e["routes"] = s.routes;
             e["shadowed"] = s.shadowed;
             e["last_dump_s"] = s.last_dump_s;
-            e["synced"] = d.kernel_routes().synced();
-            const std::string error = d.kernel_routes().error();
+            e["synced"] = d.controls().kernel_routes.synced();
+            const std::string error = d.controls().kernel_routes.error();
             e["error"] = error.empty() ? py::none() : py::cast(error);
             return e;
         });

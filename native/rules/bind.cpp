@@ -80,24 +80,24 @@ void bind_rules(py::module_&, DataplaneClass& dataplane) {
             RuleAction a = action == "forward" ? RuleAction::forward
                          : action == "drop"    ? RuleAction::drop
                                                : throw RuleError("action '" + action + "' must be 'forward' or 'drop'");
-            if (is_v6(src, dst)) return d.rules().add(Rule6{make_key6(proto, src, sport, dst, dport), a, nexthop});
-            d.rules().add(Rule{make_key(proto, src, sport, dst, dport), a, nexthop});
+            if (is_v6(src, dst)) return d.controls().rules.add(Rule6{make_key6(proto, src, sport, dst, dport), a, nexthop});
+            d.controls().rules.add(Rule{make_key(proto, src, sport, dst, dport), a, nexthop});
         }, py::arg("proto"), py::arg("src"), py::arg("src_port"), py::arg("dst"),
            py::arg("dst_port"), py::arg("action"), py::arg("nexthop") = 0)
         .def("rule_delete", [](Dataplane& d, unsigned proto, const std::string& src, unsigned sport,
                                const std::string& dst, unsigned dport) {
-            if (is_v6(src, dst)) return d.rules().remove(make_key6(proto, src, sport, dst, dport));
-            d.rules().remove(make_key(proto, src, sport, dst, dport));
+            if (is_v6(src, dst)) return d.controls().rules.remove(make_key6(proto, src, sport, dst, dport));
+            d.controls().rules.remove(make_key(proto, src, sport, dst, dport));
         }, py::arg("proto"), py::arg("src"), py::arg("src_port"), py::arg("dst"), py::arg("dst_port"))
         .def("rules", [](Dataplane& d) {
             py::list out;
-            for (const Rule& r : d.rules().list4())
+            for (const Rule& r : d.controls().rules.list4())
                 out.append(rule_dict(r, ip_text(AF_INET, &r.key.src_ip), ip_text(AF_INET, &r.key.dst_ip)));
-            for (const Rule6& r : d.rules().list6())
+            for (const Rule6& r : d.controls().rules.list6())
                 out.append(rule_dict(r, ip_text(AF_INET6, r.key.src_ip), ip_text(AF_INET6, r.key.dst_ip)));
             return out;
         })
-        .def("rule_count", [](Dataplane& d) { return d.rules().count(); });
+        .def("rule_count", call(&Controls::rules, &RuleControl::count));
 }
 
 }  // namespace appliance

@@ -21,16 +21,15 @@ void bind_slowpath(py::module_& m, DataplaneClass& dataplane) {
         .def_readwrite("failed_ms", &SlowPathConfig::failed_ms)
         .def_readwrite("max_neighbors", &SlowPathConfig::max_neighbors);
 
+    using S = SlowPathControl;
     dataplane
-        .def("address_add", [](Dataplane& d, const std::string& port, const std::string& prefix) {
-            d.slowpath().address_add(port, prefix);
-        }, py::arg("port"), py::arg("prefix"), Release())
-        .def("address_delete", [](Dataplane& d, const std::string& port, const std::string& prefix) {
-            d.slowpath().address_delete(port, prefix);
-        }, py::arg("port"), py::arg("prefix"), Release())
+        .def("address_add", call(&Controls::slowpath, &S::address_add), py::arg("port"),
+             py::arg("prefix"), Release())
+        .def("address_delete", call(&Controls::slowpath, &S::address_delete), py::arg("port"),
+             py::arg("prefix"), Release())
         .def("addresses", [](Dataplane& d) {
             py::list out;
-            for (const AddressInfo& a : d.slowpath().addresses()) {
+            for (const AddressInfo& a : d.controls().slowpath.addresses()) {
                 py::dict e;
                 e["port"] = d.port_name(a.port_index);
                 e["address"] = format_ip(a.ip) + "/" + std::to_string(a.depth);
@@ -39,16 +38,13 @@ void bind_slowpath(py::module_& m, DataplaneClass& dataplane) {
             }
             return out;
         })
-        .def("neighbor_add", [](Dataplane& d, const std::string& port, const std::string& ip,
-                                const std::string& mac) {
-            d.slowpath().neighbor_add(port, ip, mac);
-        }, py::arg("port"), py::arg("ip"), py::arg("mac"), Release())
-        .def("neighbor_delete", [](Dataplane& d, const std::string& port, const std::string& ip) {
-            d.slowpath().neighbor_delete(port, ip);
-        }, py::arg("port"), py::arg("ip"), Release())
+        .def("neighbor_add", call(&Controls::slowpath, &S::neighbor_add), py::arg("port"),
+             py::arg("ip"), py::arg("mac"), Release())
+        .def("neighbor_delete", call(&Controls::slowpath, &S::neighbor_delete), py::arg("port"),
+             py::arg("ip"), Release())
         .def("neighbors", [](Dataplane& d) {
             py::list out;
-            for (const NeighborInfo& n : d.slowpath().neighbors()) {
+            for (const NeighborInfo& n : d.controls().slowpath.neighbors()) {
                 py::dict e;
                 e["port"] = d.port_name(n.port_index);
                 e["ip"] = format_ip(n.ip);
@@ -62,15 +58,15 @@ void bind_slowpath(py::module_& m, DataplaneClass& dataplane) {
             return out;
         })
         .def("slowpath_stats", [](Dataplane& d) {
-            SlowPathStats s = d.slowpath().stats();
+            SlowPathStats s = d.controls().slowpath.stats();
             py::dict e, drops;
 #define APPLIANCE_SLOW_DICT(name, help) e[#name] = s.name;
             APPLIANCE_SLOW_COUNTERS(APPLIANCE_SLOW_DICT)
 #undef APPLIANCE_SLOW_DICT
             for (size_t i = 0; i < kDropReasonCount; ++i) drops[kDropReasonNames[i]] = s.drops[i];
             e["drops"] = drops;
-            e["held"] = d.slowpath().held_packets(false);
-            e["held_generated"] = d.slowpath().held_packets(true);  // not in rx: apart from "held"
+            e["held"] = d.controls().slowpath.held_packets(false);
+            e["held_generated"] = d.controls().slowpath.held_packets(true);  // not in rx: apart from "held"
             return e;
         });
 }
