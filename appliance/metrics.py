@@ -81,7 +81,8 @@ class DataplaneCollector:
         yield nd
         icmp = CounterMetricFamily("appliance_icmp_sent", "ICMP and ICMPv6 messages sent, by type",
                                    labels=["type"])
-        for kind in ("echo_replies", "time_exceeded", "unreachable", "fragmentation_needed"):
+        for kind in ("echo_replies", "time_exceeded", "unreachable", "fragmentation_needed",
+                     "parameter_problem"):
             icmp.add_metric([kind], slow[f"icmp_{kind}"])
         yield icmp
         for key, name, help in SLOWPATH_COUNTERS:

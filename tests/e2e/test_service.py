@@ -177,6 +177,7 @@ def test_tcp_api_needs_the_bearer_token_and_metrics_are_exported(appliance):
     assert 'appliance_arp_packets_total{kind="requests_out"}' in text
     assert 'appliance_nd_packets_total{kind="solicits_in"}' in text
     assert 'appliance_icmp_sent_total{type="time_exceeded"}' in text
+    assert 'appliance_icmp_sent_total{type="parameter_problem"}' in text
     assert "appliance_held_packets" in text
 
 
