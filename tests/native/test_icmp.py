@@ -196,3 +196,20 @@ def test_echo_reply_carries_record_route_and_timestamp_back(lan_router):
     assert int.from_bytes(opts[19:23], "big") < 86_400_000 and opts[23:] == bytes(8) + b"\x00"
     assert (rep[ICMP].type, rep[ICMP].id, bytes(rep[ICMP].payload)) == (0, 9, b"hi")
     assert checksum_ok(rep)
+
+
+def test_no_parameter_problem_about_fragments_errors_or_martians(lan_router):
+    """RFC 1812 4.3.2.7, as for every error: the packet is dropped all the same."""
+    introduce(lan_router, "a")
+    bad_option = b"\x07\x23\x01" + bytes(32) + b"\x00"  # Record Route pointer 1
+    frames = [
+        to_router("a", HOST_IP["b"], frag=10, options=bad_option) / UDP(),       # non-first fragment
+        to_router("a", HOST_IP["b"], options=bad_option) / ICMP(type=3, code=1)  # an ICMP error
+        / IP(dst="1.2.3.4") / UDP(),
+        to_router("a", "127.0.0.1", options=bad_option) / UDP(),                  # martian destination
+    ]
+    out = forward(lan_router, frames, port="a")
+    assert not out["a"] and not out["b"]
+    drops = lan_router.stats()["drops"]
+    assert (drops["malformed"], drops["martian_destination"]) == (2, 1)
+    assert lan_router.stats()["slowpath"]["icmp_parameter_problem"] == 0
