@@ -13,10 +13,9 @@ import threading
 from typing import Any
 
 from appliance.config import Config, load_config, parse_config, restart_needed
-from appliance.decode import shorten
 from appliance.dataplane import Dataplane, canonical_prefixes, refuse_padded_length, to_prefix
 from appliance.eal import shutdown_eal
-from appliance.errors import AddressError, ApplianceError, ConfigError, NeighborError, StorageError
+from appliance.errors import AddressError, ConfigError, NeighborError, StorageError
 from appliance.host import hugepages
 from appliance.state import StateFile
 from appliance.tables import (KINDS, Overlay, Tables, apply_diff, describe_diff, nexthop_value,
@@ -53,7 +52,6 @@ class Service:
         self.state = StateFile(cfg.state_file) if cfg.state_file else None
         self.overlay = self._load_state(set_aside_state) if self.state else Overlay()
         self.dp = Dataplane(cfg.dataplane_config())
-        self.ports = frozenset(p.name for p in cfg.ports)  # a restart changes them, not a reload
         self.current = Tables()
         desired = self.overlay.over(Tables.from_config(cfg))
         try:
@@ -190,18 +188,13 @@ class Service:
         return self.dp.nexthops()
 
     # -- own addresses --
-    def _port(self, port: str, error: type[ApplianceError]) -> str:
-        if port not in self.ports:
-            raise error(f"unknown port {shorten(port)} (ports: {', '.join(sorted(self.ports))})")
-        return port
-
     def address_add(self, port: str, address: str) -> None:
-        key = (self._port(port, AddressError), _interface(address))
+        key = (port, _interface(address))
         self._change("addresses", key, True, lambda: self.dp.address_add(*key),
                      lambda old: self.dp.address_delete(*key))
 
     def address_delete(self, port: str, address: str) -> None:
-        key = (self._port(port, AddressError), _interface(address))
+        key = (port, _interface(address))
         self._change("addresses", key, None, lambda: self.dp.address_delete(*key),
                      lambda old: self.dp.address_add(*key))
 
@@ -210,13 +203,13 @@ class Service:
 
     # -- neighbours --
     def neighbor_add(self, port: str, ip: str, mac: str) -> None:
-        key = (self._port(port, NeighborError), _ip(ip))
+        key = (port, _ip(ip))
         self._change("neighbors", key, mac, lambda: self.dp.neighbor_add(*key, mac),
                      lambda old: self.dp.neighbor_add(*key, old) if old
                      else self.dp.neighbor_delete(*key))
 
     def neighbor_delete(self, port: str, ip: str) -> None:
-        key = (self._port(port, NeighborError), _ip(ip))
+        key = (port, _ip(ip))
         with self.lock:
             if key in self.current.neighbors:  # a static entry: the change is persisted
                 self._change("neighbors", key, None, lambda: self.dp.neighbor_delete(*key),

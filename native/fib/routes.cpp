@@ -128,22 +128,28 @@ void RouteControl::remove_kernel_route(const std::string& prefix) {
     if (!forgotten) throw RouteError(prefix + ": no route from the kernel table on this prefix");
 }
 
+namespace {
+
+// The users' routes of a table's listing: those of internal next hops (the
+// slow path's, the kernel table's) live above the users' ids.
+template <class R>
+std::vector<R> users_only(std::vector<R> all, uint32_t max_nexthops) {
+    all.erase(std::remove_if(all.begin(), all.end(),
+                             [&](const R& r) { return r.nexthop >= max_nexthops; }),
+              all.end());
+    return all;
+}
+
+}  // namespace
+
 std::vector<Route> RouteControl::list4() {
     const auto lock = ctl_.lock();
-    std::vector<Route> out = fib_.list();
-    out.erase(std::remove_if(out.begin(), out.end(), [&](const Route& r) {
-        return r.nexthop >= ctl_.max_nexthops;
-    }), out.end());
-    return out;
+    return users_only(fib_.list(), ctl_.max_nexthops);
 }
 
 std::vector<Route6> RouteControl::list6() {
     const auto lock = ctl_.lock();
-    std::vector<Route6> out = fib6_.list();
-    out.erase(std::remove_if(out.begin(), out.end(), [&](const Route6& r) {
-        return r.nexthop >= ctl_.max_nexthops;
-    }), out.end());
-    return out;
+    return users_only(fib6_.list(), ctl_.max_nexthops);
 }
 
 size_t RouteControl::count() {

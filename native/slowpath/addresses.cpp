@@ -204,10 +204,11 @@ bool SlowPath::connected(uint16_t port, const IpAddr& ip) const {
     return false;
 }
 
-uint32_t SlowPath::source_for(uint16_t port, uint32_t peer) const {
+uint32_t SlowPath::source_for(uint16_t port, const IpAddr& peer) const {
     if (port < addresses_.size() && !addresses_[port].empty()) {
-        for (const auto& [a, d] : addresses_[port])
-            if ((a & mask_of(d)) == (peer & mask_of(d))) return a;
+        if (peer.is_v4())
+            for (const auto& [a, d] : addresses_[port])
+                if ((a & mask_of(d)) == (peer.to_v4() & mask_of(d))) return a;
         return addresses_[port].front().first;
     }
     for (const auto& list : addresses_)

@@ -138,10 +138,9 @@ void SlowPath::icmp_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, uin
     // From the port the error leaves by (RFC 1812 4.3.2.4), as Linux does.
     const uint32_t back = fib_.lookup(src).value_or(kNoRoute);
     const NextHop* hop = back < kRuleDrop ? hops_.get(back) : nullptr;
-    const IpAddr peer = gateway_of(back).value_or(IpAddr::v4(src));
     const uint32_t from = source_for(hop && hop->action != HopAction::local &&
                                      hop->action != HopAction::drop ? hop->port_index : in_port,
-                                     peer.is_v4() ? peer.to_v4() : 0);
+                                     gateway_of(back).value_or(IpAddr::v4(src)));
     if (from == 0) return;  // no address of ours to send it from
     uint32_t quoted = std::min<uint32_t>(total, ihl + 8);
     quoted = std::min<uint32_t>(quoted, rte_pktmbuf_data_len(m) - sizeof(rte_ether_hdr));

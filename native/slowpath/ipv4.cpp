@@ -96,7 +96,7 @@ void SlowPath::ipv4_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool g
         }
         if (ihl_of(ip) > sizeof(rte_ipv4_hdr)) {  // as known on the link it goes to
             const IpAddr peer = gateway_of(hop_id).value_or(IpAddr::v4(ntohl(ip->dst_addr)));
-            update_options(ip, source_for(hop->port_index, peer.is_v4() ? peer.to_v4() : 0));
+            update_options(ip, source_for(hop->port_index, peer));
         }
         PacketMeta meta = get_meta(m);
         meta.kind = PuntKind::ipv4_checked;

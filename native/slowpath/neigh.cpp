@@ -65,7 +65,7 @@ void SlowPath::neigh_solicit(Neighbor& n, bool unicast) {
     if (!n.ip.is_v4()) return ns_send(n.port, n.ip.b, unicast ? &n.mac : nullptr);
     const rte_ether_addr broadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
     arp_send(n.port, RTE_ARP_OP_REQUEST, unicast ? n.mac : broadcast, n.ip.to_v4(),
-             source_for(n.port, n.ip.to_v4()));
+             source_for(n.port, n.ip));
 }
 
 void SlowPath::neigh_hold(Neighbor& n, rte_mbuf* m, bool generated) {

@@ -228,7 +228,7 @@ private:
     // Our address to use toward `peer` (host order) out of `port`: the port's
     // one on the peer's subnet, else its first, else any (0: we have none), as
     // Linux picks a source (inet_select_addr).
-    uint32_t source_for(uint16_t port, uint32_t peer = 0) const;
+    uint32_t source_for(uint16_t port, const IpAddr& peer = IpAddr::v4(0)) const;
     void address4_add(uint16_t port, uint32_t ip, uint8_t depth);
     void address4_delete(uint16_t port, uint32_t ip, uint8_t depth);
     std::optional<uint32_t> fib_get(const IpAddr& ip, uint8_t depth) const;

@@ -18,7 +18,7 @@ from scapy.layers.l2 import Ether
 from appliance import SlowPathSettings
 from tests.native.conftest import (EAL, HOST_IP, HOST_MAC, NEXTHOP, PORTS, ROUTER_IP, ROUTER_MAC,
                                    open_router, started)
-from tests.native.test_ipv4_model import cpu_has_avx512, ones_complement_sum
+from tests.native.test_ipv4_model import checksum_ok, cpu_has_avx512, ones_complement_sum
 
 ROUTES = {"10.0.0.0/8": "b", "172.16.0.0/12": "c"}
 DESTINATIONS = {"10.1.2.3": "b", "172.16.0.9": "c", ROUTER_IP["a"]: "us", ROUTER_IP["c"]: "us"}
@@ -211,10 +211,6 @@ def expected(raw: bytes) -> tuple[str, object]:
     if ip.ttl <= 1:
         return "time_exceeded", None
     return where, updated(options, ROUTER_IP[where], set(ROUTER_IP.values()))
-
-
-def checksum_ok(header: bytes) -> bool:
-    return ones_complement_sum(header) == 0xFFFF
 
 
 def check_error(reply: Ether, offending: bytes, kind: int, pointer: int | None) -> None:
