@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance import _native, kernel_iface
+from appliance.acl import DIRECTIONS, AclBody, entry_from_native, parse_body
 from appliance.eal import EalOptions, init_eal, port_kind
-from appliance.errors import ConfigError, PortError, RouteError, RuleError
+from appliance.errors import AclError, ConfigError, PortError, RouteError, RuleError
 
 DROP_REASONS: list[str] = [name for name, _ in _native.drop_reasons()]
 PROTOCOLS = {"icmp": socket.IPPROTO_ICMP, "tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
@@ -64,6 +65,7 @@ class TableSizes:
     tbl8_groups6: int = 1 << 14  # 1 KiB each; a /48 needs up to 3 of its own
     max_nexthops: int = 4096
     max_rules: int = 1 << 16
+    max_acl_entries: int = 1 << 16  # per ACL
 
 
 @dataclass
@@ -144,6 +146,7 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
     spec.tbl8_groups6 = config.tables.tbl8_groups6
     spec.max_nexthops = config.tables.max_nexthops
     spec.max_rules = config.tables.max_rules
+    spec.max_acl_entries = config.tables.max_acl_entries
     spec.verify_checksum = config.verify_checksum
     spec.stage_clocks = config.stage_clocks
     spec.max_simd_bitwidth = config.eal.max_simd_bitwidth
@@ -315,6 +318,38 @@ class Dataplane:
 
     def rules(self) -> list[dict[str, Any]]:
         return self._dp.rules()
+
+    # -- access control lists --
+    def acl_set(self, name: str, body: AclBody | dict[str, Any]) -> list[dict[str, Any]]:
+        """Creates or replaces ACL `name` whole ({default, entries}); the classifier is built
+        first, so a failure leaves the old one in force. Returns the final counts of the
+        entries the change took out of service ({entry: old index or -1 for the default,
+        packets, bytes}); counts of entries it keeps carry over."""
+        if not isinstance(body, AclBody):
+            body = parse_body(body, name)
+        return self._dp.acl_set(name, [e.to_native() for e in body.entries], body.default)
+
+    def acl_delete(self, name: str) -> None:
+        self._dp.acl_delete(name)
+
+    def acl_bind(self, port: str, direction: str, name: str | None) -> None:
+        """ACL `name` filters what `port` receives (in) or sends (out); None unbinds."""
+        if direction not in DIRECTIONS:
+            raise AclError(f"direction '{direction}': in or out")
+        self._dp.acl_bind(port, direction, name or "")
+
+    def acl_bound(self, port: str, direction: str) -> str | None:
+        return self._dp.acl_bound(port, direction) or None
+
+    def acls(self) -> list[str]:
+        return self._dp.acl_names()
+
+    def acl_show(self, name: str) -> dict[str, Any]:
+        """{name, default, default_count, entries (with packets, bytes), bound, memory}."""
+        shown = self._dp.acl_show(name)
+        shown["entries"] = [entry_from_native(e) for e in shown["entries"]]
+        shown["bound"] = [list(b) for b in shown["bound"]]
+        return shown
 
     # -- observability --
     def stats(self) -> dict[str, Any]:

@@ -5,6 +5,7 @@ them), so callers catch `RouteError` whether it came from a prefix parsed in
 Python, a table in C++ or, later, a server's reply.
 """
 from appliance._native import (
+    AclError,
     AddressError,
     ApplianceError,
     EalError,
@@ -36,6 +37,7 @@ class DeployError(ApplianceError):
 
 
 __all__ = [
+    "AclError",
     "BenchError",
     "DeployError",
     "AddressError",

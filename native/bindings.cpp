@@ -23,6 +23,7 @@ PYBIND11_MODULE(_native, m) {
     py::register_exception<StateError>(m, "StateError", base);
     py::register_exception<AddressError>(m, "AddressError", base);
     py::register_exception<NeighborError>(m, "NeighborError", base);
+    py::register_exception<AclError>(m, "AclError", base);
 
     DataplaneClass dataplane(m, "Dataplane");
     bind_core(m, dataplane);
@@ -31,4 +32,5 @@ PYBIND11_MODULE(_native, m) {
     bind_rules(m, dataplane);
     bind_slowpath(m, dataplane);
     bind_kernel(m, dataplane);
+    bind_acl(m, dataplane);
 }

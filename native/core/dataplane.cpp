@@ -84,7 +84,10 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     const uint32_t internal = SlowPath::internal_hops(ports_.size(), spec_.slow);
     // Then the next hops of mirrored kernel routes (one per gateway).
     const uint32_t kernel_hops = spec_.route_sync.enabled ? spec_.max_nexthops : 0;
-    hops_ = std::make_unique<NextHopTable>(spec_.max_nexthops + internal + kernel_hops, *rcu_);
+    // Last, the two drop hops ACLs' deny and reject stand for.
+    const uint32_t acl_hops = spec_.max_nexthops + internal + kernel_hops;
+    hops_ = std::make_unique<NextHopTable>(acl_hops + 2, *rcu_);
+    make_acls(acl_hops);
     fib_ = std::make_unique<Fib>(spec_.max_routes, spec_.tbl8_groups, *hops_, *rcu_);
     fib6_ = std::make_unique<Fib6>(spec_.max_routes6, spec_.tbl8_groups6, *hops_, *rcu_);
     flows_ = std::make_unique<FlowTable>("flow_" + tag, spec_.max_rules, *hops_, *rcu_);
@@ -117,12 +120,23 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     make_controls();
 }
 
+void Dataplane::make_acls(uint32_t first_hop) {
+    const AclHops ids{first_hop, first_hop + 1};
+    for (auto [id, why] : {std::pair{ids.deny, DropReason::acl_deny}, std::pair{ids.reject, DropReason::acl_reject}}) {
+        NextHop drop{};
+        drop.action = HopAction::drop;
+        drop.drop_reason = uint8_t(why);
+        hops_->set(id, drop);
+    }
+    acls_ = std::make_unique<AclTable>(ports_.size(), unsigned(spec_.worker_lcores.size()), ids, *rcu_);
+}
+
 void Dataplane::make_controls() {
     std::vector<std::string> names;
     for (const auto& p : spec_.ports) names.push_back(p.name);
     controls_ = std::make_unique<Controls>(
         ControlContext(writer_, closed_, spec_.name, std::move(names), spec_.max_nexthops), *fib_,
-        *fib6_, *hops_, *flows_, *flows6_, *slow_, kernel_routes_.get(), route_sync_.get());
+        *fib6_, *hops_, *flows_, *flows6_, *slow_, kernel_routes_.get(), route_sync_.get(), *acls_, spec_.max_acl_entries);
 }
 
 void Dataplane::build_workers() {
@@ -135,7 +149,8 @@ void Dataplane::build_workers() {
         w->lcore = spec_.worker_lcores[i];
         w->rcu_thread_id = i;
         w->rcu = rcu_->get();
-        w->tables = {fib_.get(), fib6_.get(), flows_.get(), flows6_.get(), hops_.get(),
+        w->index = i;
+        w->tables = {fib_.get(), fib6_.get(), flows_.get(), flows6_.get(), hops_.get(), acls_.get(),
                      spec_.verify_checksum, spec_.stage_clocks, avx512_input()};
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
@@ -229,6 +244,7 @@ void Dataplane::close() {
     return_ring_ = nullptr;
     flows_.reset();
     flows6_.reset();
+    acls_.reset();
     fib_.reset();
     fib6_.reset();
     hops_.reset();

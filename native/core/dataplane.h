@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "acl/acl_table.h"
+#include "acl/acls.h"
 #include "core/control.h"
 #include "core/mempool.h"
 #include "core/port.h"
@@ -50,6 +52,7 @@ struct DataplaneSpec {
     uint32_t tbl8_groups6 = 1u << 14;
     uint32_t max_nexthops = 4096;
     uint32_t max_rules = 1u << 16;
+    uint32_t max_acl_entries = 1u << 16;  // per ACL
     bool verify_checksum = true;
     bool stage_clocks = false;
     // The widest SIMD the fast path may use (128, 256, 512); the EAL's limit
@@ -77,13 +80,15 @@ struct MempoolSnapshot {
 // binding live in the feature's folder; a feature's new call touches only it.
 struct Controls {
     Controls(ControlContext context, Fib& fib, Fib6& fib6, NextHopTable& hops, FlowTable& flows,
-             FlowTable6& flows6, SlowPath& slow, KernelRouteTable* kernel, RouteSync* sync)
+             FlowTable6& flows6, SlowPath& slow, KernelRouteTable* kernel, RouteSync* sync,
+             AclTable& acl_table, uint32_t max_acl_entries)
         : context(std::move(context)),
           routes(this->context, fib, fib6, slow, kernel),
           nexthops(this->context, hops, slow),
           rules(this->context, flows, flows6),
           slowpath(this->context, slow),
-          kernel_routes(this->context, kernel, sync) {}
+          kernel_routes(this->context, kernel, sync),
+          acls(this->context, acl_table, max_acl_entries) {}
 
     const ControlContext context;
     RouteControl routes;            // fib/routes.h
@@ -91,6 +96,7 @@ struct Controls {
     RuleControl rules;              // rules/rules.h
     SlowPathControl slowpath;       // slowpath/control.h: addresses, neighbours
     KernelRouteControl kernel_routes;  // kernel/control.h: route sync
+    AclControl acls;                // acl/acls.h: access control lists
 };
 
 class Dataplane {
@@ -134,6 +140,7 @@ private:
     size_t port_index(const std::string& name) const { return controls_->context.port_index(name); }
     void build_workers();
     void make_controls();
+    void make_acls(uint32_t first_hop);
 
     DataplaneSpec spec_;
     std::mutex writer_;  // the one table writer
@@ -151,6 +158,7 @@ private:
     std::unique_ptr<Fib6> fib6_;
     std::unique_ptr<FlowTable> flows_;
     std::unique_ptr<FlowTable6> flows6_;
+    std::unique_ptr<AclTable> acls_;
     std::unique_ptr<SlowPath> slow_;
     std::unique_ptr<KernelRouteTable> kernel_routes_;
     std::unique_ptr<RouteSync> route_sync_;

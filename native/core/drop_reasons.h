@@ -32,7 +32,9 @@ namespace appliance {
     X(kernel_full, "the port's kernel interface did not take a packet for it")                \
     X(blackhole, "a blackhole route from the kernel table (route_sync)")                   \
     X(route_unreachable, "an unreachable route from the kernel table (ICMP sent)")        \
-    X(route_prohibited, "a prohibit route from the kernel table (ICMP sent)")
+    X(route_prohibited, "a prohibit route from the kernel table (ICMP sent)")            \
+    X(acl_deny, "an ACL entry (or its default) said deny")                                  \
+    X(acl_reject, "an ACL entry (or its default) said reject (ICMP administratively prohibited sent)")
 
 enum class DropReason : unsigned {
 #define APPLIANCE_DROP_ENUM(name, help) name,

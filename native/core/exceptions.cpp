@@ -55,7 +55,8 @@ void output_exception(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t 
     switch (hop->action) {
     case HopAction::drop:
         if (hop->drop_reason == uint8_t(DropReason::route_unreachable) ||
-            hop->drop_reason == uint8_t(DropReason::route_prohibited))  // ICMP, as Linux
+            hop->drop_reason == uint8_t(DropReason::route_prohibited) ||  // ICMP, as Linux
+            hop->drop_reason == uint8_t(DropReason::acl_reject))
             return punt_for_error(w, m, DropReason(hop->drop_reason), in_port, id, routed);
         w.stats->drops[hop->drop_reason]++;
         rte_pktmbuf_free(m);

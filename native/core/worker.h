@@ -8,6 +8,7 @@
 
 #include <rte_ethdev.h>
 
+#include "acl/acl_table.h"
 #include "fib/fib.h"
 #include "fib/fib6.h"
 #include "rules/flow.h"
@@ -28,6 +29,7 @@ struct Tables {
     const FlowTable* flows;
     const FlowTable6* flows6;
     const NextHopTable* hops;
+    const AclTable* acls;
     bool verify_checksum;
     bool stage_clocks;  // rdtsc per stage into WorkerStats::stage_cycles
     bool avx512_input;  // stage 1 tests eight headers at a time (ipv4_input_x8.h)
@@ -50,6 +52,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) TxBatch {
 
 struct WorkerContext {
     unsigned lcore = 0;
+    unsigned index = 0;  // 0..workers-1: this worker's block of per-worker counters
     unsigned rcu_thread_id = 0;
     rte_rcu_qsbr* rcu = nullptr;
     Tables tables{};

@@ -1,5 +1,5 @@
-// The burst pipeline: input checks -> LPM -> exact-match rules -> rewrite ->
-// tx; what needs thought is punted to the slow path (slowpath/). Each stage
+// The burst pipeline: input checks -> LPM -> exact-match rules -> ACLs in
+// and out -> rewrite -> tx; what needs thought is punted to the slow path (slowpath/). Each stage
 // runs over the whole burst before the next one starts, so lookups go in bulk
 // and headers are prefetched ahead of use. (Fusing the stages four packets
 // at a time, l3fwd's shape, measured 0.90x of this on the bench: these loops
@@ -9,6 +9,7 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
+#include "acl/acl_stage.h"
 #include "core/exceptions.h"
 #include "ip6/forward6.h"
 #include "ip4/ipv4_input.h"
@@ -79,6 +80,7 @@ inline void append(Burst& b, rte_mbuf* m, uint32_t dst_host) {
 // A frame the common-case test refused: its exact verdict, acted on.
 void input_exception(WorkerContext& w, const RxQueue& q, rte_mbuf* m, Burst& b) {
     const unsigned verdict = ipv4_input(m, w.tables.verify_checksum, q.mac, q.kernel);
+    if (verdict == kPuntIpv4 && acl_refuses_punt(w, m, q.port_index)) return;
     if (verdict == kPuntArp || verdict == kPuntIpv4 || verdict == kPuntIpv6 ||
         verdict == kPuntKernel) {
         punt(w, m, verdict == kPuntArp    ? PuntKind::arp
@@ -249,6 +251,10 @@ void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t
         if (w.tables.flows->active() != 0) {
             rule_stage(*w.tables.flows, b);
             clock.lap(Stage::rules);
+        }
+        if (acl_applies(w, b.in_port)) {
+            acl_stages(w, b.in_port, false, b.pkts, b.n, b.hop);
+            clock.lap(Stage::acl);
         }
         output_stage(w, b);
         clock.lap(Stage::output);

@@ -2,13 +2,14 @@
 // this port go through their checks, a longest-prefix match in the Trie6
 // and the rewrite into the same per-port tx batches as IPv4.
 //
-// Exact-match rules (FlowTable6) override the lookup as for IPv4. What is
+// Exact-match rules (FlowTable6) and ACLs override the lookup as for IPv4. What is
 // scoped to the link, for us, unresolved or would earn an ICMPv6 error goes
 // to the slow path as IPv4's exceptions do.
 #include "ip6/forward6.h"
 
 #include <rte_hash.h>
 
+#include "acl/acl_stage.h"
 #include "core/exceptions.h"
 #include "ip6/ipv6_input.h"
 #include "rules/rule_lookup.h"
@@ -59,6 +60,7 @@ void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_
     for (; i + 4 <= m; i += 4) table.lookup4(&dst[i], &ids[i], kNoRoute);
     for (; i < m; ++i) ids[i] = table.lookup(dst[i], kNoRoute);
     if (m != 0 && w.tables.flows6->active() != 0) rule_stage6(*w.tables.flows6, ok, m, ids);
+    if (m != 0 && acl_applies(w, in_port)) acl_stages(w, in_port, true, ok, m, ids);
 
     const NextHopTable& hops = *w.tables.hops;
     uint32_t last_id = kNoRoute;

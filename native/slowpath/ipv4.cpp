@@ -79,7 +79,9 @@ void SlowPath::ipv4_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool g
         if (generated) return drop_generated(m);
         // Linux's answers for unreachable and prohibit routes: host unreachable, filtered.
         if (hop->drop_reason == uint8_t(DropReason::route_unreachable)) icmp_error(m, in_port, 3, 1);
-        if (hop->drop_reason == uint8_t(DropReason::route_prohibited)) icmp_error(m, in_port, 3, 13);
+        if (hop->drop_reason == uint8_t(DropReason::route_prohibited) ||
+            hop->drop_reason == uint8_t(DropReason::acl_reject))  // nftables' reject with admin-prohibited
+            icmp_error(m, in_port, 3, 13);
         return drop(m, DropReason(hop->drop_reason));
     case HopAction::local:
         if (generated) return drop_generated(m);  // to ourselves: nothing listens

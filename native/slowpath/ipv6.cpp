@@ -82,7 +82,9 @@ void SlowPath::ipv6_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool g
         if (generated) return drop_generated(m);
         // Linux's answers for unreachable and prohibit routes: no route, prohibited.
         if (hop->drop_reason == uint8_t(DropReason::route_unreachable)) icmp6_error(m, in_port, 1, 0);
-        if (hop->drop_reason == uint8_t(DropReason::route_prohibited)) icmp6_error(m, in_port, 1, 1);
+        if (hop->drop_reason == uint8_t(DropReason::route_prohibited) ||
+            hop->drop_reason == uint8_t(DropReason::acl_reject))
+            icmp6_error(m, in_port, 1, 1);
         return drop(m, DropReason(hop->drop_reason));
     case HopAction::local:
         if (generated) return drop_generated(m);  // to ourselves: nothing listens

@@ -1,0 +1,72 @@
+// One ACL compiled for the fast path: an rte_acl context per family, what
+// each entry's match means for a packet (a next-hop id that replaces the
+// route's, or "keep the route"), and the per-worker hit counters. Immutable
+// once built; a change builds a new one and publishes it under RCU.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "acl/acl_entry.h"
+
+struct rte_acl_ctx;
+
+namespace appliance {
+
+constexpr uint32_t kAclKeep = 0xfffffffdu;  // permit: the route (or rule) decides
+
+// The internal next hops deny and reject stand for: drop hops whose drop
+// reason says which (reject's answers with ICMP administratively prohibited).
+struct AclHops {
+    uint32_t deny, reject;
+};
+
+struct AclCount {
+    uint64_t packets = 0, bytes = 0;
+    AclCount& operator+=(const AclCount& o) { packets += o.packets; bytes += o.bytes; return *this; }
+    bool operator==(const AclCount& o) const { return packets == o.packets && bytes == o.bytes; }
+};
+
+class AclClassifier {
+public:
+    // AclError (naming the entry where one is at fault) or ResourceError when
+    // a context cannot be built; nothing is published then.
+    AclClassifier(const AclDef& def, const AclHops& hops, unsigned workers);
+    ~AclClassifier();
+    AclClassifier(const AclClassifier&) = delete;
+    AclClassifier& operator=(const AclClassifier&) = delete;
+
+    // results[i]: 0 when no entry matched (the default), else entry index + 1.
+    void classify4(const uint8_t** keys, uint32_t* results, uint32_t n) const {
+        classify(ctx4_, keys, results, n);
+    }
+    void classify6(const uint8_t** keys, uint32_t* results, uint32_t n) const {
+        classify(ctx6_, keys, results, n);
+    }
+    uint32_t verdict(uint32_t result) const { return verdicts_[result]; }
+    // Worker `worker`'s counters: [2r] packets, [2r + 1] bytes for result r.
+    uint64_t* counters(unsigned worker) const { return counters_ + size_t(worker) * stride_; }
+
+    // Totals over the workers: [0] the default, [i + 1] entry i.
+    std::vector<AclCount> totals() const;
+    size_t memory() const { return memory_; }  // bytes of the rte_acl run-time structures
+    bool has_redirect() const { return has_redirect_; }
+
+private:
+    static void classify(rte_acl_ctx* ctx, const uint8_t** keys, uint32_t* results, uint32_t n);
+    rte_acl_ctx* build(const AclDef& def, unsigned family);
+
+    rte_acl_ctx* ctx4_ = nullptr;  // nullptr: no entry of the family (all take the default)
+    rte_acl_ctx* ctx6_ = nullptr;
+    std::vector<uint32_t> verdicts_;  // by result
+    uint64_t* counters_ = nullptr;    // rte_zmalloc'd, a cache-aligned block per worker
+    size_t stride_ = 0;
+    unsigned workers_;
+    size_t memory_ = 0;
+    bool has_redirect_ = false;
+};
+
+}  // namespace appliance
