@@ -120,6 +120,8 @@ def random_entry(rng: random.Random) -> dict:
     if rng.random() < 0.08 and not ({"src_port", "dst_port", "icmp_type", "icmp_code",
                                      "tcp_flags"} & e.keys()):
         e["fragment"] = rng.random() < 0.6
+    if e.keys() <= {"action", "nexthop"} and rng.random() < 0.97:  # few catch-alls
+        e["dscp"] = rng.choice([10, 46])
     return e
 
 
