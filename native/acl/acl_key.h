@@ -14,6 +14,8 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include "ip6/ext_headers.h"
+
 namespace appliance {
 
 constexpr uint8_t kAclNonFirstFragment = 1;  // AclKey*.frag
@@ -86,9 +88,8 @@ inline void acl_key4(const rte_mbuf* m, AclKey4& k) {
     acl_detail::l4_fields(k, l4, acl_detail::room_after(m, l4, ip_end));
 }
 
-// Extension headers are walked (hop-by-hop, routing, destination options,
-// fragment; up to four) to the upper-layer protocol; past anything else the
-// protocol is the header's own number and the ports are 0.
+// Extension headers are walked to the upper-layer protocol (ext_headers.h);
+// past anything else the protocol is the header's own number, ports are 0.
 inline void acl_key6(const rte_mbuf* m, AclKey6& k) {
     const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, sizeof(rte_ether_hdr));
     std::memset(&k, 0, sizeof k);
@@ -97,29 +98,15 @@ inline void acl_key6(const rte_mbuf* m, AclKey6& k) {
     std::memcpy(k.src, ip->src_addr, 16);
     std::memcpy(k.dst, ip->dst_addr, 16);
     const uint32_t ip_end = sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(ip->payload_len);
-    const uint8_t* next = reinterpret_cast<const uint8_t*>(ip + 1);
-    uint8_t proto = ip->proto;
-    for (int hops = 0; hops < 4; ++hops) {
-        const uint32_t room = acl_detail::room_after(m, next, ip_end);
-        if (proto == IPPROTO_FRAGMENT) {
-            if (room < 8) break;
-            proto = next[0];
-            if ((uint16_t(next[2]) << 8 | next[3]) & 0xfff8) {  // offset: not the first
-                k.proto = proto;
-                k.frag = kAclNonFirstFragment;
-                return;
-            }
-            next += 8;
-        } else if (proto == IPPROTO_HOPOPTS || proto == IPPROTO_ROUTING || proto == IPPROTO_DSTOPTS) {
-            if (room < 8) break;
-            proto = next[0];
-            next += (uint32_t(next[1]) + 1) * 8;
-        } else {
-            break;
-        }
+    const auto* after = reinterpret_cast<const uint8_t*>(ip + 1);
+    const UpperLayer upper = ipv6_upper_layer(after, ip->proto, acl_detail::room_after(m, after, ip_end));
+    k.proto = upper.proto;
+    if (upper.non_first) {
+        k.frag = kAclNonFirstFragment;
+        return;
     }
-    k.proto = proto;
-    acl_detail::l4_fields(k, next, acl_detail::room_after(m, next, ip_end));
+    const uint8_t* l4 = after + upper.offset;
+    acl_detail::l4_fields(k, l4, acl_detail::room_after(m, l4, ip_end));
 }
 
 }  // namespace appliance

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "slowpath/icmp6_checksum.h"
+#include "ip6/ext_headers.h"
 #include "ip6/ipv6_input.h"
 #include "slowpath/slowpath.h"
 
@@ -69,8 +70,11 @@ void SlowPath::icmp6_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, ui
         ip->dst_addr[0] == 0xff)
         return;
     const uint32_t have = rte_pktmbuf_data_len(m) - uint32_t(sizeof(rte_ether_hdr));
-    if (ip->proto == IPPROTO_ICMPV6 &&
-        (have <= sizeof(rte_ipv6_hdr) || reinterpret_cast<const uint8_t*>(ip + 1)[0] < 128))
+    const uint32_t room = have > sizeof(rte_ipv6_hdr) ? have - uint32_t(sizeof(rte_ipv6_hdr)) : 0;
+    const auto* after = reinterpret_cast<const uint8_t*>(ip + 1);
+    const UpperLayer upper = ipv6_upper_layer(after, ip->proto, room);  // behind extension headers too
+    if (upper.proto == IPPROTO_ICMPV6 && !upper.non_first &&
+        (room <= upper.offset || after[upper.offset] < 128))
         return;  // an error (types 0-127), or too short to tell
     // From the port the error leaves by, as Linux picks its source.
     const Ipv6Address to = addr(src);

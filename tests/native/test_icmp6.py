@@ -4,7 +4,8 @@ import time
 import pytest
 from scapy.layers.inet import UDP
 from scapy.layers.inet6 import (ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6EchoRequest,
-                                ICMPv6PacketTooBig, ICMPv6TimeExceeded, IPv6)
+                                ICMPv6PacketTooBig, ICMPv6TimeExceeded, IPv6, IPv6ExtHdrDestOpt,
+                                IPv6ExtHdrHopByHop)
 from scapy.layers.l2 import Ether
 
 from appliance import SlowPathSettings
@@ -108,9 +109,16 @@ def test_no_errors_about_errors_or_to_groups(lan6_router):
         to_router6("a", "2001:db8:ffff::1") / ICMPv6DestUnreach() / IPv6(dst="2001:db8::9") / UDP(),
         to_router6("a", "2001:db8:ffff::1") / ICMPv6TimeExceeded() / IPv6() / UDP(),
         to_router6("a", "2001:db8:ffff::1", src="fe80::a:99") / ICMPv6PacketTooBig() / IPv6(),
+        # Behind extension headers it is still an error (Linux: ipv6_skip_exthdr).
+        to_router6("a", "2001:db8:ffff::1") / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt() /
+        ICMPv6DestUnreach() / IPv6() / UDP(),
     ]
     out = forward(lan6_router, frames, port="a")
-    assert not out["a"] and lan6_router.stats()["drops"]["no_route"] == 3
+    assert not out["a"] and lan6_router.stats()["drops"]["no_route"] == 4
+    # An informational message behind the same headers does get its error.
+    info = to_router6("a", "2001:db8:ffff::1") / IPv6ExtHdrDestOpt() / ICMPv6EchoRequest()
+    (err,) = forward(lan6_router, [info], port="a")["a"]
+    assert err[ICMPv6DestUnreach].code == 0
 
 
 def test_icmpv6_errors_share_the_rate_limit():
