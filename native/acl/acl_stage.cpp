@@ -88,8 +88,9 @@ bool acl_refuses_punt(WorkerContext& w, rte_mbuf* m, uint16_t in_port) {
     if (acl == nullptr) return false;
     uint32_t id = kAclKeep;
     acl_classify(*acl, w.index, false, &m, 1, &id);
-    const NextHop* hop = id < kRuleDrop ? w.tables.hops->get(id) : nullptr;
-    if (hop == nullptr || hop->action != HopAction::drop) return false;  // permit; redirect: routed as usual
+    if (id == kAclKeep) return false;  // permit
+    const NextHop* hop = w.tables.hops->get(id);
+    if (hop == nullptr || hop->action != HopAction::drop) return false;  // redirect: routed as usual
     output_exception(w, m, in_port, id, hop, PuntKind::ipv4_routed);
     return true;
 }

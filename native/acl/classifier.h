@@ -16,7 +16,8 @@ struct rte_acl_ctx;
 
 namespace appliance {
 
-constexpr uint32_t kAclKeep = 0xfffffffdu;  // permit: the route (or rule) decides
+// Permit: the route (or rule) decides. Never a next-hop id (those are 24 bits).
+constexpr uint32_t kAclKeep = 0xfffffffdu;
 
 // The internal next hops deny and reject stand for: drop hops whose drop
 // reason says which (reject's answers with ICMP administratively prohibited).
