@@ -74,7 +74,7 @@ def run_config(path: str, duration: float | None, set_aside_state: bool = False)
             log.info("API listening on tcp %s (bearer token required)", cfg.api.tcp_listen)
         if cfg.metrics:
             host, port = split_listen(cfg.metrics.listen)
-            metrics_server, _ = serve_metrics(service.dp.stats, host, port)
+            metrics_server, _ = serve_metrics(service.dp.stats, host, port, service.acl_details)
             log.info("metrics on http://%s/metrics", cfg.metrics.listen)
         _serve_until_stopped(service, path, stop, reload, duration, log)
     finally:
@@ -364,6 +364,9 @@ def client_command(args: argparse.Namespace) -> int:
                 f"{r['proto']:<4} {r['src']}:{r['src_port']} -> {r['dst']}:{r['dst_port']} "
                 f"{r['action']}" + (f" via {r['nexthop']}" if r['nexthop'] is not None else "")
                 for r in rs])
+    elif what == "acl":
+        from appliance import cli_acl
+        cli_acl.run(c, args, _show)
     elif what == "stats":
         if args.watch:
             _print_rates(c.stats, _stop_on_signals(), None, args.watch, args.json)
@@ -481,6 +484,10 @@ def build_parser() -> argparse.ArgumentParser:
             r.add_argument("action", choices=["forward", "drop"])
             r.add_argument("--nexthop", type=int)
     leaf(rule, "list")
+
+    from appliance import cli_acl
+    cli_acl.add_commands(group("acl", "access control lists: ordered entries, first match "
+                                      "decides; bound to a port in or out"), leaf)
 
     leaf(sub, "stats", help="counters (--watch N: rates every N seconds)").add_argument(
         "--watch", type=float, metavar="N")

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
                       field_validator, model_validator)
 
+from appliance.acl import ACL_NAME_PATTERN, AclEntry
 from appliance.dataplane import (PROTOCOLS, DataplaneConfig, PortConfig, RouteSyncSettings,
                                  SlowPathSettings, TableSizes, refuse_padded_length)
 from appliance.decode import MAX_BYTES, load_yaml, shorten
@@ -78,6 +79,18 @@ class KernelSection(Strict):
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,14}$")  # IFNAMSIZ - 1
 
 
+AclName = Annotated[str, Field(pattern=ACL_NAME_PATTERN)]
+
+
+class PortAclSection(Strict):
+    """The ACLs a port applies: `in` to what it receives (before the route lookup), `out`
+    to what the route sends out of it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    in_: AclName | None = Field(None, alias="in")
+    out: AclName | None = None
+
+
 class PortSection(Strict):
     name: PortName
     device: str = Field(max_length=1024)
@@ -91,6 +104,7 @@ class PortSection(Strict):
     mac: UnicastMac | None = None
     addresses: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = Field([], max_length=4096)
     kernel: KernelSection | None = None
+    acl: PortAclSection = PortAclSection()
 
     @field_validator("addresses", mode="before")
     @classmethod
@@ -110,7 +124,7 @@ class PortSection(Strict):
         return out
 
     def port_config(self) -> PortConfig:
-        return PortConfig(**self.model_dump(exclude={"addresses", "kernel"}),
+        return PortConfig(**self.model_dump(exclude={"addresses", "kernel", "acl"}),
                           kernel=self.kernel.name if self.kernel else None)
 
     @field_validator("device")
@@ -205,6 +219,18 @@ class RuleSection(Strict):
         return (proto, str(self.src), self.src_port, str(self.dst), self.dst_port)
 
 
+class AclSection(Strict):
+    """A named, ordered list of entries; the first that matches decides, `default` when none
+    does. See appliance/acl.py for the fields of an entry."""
+
+    name: AclName
+    default: Literal["permit", "deny", "reject"] = "permit"
+    entries: list[AclEntry] = Field([], max_length=1 << 20)
+
+    def body(self) -> dict:
+        return {"default": self.default, "entries": [e.canonical() for e in self.entries]}
+
+
 class TablesSection(Strict):
     max_routes: int = Field(TableSizes.max_routes, ge=1, le=1 << 24)
     tbl8_groups: int = Field(TableSizes.tbl8_groups, ge=1, le=1 << 24)
@@ -212,6 +238,7 @@ class TablesSection(Strict):
     tbl8_groups6: int = Field(TableSizes.tbl8_groups6, ge=1, le=1 << 24)
     max_nexthops: int = Field(TableSizes.max_nexthops, ge=1, le=1 << 24)
     max_rules: int = Field(TableSizes.max_rules, ge=8, le=1 << 26)
+    max_acl_entries: int = Field(TableSizes.max_acl_entries, ge=1, le=1 << 20)  # per ACL
 
 
 LISTEN_PATTERN = r"^[0-9A-Za-z.:\[\]-]+:[0-9]{1,5}$"
@@ -271,6 +298,7 @@ class Config(Strict):
     neighbors: list[NeighborSection] = []
     routes: list[RouteSection] = []
     rules: list[RuleSection] = []
+    acls: list[AclSection] = Field([], max_length=4096)
     tables: TablesSection = TablesSection()
     verify_checksum: Bool = True
     stage_clocks: Bool = False
@@ -301,12 +329,14 @@ RESTART_SECTIONS = ("eal", "ports", "tables", "verify_checksum", "stage_clocks",
 
 def restart_needed(old: Config, new: Config) -> list[str]:
     """The sections that differ and only a restart applies; the rest (next hops, routes,
-    rules, neighbours, port addresses) a reload (SIGHUP) applies with no forwarding gap."""
+    rules, ACLs, neighbours, port addresses and ACL bindings) a reload (SIGHUP) applies with
+    no forwarding gap."""
     changed = []
+    live = {"addresses": [], "acl": PortAclSection()}  # tables: they change without a restart
     for section in RESTART_SECTIONS:
-        if section == "ports":  # addresses are tables: they change without a restart
-            same = [p.model_copy(update={"addresses": []}) for p in new.ports] == \
-                   [p.model_copy(update={"addresses": []}) for p in old.ports]
+        if section == "ports":
+            same = [p.model_copy(update=live) for p in new.ports] == \
+                   [p.model_copy(update=live) for p in old.ports]
         else:
             same = getattr(new, section) == getattr(old, section)
         if not same:
@@ -422,6 +452,7 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
     for i, r in enumerate(cfg.routes):
         if r.nexthop not in hops:
             errors.append(f"{source}: routes[{i}].nexthop: next hop {r.nexthop} is not defined")
+    errors += _acl_errors(cfg, source, hops)
     for i, r in enumerate(cfg.rules):
         if r.action == "forward" and r.nexthop is None:
             errors.append(f"{source}: rules[{i}].nexthop: a forward rule needs a nexthop")
@@ -447,6 +478,34 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
         if n.id >= tables.max_nexthops:
             errors.append(f"{source}: nexthops[{i}].id: {n.id} is beyond tables.max_nexthops "
                           f"{tables.max_nexthops}")
+    return errors
+
+
+def _acl_errors(cfg: Config, source: str, hops: set[int]) -> list[str]:
+    errors = []
+    seen: dict[str, int] = {}
+    for i, acl in enumerate(cfg.acls):
+        if acl.name in seen:
+            errors.append(f"{source}: acls[{i}]: duplicate of acls[{seen[acl.name]}] ({acl.name})")
+        seen.setdefault(acl.name, i)
+        if len(acl.entries) > cfg.tables.max_acl_entries:
+            errors.append(f"{source}: acls[{i}].entries: {len(acl.entries)} entries exceed "
+                          f"tables.max_acl_entries {cfg.tables.max_acl_entries}")
+        for j, e in enumerate(acl.entries):
+            if e.nexthop is not None and e.nexthop not in hops:
+                errors.append(f"{source}: acls[{i}].entries[{j}].nexthop: next hop {e.nexthop} "
+                              "is not defined")
+    redirects = {a.name for a in cfg.acls if any(e.action == "redirect" for e in a.entries)}
+    for i, p in enumerate(cfg.ports):
+        for direction, name in (("in", p.acl.in_), ("out", p.acl.out)):
+            if name is None:
+                continue
+            if name not in seen:
+                errors.append(f"{source}: ports[{i}].acl.{direction}: no ACL named '{name}' "
+                              f"(acls: {', '.join(sorted(seen)) or 'none'})")
+            elif direction == "out" and name in redirects:
+                errors.append(f"{source}: ports[{i}].acl.out: ACL {name} redirects, which acts "
+                              "only before the route lookup: bind it in")
     return errors
 
 

@@ -34,10 +34,13 @@ SLOWPATH_COUNTERS = [  # slow-path stats key, metric name, help
 
 
 class DataplaneCollector:
-    def __init__(self, read_stats: Callable[[], dict]):
+    def __init__(self, read_stats: Callable[[], dict],
+                 read_acls: Callable[[], list[dict]] = lambda: []):
         self.read_stats = read_stats
+        self.read_acls = read_acls  # acl_show() of every ACL
 
     def collect(self):
+        yield from self.acl_metrics(self.read_acls())
         s = self.read_stats()
         for key, (name, help) in PORT_COUNTERS.items():
             m = CounterMetricFamily(f"appliance_port_{name}", f"Port {help}", labels=["port"])
@@ -116,8 +119,25 @@ class DataplaneCollector:
         yield sizes
 
 
-def serve_metrics(read_stats: Callable[[], dict], address: str, port: int):
+    @staticmethod
+    def acl_metrics(acls: list[dict]):
+        """Per entry (its index, or "default") of each ACL: what it decided."""
+        families = {key: CounterMetricFamily(f"appliance_acl_entry_{key}",
+                                             f"ACL {key} decided by an entry (or the default)",
+                                             labels=["acl", "entry", "action"])
+                    for key in ("packets", "bytes")}
+        for acl in acls:
+            rows = [(str(i), e["action"], e) for i, e in enumerate(acl["entries"])]
+            rows.append(("default", acl["default"], acl["default_count"]))
+            for entry, action, counts in rows:
+                for key, family in families.items():
+                    family.add_metric([acl["name"], entry, action], counts[key])
+        yield from families.values()
+
+
+def serve_metrics(read_stats: Callable[[], dict], address: str, port: int,
+                  read_acls: Callable[[], list[dict]] = lambda: []):
     """Starts the exporter; returns (server, thread) for shutdown."""
     registry = CollectorRegistry()
-    registry.register(DataplaneCollector(read_stats))
+    registry.register(DataplaneCollector(read_stats, read_acls))
     return start_http_server(port, addr=address, registry=registry)

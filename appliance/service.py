@@ -15,7 +15,8 @@ from typing import Any
 from appliance.config import Config, load_config, parse_config, restart_needed
 from appliance.dataplane import Dataplane, canonical_prefixes, refuse_padded_length, to_prefix
 from appliance.eal import shutdown_eal
-from appliance.errors import AddressError, ConfigError, NeighborError, StorageError
+from appliance.acl import parse_body
+from appliance.errors import AclError, AddressError, ConfigError, NeighborError, StorageError
 from appliance.host import hugepages
 from appliance.state import StateFile
 from appliance.tables import (KINDS, Overlay, Tables, apply_diff, describe_diff, nexthop_value,
@@ -62,9 +63,9 @@ class Service:
         self.current = desired
         self._compact()  # what the last run appended
         self.dp.start()
-        log.info("started: %d ports, %d addresses, %d next hops, %d routes, %d rules "
+        log.info("started: %d ports, %d addresses, %d next hops, %d routes, %d rules, %d ACLs "
                  "(%d changes from the state file)", len(cfg.ports), len(desired.addresses),
-                 len(desired.nexthops), len(desired.routes), len(desired.rules),
+                 len(desired.nexthops), len(desired.routes), len(desired.rules), len(desired.acls),
                  sum(len(getattr(self.overlay, k)) for k in KINDS))
 
     def _load_state(self, set_aside: bool) -> Overlay:
@@ -233,6 +234,78 @@ class Service:
         key = rule_key(proto, src, src_port, dst, dst_port)
         self._change("rules", key, None, lambda: self.dp.rule_delete(*key),
                      lambda old: self.dp.rule_add(*key, old["action"], old["nexthop"]))
+
+    # -- access control lists --
+    def acl_set(self, name: str, body: Any) -> list[dict]:
+        """Creates or replaces an ACL whole; returns the counts of the entries it retired."""
+        value = parse_body(body, name).canonical()
+        retired: list[dict] = []
+
+        def apply() -> None:
+            retired.extend(self.dp.acl_set(name, value))
+
+        self._change("acls", name, value, apply,
+                     lambda old: self.dp.acl_set(name, old) if old else self.dp.acl_delete(name))
+        return retired
+
+    def acl_insert(self, name: str, position: int | None, entry: Any) -> list[dict]:
+        """One entry in at `position` (None: at the end): a whole replace underneath."""
+        with self.lock:
+            body = self._acl_body(name)
+            entries = list(body["entries"])
+            at = len(entries) if position is None else position
+            if not 0 <= at <= len(entries):
+                raise AclError(f"acl {name}: position {at} is beyond its {len(entries)} entries")
+            entries.insert(at, entry)
+            return self.acl_set(name, {"default": body["default"], "entries": entries})
+
+    def acl_remove_entry(self, name: str, position: int) -> list[dict]:
+        with self.lock:
+            body = self._acl_body(name)
+            entries = list(body["entries"])
+            if not 0 <= position < len(entries):
+                raise AclError(f"acl {name}: no entry {position} (it has {len(entries)})")
+            del entries[position]
+            return self.acl_set(name, {"default": body["default"], "entries": entries})
+
+    def _acl_body(self, name: str) -> dict:
+        if name not in self.current.acls:
+            raise AclError(f"no ACL named '{name}'")
+        return self.current.acls[name]
+
+    def acl_delete(self, name: str) -> None:
+        with self.lock:
+            self._acl_body(name)
+        self._change("acls", name, None, lambda: self.dp.acl_delete(name),
+                     lambda old: self.dp.acl_set(name, old))
+
+    def acl_bind(self, port: str, direction: str, name: str | None) -> None:
+        """`name` None unbinds."""
+        key = (port, direction)
+        self._change("acl_bindings", key, name, lambda: self.dp.acl_bind(port, direction, name),
+                     lambda old: self.dp.acl_bind(port, direction, old))
+
+    def acls(self) -> list[dict]:
+        """Each ACL's name, default, entry count and where it is bound."""
+        out = []
+        for name in self.dp.acls():
+            shown = self.dp.acl_show(name)
+            out.append({"name": name, "default": shown["default"],
+                        "entries": len(shown["entries"]), "bound": shown["bound"]})
+        return out
+
+    def acl_show(self, name: str) -> dict:
+        return self.dp.acl_show(name)
+
+    def acl_details(self) -> list[dict]:
+        """Every ACL with its counters (for metrics)."""
+        out = []
+        for name in self.dp.acls():
+            try:
+                out.append(self.dp.acl_show(name))
+            except AclError:  # deleted meanwhile
+                continue
+        return out
 
     # -- whole-config changes --
     def apply(self, document: Any, source: str = "<apply>") -> dict:

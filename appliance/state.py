@@ -24,6 +24,9 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError as PydanticError
+
+from appliance.acl import ACL_NAME, DIRECTIONS, AclBody
 from appliance.config import PORT_NAME
 from appliance.decode import DecodeError, load_json, shorten
 from appliance.errors import ConfigError, StorageError
@@ -39,7 +42,7 @@ class StateFileError(ConfigError):
 
 
 def _encode_key(kind: str, key: Any) -> Any:
-    return key_text(kind, key) if kind in ("rules", "addresses", "neighbors") else key
+    return key_text(kind, key) if kind in ("rules", "addresses", "neighbors", "acl_bindings") else key
 
 
 def _decode_key(kind: str, key: Any) -> Any:
@@ -54,6 +57,15 @@ def _decode_key(kind: str, key: Any) -> Any:
     if kind == "routes":
         ipaddress.ip_network(key)
         return key
+    if kind == "acls":
+        if not ACL_NAME.fullmatch(key):
+            raise ValueError(f"ACL name {shorten(key)}")
+        return key
+    if kind == "acl_bindings":
+        port, direction = port_key_parse(key)  # "port in"
+        if not PORT_NAME.fullmatch(port) or direction not in DIRECTIONS:
+            raise ValueError(f"ACL binding {shorten(key)}")
+        return (port, direction)
     port, address = port_key_parse(key)  # "port address" or "port ip"
     if not PORT_NAME.fullmatch(port):
         raise ValueError(f"{kind} key {shorten(key)}: port name")
@@ -62,13 +74,18 @@ def _decode_key(kind: str, key: Any) -> Any:
 
 
 _VALUE_TYPES = {"addresses": bool, "neighbors": str, "nexthops": dict, "routes": int,
-                "rules": dict}
+                "rules": dict, "acls": dict, "acl_bindings": str}
 
 
 def _check_value(kind: str, value: Any) -> Any:
     if value is not None and (not isinstance(value, _VALUE_TYPES[kind])
                               or (kind == "routes" and isinstance(value, bool))):
         raise ValueError(f"{kind} value {shorten(value)}")
+    if kind == "acls" and value is not None:
+        try:  # an ACL that cannot be built is as damaged as a torn record
+            value = AclBody.model_validate(value).canonical()
+        except PydanticError as e:
+            raise ValueError(f"ACL {shorten(value)}: {e.errors()[0]['msg']}") from None
     return value
 
 

@@ -1,16 +1,21 @@
-"""Desired table state (next hops, routes, rules) and the diff that applies it.
+"""Desired table state (next hops, routes, rules, ACLs) and the diff that applies it.
 
 A running appliance's tables are its config's tables plus the runtime
 overlay (changes made through the API, persisted in the state file). Going
 from one state to another is a diff applied in an order that never leaves a
 prefix pointing at a missing next hop: remove addresses that go (one may
 come back on another port or length), add addresses and static neighbours,
-set next hops, add/replace routes and rules, then delete rules, routes, next
-hops and neighbours. Addresses are keyed (port, address) (("lan0", "192.0.2.1/24")), static
-neighbours (port, ip) -> MAC; the state file writes those keys as "port address" text.
+set next hops, add/replace routes and rules, set ACLs, bind them (a rebind
+replaces the port's ACL in one step, never leaving it unfiltered), then
+unbind, delete ACLs, rules, routes, next hops and neighbours. Addresses are keyed (port, address) (("lan0", "192.0.2.1/24")), static
+neighbours (port, ip) -> MAC, ACL bindings (port, "in" | "out") -> ACL name; the state file
+writes those keys as "port address" and "port in" text. An ACL is its name -> {default,
+entries} in the canonical form of appliance.acl.
 """
 from __future__ import annotations
 
+import difflib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +48,7 @@ def key_text(kind: str, key) -> str:
     """A table key as the state file and diffs write it."""
     if kind == "rules":
         return rule_key_text(key)
-    if kind in ("addresses", "neighbors"):
+    if kind in ("addresses", "neighbors", "acl_bindings"):
         return port_key_text(key)
     return str(key)
 
@@ -54,7 +59,7 @@ def rule_key_parse(text: str) -> RuleKey:
     return (int(proto), sa, int(sp), da, int(dp))
 
 
-KINDS = ("addresses", "neighbors", "nexthops", "routes", "rules")
+KINDS = ("addresses", "neighbors", "nexthops", "routes", "rules", "acls", "acl_bindings")
 
 
 def nexthop_value(port: str, mac: str | None = None, src_mac: str | None = None,
@@ -70,6 +75,8 @@ class Tables:
     nexthops: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> nexthop_value()
     routes: dict[str, int] = field(default_factory=dict)               # prefix -> next hop
     rules: dict[RuleKey, dict[str, Any]] = field(default_factory=dict)  # key -> action, nexthop
+    acls: dict[str, dict[str, Any]] = field(default_factory=dict)      # name -> default, entries
+    acl_bindings: dict[PortKey, str] = field(default_factory=dict)     # (port, dir) -> name
 
     @classmethod
     def from_config(cls, cfg: Config) -> Tables:
@@ -79,7 +86,10 @@ class Tables:
             nexthops={n.id: nexthop_value(n.port, n.mac, n.src_mac, n.gateway)
                       for n in cfg.nexthops},
             routes={str(r.prefix): r.nexthop for r in cfg.routes},
-            rules={r.key(): {"action": r.action, "nexthop": r.nexthop} for r in cfg.rules})
+            rules={r.key(): {"action": r.action, "nexthop": r.nexthop} for r in cfg.rules},
+            acls={a.name: a.body() for a in cfg.acls},
+            acl_bindings={(p.name, d): name for p in cfg.ports
+                          for d, name in (("in", p.acl.in_), ("out", p.acl.out)) if name})
 
     def copy(self) -> Tables:
         return Tables(*(dict(getattr(self, k)) for k in KINDS))
@@ -94,6 +104,8 @@ class Overlay:
     nexthops: dict[int, dict | None] = field(default_factory=dict)
     routes: dict[str, int | None] = field(default_factory=dict)
     rules: dict[RuleKey, dict | None] = field(default_factory=dict)
+    acls: dict[str, dict | None] = field(default_factory=dict)
+    acl_bindings: dict[PortKey, str | None] = field(default_factory=dict)
 
     def over(self, base: Tables) -> Tables:
         out = base.copy()
@@ -116,7 +128,10 @@ class Overlay:
                    neighbors={port_key_parse(k): v for k, v in doc.get("neighbors", {}).items()},
                    nexthops={int(k): v for k, v in doc.get("nexthops", {}).items()},
                    routes=dict(doc.get("routes", {})),
-                   rules={rule_key_parse(k): v for k, v in doc.get("rules", {}).items()})
+                   rules={rule_key_parse(k): v for k, v in doc.get("rules", {}).items()},
+                   acls=dict(doc.get("acls", {})),
+                   acl_bindings={port_key_parse(k): v
+                                 for k, v in doc.get("acl_bindings", {}).items()})
 
 
 def describe_diff(current: Tables, desired: Tables) -> list[str]:
@@ -125,6 +140,9 @@ def describe_diff(current: Tables, desired: Tables) -> list[str]:
     lines = []
     for kind in KINDS:
         now, then = getattr(current, kind), getattr(desired, kind)
+        if kind == "acls":
+            lines += _describe_acls(now, then)
+            continue
         def text(key) -> str:
             return key_text(kind, key)
         for key in sorted(then.keys() - now.keys(), key=text):
@@ -133,6 +151,26 @@ def describe_diff(current: Tables, desired: Tables) -> list[str]:
             lines.append(f"- {kind[:-1]} {text(key)}: {now[key]}")
         for key in sorted((k for k in now.keys() & then.keys() if now[k] != then[k]), key=text):
             lines.append(f"~ {kind[:-1]} {text(key)}: {now[key]} -> {then[key]}")
+    return lines
+
+
+def _describe_acls(now: dict, then: dict) -> list[str]:
+    """ACLs that come and go whole, and those that change, entry by entry."""
+    lines = [f"+ acl {n}: default {then[n]['default']}, {len(then[n]['entries'])} entries"
+             for n in sorted(then.keys() - now.keys())]
+    lines += [f"- acl {n}: default {now[n]['default']}, {len(now[n]['entries'])} entries"
+              for n in sorted(now.keys() - then.keys())]
+    for name in sorted(n for n in now.keys() & then.keys() if now[n] != then[n]):
+        old, new = now[name], then[name]
+        if old["default"] != new["default"]:
+            lines.append(f"~ acl {name} default: {old['default']} -> {new['default']}")
+        a = [json.dumps(e, sort_keys=True) for e in old["entries"]]
+        b = [json.dumps(e, sort_keys=True) for e in new["entries"]]
+        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+            if op == "equal":
+                continue
+            lines += [f"- acl {name} entries[{i}]: {old['entries'][i]}" for i in range(i1, i2)]
+            lines += [f"+ acl {name} entries[{j}]: {new['entries'][j]}" for j in range(j1, j2)]
     return lines
 
 
@@ -170,6 +208,16 @@ def _apply(dp: Dataplane, current: Tables, desired: Tables, best_effort: bool = 
     for key, rule in desired.rules.items():
         if current.rules.get(key) != rule:
             attempt(dp.rule_add, *key, rule["action"], rule.get("nexthop"))
+    for name, body in desired.acls.items():
+        if current.acls.get(name) != body:
+            attempt(dp.acl_set, name, body)
+    for key, name in desired.acl_bindings.items():
+        if current.acl_bindings.get(key) != name:
+            attempt(dp.acl_bind, *key, name)
+    for key in current.acl_bindings.keys() - desired.acl_bindings.keys():
+        attempt(dp.acl_bind, *key, None)
+    for name in current.acls.keys() - desired.acls.keys():
+        attempt(dp.acl_delete, name)
     for key in current.rules.keys() - desired.rules.keys():
         attempt(dp.rule_delete, *key)
     for prefix in current.routes.keys() - desired.routes.keys():

@@ -11,9 +11,9 @@ loop never waits long.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Body, FastAPI, Query, Request
+from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from appliance.acl import ACL_NAME_PATTERN, AclBody, AclEntry
 from appliance.api import models as m
 from appliance.api.errors import status_of, to_body
 from appliance.config import (IP_PATTERN, PREFIX_PATTERN, PROTOCOL_PATTERN, Id, L4Port, PortName,
@@ -218,6 +219,52 @@ def create_app(service: Service) -> FastAPI:
                           src_port: Annotated[L4Port, Query(strict=False)] = 0,
                           dst_port: Annotated[L4Port, Query(strict=False)] = 0):
         await change(s.rule_delete, proto, src, src_port, dst, dst_port)
+        return {"deleted": 1}
+
+    @app.get("/v1/acls", response_model=list[m.AclSummary], summary="List ACLs")
+    def acls():
+        return listing(s.acls())
+
+    @app.get("/v1/acls/{name}", response_model=m.Json, responses=ERRORS,
+             summary="An ACL: its entries with their packet and byte counters, where it is bound")
+    def acl_show(name: Annotated[str, Path(pattern=ACL_NAME_PATTERN)]):
+        return listing(s.acl_show(name))
+
+    @app.put("/v1/acls/{name}", response_model=m.AclReplaced, responses=ERRORS,
+             summary="Create or replace an ACL whole (built first: a refusal leaves the old one "
+                     "in force); the counts of entries it took out of service come back")
+    def acl_set(name: Annotated[str, Path(pattern=ACL_NAME_PATTERN)], body: AclBody):
+        return {"set": 1, "retired": s.acl_set(name, body.canonical())}
+
+    @app.delete("/v1/acls/{name}", response_model=m.Deleted, responses=ERRORS,
+                summary="Delete an ACL that no port has bound")
+    async def acl_delete(name: Annotated[str, Path(pattern=ACL_NAME_PATTERN)]):
+        await change(s.acl_delete, name)
+        return {"deleted": 1}
+
+    @app.post("/v1/acls/{name}/entries", response_model=m.AclReplaced, responses=ERRORS,
+              summary="Insert one entry at a position (default: the end); the ACL is replaced")
+    def acl_insert(name: Annotated[str, Path(pattern=ACL_NAME_PATTERN)], body: AclEntry,
+                   position: Annotated[int | None, Query(ge=0, le=1 << 20, strict=False)] = None):
+        return {"set": 1, "retired": s.acl_insert(name, position, body.canonical())}
+
+    @app.delete("/v1/acls/{name}/entries", response_model=m.AclReplaced, responses=ERRORS,
+                summary="Delete the entry at a position; the ACL is replaced")
+    def acl_remove_entry(name: Annotated[str, Path(pattern=ACL_NAME_PATTERN)],
+                         position: Annotated[int, Query(ge=0, le=1 << 20, strict=False)]):
+        return {"set": 1, "retired": s.acl_remove_entry(name, position)}
+
+    @app.put("/v1/ports/{port}/acl/{direction}", response_model=m.Set, responses=ERRORS,
+             summary="Bind an ACL to a port: in (what it receives) or out (what it sends)")
+    async def acl_bind(port: Annotated[PortName, Path()], direction: Literal["in", "out"],
+                       body: m.AclBinding):
+        await change(s.acl_bind, port, direction, body.name)
+        return {"set": 1}
+
+    @app.delete("/v1/ports/{port}/acl/{direction}", response_model=m.Deleted, responses=ERRORS,
+                summary="Unbind a port's ACL")
+    async def acl_unbind(port: Annotated[PortName, Path()], direction: Literal["in", "out"]):
+        await change(s.acl_bind, port, direction, None)
         return {"deleted": 1}
 
     @app.get("/v1/stats", response_model=m.Json,

@@ -16,7 +16,7 @@ import socket
 import time
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from appliance.api.errors import from_body
 from appliance.well_known import DEFAULT_SOCKET
@@ -190,6 +190,37 @@ class Client:
         return self.request("GET", "/v1/rules")
 
     # -- observability and whole-config --
+    # -- access control lists --
+    def acl_set(self, name: str, body: dict) -> list[dict]:
+        """Creates or replaces ACL `name` ({default, entries}); returns the final counts of the
+        entries the change took out of service."""
+        return self.request("PUT", f"/v1/acls/{quote(name, safe='')}", body)["retired"]
+
+    def acl_insert(self, name: str, entry: dict, position: int | None = None) -> list[dict]:
+        return self.request("POST", f"/v1/acls/{quote(name, safe='')}/entries", entry,
+                            position=position)["retired"]
+
+    def acl_remove_entry(self, name: str, position: int) -> list[dict]:
+        return self.request("DELETE", f"/v1/acls/{quote(name, safe='')}/entries",
+                            position=position)["retired"]
+
+    def acl_delete(self, name: str) -> None:
+        self.request("DELETE", f"/v1/acls/{quote(name, safe='')}")
+
+    def acl_bind(self, port: str, direction: str, name: str | None) -> None:
+        """None unbinds."""
+        path = f"/v1/ports/{quote(port, safe='')}/acl/{quote(direction, safe='')}"
+        if name is None:
+            self.request("DELETE", path)
+        else:
+            self.request("PUT", path, {"name": name})
+
+    def acls(self) -> list[dict]:
+        return self.request("GET", "/v1/acls")
+
+    def acl_show(self, name: str) -> dict:
+        return self.request("GET", f"/v1/acls/{quote(name, safe='')}")
+
     def stats(self) -> dict:
         return self.request("GET", "/v1/stats")
 

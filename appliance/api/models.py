@@ -10,12 +10,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from appliance.acl import ACL_NAME_PATTERN
 from appliance.config import (Id, NeighborSection, NextHopSection, PortName, RouteSection,
                               RuleSection, Strict)
 
 __all__ = ["AddressBody", "Added", "Deleted", "NeighborSection", "NextHopSection", "RouteSection",
            "RoutesBody", "RuleBody", "NextHopState", "NeighborState", "AddressState", "Health",
-           "Ready", "ErrorBody", "Set"]
+           "Ready", "ErrorBody", "Set", "AclSummary", "AclReplaced", "AclBinding"]
 
 
 class RoutesBody(Strict):
@@ -130,6 +131,28 @@ class ErrorBody(BaseModel):
     """Every error, whatever its status: the class name clients raise, and why."""
 
     error: ErrorDetail
+
+
+class AclSummary(BaseModel):
+    name: str
+    default: str
+    entries: int
+    bound: list[list[str]]  # [port, "in" | "out"]
+
+
+class RetiredCount(BaseModel):
+    entry: int  # the index it had, -1: the default
+    packets: int
+    bytes: int
+
+
+class AclReplaced(BaseModel):
+    set: int
+    retired: list[RetiredCount]
+
+
+class AclBinding(Strict):
+    name: str = Field(pattern=ACL_NAME_PATTERN)
 
 
 Json = dict[str, Any]

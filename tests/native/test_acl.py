@@ -85,7 +85,7 @@ def test_out_filters_by_the_egress_port_after_the_route(acl_router):
     assert dp.acl_show("no-udp")["entries"][0]["packets"] == 1  # only what left by c was seen
 
 
-def test_redirect_takes_another_next_hop_or_an_ecmp_group(acl_router):
+def test_redirect_takes_another_next_hop(acl_router):
     dp = acl_router
     dp.acl_set("pbr", {"entries": [
         {"action": "redirect", "src": "192.0.2.0/24", "nexthop": NEXTHOP["c"]}]})
