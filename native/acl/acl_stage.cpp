@@ -8,9 +8,17 @@
 namespace appliance {
 
 namespace {
+// Policy routing leaves the router's own traffic alone (Linux's local table
+// comes before every `ip rule`): a redirect replaces only a route that leaves.
+inline bool for_us(const NextHopTable& hops, uint32_t id) {
+    const NextHop* hop = id < kAclKeep ? hops.get(id) : nullptr;  // below every sentinel
+    return hop != nullptr && hop->action == HopAction::local;
+}
+
 template <class Key, class MakeKey, class Classify>
-inline void classify_burst(const AclClassifier& acl, unsigned worker, rte_mbuf* const* pkts,
-                           uint16_t n, uint32_t* ids, MakeKey make_key, Classify classify) {
+inline void classify_burst(const AclClassifier& acl, const NextHopTable& hops, unsigned worker,
+                           rte_mbuf* const* pkts, uint16_t n, uint32_t* ids, MakeKey make_key,
+                           Classify classify) {
     Key keys[kBurstSize];
     const uint8_t* data[kBurstSize];
     uint32_t results[kBurstSize];
@@ -25,18 +33,19 @@ inline void classify_burst(const AclClassifier& acl, unsigned worker, rte_mbuf* 
         counts[2 * r]++;
         counts[2 * r + 1] += rte_pktmbuf_pkt_len(pkts[i]) - sizeof(rte_ether_hdr);  // IP bytes
         const uint32_t verdict = acl.verdict(r);
-        if (verdict != kAclKeep) ids[i] = verdict;
+        if (verdict != kAclKeep && !(acl.redirects(r) && for_us(hops, ids[i]))) ids[i] = verdict;
     }
 }
 }  // namespace
 
-void acl_classify(const AclClassifier& acl, unsigned worker, bool v6, rte_mbuf* const* pkts,
+void acl_classify(const WorkerContext& w, const AclClassifier& acl, bool v6, rte_mbuf* const* pkts,
                   uint16_t n, uint32_t* ids) {
+    const NextHopTable& hops = *w.tables.hops;
     if (v6)
-        classify_burst<AclKey6>(acl, worker, pkts, n, ids, acl_key6,
+        classify_burst<AclKey6>(acl, hops, w.index, pkts, n, ids, acl_key6,
                                 [&](const uint8_t** d, uint32_t* r, uint32_t k) { acl.classify6(d, r, k); });
     else
-        classify_burst<AclKey4>(acl, worker, pkts, n, ids, acl_key4,
+        classify_burst<AclKey4>(acl, hops, w.index, pkts, n, ids, acl_key4,
                                 [&](const uint8_t** d, uint32_t* r, uint32_t k) { acl.classify4(d, r, k); });
 }
 
@@ -74,7 +83,7 @@ void acl_out_stage(WorkerContext& w, bool v6, rte_mbuf* const* pkts, uint16_t n,
         }
         const AclClassifier* acl = acls.out(port);
         if (acl == nullptr) continue;  // unbound since the first look
-        acl_classify(*acl, w.index, v6, group, k, group_ids);
+        acl_classify(w, *acl, v6, group, k, group_ids);
         for (uint16_t j = 0; j < k; ++j) ids[where[j]] = group_ids[j];
     }
 }
@@ -87,7 +96,7 @@ bool acl_refuses_punt(WorkerContext& w, rte_mbuf* m, uint16_t in_port) {
     const AclClassifier* acl = w.tables.acls->in(in_port);
     if (acl == nullptr) return false;
     uint32_t id = kAclKeep;
-    acl_classify(*acl, w.index, false, &m, 1, &id);
+    acl_classify(w, *acl, false, &m, 1, &id);
     if (id == kAclKeep) return false;  // permit
     const NextHop* hop = w.tables.hops->get(id);
     if (hop == nullptr || hop->action != HopAction::drop) return false;  // redirect: routed as usual

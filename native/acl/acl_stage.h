@@ -15,7 +15,7 @@ namespace appliance {
 
 // Classifies pkts[0..n) (all IPv4 or all IPv6) and overrides ids[i] where
 // the matching entry (or default) does not permit; counts every packet.
-void acl_classify(const AclClassifier& acl, unsigned worker, bool v6, rte_mbuf* const* pkts,
+void acl_classify(const WorkerContext& w, const AclClassifier& acl, bool v6, rte_mbuf* const* pkts,
                   uint16_t n, uint32_t* ids);
 
 // The out direction: each packet's egress port from its next hop (an ECMP
@@ -36,7 +36,7 @@ inline bool acl_applies(const WorkerContext& w, uint16_t in_port) {
 // Both directions over a burst whose route lookup is done.
 inline void acl_stages(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts,
                        uint16_t n, uint32_t* ids) {
-    if (const AclClassifier* in = w.tables.acls->in(in_port)) acl_classify(*in, w.index, v6, pkts, n, ids);
+    if (const AclClassifier* in = w.tables.acls->in(in_port)) acl_classify(w, *in, v6, pkts, n, ids);
     if (w.tables.acls->any_out()) acl_out_stage(w, v6, pkts, n, ids);
 }
 

@@ -130,8 +130,10 @@ AclClassifier::AclClassifier(const AclDef& def, const AclHops& hops, unsigned wo
         return kAclKeep;
     };
     verdicts_.push_back(verdict_of(def.default_action, 0));
+    redirects_.push_back(0);
     for (const AclEntry& e : def.entries) {
         verdicts_.push_back(verdict_of(e.action, e.nexthop));
+        redirects_.push_back(e.action == AclAction::redirect);
         has_redirect_ |= e.action == AclAction::redirect;
     }
     stride_ = RTE_ALIGN_CEIL(verdicts_.size() * 2, RTE_CACHE_LINE_SIZE / sizeof(uint64_t));

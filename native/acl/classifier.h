@@ -48,6 +48,8 @@ public:
         classify(ctx6_, keys, results, n);
     }
     uint32_t verdict(uint32_t result) const { return verdicts_[result]; }
+    // A redirect: it replaces a route, never delivery to the router itself.
+    bool redirects(uint32_t result) const { return redirects_[result]; }
     // Worker `worker`'s counters: [2r] packets, [2r + 1] bytes for result r.
     uint64_t* counters(unsigned worker) const { return counters_ + size_t(worker) * stride_; }
 
@@ -63,6 +65,7 @@ private:
     rte_acl_ctx* ctx4_ = nullptr;  // nullptr: no entry of the family (all take the default)
     rte_acl_ctx* ctx6_ = nullptr;
     std::vector<uint32_t> verdicts_;  // by result
+    std::vector<uint8_t> redirects_;  // by result
     uint64_t* counters_ = nullptr;    // rte_zmalloc'd, a cache-aligned block per worker
     size_t stride_ = 0;
     unsigned workers_;

@@ -85,7 +85,7 @@ def test_out_filters_by_the_egress_port_after_the_route(acl_router):
     assert dp.acl_show("no-udp")["entries"][0]["packets"] == 1  # only what left by c was seen
 
 
-def test_redirect_takes_another_next_hop(acl_router):
+def test_redirect_takes_another_next_hop_but_not_the_routers_own_traffic(acl_router):
     dp = acl_router
     dp.acl_set("pbr", {"entries": [
         {"action": "redirect", "src": "192.0.2.0/24", "nexthop": NEXTHOP["c"]}]})
@@ -94,6 +94,10 @@ def test_redirect_takes_another_next_hop(acl_router):
     assert [f[IP].src for f in out["c"]] == ["192.0.2.9"]
     assert [f[IP].src for f in out["b"]] == ["198.51.100.7"]
     assert out["c"][0][Ether].dst == HOST_MAC["c"] and out["c"][0][IP].ttl == 63
+    # To the router's own address: answered, not redirected (as Linux's local table).
+    ping = Ether(src=HOST_MAC["a"], dst=ROUTER_MAC["a"]) / IP(src="192.0.2.9", dst="203.0.113.1") / ICMP()
+    out = forward(dp, [ping])
+    assert not out["c"] and [f[ICMP].type for f in out["a"]] == [0]
 
 
 def test_options_do_not_slip_past_an_input_acl(acl_router):
@@ -105,6 +109,10 @@ def test_options_do_not_slip_past_an_input_acl(acl_router):
     out = forward(dp, [nop, tcp(src="192.0.2.5", options=[b"\x01\x01\x01\x01"])])
     assert [f[IP].src for f in out["b"]] == ["192.0.2.5"]
     assert [(f[ICMP].type, f[ICMP].code) for f in out["a"]] == [(3, 13)]
+    # A redirect does not apply to them (the slow path routes them itself): routed as usual.
+    dp.acl_set("ssh", {"entries": [{"action": "redirect", "proto": "tcp", "nexthop": NEXTHOP["c"]}]})
+    out = forward(dp, [nop])
+    assert len(out["b"]) == 1 and not out["c"]
 
 
 def test_ipv6_entries_and_the_default_for_the_other_family(acl_router):
