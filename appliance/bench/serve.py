@@ -14,6 +14,7 @@ import json
 import signal
 import sys
 import threading
+import time
 
 from appliance import (Dataplane, DataplaneConfig, EalOptions, PortConfig, SlowPathSettings,
                        TableSizes)
@@ -43,7 +44,35 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--max-simd-bitwidth", type=int, default=512, choices=(128, 256, 512),
                    help="256: the input stage one header at a time, not eight (AVX-512)")
     p.add_argument("--memory-mb", type=int, default=1024, help="hugepage memory for the EAL")
+    p.add_argument("--acl", metavar="FILE",
+                   help="an ACL ({default, entries}, JSON) bound in on the first port")
+    p.add_argument("--acl-replace-every", type=float, default=0, metavar="SECONDS",
+                   help="replace that ACL whole this often while forwarding (alternately with "
+                        "its entries reversed): the build times and the packets lost")
     return p.parse_args(argv)
+
+
+def load_acl(dp: Dataplane, path: str, port: str) -> dict:
+    """Binds the ACL in on `port`; returns its size, build time and memory."""
+    with open(path) as f:
+        body = json.load(f)
+    t0 = time.perf_counter()
+    dp.acl_set("bench", body)
+    built = time.perf_counter() - t0
+    dp.acl_bind(port, "in", "bench")
+    return {"entries": len(body["entries"]), "build_s": built,
+            "memory": dp.acl_show("bench")["memory"], "body": body}
+
+
+def replace_acl(dp: Dataplane, body: dict, every: float, stop: threading.Event) -> list[float]:
+    """Replaces the bound ACL whole every `every` seconds until `stop`; the build times."""
+    flipped = {"default": body["default"], "entries": body["entries"][::-1]}
+    times = []
+    while not stop.wait(every):
+        t0 = time.perf_counter()
+        dp.acl_set("bench", flipped if len(times) % 2 == 0 else body)
+        times.append(time.perf_counter() - t0)
+    return times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                        memory_mb=args.memory_mb, max_simd_bitwidth=args.max_simd_bitwidth),
         tables=TableSizes(max_routes=max(1024, 2 * len(prefixes)), tbl8_groups=1 << 16,
                           max_routes6=max(1024, 2 * len(prefixes)), tbl8_groups6=1 << 16,
-                          max_nexthops=16, max_rules=max(1 << 16, 2 * args.rules)),
+                          max_nexthops=16, max_rules=max(1 << 16, 2 * args.rules),
+                          max_acl_entries=1 << 20),
         slowpath=SlowPathSettings(icmp_rate=args.icmp_rate))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -78,13 +108,18 @@ def main(argv: list[str] | None = None) -> int:
         prefix, port, mac = args.return_route.split("=")
         dp.nexthop_set(2, port, mac)
         dp.route_add(prefix, 2)
+    acl = load_acl(dp, args.acl, ports[0].name) if args.acl else None
     dp.start()
     print("ready", flush=True)
+    if acl and args.acl_replace_every:
+        acl["replace_s"] = replace_acl(dp, acl["body"], args.acl_replace_every, stop)
     stop.wait()
     stats = dp.stats()
     dp.close()
     shutdown_eal(config.eal)
-    print(json.dumps({"stats": stats, "tsc_hz": _native.tsc_hz()}), flush=True)
+    if acl:
+        del acl["body"]
+    print(json.dumps({"stats": stats, "tsc_hz": _native.tsc_hz(), "acl": acl}), flush=True)
     return 0
 
 

@@ -56,11 +56,13 @@ class Sample:
 def build_l3fwd(cache: Path) -> Path:
     """Builds the distro's l3fwd example, patched only to run on vdevs.
 
-    vdevs have no rx checksum offload (l3fwd insists on it) and its LPM is
-    sized for its 16 demo routes; nothing on the fast path is changed.
+    vdevs have no rx checksum offload (l3fwd insists on it), its LPM is sized
+    for its 16 demo routes and its ACL for 100k rules; nothing on the fast
+    path is changed.
     """
     binary = cache / "l3fwd" / "build" / "l3fwd"
-    if binary.exists() and "L3FWD_MIN_MBUFS" in (cache / "l3fwd" / "main.c").read_text():
+    if binary.exists() and "L3FWD_MIN_MBUFS" in (cache / "l3fwd" / "main.c").read_text() and \
+            "(1 << 20)" in (cache / "l3fwd" / "l3fwd_acl.h").read_text():
         return binary
     if not (L3FWD_SOURCES / "l3fwd").is_dir():
         raise FileNotFoundError(f"{L3FWD_SOURCES}/l3fwd missing: apt-get install dpdk-doc")
@@ -79,6 +81,9 @@ def build_l3fwd(cache: Path) -> Path:
     patch(cache / "l3fwd" / "l3fwd_lpm.c",
           "#define IPV6_L3FWD_LPM_MAX_RULES         1024",
           "#define IPV6_L3FWD_LPM_MAX_RULES         (1 << 20)")
+    # --lookup acl: room for the bench's largest rule sets (100k and its routes).
+    patch(cache / "l3fwd" / "l3fwd_acl.h", "#define MAX_ACL_RULE_NUM\t100000",
+          "#define MAX_ACL_RULE_NUM\t(1 << 20)")
     # net_pcap's infinite_rx holds the whole pcap in the pool: its floor from the environment.
     patch(cache / "l3fwd" / "main.c", "(unsigned)8192)",
           '(unsigned)(getenv("L3FWD_MIN_MBUFS") ? atoi(getenv("L3FWD_MIN_MBUFS")) : 8192))')
