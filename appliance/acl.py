@@ -147,6 +147,8 @@ class AclEntry(BaseModel):
         if self.icmp_type is not None or self.icmp_code is not None:
             if self.proto not in (1, 58):
                 raise ValueError("icmp_type and icmp_code need proto icmp or ipv6-icmp")
+            if self.icmp_type is None:  # the classifier matches the two as one 16-bit range
+                raise ValueError("icmp_code needs its icmp_type")
             if families and families != {4 if self.proto == 1 else 6}:
                 raise ValueError(f"proto {PROTOCOL_NAMES[self.proto]} with IPv{families.pop()} prefixes")
         if self.tcp_flags is not None and self.proto != 6:

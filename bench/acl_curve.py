@@ -12,6 +12,8 @@ for "none" the default (permit) decides. In the same rounds:
 - appliance_acl: the ACL bound in on the input port (route lookup, then the ACL);
 - appliance: no ACL (what the ACL stage adds is the difference);
 - appliance_acl_clocks: the same with stage clocks on, for the ACL stage's cycles per packet;
+- appliance_acl_nocsum: the same without IPv4 checksum verification (l3fwd verifies none:
+  the same work as l3fwd's);
 - l3fwd_acl: `dpdk-l3fwd --lookup acl` with the same entries in its rule-file format (deny
   entries as '@' rules, the permit entry and a catch-all as 'R' routes to the output port:
   its one classify both filters and routes).
@@ -104,7 +106,10 @@ def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path, acl_file: Path
     base = [c for c in vdev.contenders(work, l3fwd, pcap, routes) if c.name == "appliance"][0]
     ours = vdev.Contender("appliance_acl", [*base.command, "--acl", str(acl_file)], base.file_prefix)
     out = [ours, vdev.Contender("appliance_acl_clocks", [*ours.command, "--stage-clocks"],
-                                base.file_prefix)]
+                                base.file_prefix),
+           # l3fwd verifies no IPv4 checksum: the same work, for the comparison.
+           vdev.Contender("appliance_acl_nocsum", [*ours.command, "--no-verify-checksum"],
+                          base.file_prefix)]
     if with_plain:
         out.append(base)
     out.append(vdev.Contender("l3fwd_acl", [
@@ -148,6 +153,9 @@ def point(work: Path, l3fwd: Path, pcap: Path, routes: Path, size: int, where: s
         "l3fwd_acl_mpps": round(med["l3fwd_acl"], 3),
         "ratio_vs_l3fwd_acl": round(statistics.median(
             a.mpps / b.mpps for a, b in zip(samples["appliance_acl"], samples["l3fwd_acl"])), 3),
+        "appliance_acl_nocsum_mpps": round(med["appliance_acl_nocsum"], 3),
+        "ratio_nocsum_vs_l3fwd_acl": round(statistics.median(
+            a.mpps / b.mpps for a, b in zip(samples["appliance_acl_nocsum"], samples["l3fwd_acl"])), 3),
         "acl_stage_cycles": round(statistics.median(c["acl"] for c in clocks), 1),
         "stage_cycles_per_packet": vdev.median_stages(clocks),
         "build_s": round(ours["build_s"], 4), "memory_bytes": ours["memory"],
@@ -163,12 +171,14 @@ def point(work: Path, l3fwd: Path, pcap: Path, routes: Path, size: int, where: s
 
 def table_text(points: list[dict]) -> str:
     lines = ["| entries | traffic | appliance + ACL Mpps | appliance, no ACL | l3fwd --lookup acl "
-             "| ratio | ACL stage cycles/pkt | build s | memory KiB | replace: builds, max s, lost |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| ratio | ratio, no checksum check | ACL stage cycles/pkt | build s | memory KiB "
+             "| replace: builds, max s, lost |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for p in points:
         plain = f"{p['appliance_mpps']:.2f}" if p["appliance_mpps"] else "-"
         lines.append(f"| {p['entries']:,} | {p['traffic']} | {p['appliance_acl_mpps']:.2f} | {plain} "
                      f"| {p['l3fwd_acl_mpps']:.2f} | {p['ratio_vs_l3fwd_acl']:.3f} "
+                     f"| {p['ratio_nocsum_vs_l3fwd_acl']:.3f} "
                      f"| {p['acl_stage_cycles']:.1f} | {p['build_s']:.3f} "
                      f"| {p['memory_bytes'] // 1024:,} "
                      f"| {p['replaces']}, {p['replace_s_max']:.3f}, {p['replace_lost']} |")

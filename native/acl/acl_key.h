@@ -1,9 +1,14 @@
-// The bytes rte_acl classifies a packet by, one fixed layout per family,
-// built from the headers in network byte order as rte_acl wants its input.
-// rte_acl reads the first byte alone, then groups of four consecutive bytes
-// (one per input index), so the layout is: protocol, then a group of single
-// byte fields, then the addresses, then the two L4 ports. ICMP's type and
-// code ride in the port fields (as in VPP's ACL plugin).
+// What rte_acl classifies a packet by. Most packets are classified in place,
+// as l3fwd's ACL mode does: the input is the IP header itself, read at fixed
+// offsets (ACL_LAYOUTS in classifier.cpp), so a packet costs a pointer, not a
+// key. That needs the header where the offsets expect it and a whole L4
+// header; the rest takes one of two slower ways:
+// - a complete packet whose L4 header is elsewhere (IPv4 options, IPv6
+//   extension headers) is copied into a canonical header of the same shape;
+// - a packet without an L4 header to read (a non-first fragment, or one cut
+//   short) is keyed for the partial context: protocol, addresses, DSCP and
+//   whether it is a non-first fragment, the only things it can be matched by.
+// All input is in network byte order, as rte_acl reads it.
 #pragma once
 
 #include <cstdint>
@@ -18,95 +23,153 @@
 
 namespace appliance {
 
-constexpr uint8_t kAclNonFirstFragment = 1;  // AclKey*.frag
+constexpr uint8_t kAclNonFirstFragment = 1;  // AclPartialKey*.frag
 
-struct AclKey4 {
+// Bytes of L4 header an in-place classification reads: the ports (ICMP's
+// type and code), and up to TCP's flags when an entry matches them.
+constexpr uint32_t kAclL4Ports = 4;
+constexpr uint32_t kAclL4TcpFlags = 14;
+
+// A canonical header: the IP header without options or extension headers,
+// then the first 16 bytes of the L4 header (zeros past its end).
+struct AclCanonical4 {
+    uint8_t ip[sizeof(rte_ipv4_hdr)];
+    uint8_t l4[16];
+};
+struct AclCanonical6 {
+    uint8_t ip[sizeof(rte_ipv6_hdr)];
+    uint8_t l4[16];
+};
+
+struct AclPartialKey4 {
     uint8_t proto, pad0[3];
-    uint8_t tcp_flags, dscp, frag, pad1;
+    uint8_t frag, dscp, pad1[2];
     uint32_t src, dst;
-    uint16_t src_port, dst_port;
 };
-static_assert(sizeof(AclKey4) == 20, "rte_acl field offsets assume this layout");
-
-struct AclKey6 {
+struct AclPartialKey6 {
     uint8_t proto, pad0[3];
-    uint8_t tcp_flags, dscp, frag, pad1;
+    uint8_t frag, dscp, pad1[2];
     uint8_t src[16], dst[16];
-    uint16_t src_port, dst_port;
 };
-static_assert(sizeof(AclKey6) == 44, "rte_acl field offsets assume this layout");
 
-namespace acl_detail {
-// Ports (or ICMP type, code) and TCP flags from an L4 header of `room` bytes.
-template <class Key>
-inline void l4_fields(Key& k, const uint8_t* l4, uint32_t room) {
-    switch (k.proto) {
-    case IPPROTO_TCP:
-        if (room >= 14) k.tcp_flags = l4[13];
-        [[fallthrough]];
-    case IPPROTO_UDP:
-    case IPPROTO_SCTP:
-        if (room >= 4) {
-            std::memcpy(&k.src_port, l4, 2);
-            std::memcpy(&k.dst_port, l4 + 2, 2);
-        }
-        break;
-    case IPPROTO_ICMP:
-    case IPPROTO_ICMPV6:
-        if (room >= 2) {
-            k.src_port = rte_cpu_to_be_16(l4[0]);
-            k.dst_port = rte_cpu_to_be_16(l4[1]);
-        }
-        break;
-    default:
-        break;
-    }
+inline const rte_ipv4_hdr* acl_ipv4(const rte_mbuf* m) {
+    return rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, sizeof(rte_ether_hdr));
+}
+inline const rte_ipv6_hdr* acl_ipv6(const rte_mbuf* m) {
+    return rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, sizeof(rte_ether_hdr));
 }
 
 // Bytes of the packet's first segment from `from` to the IP packet's end.
-inline uint32_t room_after(const rte_mbuf* m, const uint8_t* from, uint32_t ip_end) {
+inline uint32_t acl_room(const rte_mbuf* m, const uint8_t* from, uint32_t ip_length) {
     const uint32_t at = uint32_t(from - rte_pktmbuf_mtod(m, const uint8_t*));
-    const uint32_t end = RTE_MIN(uint32_t(rte_pktmbuf_data_len(m)), ip_end);
+    const uint32_t end = RTE_MIN(uint32_t(rte_pktmbuf_data_len(m)), uint32_t(sizeof(rte_ether_hdr)) + ip_length);
     return at < end ? end - at : 0;
 }
-}  // namespace acl_detail
 
-// The input checks ran first: the IPv4 header is whole and in the first segment.
-inline void acl_key4(const rte_mbuf* m, AclKey4& k) {
-    const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, sizeof(rte_ether_hdr));
+// The L4 bytes a classification needs: the ports, and TCP's flags when the
+// ACL matches them.
+inline uint32_t acl_l4_needed(uint8_t proto, bool tcp_flags) {
+    return tcp_flags && proto == IPPROTO_TCP ? kAclL4TcpFlags : kAclL4Ports;
+}
+
+inline bool acl_extension_header(uint8_t proto) {
+    return proto == IPPROTO_HOPOPTS || proto == IPPROTO_ROUTING || proto == IPPROTO_FRAGMENT ||
+           proto == IPPROTO_DSTOPTS;
+}
+
+// How a packet is classified.
+enum class AclPath : uint8_t { in_place, canonical, partial };
+
+// The common case in one test with few branches: a first fragment or none,
+// no options, and the L4 bytes the layout reads within the packet and its
+// first segment. Anything else gets acl_path4()'s exact answer.
+inline bool acl_in_place4(const rte_mbuf* m, bool tcp_flags) {
+    const rte_ipv4_hdr* ip = acl_ipv4(m);
+    const uint32_t need = sizeof(rte_ipv4_hdr) + (tcp_flags ? kAclL4TcpFlags : kAclL4Ports);
+    return ((ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) == 0) &
+           (ip->version_ihl == 0x45) & (rte_be_to_cpu_16(ip->total_length) >= need) &
+           (rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr) + need);
+}
+
+inline bool acl_in_place6(const rte_mbuf* m, bool tcp_flags) {
+    const rte_ipv6_hdr* ip = acl_ipv6(m);
+    const uint32_t need = tcp_flags ? kAclL4TcpFlags : kAclL4Ports;
+    return !acl_extension_header(ip->proto) & (rte_be_to_cpu_16(ip->payload_len) >= need) &
+           (rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + need);
+}
+
+// IPv4 (input checks passed: the header is whole, in the first segment).
+inline AclPath acl_path4(const rte_mbuf* m, bool tcp_flags) {
+    const rte_ipv4_hdr* ip = acl_ipv4(m);
+    if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) return AclPath::partial;
+    const uint32_t ihl = rte_ipv4_hdr_len(ip);
+    const uint32_t length = rte_be_to_cpu_16(ip->total_length);
+    const uint32_t have = RTE_MIN(length, uint32_t(rte_pktmbuf_data_len(m)) - uint32_t(sizeof(rte_ether_hdr)));
+    if (have < ihl + acl_l4_needed(ip->next_proto_id, tcp_flags)) return AclPath::partial;
+    return ihl == sizeof(rte_ipv4_hdr) ? AclPath::in_place : AclPath::canonical;
+}
+
+inline void acl_canonical4(const rte_mbuf* m, AclCanonical4& c) {
+    const rte_ipv4_hdr* ip = acl_ipv4(m);
+    std::memcpy(c.ip, ip, sizeof c.ip);
+    const auto* l4 = reinterpret_cast<const uint8_t*>(ip) + rte_ipv4_hdr_len(ip);
+    const uint32_t room = acl_room(m, l4, rte_be_to_cpu_16(ip->total_length));
+    std::memset(c.l4, 0, sizeof c.l4);
+    std::memcpy(c.l4, l4, RTE_MIN(room, uint32_t(sizeof c.l4)));
+}
+
+inline void acl_partial4(const rte_mbuf* m, AclPartialKey4& k) {
+    const rte_ipv4_hdr* ip = acl_ipv4(m);
     std::memset(&k, 0, sizeof k);
     k.proto = ip->next_proto_id;
+    k.frag = (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) ? kAclNonFirstFragment : 0;
     k.dscp = ip->type_of_service >> 2;
     k.src = ip->src_addr;
     k.dst = ip->dst_addr;
-    if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) {
-        k.frag = kAclNonFirstFragment;
-        return;
-    }
-    const uint8_t* l4 = reinterpret_cast<const uint8_t*>(ip) + rte_ipv4_hdr_len(ip);
-    const uint32_t ip_end = sizeof(rte_ether_hdr) + rte_be_to_cpu_16(ip->total_length);
-    acl_detail::l4_fields(k, l4, acl_detail::room_after(m, l4, ip_end));
 }
 
-// Extension headers are walked to the upper-layer protocol (ext_headers.h);
-// past anything else the protocol is the header's own number, ports are 0.
-inline void acl_key6(const rte_mbuf* m, AclKey6& k) {
-    const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, sizeof(rte_ether_hdr));
+inline uint32_t acl_ipv6_length(const rte_ipv6_hdr* ip) {
+    return uint32_t(sizeof(rte_ipv6_hdr)) + rte_be_to_cpu_16(ip->payload_len);
+}
+
+inline UpperLayer acl_upper6(const rte_mbuf* m) {
+    const rte_ipv6_hdr* ip = acl_ipv6(m);
+    const auto* after = reinterpret_cast<const uint8_t*>(ip + 1);
+    return ipv6_upper_layer(after, ip->proto, acl_room(m, after, acl_ipv6_length(ip)));
+}
+
+inline AclPath acl_path6(const rte_mbuf* m, bool tcp_flags) {
+    const rte_ipv6_hdr* ip = acl_ipv6(m);
+    const auto* after = reinterpret_cast<const uint8_t*>(ip + 1);
+    if (!acl_extension_header(ip->proto))
+        return acl_room(m, after, acl_ipv6_length(ip)) >= acl_l4_needed(ip->proto, tcp_flags)
+                   ? AclPath::in_place : AclPath::partial;
+    const UpperLayer u = acl_upper6(m);
+    if (u.non_first || acl_extension_header(u.proto)) return AclPath::partial;
+    const uint32_t room = acl_room(m, after + u.offset, acl_ipv6_length(ip));
+    return room >= acl_l4_needed(u.proto, tcp_flags) ? AclPath::canonical : AclPath::partial;
+}
+
+inline void acl_canonical6(const rte_mbuf* m, AclCanonical6& c) {
+    const rte_ipv6_hdr* ip = acl_ipv6(m);
+    const UpperLayer u = acl_upper6(m);
+    std::memcpy(c.ip, ip, sizeof c.ip);
+    c.ip[offsetof(rte_ipv6_hdr, proto)] = u.proto;
+    const auto* l4 = reinterpret_cast<const uint8_t*>(ip + 1) + u.offset;
+    const uint32_t room = acl_room(m, l4, acl_ipv6_length(ip));
+    std::memset(c.l4, 0, sizeof c.l4);
+    std::memcpy(c.l4, l4, RTE_MIN(room, uint32_t(sizeof c.l4)));
+}
+
+inline void acl_partial6(const rte_mbuf* m, AclPartialKey6& k) {
+    const rte_ipv6_hdr* ip = acl_ipv6(m);
     std::memset(&k, 0, sizeof k);
-    const uint32_t flow = rte_be_to_cpu_32(ip->vtc_flow);
-    k.dscp = uint8_t(flow >> 22) & 0x3f;
+    const UpperLayer u = acl_upper6(m);
+    k.proto = u.proto;
+    k.frag = u.non_first ? kAclNonFirstFragment : 0;
+    k.dscp = uint8_t(rte_be_to_cpu_32(ip->vtc_flow) >> 22) & 0x3f;
     std::memcpy(k.src, ip->src_addr, 16);
     std::memcpy(k.dst, ip->dst_addr, 16);
-    const uint32_t ip_end = sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(ip->payload_len);
-    const auto* after = reinterpret_cast<const uint8_t*>(ip + 1);
-    const UpperLayer upper = ipv6_upper_layer(after, ip->proto, acl_detail::room_after(m, after, ip_end));
-    k.proto = upper.proto;
-    if (upper.non_first) {
-        k.frag = kAclNonFirstFragment;
-        return;
-    }
-    const uint8_t* l4 = after + upper.offset;
-    acl_detail::l4_fields(k, l4, acl_detail::room_after(m, l4, ip_end));
 }
 
 }  // namespace appliance

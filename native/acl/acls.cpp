@@ -34,6 +34,7 @@ void AclControl::check_entry(const AclEntry& e, size_t index) const {
     if (icmp && !((e.proto == kIcmp && e.family == 4) || (e.proto == kIcmp6 && e.family == 6)))
         fail("ICMP type and code need protocol icmp (IPv4) or ipv6-icmp (IPv6)");
     if (e.icmp_type > 255 || e.icmp_code > 255) fail("ICMP type and code are 0..255");
+    if (e.icmp_code >= 0 && e.icmp_type < 0) fail("an ICMP code needs its type");
     if ((e.tcp_flags & ~e.tcp_mask) != 0) fail("tcp_flags sets bits outside its mask");
     if (e.tcp_mask != 0 && e.proto != kTcp) fail("TCP flags need protocol tcp");
     if (e.dscp > 63) fail("DSCP is 0..63");

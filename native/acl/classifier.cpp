@@ -13,94 +13,159 @@ namespace appliance {
 
 namespace {
 
-constexpr unsigned kFields4 = 6, kFields6 = 12;
-RTE_ACL_RULE_DEF(AclRule4, kFields4);
-RTE_ACL_RULE_DEF(AclRule6, kFields6);
+// What a field of a layout holds; its value for an entry comes from field_value().
+enum class Field : uint8_t { proto, tos, vtc, frag_dscp, src4, dst4, src6, dst6, sport, dport, tcp };
 
-rte_acl_field_def field(uint8_t type, uint8_t size, uint8_t index, uint8_t input, size_t offset) {
-    return {type, size, index, input, uint32_t(offset)};
+struct FieldSpec {
+    Field what;
+    uint8_t word;     // src6/dst6: which 32 bits of the address
+    uint8_t input;    // rte_acl input index: the first field alone, then groups of 4 bytes
+    uint32_t offset;  // from the input's start
+};
+
+struct Layout {
+    std::vector<FieldSpec> fields;
+    uint32_t base;  // where in-place input starts, from the IP header
+};
+
+// The in-place layouts read the IP header where the fields are: the 5-tuple
+// (l3fwd's ACL layout; the protocol byte first, as rte_acl wants), or with
+// DSCP and TCP flags too when an entry matches them. The partial layouts read
+// an AclPartialKey. Offsets of the whole ones assume a 20-byte IPv4 header
+// and an IPv6 header with the L4 header behind it (else: a canonical copy).
+Layout whole4(bool extended) {
+    if (!extended)
+        return {{{Field::proto, 0, 0, 0}, {Field::src4, 0, 1, 3}, {Field::dst4, 0, 2, 7},
+                 {Field::sport, 0, 3, 11}, {Field::dport, 0, 3, 13}},
+                offsetof(rte_ipv4_hdr, next_proto_id)};
+    return {{{Field::proto, 0, 0, 9}, {Field::tos, 0, 1, 0}, {Field::src4, 0, 2, 12},
+             {Field::dst4, 0, 3, 16}, {Field::sport, 0, 4, 20}, {Field::dport, 0, 4, 22},
+             {Field::tcp, 0, 5, 32}},
+            0};
 }
 
-// Protocol first (read alone), then TCP flags, DSCP and the fragment bit as
-// one 32-bit bitmask (three one-byte fields in a group do not classify).
-template <class Key>
-unsigned common_fields(rte_acl_field_def* d) {
-    static_assert(offsetof(Key, dscp) == offsetof(Key, tcp_flags) + 1 &&
-                  offsetof(Key, frag) == offsetof(Key, tcp_flags) + 2, "one 32-bit group");
-    d[0] = field(RTE_ACL_FIELD_TYPE_BITMASK, 1, 0, 0, offsetof(Key, proto));
-    d[1] = field(RTE_ACL_FIELD_TYPE_BITMASK, 4, 1, 1, offsetof(Key, tcp_flags));
-    return 2;
+Layout whole6(bool extended) {
+    Layout l{{{Field::proto, 0, 0, offsetof(rte_ipv6_hdr, proto)}}, 0};
+    uint8_t input = 1;
+    if (extended) l.fields.push_back({Field::vtc, 0, input++, 0});
+    for (uint8_t w = 0; w < 4; ++w) l.fields.push_back({Field::src6, w, input++, uint32_t(8 + 4 * w)});
+    for (uint8_t w = 0; w < 4; ++w) l.fields.push_back({Field::dst6, w, input++, uint32_t(24 + 4 * w)});
+    l.fields.push_back({Field::sport, 0, input, 40});
+    l.fields.push_back({Field::dport, 0, input++, 42});
+    if (extended) l.fields.push_back({Field::tcp, 0, input++, 52});
+    return l;
 }
 
-rte_acl_config config4() {
+Layout partial4() {
+    return {{{Field::proto, 0, 0, offsetof(AclPartialKey4, proto)},
+             {Field::frag_dscp, 0, 1, offsetof(AclPartialKey4, frag)},
+             {Field::src4, 0, 2, offsetof(AclPartialKey4, src)},
+             {Field::dst4, 0, 3, offsetof(AclPartialKey4, dst)}},
+            0};
+}
+
+Layout partial6() {
+    Layout l{{{Field::proto, 0, 0, offsetof(AclPartialKey6, proto)},
+              {Field::frag_dscp, 0, 1, offsetof(AclPartialKey6, frag)}},
+             0};
+    for (uint8_t w = 0; w < 4; ++w)
+        l.fields.push_back({Field::src6, w, uint8_t(2 + w), uint32_t(offsetof(AclPartialKey6, src) + 4 * w)});
+    for (uint8_t w = 0; w < 4; ++w)
+        l.fields.push_back({Field::dst6, w, uint8_t(6 + w), uint32_t(offsetof(AclPartialKey6, dst) + 4 * w)});
+    return l;
+}
+
+constexpr unsigned kMaxFields = 16;
+RTE_ACL_RULE_DEF(AclRule, kMaxFields);
+
+uint8_t type_of(Field f) {
+    switch (f) {
+    case Field::src4: case Field::dst4: case Field::src6: case Field::dst6: return RTE_ACL_FIELD_TYPE_MASK;
+    case Field::sport: case Field::dport: return RTE_ACL_FIELD_TYPE_RANGE;
+    default: return RTE_ACL_FIELD_TYPE_BITMASK;
+    }
+}
+
+uint8_t size_of(Field f) {
+    switch (f) {
+    case Field::proto: return 1;
+    case Field::sport: case Field::dport: return 2;
+    default: return 4;
+    }
+}
+
+rte_acl_config config_of(const Layout& l) {
     rte_acl_config c{};
     c.num_categories = 1;
-    unsigned n = common_fields<AclKey4>(c.defs);
-    c.defs[n] = field(RTE_ACL_FIELD_TYPE_MASK, 4, n, 2, offsetof(AclKey4, src)), n++;
-    c.defs[n] = field(RTE_ACL_FIELD_TYPE_MASK, 4, n, 3, offsetof(AclKey4, dst)), n++;
-    c.defs[n] = field(RTE_ACL_FIELD_TYPE_RANGE, 2, n, 4, offsetof(AclKey4, src_port)), n++;
-    c.defs[n] = field(RTE_ACL_FIELD_TYPE_RANGE, 2, n, 4, offsetof(AclKey4, dst_port)), n++;
-    c.num_fields = n;
+    c.num_fields = uint32_t(l.fields.size());
+    for (size_t i = 0; i < l.fields.size(); ++i) {
+        const FieldSpec& f = l.fields[i];
+        c.defs[i] = {type_of(f.what), size_of(f.what), uint8_t(i), f.input, f.offset};
+    }
     return c;
-}
-
-rte_acl_config config6() {
-    rte_acl_config c{};
-    c.num_categories = 1;
-    unsigned n = common_fields<AclKey6>(c.defs);
-    for (unsigned w = 0; w < 4; ++w, ++n)
-        c.defs[n] = field(RTE_ACL_FIELD_TYPE_MASK, 4, n, uint8_t(2 + w), offsetof(AclKey6, src) + 4 * w);
-    for (unsigned w = 0; w < 4; ++w, ++n)
-        c.defs[n] = field(RTE_ACL_FIELD_TYPE_MASK, 4, n, uint8_t(6 + w), offsetof(AclKey6, dst) + 4 * w);
-    c.defs[n] = field(RTE_ACL_FIELD_TYPE_RANGE, 2, n, 10, offsetof(AclKey6, src_port)), n++;
-    c.defs[n] = field(RTE_ACL_FIELD_TYPE_RANGE, 2, n, 10, offsetof(AclKey6, dst_port)), n++;
-    c.num_fields = n;
-    return c;
-}
-
-void bitmask(rte_acl_field& f, uint8_t value, uint8_t mask) {
-    f.value.u8 = value & mask;
-    f.mask_range.u8 = mask;
-}
-
-// The flags group in host order: the key's first byte is the most significant.
-void flags_group(rte_acl_field& f, uint8_t tcp_value, uint8_t tcp_mask, uint8_t dscp_value,
-                 uint8_t dscp_mask, uint8_t frag_value, uint8_t frag_mask) {
-    f.mask_range.u32 = uint32_t(tcp_mask) << 24 | uint32_t(dscp_mask) << 16 | uint32_t(frag_mask) << 8;
-    f.value.u32 = (uint32_t(tcp_value) << 24 | uint32_t(dscp_value) << 16 | uint32_t(frag_value) << 8) &
-                  f.mask_range.u32;
-}
-
-void range(rte_acl_field& f, uint16_t lo, uint16_t hi) {
-    f.value.u16 = lo;
-    f.mask_range.u16 = hi;
 }
 
 // 32 bits of an address (host order) and how many of them the prefix covers.
-void word(rte_acl_field& f, const IpAddr& a, unsigned first_byte, int bits) {
-    f.value.u32 = uint32_t(a.b[first_byte]) << 24 | uint32_t(a.b[first_byte + 1]) << 16 |
-                  uint32_t(a.b[first_byte + 2]) << 8 | a.b[first_byte + 3];
-    f.mask_range.u32 = uint32_t(bits < 0 ? 0 : bits > 32 ? 32 : bits);
-    if (f.mask_range.u32 == 0) f.value.u32 = 0;
+void address_word(rte_acl_field& f, const IpAddr& a, unsigned first_byte, int bits) {
+    const unsigned covered = unsigned(bits < 0 ? 0 : bits > 32 ? 32 : bits);
+    const uint32_t value = uint32_t(a.b[first_byte]) << 24 | uint32_t(a.b[first_byte + 1]) << 16 |
+                           uint32_t(a.b[first_byte + 2]) << 8 | a.b[first_byte + 3];
+    f.value.u32 = covered == 0 ? 0 : value;
+    f.mask_range.u32 = covered;
 }
 
-// The fields both families share, in the order common_fields() defines them.
-void common_values(rte_acl_field* f, const AclEntry& e) {
-    bitmask(f[0], uint8_t(e.proto), e.proto < 0 ? 0 : 0xff);
-    const int8_t fragment = e.fragment >= 0 ? e.fragment : e.has_l4() ? 0 : -1;
-    flags_group(f[1], e.tcp_flags, e.tcp_mask, uint8_t(e.dscp), e.dscp < 0 ? 0 : 0x3f,
-                fragment == 1 ? kAclNonFirstFragment : 0, fragment < 0 ? 0 : kAclNonFirstFragment);
+void bitmask32(rte_acl_field& f, uint32_t value, uint32_t mask) {
+    f.value.u32 = value & mask;
+    f.mask_range.u32 = mask;
 }
 
-// Ports for TCP/UDP/SCTP; ICMP's type and code in the same two fields.
-void l4_values(rte_acl_field* f, const AclEntry& e) {
-    if (e.icmp_type >= 0 || e.icmp_code >= 0) {
-        range(f[0], e.icmp_type < 0 ? 0 : e.icmp_type, e.icmp_type < 0 ? 255 : e.icmp_type);
-        range(f[1], e.icmp_code < 0 ? 0 : e.icmp_code, e.icmp_code < 0 ? 255 : e.icmp_code);
+// ICMP's type and code are the first two bytes of the L4 header, where the
+// source port is: one 16-bit range, the type exact and the code one or all.
+std::pair<uint16_t, uint16_t> source_range(const AclEntry& e) {
+    if (e.icmp_type >= 0) {
+        const uint16_t type = uint16_t(e.icmp_type) << 8;
+        return e.icmp_code >= 0 ? std::pair{uint16_t(type | e.icmp_code), uint16_t(type | e.icmp_code)}
+                                : std::pair{type, uint16_t(type | 0xff)};
+    }
+    return {e.src_port_lo, e.src_port_hi};
+}
+
+void field_value(rte_acl_field& f, const FieldSpec& spec, const AclEntry& e) {
+    const uint32_t dscp = e.dscp < 0 ? 0 : uint32_t(e.dscp), dscp_mask = e.dscp < 0 ? 0 : 0x3f;
+    switch (spec.what) {
+    case Field::proto:
+        f.value.u8 = e.proto < 0 ? 0 : uint8_t(e.proto);
+        f.mask_range.u8 = e.proto < 0 ? 0 : 0xff;
+        return;
+    case Field::tos: return bitmask32(f, dscp << 18, dscp_mask << 18);          // byte 1, bits 7..2
+    case Field::vtc: return bitmask32(f, dscp << 22, dscp_mask << 22);          // traffic class' top 6
+    case Field::frag_dscp: {
+        const uint32_t frag = e.fragment == 1 ? kAclNonFirstFragment : 0;
+        const uint32_t frag_mask = e.fragment < 0 ? 0 : kAclNonFirstFragment;
+        return bitmask32(f, frag << 24 | dscp << 16, frag_mask << 24 | dscp_mask << 16);
+    }
+    case Field::src4: return address_word(f, e.src, 12, e.src_len);
+    case Field::dst4: return address_word(f, e.dst, 12, e.dst_len);
+    case Field::src6: return address_word(f, e.src, 4 * spec.word, int(e.src_len) - 32 * spec.word);
+    case Field::dst6: return address_word(f, e.dst, 4 * spec.word, int(e.dst_len) - 32 * spec.word);
+    case Field::sport: {
+        const auto [lo, hi] = source_range(e);
+        f.value.u16 = lo;
+        f.mask_range.u16 = hi;
         return;
     }
-    range(f[0], e.src_port_lo, e.src_port_hi);
-    range(f[1], e.dst_port_lo, e.dst_port_hi);
+    case Field::dport:
+        f.value.u16 = e.icmp_type >= 0 ? 0 : e.dst_port_lo;
+        f.mask_range.u16 = e.icmp_type >= 0 ? 0xffff : e.dst_port_hi;
+        return;
+    case Field::tcp: return bitmask32(f, uint32_t(e.tcp_flags) << 16, uint32_t(e.tcp_mask) << 16);
+    }
+}
+
+// Which entries a context holds: whole packets cannot be non-first fragments;
+// partial ones have no L4 header an entry's ports, ICMP or flags could match.
+bool belongs(const AclEntry& e, AclKind k) {
+    return k == kAclWhole ? e.fragment != 1 : !e.has_l4();
 }
 
 std::atomic<unsigned> g_contexts{0};  // rte_acl context names are global
@@ -119,7 +184,6 @@ size_t heap_in_use() {
 
 AclClassifier::AclClassifier(const AclDef& def, const AclHops& hops, unsigned workers)
     : workers_(workers) {
-    verdicts_.reserve(def.entries.size() + 1);
     auto verdict_of = [&](AclAction a, uint32_t nexthop) {
         switch (a) {
         case AclAction::permit: return kAclKeep;
@@ -135,17 +199,22 @@ AclClassifier::AclClassifier(const AclDef& def, const AclHops& hops, unsigned wo
         verdicts_.push_back(verdict_of(e.action, e.nexthop));
         redirects_.push_back(e.action == AclAction::redirect);
         has_redirect_ |= e.action == AclAction::redirect;
+        extended_ |= e.dscp >= 0 || e.tcp_mask != 0;
+        tcp_flags_ |= e.tcp_mask != 0;
     }
+    offset_[kAcl4] = whole4(extended_).base;
+    offset_[kAcl6] = whole6(extended_).base;
     stride_ = RTE_ALIGN_CEIL(verdicts_.size() * 2, RTE_CACHE_LINE_SIZE / sizeof(uint64_t));
     counters_ = static_cast<uint64_t*>(
         rte_zmalloc("acl_counters", stride_ * workers * sizeof(uint64_t), RTE_CACHE_LINE_SIZE));
     if (counters_ == nullptr) throw ResourceError("no memory for the ACL's counters");
     const size_t before = heap_in_use();
     try {
-        ctx4_ = build(def, 4);
-        ctx6_ = build(def, 6);
+        for (AclFamily f : {kAcl4, kAcl6})
+            for (AclKind k : {kAclWhole, kAclPartial}) ctx_[f][k] = build(def, f, k);
     } catch (...) {
-        rte_acl_free(ctx4_);
+        for (auto& family : ctx_)
+            for (rte_acl_ctx* ctx : family) rte_acl_free(ctx);
         rte_free(counters_);
         throw;
     }
@@ -154,15 +223,18 @@ AclClassifier::AclClassifier(const AclDef& def, const AclHops& hops, unsigned wo
 }
 
 AclClassifier::~AclClassifier() {
-    rte_acl_free(ctx4_);
-    rte_acl_free(ctx6_);
+    for (auto& family : ctx_)
+        for (rte_acl_ctx* ctx : family) rte_acl_free(ctx);
     rte_free(counters_);
 }
 
-rte_acl_ctx* AclClassifier::build(const AclDef& def, unsigned family) {
-    const rte_acl_config cfg = family == 4 ? config4() : config6();
+rte_acl_ctx* AclClassifier::build(const AclDef& def, AclFamily f, AclKind k) {
+    const unsigned family = f == kAcl4 ? 4 : 6;
+    const Layout layout = k == kAclWhole ? (f == kAcl4 ? whole4(extended_) : whole6(extended_))
+                                         : (f == kAcl4 ? partial4() : partial6());
+    const rte_acl_config cfg = config_of(layout);
     size_t count = 0;
-    for (const AclEntry& e : def.entries) count += e.applies_to(family);
+    for (const AclEntry& e : def.entries) count += e.applies_to(family) && belongs(e, k);
     if (count == 0) return nullptr;
     const std::string name = "acl" + std::to_string(g_contexts++);
     rte_acl_param param{};
@@ -175,23 +247,12 @@ rte_acl_ctx* AclClassifier::build(const AclDef& def, unsigned family) {
     const uint32_t n = uint32_t(def.entries.size());
     for (uint32_t i = 0; i < n; ++i) {
         const AclEntry& e = def.entries[i];
-        if (!e.applies_to(family)) continue;
-        AclRule6 rule{};  // the wider of the two layouts
+        if (!e.applies_to(family) || !belongs(e, k)) continue;
+        AclRule rule{};
         rule.data.category_mask = 1;
         rule.data.priority = int32_t(RTE_ACL_MAX_PRIORITY - i);  // the first entry wins
         rule.data.userdata = i + 1;
-        common_values(rule.field, e);
-        if (family == 4) {
-            word(rule.field[2], e.src, 12, e.src_len);
-            word(rule.field[3], e.dst, 12, e.dst_len);
-            l4_values(&rule.field[4], e);
-        } else {
-            for (unsigned w = 0; w < 4; ++w) {
-                word(rule.field[2 + w], e.src, 4 * w, int(e.src_len) - 32 * int(w));
-                word(rule.field[6 + w], e.dst, 4 * w, int(e.dst_len) - 32 * int(w));
-            }
-            l4_values(&rule.field[10], e);
-        }
+        for (size_t j = 0; j < layout.fields.size(); ++j) field_value(rule.field[j], layout.fields[j], e);
         const int rc = rte_acl_add_rules(ctx, reinterpret_cast<const rte_acl_rule*>(&rule), 1);
         if (rc != 0) {
             rte_acl_free(ctx);
@@ -207,12 +268,14 @@ rte_acl_ctx* AclClassifier::build(const AclDef& def, unsigned family) {
     return ctx;
 }
 
-void AclClassifier::classify(rte_acl_ctx* ctx, const uint8_t** keys, uint32_t* results, uint32_t n) {
+void AclClassifier::classify(AclFamily f, AclKind k, const uint8_t** data, uint32_t* results,
+                             uint32_t n) const {
+    rte_acl_ctx* ctx = ctx_[f][k];
     if (ctx == nullptr) {
         for (uint32_t i = 0; i < n; ++i) results[i] = 0;
         return;
     }
-    rte_acl_classify(ctx, keys, results, n, 1);
+    rte_acl_classify(ctx, data, results, n, 1);
 }
 
 std::vector<AclCount> AclClassifier::totals() const {

@@ -1,7 +1,9 @@
-// One ACL compiled for the fast path: an rte_acl context per family, what
-// each entry's match means for a packet (a next-hop id that replaces the
-// route's, or "keep the route"), and the per-worker hit counters. Immutable
-// once built; a change builds a new one and publishes it under RCU.
+// One ACL compiled for the fast path: per family an rte_acl context that
+// classifies packets in place (acl_key.h) and a small one for packets with
+// no L4 header to read; what each entry's match means for a packet (a
+// next-hop id that replaces the route's, or "keep the route"); the
+// per-worker hit counters. Immutable once built; a change builds a new one
+// and publishes it under RCU.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +33,10 @@ struct AclCount {
     bool operator==(const AclCount& o) const { return packets == o.packets && bytes == o.bytes; }
 };
 
+// Which contexts there are: [family][kind].
+enum AclFamily : unsigned { kAcl4, kAcl6 };
+enum AclKind : unsigned { kAclWhole, kAclPartial };
+
 class AclClassifier {
 public:
     // AclError (naming the entry where one is at fault) or ResourceError when
@@ -41,13 +47,15 @@ public:
     AclClassifier& operator=(const AclClassifier&) = delete;
 
     // results[i]: 0 when no entry matched (the default), else entry index + 1.
-    void classify4(const uint8_t** keys, uint32_t* results, uint32_t n) const {
-        classify(ctx4_, keys, results, n);
-    }
-    void classify6(const uint8_t** keys, uint32_t* results, uint32_t n) const {
-        classify(ctx6_, keys, results, n);
-    }
+    // Whole packets: `data` points at the IP header (or a canonical copy).
+    void classify(AclFamily f, AclKind k, const uint8_t** data, uint32_t* results, uint32_t n) const;
+    // Where in-place input starts, from the IP header (the layout's first field).
+    uint32_t input_offset(AclFamily f) const { return offset_[f]; }
+    // Whether some entry matches TCP flags (in-place input then reads that far).
+    bool tcp_flags() const { return tcp_flags_; }
+
     uint32_t verdict(uint32_t result) const { return verdicts_[result]; }
+    const uint32_t* verdicts() const { return verdicts_.data(); }  // by result
     // A redirect: it replaces a route, never delivery to the router itself.
     bool redirects(uint32_t result) const { return redirects_[result]; }
     // Worker `worker`'s counters: [2r] packets, [2r + 1] bytes for result r.
@@ -59,11 +67,12 @@ public:
     bool has_redirect() const { return has_redirect_; }
 
 private:
-    static void classify(rte_acl_ctx* ctx, const uint8_t** keys, uint32_t* results, uint32_t n);
-    rte_acl_ctx* build(const AclDef& def, unsigned family);
+    rte_acl_ctx* build(const AclDef& def, AclFamily f, AclKind k);
 
-    rte_acl_ctx* ctx4_ = nullptr;  // nullptr: no entry of the family (all take the default)
-    rte_acl_ctx* ctx6_ = nullptr;
+    rte_acl_ctx* ctx_[2][2] = {};  // nullptr: no entry for it (all take the default)
+    uint32_t offset_[2] = {};
+    bool extended_ = false;   // some entry matches DSCP or TCP flags: the wider layouts
+    bool tcp_flags_ = false;
     std::vector<uint32_t> verdicts_;  // by result
     std::vector<uint8_t> redirects_;  // by result
     uint64_t* counters_ = nullptr;    // rte_zmalloc'd, a cache-aligned block per worker
