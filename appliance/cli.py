@@ -158,7 +158,7 @@ def validate_config(path: str, check_host: bool = True) -> int:
     from appliance.config import load_config
     cfg = load_config(path, check_host=check_host)
     print(f"{path}: ok ({len(cfg.ports)} ports, {len(cfg.nexthops)} next hops, "
-          f"{len(cfg.routes)} routes, {len(cfg.rules)} rules)")
+          f"{len(cfg.routes)} routes, {len(cfg.rules)} rules, {len(cfg.acls)} ACLs)")
     return 0
 
 
