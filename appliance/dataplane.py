@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance import _native, kernel_iface
-from appliance.acl import DIRECTIONS, AclBody, entry_from_native, parse_body
+from appliance.acl import DIRECTIONS, AclBody, entry_from_native, inserted, parse_body, removed
 from appliance.eal import EalOptions, init_eal, port_kind
 from appliance.errors import AclError, ConfigError, PortError, RouteError, RuleError
 
@@ -328,6 +328,20 @@ class Dataplane:
         if not isinstance(body, AclBody):
             body = parse_body(body, name)
         return self._dp.acl_set(name, [e.to_native() for e in body.entries], body.default)
+
+    def acl_insert(self, name: str, entry: dict[str, Any],
+                   position: int | None = None) -> list[dict[str, Any]]:
+        """One entry in at `position` (None: the end): a whole replace underneath."""
+        return self.acl_set(name, inserted(self._acl_body(name), name, entry, position))
+
+    def acl_remove_entry(self, name: str, position: int) -> list[dict[str, Any]]:
+        return self.acl_set(name, removed(self._acl_body(name), name, position))
+
+    def _acl_body(self, name: str) -> dict[str, Any]:
+        shown = self.acl_show(name)
+        entries = [{k: v for k, v in e.items() if k not in ("packets", "bytes")}
+                   for e in shown["entries"]]
+        return {"default": shown["default"], "entries": entries}
 
     def acl_delete(self, name: str) -> None:
         self._dp.acl_delete(name)

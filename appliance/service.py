@@ -15,7 +15,7 @@ from typing import Any
 from appliance.config import Config, load_config, parse_config, restart_needed
 from appliance.dataplane import Dataplane, canonical_prefixes, refuse_padded_length, to_prefix
 from appliance.eal import shutdown_eal
-from appliance.acl import parse_body
+from appliance.acl import inserted, parse_body, removed
 from appliance.errors import AclError, AddressError, ConfigError, NeighborError, StorageError
 from appliance.host import hugepages
 from appliance.state import StateFile
@@ -251,22 +251,11 @@ class Service:
     def acl_insert(self, name: str, position: int | None, entry: Any) -> list[dict]:
         """One entry in at `position` (None: at the end): a whole replace underneath."""
         with self.lock:
-            body = self._acl_body(name)
-            entries = list(body["entries"])
-            at = len(entries) if position is None else position
-            if not 0 <= at <= len(entries):
-                raise AclError(f"acl {name}: position {at} is beyond its {len(entries)} entries")
-            entries.insert(at, entry)
-            return self.acl_set(name, {"default": body["default"], "entries": entries})
+            return self.acl_set(name, inserted(self._acl_body(name), name, entry, position))
 
     def acl_remove_entry(self, name: str, position: int) -> list[dict]:
         with self.lock:
-            body = self._acl_body(name)
-            entries = list(body["entries"])
-            if not 0 <= position < len(entries):
-                raise AclError(f"acl {name}: no entry {position} (it has {len(entries)})")
-            del entries[position]
-            return self.acl_set(name, {"default": body["default"], "entries": entries})
+            return self.acl_set(name, removed(self._acl_body(name), name, position))
 
     def _acl_body(self, name: str) -> dict:
         if name not in self.current.acls:

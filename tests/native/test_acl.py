@@ -241,3 +241,22 @@ def test_misuse_is_refused_with_the_reason(acl_router):
     dp.acl_bind("c", "out", None)
     dp.acl_delete("pbr")
     assert dp.acls() == ["plain"]
+
+
+def test_one_entry_in_and_out_keeps_the_other_counts(acl_router):
+    dp = acl_router
+    dp.acl_set("ssh", SSH_POLICY)
+    dp.acl_bind("a", "in", "ssh")
+    forward(dp, [tcp(), tcp()])
+    dp.acl_insert("ssh", {"action": "deny", "proto": "udp"}, position=0)
+    shown = dp.acl_show("ssh")
+    assert [(e["action"], e["packets"]) for e in shown["entries"]] == [
+        ("deny", 0), ("permit", 0), ("reject", 2)]
+    assert forward(dp, [udp(dst="10.1.0.1")])["b"] == []
+    retired = dp.acl_remove_entry("ssh", 0)
+    assert [(r["entry"], r["packets"]) for r in retired] == [(0, 1)]
+    assert [e["packets"] for e in dp.acl_show("ssh")["entries"]] == [0, 2]
+    with pytest.raises(AclError, match="position 9 is beyond its 2 entries"):
+        dp.acl_insert("ssh", {"action": "deny"}, position=9)
+    with pytest.raises(AclError, match="no entry 2"):
+        dp.acl_remove_entry("ssh", 2)
