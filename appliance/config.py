@@ -239,6 +239,7 @@ class TablesSection(Strict):
     max_nexthops: int = Field(TableSizes.max_nexthops, ge=1, le=1 << 24)
     max_rules: int = Field(TableSizes.max_rules, ge=8, le=1 << 26)
     max_acl_entries: int = Field(TableSizes.max_acl_entries, ge=1, le=1 << 20)  # per ACL
+    max_acl_memory_mb: int = Field(TableSizes.max_acl_memory_mb, ge=1, le=1 << 20)
 
 
 LISTEN_PATTERN = r"^[0-9A-Za-z.:\[\]-]+:[0-9]{1,5}$"

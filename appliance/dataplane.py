@@ -66,6 +66,7 @@ class TableSizes:
     max_nexthops: int = 4096
     max_rules: int = 1 << 16
     max_acl_entries: int = 1 << 16  # per ACL
+    max_acl_memory_mb: int = 1024  # run-time memory of one ACL's classifier, per family
 
 
 @dataclass
@@ -147,6 +148,7 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
     spec.max_nexthops = config.tables.max_nexthops
     spec.max_rules = config.tables.max_rules
     spec.max_acl_entries = config.tables.max_acl_entries
+    spec.acl_max_bytes = config.tables.max_acl_memory_mb << 20
     spec.verify_checksum = config.verify_checksum
     spec.stage_clocks = config.stage_clocks
     spec.max_simd_bitwidth = config.eal.max_simd_bitwidth

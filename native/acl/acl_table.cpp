@@ -4,8 +4,8 @@
 
 namespace appliance {
 
-AclTable::AclTable(size_t ports, unsigned workers, AclHops hops, Rcu& rcu)
-    : workers_(workers), hops_(hops), rcu_(rcu) {
+AclTable::AclTable(size_t ports, unsigned workers, AclHops hops, uint64_t max_bytes, Rcu& rcu)
+    : workers_(workers), hops_(hops), max_bytes_(max_bytes), rcu_(rcu) {
     for (int d = 0; d < 2; ++d) {
         names_[d].resize(ports);
         slots_[d] = std::make_unique<std::atomic<const AclClassifier*>[]>(ports);
@@ -25,7 +25,7 @@ void AclTable::publish(const std::string& name, const AclClassifier* compiled) {
 }
 
 std::vector<RetiredCount> AclTable::set(const std::string& name, const AclDef& def) {
-    auto fresh = std::make_unique<AclClassifier>(def, hops_, workers_);  // may throw: nothing changed
+    auto fresh = std::make_unique<AclClassifier>(def, hops_, workers_, max_bytes_);  // may throw: nothing changed
     auto it = acls_.find(name);
     if (it == acls_.end()) {
         Acl acl{def, std::move(fresh), std::vector<AclCount>(def.entries.size() + 1)};

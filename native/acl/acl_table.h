@@ -36,7 +36,7 @@ struct AclView {
 
 class AclTable {
 public:
-    AclTable(size_t ports, unsigned workers, AclHops hops, Rcu& rcu);
+    AclTable(size_t ports, unsigned workers, AclHops hops, uint64_t max_bytes, Rcu& rcu);
 
     // Fast path.
     const AclClassifier* in(uint16_t port) const { return slots_[0][port].load(std::memory_order_acquire); }
@@ -68,6 +68,7 @@ private:
     std::atomic<unsigned> outs_{0};
     unsigned workers_;
     AclHops hops_;
+    uint64_t max_bytes_;  // per context: a build that needs more is refused
     Rcu& rcu_;
 };
 

@@ -1,6 +1,7 @@
 #include "acl/classifier.h"
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 
 #include <rte_acl.h>
@@ -182,7 +183,8 @@ size_t heap_in_use() {
 
 }  // namespace
 
-AclClassifier::AclClassifier(const AclDef& def, const AclHops& hops, unsigned workers)
+AclClassifier::AclClassifier(const AclDef& def, const AclHops& hops, unsigned workers,
+                             uint64_t max_bytes)
     : workers_(workers) {
     auto verdict_of = [&](AclAction a, uint32_t nexthop) {
         switch (a) {
@@ -211,7 +213,7 @@ AclClassifier::AclClassifier(const AclDef& def, const AclHops& hops, unsigned wo
     const size_t before = heap_in_use();
     try {
         for (AclFamily f : {kAcl4, kAcl6})
-            for (AclKind k : {kAclWhole, kAclPartial}) ctx_[f][k] = build(def, f, k);
+            for (AclKind k : {kAclWhole, kAclPartial}) ctx_[f][k] = build(def, f, k, max_bytes);
     } catch (...) {
         for (auto& family : ctx_)
             for (rte_acl_ctx* ctx : family) rte_acl_free(ctx);
@@ -228,11 +230,12 @@ AclClassifier::~AclClassifier() {
     rte_free(counters_);
 }
 
-rte_acl_ctx* AclClassifier::build(const AclDef& def, AclFamily f, AclKind k) {
+rte_acl_ctx* AclClassifier::build(const AclDef& def, AclFamily f, AclKind k, uint64_t max_bytes) {
     const unsigned family = f == kAcl4 ? 4 : 6;
     const Layout layout = k == kAclWhole ? (f == kAcl4 ? whole4(extended_) : whole6(extended_))
                                          : (f == kAcl4 ? partial4() : partial6());
-    const rte_acl_config cfg = config_of(layout);
+    rte_acl_config cfg = config_of(layout);
+    cfg.max_size = max_bytes;  // rte_acl splits the rules over more tries first, then refuses
     size_t count = 0;
     for (const AclEntry& e : def.entries) count += e.applies_to(family) && belongs(e, k);
     if (count == 0) return nullptr;
@@ -263,7 +266,11 @@ rte_acl_ctx* AclClassifier::build(const AclDef& def, AclFamily f, AclKind k) {
     if (rc != 0) {
         rte_acl_free(ctx);
         throw ResourceError("cannot build the IPv" + std::to_string(family) + " classifier of " +
-                            std::to_string(count) + " entries: " + dpdk_strerror(rc));
+                            std::to_string(count) + " entries" +
+                            (rc == -ERANGE ? " within tables.max_acl_memory_mb (" +
+                                                 std::to_string(max_bytes >> 20) + " MiB)"
+                                           : ": " + dpdk_strerror(rc)) +
+                            "; the ACL in force stays");
     }
     return ctx;
 }

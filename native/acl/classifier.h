@@ -41,7 +41,8 @@ class AclClassifier {
 public:
     // AclError (naming the entry where one is at fault) or ResourceError when
     // a context cannot be built; nothing is published then.
-    AclClassifier(const AclDef& def, const AclHops& hops, unsigned workers);
+    // `max_bytes`: the run-time memory one context may take (0: no limit).
+    AclClassifier(const AclDef& def, const AclHops& hops, unsigned workers, uint64_t max_bytes);
     ~AclClassifier();
     AclClassifier(const AclClassifier&) = delete;
     AclClassifier& operator=(const AclClassifier&) = delete;
@@ -67,7 +68,7 @@ public:
     bool has_redirect() const { return has_redirect_; }
 
 private:
-    rte_acl_ctx* build(const AclDef& def, AclFamily f, AclKind k);
+    rte_acl_ctx* build(const AclDef& def, AclFamily f, AclKind k, uint64_t max_bytes);
 
     rte_acl_ctx* ctx_[2][2] = {};  // nullptr: no entry for it (all take the default)
     uint32_t offset_[2] = {};

@@ -82,6 +82,7 @@ void bind_core(py::module_& m, DataplaneClass& dataplane) {
         .def_readwrite("max_nexthops", &DataplaneSpec::max_nexthops)
         .def_readwrite("max_rules", &DataplaneSpec::max_rules)
         .def_readwrite("max_acl_entries", &DataplaneSpec::max_acl_entries)
+        .def_readwrite("acl_max_bytes", &DataplaneSpec::acl_max_bytes)
         .def_readwrite("verify_checksum", &DataplaneSpec::verify_checksum)
         .def_readwrite("stage_clocks", &DataplaneSpec::stage_clocks)
         .def_readwrite("max_simd_bitwidth", &DataplaneSpec::max_simd_bitwidth)

@@ -128,7 +128,8 @@ void Dataplane::make_acls(uint32_t first_hop) {
         drop.drop_reason = uint8_t(why);
         hops_->set(id, drop);
     }
-    acls_ = std::make_unique<AclTable>(ports_.size(), unsigned(spec_.worker_lcores.size()), ids, *rcu_);
+    acls_ = std::make_unique<AclTable>(ports_.size(), unsigned(spec_.worker_lcores.size()), ids,
+                                       spec_.acl_max_bytes, *rcu_);
 }
 
 void Dataplane::make_controls() {

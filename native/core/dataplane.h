@@ -53,6 +53,7 @@ struct DataplaneSpec {
     uint32_t max_nexthops = 4096;
     uint32_t max_rules = 1u << 16;
     uint32_t max_acl_entries = 1u << 16;  // per ACL
+    uint64_t acl_max_bytes = 1ull << 30;  // run-time memory of one ACL context; 0: no limit
     bool verify_checksum = true;
     bool stage_clocks = false;
     // The widest SIMD the fast path may use (128, 256, 512); the EAL's limit

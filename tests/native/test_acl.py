@@ -1,5 +1,6 @@
 """ACLs on the real workers: directions, actions, counters, replacing under traffic, and
 every way to get one wrong (the ACL in force stays as it was)."""
+import random
 import threading
 
 import pytest
@@ -8,7 +9,7 @@ from scapy.layers.inet6 import ICMPv6DestUnreach, IPv6
 from scapy.layers.l2 import Ether
 
 from appliance import SlowPathSettings, TableSizes
-from appliance.errors import AclError, PortError
+from appliance.errors import AclError, PortError, ResourceError
 from tests.native.conftest import (HOST_MAC, NEXTHOP, ROUTER_MAC, forward, open_router, started,
                                    udp)
 
@@ -260,3 +261,27 @@ def test_one_entry_in_and_out_keeps_the_other_counts(acl_router):
         dp.acl_insert("ssh", {"action": "deny"}, position=9)
     with pytest.raises(AclError, match="no entry 2"):
         dp.acl_remove_entry("ssh", 2)
+
+
+def test_a_build_over_the_memory_cap_is_refused_and_the_acl_in_force_stays():
+    dp = open_router(tables=TableSizes(max_routes=4096, tbl8_groups=256, max_nexthops=64,
+                                       max_rules=1024, max_acl_memory_mb=1))
+    with started(dp):
+        dp.route_add("10.0.0.0/8", NEXTHOP["b"])
+        dp.acl_set("ssh", SSH_POLICY)
+        dp.acl_bind("a", "in", "ssh")
+        rng = random.Random(5)
+        big = {"entries": []}  # overlapping port ranges on both ports: a trie over 1 MiB
+        for _ in range(3000):
+            lo = rng.randrange(60000)
+            big["entries"].append({
+                "action": "deny", "proto": "tcp", "src": f"{rng.randrange(1, 223)}.{rng.randrange(256)}.0.0/16",
+                "src_port": f"{lo}-{lo + rng.randrange(1, 5000)}",
+                "dst_port": f"{lo}-{lo + rng.randrange(1, 5000)}"})
+        with pytest.raises(ResourceError, match=r"within tables.max_acl_memory_mb \(1 MiB\); "
+                                                r"the ACL in force stays"):
+            dp.acl_set("ssh", big)
+        assert len(dp.acl_show("ssh")["entries"]) == 2
+        assert forward(dp, [tcp()])["b"] == []  # still rejected
+        assert len(forward(dp, [tcp(dport=80)])["b"]) == 1
+        dp.acl_bind("a", "in", None)
