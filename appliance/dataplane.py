@@ -394,6 +394,8 @@ class Dataplane:
             "tbl8_groups_in_use": self._dp.tbl8_groups_in_use(),
             "tbl8_groups6_in_use": self._dp.tbl8_groups6_in_use(),
             "rules": self._dp.rule_count(),
+            # Per ACL: its size and what it decided, by action (entry by entry: acl_show()).
+            "acls": self._dp.acl_summaries(),
             # Stage 1 tests eight headers per instruction (eal.max_simd_bitwidth 512, a CPU with it).
             "avx512_input": self._dp.avx512_input,
             "neighbors": self._neighbor_states(),

@@ -88,6 +88,21 @@ AclView AclTable::view(const std::string& name) const {
     return v;
 }
 
+std::vector<AclSummary> AclTable::summaries() const {
+    std::vector<AclSummary> out;
+    for (const auto& [name, acl] : acls_) {
+        AclSummary s{name, acl.def.entries.size(), {}};
+        const std::vector<AclCount> counts = acl.compiled->totals();
+        for (size_t r = 0; r < counts.size(); ++r) {
+            const AclAction a = r == 0 ? acl.def.default_action : acl.def.entries[r - 1].action;
+            s.by_action[size_t(a)] += counts[r];
+            s.by_action[size_t(a)] += acl.base[r];
+        }
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
 std::vector<std::string> AclTable::names() const {
     std::vector<std::string> out;
     for (const auto& [name, acl] : acls_) out.push_back(name);

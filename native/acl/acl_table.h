@@ -27,6 +27,13 @@ struct RetiredCount {
     AclCount count;
 };
 
+// What an ACL decided, summed by action (stats: no entry-by-entry copy).
+struct AclSummary {
+    std::string name;
+    size_t entries;
+    AclCount by_action[4];  // indexed by AclAction
+};
+
 struct AclView {
     AclDef def;
     std::vector<AclCount> counts;  // [0] the default, [i + 1] entry i
@@ -52,6 +59,7 @@ public:
     const std::string& bound(uint16_t port, AclDirection dir) const { return names_[int(dir)][port]; }
     AclView view(const std::string& name) const;
     std::vector<std::string> names() const;
+    std::vector<AclSummary> summaries() const;
     size_t ports() const { return names_[0].size(); }
 
 private:

@@ -110,6 +110,11 @@ std::vector<std::string> AclControl::names() {
     return table_.names();
 }
 
+std::vector<AclSummary> AclControl::summaries() {
+    const auto lock = ctl_.lock();
+    return table_.summaries();
+}
+
 AclView AclControl::view(const std::string& name) {
     const auto lock = ctl_.lock();
     if (!table_.has(name)) throw AclError("no ACL named '" + name + "'");

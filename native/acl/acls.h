@@ -21,6 +21,7 @@ public:
     void remove(const std::string& name);  // refused while bound
     void bind(const std::string& port, AclDirection dir, const std::string& name);  // "": unbind
     std::vector<std::string> names();
+    std::vector<AclSummary> summaries();
     AclView view(const std::string& name);
     std::string bound(const std::string& port, AclDirection dir);
 

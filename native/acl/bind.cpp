@@ -138,6 +138,17 @@ void bind_acl(py::module_& m, DataplaneClass& dataplane) {
             return d.controls().acls.bound(port, direction_of(dir));
         }, py::arg("port"), py::arg("direction"))
         .def("acl_names", call(&Controls::acls, &AclControl::names))
+        .def("acl_summaries", [](Dataplane& d) {
+            py::dict out;
+            for (const AclSummary& s : d.controls().acls.summaries()) {
+                py::dict one;
+                one["entries"] = s.entries;
+                for (AclAction a : {AclAction::permit, AclAction::deny, AclAction::reject, AclAction::redirect})
+                    one[action_name(a)] = count_dict(s.by_action[size_t(a)]);
+                out[py::str(s.name)] = one;
+            }
+            return out;
+        })
         .def("acl_show", [](Dataplane& d, const std::string& name) {
             const AclView v = d.controls().acls.view(name);
             py::dict out;

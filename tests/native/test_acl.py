@@ -57,6 +57,9 @@ def test_deny_22_to_10_8_except_from_a_trusted_prefix(acl_router):
     shown = dp.acl_show("ssh")
     assert [e["packets"] for e in shown["entries"]] == [1, 1]
     assert shown["default_count"]["packets"] == 2  # port 80, and 11.0.0.1 (then: no route)
+    summary = dp.stats()["acls"]["ssh"]  # by action: the permit entry and the default
+    assert summary["entries"] == 2 and summary["permit"]["packets"] == 3
+    assert summary["reject"] == {"packets": 1, "bytes": 40} and summary["deny"]["packets"] == 0
     assert shown["bound"] == [["a", "in"]]
     assert dp.stats()["drops"]["acl_reject"] == 1
 
