@@ -80,12 +80,17 @@ void AclTable::bind(uint16_t port, AclDirection dir, const std::string& name) {
 
 AclView AclTable::view(const std::string& name) const {
     const Acl& acl = acls_.at(name);
-    AclView v{acl.def, acl.compiled->totals(), acl.compiled->memory(), {}};
+    AclView v{acl.def, acl.compiled->totals(), acl.compiled->memory(), bindings(name)};
     for (size_t r = 0; r < v.counts.size(); ++r) v.counts[r] += acl.base[r];
+    return v;
+}
+
+std::vector<std::pair<uint16_t, AclDirection>> AclTable::bindings(const std::string& name) const {
+    std::vector<std::pair<uint16_t, AclDirection>> out;
     for (int d = 0; d < 2; ++d)
         for (size_t p = 0; p < names_[d].size(); ++p)
-            if (names_[d][p] == name) v.bound.push_back({uint16_t(p), AclDirection(d)});
-    return v;
+            if (names_[d][p] == name) out.push_back({uint16_t(p), AclDirection(d)});
+    return out;
 }
 
 std::vector<AclSummary> AclTable::summaries() const {

@@ -58,6 +58,8 @@ public:
     const AclClassifier* compiled(const std::string& name) const;
     const std::string& bound(uint16_t port, AclDirection dir) const { return names_[int(dir)][port]; }
     AclView view(const std::string& name) const;
+    // Where `name` is bound (no copy of its entries: checks on every change use it).
+    std::vector<std::pair<uint16_t, AclDirection>> bindings(const std::string& name) const;
     std::vector<std::string> names() const;
     std::vector<AclSummary> summaries() const;
     size_t ports() const { return names_[0].size(); }

@@ -77,7 +77,7 @@ std::vector<RetiredCount> AclControl::set(const std::string& name, const AclDef&
     if (table_.has(name)) {
         bool redirect = false;
         for (const AclEntry& e : def.entries) redirect |= e.action == AclAction::redirect;
-        for (const auto& [port, dir] : table_.view(name).bound)
+        for (const auto& [port, dir] : table_.bindings(name))
             if (redirect && dir == AclDirection::out)
                 throw AclError("ACL " + name + ": bound out on " + ctl_.port_name(port) +
                                ", where the route is already chosen: redirect acts only in an ACL bound in");
@@ -88,7 +88,7 @@ std::vector<RetiredCount> AclControl::set(const std::string& name, const AclDef&
 void AclControl::remove(const std::string& name) {
     const auto lock = ctl_.lock();
     if (!table_.has(name)) throw AclError("no ACL named '" + name + "'");
-    const auto where = table_.view(name).bound;
+    const auto where = table_.bindings(name);
     if (!where.empty()) throw AclError("ACL " + name + " is bound (" + bound_text(where) + "): unbind it first");
     table_.remove(name);
 }
