@@ -186,8 +186,10 @@ def test_replacing_under_traffic_counts_every_packet_under_exactly_one_version(a
     under[final["entries"][0]["action"]] += shown["entries"][0]["packets"]
     assert sent[0] > 10_000 and under["permit"] > 0 and under["deny"] > 0
     assert under["permit"] + under["deny"] == sent[0]  # none under neither, none twice
-    assert under["permit"] == forwarded[0]
-    assert under["deny"] == dp.stats()["drops"]["acl_deny"]
+    drops = dp.stats()["drops"]
+    # Permitted: forwarded, or refused by b's ring when the drainer fell behind (slow builds).
+    assert under["permit"] == forwarded[0] + drops["tx_full"]
+    assert under["deny"] == drops["acl_deny"]
 
 
 @pytest.mark.parametrize("body,message", [
