@@ -26,6 +26,7 @@ PYBIND11_MODULE(_native, m) {
     py::register_exception<AclError>(m, "AclError", base);
 
     DataplaneClass dataplane(m, "Dataplane");
+    bind_iface(m, dataplane);  // before core: the spec holds its VlanSpecs
     bind_core(m, dataplane);
     bind_fib(m, dataplane);
     bind_nexthops(m, dataplane);

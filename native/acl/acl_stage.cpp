@@ -167,8 +167,8 @@ void acl_out_stage(WorkerContext& w, bool v6, rte_mbuf* const* pkts, uint16_t n,
         }
         // Leaving by a port (now or once its neighbour resolves), and that port filters.
         if (hop != nullptr && (hop->action == HopAction::forward || hop->action == HopAction::resolve) &&
-            acls.out(hop->port_index) != nullptr)
-            port_of[i] = hop->port_index;
+            acls.out(hop->iface) != nullptr)
+            port_of[i] = hop->iface;
     }
     for (uint16_t i = 0; i < n; ++i) {
         if (port_of[i] == kNone) continue;

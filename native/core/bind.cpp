@@ -74,6 +74,7 @@ void bind_core(py::module_& m, DataplaneClass& dataplane) {
         .def(py::init<>())
         .def_readwrite("name", &DataplaneSpec::name)
         .def_readwrite("ports", &DataplaneSpec::ports)
+        .def_readwrite("vlans", &DataplaneSpec::vlans)               // iface/bind.cpp
         .def_readwrite("worker_lcores", &DataplaneSpec::worker_lcores)
         .def_readwrite("max_routes", &DataplaneSpec::max_routes)
         .def_readwrite("tbl8_groups", &DataplaneSpec::tbl8_groups)

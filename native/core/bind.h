@@ -29,5 +29,6 @@ void bind_rules(pybind11::module_& m, DataplaneClass& dataplane);
 void bind_slowpath(pybind11::module_& m, DataplaneClass& dataplane);  // addresses, neighbours
 void bind_kernel(pybind11::module_& m, DataplaneClass& dataplane);    // route sync
 void bind_acl(pybind11::module_& m, DataplaneClass& dataplane);       // access control lists
+void bind_iface(pybind11::module_& m, DataplaneClass& dataplane);     // interfaces, VLANs
 
 }  // namespace appliance

@@ -13,6 +13,8 @@
 
 #include "core/eal.h"
 #include "core/errors.h"
+#include "iface/ifaces.h"
+#include "kernel/vlan_link.h"
 #include "ip4/ipv4_input.h"
 #include "ip4/ipv4_input_x8.h"
 #include "ip6/ipv6_input.h"
@@ -58,8 +60,12 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
                             " workers; each worker needs its own tx queue on every port");
 
     const std::string tag = spec_.name + std::to_string(g_instances++);
+    for (auto& p : spec_.ports)
+        p.vlan_strip = std::any_of(spec_.vlans.begin(), spec_.vlans.end(),
+                                   [&](const VlanSpec& v) { return v.port == p.name; });
     for (const auto& p : spec_.ports) ports_.push_back(std::make_unique<Port>(p));
     for (size_t i = 0; i < ports_.size(); ++i) kernel_ports_.push_back(make_kernel_port(i, tag));
+    make_ifaces_and_kernel_links();
 
     std::map<int, MempoolDemand> demand;
     for (const auto& port : ports_) {
@@ -81,7 +87,7 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     rcu_ = std::make_unique<Rcu>(nworkers);
     // The slow path's own next hops (local, reserved, connected, neighbours)
     // live above the ids users see.
-    const uint32_t internal = SlowPath::internal_hops(ports_.size(), spec_.slow);
+    const uint32_t internal = SlowPath::internal_hops(ifaces_.size(), spec_.slow);
     // Then the next hops of mirrored kernel routes (one per gateway).
     const uint32_t kernel_hops = spec_.route_sync.enabled ? spec_.max_nexthops : 0;
     // Last, the two drop hops ACLs' deny and reject stand for.
@@ -93,10 +99,11 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     flows_ = std::make_unique<FlowTable>("flow_" + tag, spec_.max_rules, *hops_, *rcu_);
     flows6_ = std::make_unique<FlowTable6>("flow6_" + tag, spec_.max_rules, *hops_, *rcu_);
     std::vector<SlowPathPort> views;
-    for (size_t i = 0; i < ports_.size(); ++i) {
-        const Port& port = *ports_[i];
-        const uint16_t kernel = kernel_ports_[i] ? kernel_ports_[i]->id() : kNoKernelPort;
-        views.push_back({port.id(), port.mac(), port.mtu(), pools_.at(port.socket())->get(), kernel});
+    for (const Iface& f : ifaces_) {
+        const Port& port = *ports_[f.port];
+        const uint16_t kernel = kernel_ports_[f.port] ? kernel_ports_[f.port]->id() : kNoKernelPort;
+        views.push_back({port.id(), port.mac(), f.mtu, pools_.at(port.socket())->get(), kernel,
+                         f.port, f.vlan});
     }
     slow_ = std::make_unique<SlowPath>(spec_.slow, views, *fib_, *fib6_, *hops_, *flows_,
                                        *flows6_, writer_, spec_.max_nexthops);
@@ -128,13 +135,13 @@ void Dataplane::make_acls(uint32_t first_hop) {
         drop.drop_reason = uint8_t(why);
         hops_->set(id, drop);
     }
-    acls_ = std::make_unique<AclTable>(ports_.size(), unsigned(spec_.worker_lcores.size()), ids,
+    acls_ = std::make_unique<AclTable>(ifaces_.size(), unsigned(spec_.worker_lcores.size()), ids,
                                        spec_.acl_max_bytes, *rcu_);
 }
 
 void Dataplane::make_controls() {
     std::vector<std::string> names;
-    for (const auto& p : spec_.ports) names.push_back(p.name);
+    for (const Iface& f : ifaces_) names.push_back(f.name);
     controls_ = std::make_unique<Controls>(
         ControlContext(writer_, closed_, spec_.name, std::move(names), spec_.max_nexthops), *fib_,
         *fib6_, *hops_, *flows_, *flows6_, *slow_, kernel_routes_.get(), route_sync_.get(), *acls_, spec_.max_acl_entries);
@@ -144,7 +151,8 @@ void Dataplane::build_workers() {
     std::vector<RxQueue> all;
     for (uint16_t p = 0; p < ports_.size(); ++p)
         for (uint16_t q = 0; q < ports_[p]->spec().rx_queues; ++q)
-            all.push_back({ports_[p]->id(), q, p, mac48(ports_[p]->mac()), kernel_ports_[p] != nullptr});
+            all.push_back({ports_[p]->id(), q, p, mac48(ports_[p]->mac()), kernel_ports_[p] != nullptr,
+                           vlan_maps_[p].empty() ? nullptr : vlan_maps_[p].data()});
     for (unsigned i = 0; i < spec_.worker_lcores.size(); ++i) {
         auto w = std::make_unique<WorkerContext>();
         w->lcore = spec_.worker_lcores[i];
@@ -161,6 +169,12 @@ void Dataplane::build_workers() {
         if (stats == nullptr) throw ResourceError("cannot allocate worker counters");
         stats_.push_back(stats);
         w->stats = stats;
+        auto* counters = static_cast<IfaceCounters*>(rte_zmalloc_socket(
+            "iface_counters", sizeof(IfaceCounters) * ifaces_.size(), RTE_CACHE_LINE_SIZE,
+            int(rte_lcore_to_socket_id(w->lcore))));
+        if (counters == nullptr) throw ResourceError("cannot allocate interface counters");
+        iface_counters_.push_back(counters);
+        w->ifaces = counters;
         w->stop = &stop_;
         w->punt = punt_rings_[i];
         // Only the first worker sends what the slow path returns: one consumer.
@@ -236,6 +250,8 @@ void Dataplane::close() {
     workers_.clear();
     for (auto* s : stats_) rte_free(s);
     stats_.clear();
+    for (auto* c : iface_counters_) rte_free(c);
+    iface_counters_.clear();
     route_sync_.reset();
     kernel_routes_.reset();
     slow_.reset();
@@ -258,8 +274,8 @@ void Dataplane::close() {
 
 void Dataplane::make_route_sync(uint32_t first_hop) {
     std::map<int, uint16_t> ifindex;
-    for (uint16_t i = 0; i < ports_.size(); ++i) {
-        const std::string& name = ports_[i]->spec().kernel;
+    for (uint16_t i = 0; i < ifaces_.size(); ++i) {
+        const std::string& name = ifaces_[i].kernel;
         if (name.empty()) continue;
         const unsigned index = if_nametoindex(name.c_str());
         if (index == 0) throw PortError("kernel interface " + name + " is gone");
@@ -273,6 +289,17 @@ void Dataplane::make_route_sync(uint32_t first_hop) {
         ifindex, std::set<uint8_t>(s.protocols.begin(), s.protocols.end()), *fib_, *fib6_, *hops_,
         *slow_, first_hop, spec_.max_nexthops);
     route_sync_ = std::make_unique<RouteSync>(s.table, s.receive_buffer, *kernel_routes_, writer_);
+}
+
+void Dataplane::make_ifaces_and_kernel_links() {
+    std::vector<Iface> ports;
+    for (uint16_t i = 0; i < ports_.size(); ++i)
+        ports.push_back({ports_[i]->spec().name, i, 0, ports_[i]->mtu(), ports_[i]->spec().kernel});
+    ifaces_ = make_ifaces(std::move(ports), spec_.vlans);
+    vlan_maps_ = vlan_maps(ifaces_, ports_.size());
+    for (const Iface& f : ifaces_)
+        if (f.vlan != 0 && !f.kernel.empty())
+            add_vlan_link(ifaces_[f.port].kernel, f.kernel, f.vlan, f.mtu);
 }
 
 // A net_tap with the port's MAC and MTU: its kernel side is the interface
@@ -335,6 +362,35 @@ std::map<std::string, std::map<std::string, uint64_t>> Dataplane::port_counters(
     return out;
 }
 
+std::vector<IfaceSnapshot> Dataplane::interfaces() {
+    std::lock_guard<std::mutex> lock(writer_);
+    check_open();
+    std::vector<IfaceSnapshot> out;
+    for (size_t i = 0; i < ifaces_.size(); ++i) {
+        IfaceCounters sum{};
+        if (ifaces_[i].vlan == 0) {  // the port's own: everything it moved, as Linux counts
+            const auto c = ports_[ifaces_[i].port]->counters();
+            sum = {c.at("ipackets"), c.at("ibytes"), c.at("opackets"), c.at("obytes")};
+        } else {
+            for (const IfaceCounters* w : iface_counters_) {
+                sum.rx_packets += w[i].rx_packets;
+                sum.rx_bytes += w[i].rx_bytes;
+                sum.tx_packets += w[i].tx_packets;
+                sum.tx_bytes += w[i].tx_bytes;
+            }
+        }
+        out.push_back({ifaces_[i], sum});
+    }
+    return out;
+}
+
+Port& Dataplane::physical_port(const std::string& name) {
+    const size_t index = port_index(name);
+    if (index >= ports_.size())
+        throw PortError(name + " is a sub-interface: frames go through its port, tagged");
+    return *ports_[index];
+}
+
 std::vector<MempoolSnapshot> Dataplane::mempools() {
     std::lock_guard<std::mutex> lock(writer_);
     check_open();
@@ -351,7 +407,7 @@ unsigned Dataplane::inject(const std::string& port, const std::vector<std::strin
     // Not the writer lock: test traffic keeps flowing while tables change.
     std::lock_guard<std::mutex> lock(io_);
     check_open();
-    Port& p = *ports_[port_index(port)];
+    Port& p = physical_port(port);
     rte_ring* ring = p.rx_ring(queue);
     rte_mempool* pool = pools_.at(p.socket())->get();
     unsigned sent = 0;
@@ -376,7 +432,7 @@ unsigned Dataplane::inject(const std::string& port, const std::vector<std::strin
 std::vector<std::string> Dataplane::drain(const std::string& port) {
     std::lock_guard<std::mutex> lock(io_);
     check_open();
-    Port& p = *ports_[port_index(port)];
+    Port& p = physical_port(port);
     std::vector<std::string> out;
     for (uint16_t q = 0; q < p.spec().tx_queues; ++q) {
         rte_mbuf* m;

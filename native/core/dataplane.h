@@ -22,6 +22,7 @@
 #include "fib/fib.h"
 #include "fib/fib6.h"
 #include "fib/routes.h"
+#include "iface/iface.h"
 #include "kernel/control.h"
 #include "kernel/kernel_routes.h"
 #include "kernel/route_sync.h"
@@ -45,6 +46,7 @@ struct RouteSyncSpec {
 struct DataplaneSpec {
     std::string name = "dp";
     std::vector<PortSpec> ports;
+    std::vector<VlanSpec> vlans;  // sub-interfaces: interfaces after the ports, in this order
     std::vector<unsigned> worker_lcores;  // empty: every EAL worker lcore
     uint32_t max_routes = 1u << 20;
     uint32_t tbl8_groups = 1u << 16;
@@ -122,6 +124,7 @@ public:
     // Observability.
     std::vector<WorkerSnapshot> worker_stats();
     std::vector<PortState> port_states();
+    std::vector<IfaceSnapshot> interfaces();  // every L3 interface and its counters
     std::map<std::string, std::map<std::string, uint64_t>> port_counters();
     std::vector<MempoolSnapshot> mempools();
     const std::string& port_name(uint16_t index) const { return controls_->context.port_name(index); }
@@ -147,6 +150,11 @@ private:
     std::mutex writer_;  // the one table writer
     std::mutex io_;      // ring-port inject/drain (single producer/consumer rings)
     std::vector<std::unique_ptr<Port>> ports_;
+    std::vector<Iface> ifaces_;  // the ports', then the sub-interfaces
+    std::vector<std::vector<uint16_t>> vlan_maps_;  // per port: VLAN -> interface (iface/ifaces.h)
+    std::vector<IfaceCounters*> iface_counters_;  // per worker: rte_zmalloc'd, one per interface
+    void make_ifaces_and_kernel_links();
+    Port& physical_port(const std::string& name);  // PortError for a sub-interface's name
     // Per port (nullptr: none): the net_tap whose kernel side takes the
     // port's traffic for the router that the slow path does not answer.
     std::vector<std::unique_ptr<Port>> kernel_ports_;

@@ -34,7 +34,8 @@ namespace appliance {
     X(route_unreachable, "an unreachable route from the kernel table (ICMP sent)")        \
     X(route_prohibited, "a prohibit route from the kernel table (ICMP sent)")            \
     X(acl_deny, "an ACL entry (or its default) said deny")                                  \
-    X(acl_reject, "an ACL entry (or its default) said reject (ICMP administratively prohibited sent)")
+    X(acl_reject, "an ACL entry (or its default) said reject (ICMP administratively prohibited sent)") \
+    X(unknown_vlan, "802.1Q-tagged for a VLAN the port has no sub-interface for")
 
 enum class DropReason : unsigned {
 #define APPLIANCE_DROP_ENUM(name, help) name,

@@ -2,6 +2,7 @@
 
 #include <rte_ring.h>
 
+#include "iface/vlan_stage.h"
 #include "nexthop/ecmp.h"
 #include "ip4/ipv4_rewrite.h"
 #include "ip6/ipv6_input.h"
@@ -40,8 +41,7 @@ void output_member(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t id,
         return output_exception(w, m, in_port, id, hop, routed);
     if (v6) ipv6_rewrite(eth, reinterpret_cast<rte_ipv6_hdr*>(eth + 1), *hop);
     else ipv4_rewrite(eth, reinterpret_cast<rte_ipv4_hdr*>(eth + 1), *hop);
-    TxBatch& tx = w.tx[hop->port_index];
-    tx.pkts[tx.n++] = m;
+    queue_tx(w, m, *hop);
 }
 
 void output_exception(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t id,

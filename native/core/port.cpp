@@ -160,7 +160,8 @@ void Port::start(rte_mempool* pool) {
                         " / " + std::to_string(info.max_tx_queues));
 
     rte_eth_conf conf{};
-    rx_offloads_ = kWantedRxOffloads & info.rx_offload_capa;
+    const uint64_t strip = spec_.vlan_strip ? RTE_ETH_RX_OFFLOAD_VLAN_STRIP : 0;
+    rx_offloads_ = (kWantedRxOffloads | strip) & info.rx_offload_capa;
     tx_offloads_ = kWantedTxOffloads & info.tx_offload_capa;
     conf.rxmode.offloads = rx_offloads_;
     conf.txmode.offloads = tx_offloads_;

@@ -16,6 +16,7 @@
 #include "nexthop/nexthop.h"
 #include "core/punt.h"
 #include "core/stats.h"
+#include "iface/iface.h"
 
 struct rte_rcu_qsbr;
 struct rte_ring;
@@ -41,6 +42,9 @@ struct RxQueue {
     uint16_t port_index;
     uint64_t mac;  // the port's MAC as the first 6 bytes of a frame read little-endian
     bool kernel;   // the port has a kernel interface (link-local multicast goes to it)
+    // Ports with sub-interfaces: VLAN id -> interface index (kUnknownVlan:
+    // none); the VLAN stage then sets port_index per frame. nullptr: none.
+    const uint16_t* vlan_ifaces = nullptr;
 };
 
 // Packets of one burst bound for one port, sent with one rte_eth_tx_burst.
@@ -60,6 +64,7 @@ struct WorkerContext {
     uint16_t tx_queue = 0;
     std::vector<TxBatch> tx;  // indexed by port index
     WorkerStats* stats = nullptr;
+    IfaceCounters* ifaces = nullptr;  // per interface (sub-interfaces' counters)
     const std::atomic<bool>* stop = nullptr;
     rte_ring* punt = nullptr;     // to the slow path (this worker produces)
     rte_ring* returns = nullptr;  // from the slow path, sent on this worker's tx queues
@@ -71,5 +76,7 @@ int worker_main(void* context);
 
 // The burst pipeline: every packet ends transmitted or counted as a drop.
 void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n);
+// Its part for frames of one interface (q.port_index), up to the tx batches.
+void route_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n, StageClock& clock);
 
 }  // namespace appliance

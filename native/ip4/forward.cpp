@@ -1,4 +1,4 @@
-// The burst pipeline: input checks -> LPM -> exact-match rules -> ACLs in
+// The burst pipeline: (VLAN demux, iface/) input checks -> LPM -> exact-match rules -> ACLs in
 // and out -> rewrite -> tx; what needs thought is punted to the slow path (slowpath/). Each stage
 // runs over the whole burst before the next one starts, so lookups go in bulk
 // and headers are prefetched ahead of use. (Fusing the stages four packets
@@ -17,6 +17,7 @@
 #include "ip4/ipv4_rewrite.h"
 #include "rules/rule_lookup.h"
 #include "core/worker.h"
+#include "iface/vlan_stage.h"
 
 namespace appliance {
 
@@ -195,7 +196,7 @@ void output_stage(WorkerContext& w, Burst& b) {
         if (id != last_id) {
             const NextHop* found = id < kRuleDrop ? hops.get(id) : nullptr;
             last_hop = found != nullptr ? found : &kNoHop;
-            last_tx = &tx[last_hop->port_index];
+            last_tx = &tx[last_hop->tx_port];
             last_id = id;
         }
         auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
@@ -208,6 +209,7 @@ void output_stage(WorkerContext& w, Burst& b) {
             continue;
         }
         ipv4_rewrite(eth, ip, *last_hop);
+        if (unlikely(last_hop->vlan != 0) && !vlan_output(w, m, *last_hop)) continue;
         last_tx->pkts[last_tx->n++] = m;
     }
 }
@@ -230,8 +232,7 @@ void tx_stage(WorkerContext& w) {
 
 }  // namespace
 
-void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n) {
-    StageClock clock(w.tables.stage_clocks ? w.stats : nullptr);
+void route_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n, StageClock& clock) {
     Burst b;
     b.in_port = q.port_index;
     if (w.tables.avx512_input)
@@ -242,8 +243,6 @@ void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t
     if (unlikely(b.n6 != 0)) {
         forward6_burst(w, b.in_port, b.pkts6, b.n6);
         clock.lap(Stage::ipv6);
-    } else if (b.n == 0) {
-        return;
     }
     if (b.n != 0) {
         lpm_stage(w.tables.fib->table(), b);
@@ -259,6 +258,14 @@ void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t
         output_stage(w, b);
         clock.lap(Stage::output);
     }
+}
+
+void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n) {
+    StageClock clock(w.tables.stage_clocks ? w.stats : nullptr);
+    if (likely(q.vlan_ifaces == nullptr))
+        route_burst(w, q, pkts, n, clock);
+    else
+        vlan_stage(w, q, pkts, n, clock);
     tx_stage(w);
     clock.lap(Stage::tx);
 }

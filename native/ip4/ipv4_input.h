@@ -102,6 +102,8 @@ inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, uint64_t port_mac,
     }
     if (!for_us && eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4))  // the MAC test first
         return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);
+    if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_VLAN) || eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_QINQ))
+        return unsigned(DropReason::unknown_vlan);  // (a port with sub-interfaces took its own off)
     if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return unsigned(DropReason::not_ipv4);
     if (!for_us) {
         // 01:00:5e:00:00:xx carries 224.0.0.0/24, multicast that never leaves the link.

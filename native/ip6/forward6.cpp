@@ -11,6 +11,7 @@
 
 #include "acl/acl_stage.h"
 #include "core/exceptions.h"
+#include "iface/vlan_stage.h"
 #include "ip6/ipv6_input.h"
 #include "rules/rule_lookup.h"
 
@@ -79,8 +80,7 @@ void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_
             continue;
         }
         ipv6_rewrite(eth, ip, *hop);
-        TxBatch& tx = w.tx[hop->port_index];
-        tx.pkts[tx.n++] = ok[i];
+        queue_tx(w, ok[i], *hop);
     }
 }
 

@@ -20,7 +20,7 @@ void bind_nexthops(py::module_&, DataplaneClass& dataplane) {
             for (const NextHopInfo& h : d.controls().nexthops.list()) {
                 py::dict e;
                 e["id"] = h.id;
-                e["port"] = d.port_name(h.port_index);
+                e["port"] = d.port_name(h.iface);
                 auto gw = d.controls().nexthops.gateway(h.id);
                 const bool resolved = h.action == HopAction::forward;
                 e["dst_mac"] = resolved ? py::cast(format_mac(h.dst)) : py::none();

@@ -80,7 +80,7 @@ std::vector<NextHopInfo> NextHopTable::list(uint32_t below) const {
     std::vector<NextHopInfo> out;
     for (uint32_t i = 0; i < std::min(below, capacity_); ++i)
         if (const NextHop* h = get(i))
-            out.push_back({i, h->port_index, h->dst, h->src, h->action, refs_[i]});
+            out.push_back({i, h->iface, h->dst, h->src, h->action, refs_[i]});
     return out;
 }
 

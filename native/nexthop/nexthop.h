@@ -30,7 +30,9 @@ struct alignas(32) NextHop {
     rte_ether_addr dst;
     rte_ether_addr src;
     uint16_t port_id;     // ethdev port id
-    uint16_t port_index;  // index in the dataplane's port list
+    uint16_t iface;       // the L3 interface it leaves by (iface/iface.h)
+    uint16_t tx_port;     // the index of its port: the worker's tx batch
+    uint16_t vlan;        // the sub-interface's VLAN id, tagged on output; 0: untagged
     // Egress IP MTU: larger packets leave the fast path. 0 unless the action
     // is forward, so one length test sends every other action out too.
     uint16_t mtu;
@@ -47,7 +49,7 @@ struct HopGroup {
 
 struct NextHopInfo {
     uint32_t id;
-    uint16_t port_index;
+    uint16_t iface;
     rte_ether_addr dst, src;
     HopAction action;
     uint64_t routes;  // routes and rules using it

@@ -139,7 +139,7 @@ void SlowPath::icmp_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, uin
     const uint32_t back = fib_.lookup(src).value_or(kNoRoute);
     const NextHop* hop = back < kRuleDrop ? hops_.get(back) : nullptr;
     const uint32_t from = source_for(hop && hop->action != HopAction::local &&
-                                     hop->action != HopAction::drop ? hop->port_index : in_port,
+                                     hop->action != HopAction::drop ? hop->iface : in_port,
                                      gateway_of(back).value_or(IpAddr::v4(src)));
     if (from == 0) return;  // no address of ours to send it from
     uint32_t quoted = std::min<uint32_t>(total, ihl + 8);

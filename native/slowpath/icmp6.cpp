@@ -87,7 +87,7 @@ void SlowPath::icmp6_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, ui
     }
     const NextHop* hop = back != kNoRoute ? hops_.get(back) : nullptr;
     const bool leaves = hop && hop->action != HopAction::local && hop->action != HopAction::drop;
-    const Ipv6Address from = source6_for(leaves ? hop->port_index : in_port, to);
+    const Ipv6Address from = source6_for(leaves ? hop->iface : in_port, to);
     if (ipv6_link_local(from.data()) && !ipv6_link_local(to.data())) return;  // no address to send from
     if (!icmp_bucket_.take(rte_rdtsc())) {
         stats_.icmp_rate_limited++;

@@ -98,7 +98,7 @@ void SlowPath::ipv4_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool g
         }
         if (ihl_of(ip) > sizeof(rte_ipv4_hdr)) {  // as known on the link it goes to
             const IpAddr peer = gateway_of(hop_id).value_or(IpAddr::v4(ntohl(ip->dst_addr)));
-            update_options(ip, source_for(hop->port_index, peer));
+            update_options(ip, source_for(hop->iface, peer));
         }
         PacketMeta meta = get_meta(m);
         meta.kind = PuntKind::ipv4_checked;
@@ -125,7 +125,7 @@ void SlowPath::ipv4_send(rte_mbuf* m, const NextHop& hop, bool generated) {
     } else {
         ipv4_rewrite(eth, ip, hop);
     }
-    send(m, hop.port_index, generated);
+    send(m, hop.iface, generated);
 }
 
 // Non-DF packets over the egress MTU leave as fragments (RFC 791 3.2, RFC
@@ -164,7 +164,7 @@ void SlowPath::fragment(rte_mbuf* m, const NextHop& hop) {
         const uint32_t hlen = first ? ihl : uint32_t(sizeof(rte_ipv4_hdr)) + copied_len;
         uint32_t chunk = payload - offset;
         if (hlen + chunk > hop.mtu) chunk = (hop.mtu - hlen) & ~7u;
-        rte_mbuf* f = alloc(hop.port_index);
+        rte_mbuf* f = alloc(hop.iface);
         char* data = f ? rte_pktmbuf_append(f, uint16_t(sizeof(rte_ether_hdr) + hlen + chunk)) : nullptr;
         if (data == nullptr || chunk == 0) {
             if (f) rte_pktmbuf_free(f);
@@ -194,7 +194,7 @@ void SlowPath::fragment(rte_mbuf* m, const NextHop& hop) {
     }
     for (rte_mbuf* f : out) {
         stats_.fragments_out++;
-        send(f, hop.port_index, true);
+        send(f, hop.iface, true);
     }
     if (transit) stats_.fragmented++;  // a generated packet lives on as its fragments
     rte_pktmbuf_free(m);

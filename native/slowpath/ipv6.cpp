@@ -119,7 +119,7 @@ void SlowPath::ipv6_send(rte_mbuf* m, const NextHop& hop, bool generated) {
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
     if (generated) std::memcpy(eth, &hop, 2 * RTE_ETHER_ADDR_LEN);
     else ipv6_rewrite(eth, ip, hop);
-    send(m, hop.port_index, generated);
+    send(m, hop.iface, generated);
 }
 
 rte_mbuf* SlowPath::new_ipv6(uint16_t port, const Ipv6Address& src, const Ipv6Address& dst,

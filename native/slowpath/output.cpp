@@ -21,7 +21,7 @@ void SlowPath::resolve_and_send(rte_mbuf* m, uint16_t in_port, uint32_t hop_id,
     if (hop.action == HopAction::forward) return send_resolved(m, hop, generated);
     auto gw = gateways_.find(hop_id);
     const IpAddr target = gw != gateways_.end() ? gw->second.ip : destination;
-    Neighbor* n = neigh_resolve(hop.port_index, target);
+    Neighbor* n = neigh_resolve(hop.iface, target);
     if (n == nullptr) {  // the table is full
         if (generated) return drop_generated(m);
         host_unreachable(m, in_port);

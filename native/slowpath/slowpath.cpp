@@ -8,6 +8,7 @@
 #include <rte_ring.h>
 
 #include "core/errors.h"
+#include "iface/vlan_tag.h"
 
 namespace appliance {
 
@@ -25,8 +26,10 @@ SlowPath::SlowPath(const SlowPathConfig& config, std::vector<SlowPathPort> ports
     : config_(config), ports_(std::move(ports)), fib_(fib), fib6_(fib6), hops_(hops),
       flows_(flows), flows6_(flows6), writer_(writer), first_hop_(first_hop),
       addresses_(ports_.size()), addresses6_(ports_.size()) {
-    for (uint16_t p = 0; p < ports_.size(); ++p)  // before anything may look for it
+    for (uint16_t p = 0; p < ports_.size(); ++p) {  // before anything may look for it
         addresses6_[p].push_back({eui64_link_local(ports_[p].mac), 64, true});
+        if (ports_[p].vlan != 0) vlan_ifaces_[{ports_[p].tx_port, ports_[p].vlan}] = p;
+    }
     icmp_bucket_.configure(config_.icmp_rate, config_.icmp_burst);
     const uint32_t first_host = first_hop_ + 3 + uint32_t(ports_.size());
     for (uint32_t i = config_.max_neighbors; i-- > 0;) free_hops_.push_back(first_host + i);
@@ -42,7 +45,9 @@ NextHop SlowPath::port_hop(uint16_t port, HopAction action) const {
     NextHop h{};
     h.src = ports_[port].mac;
     h.port_id = ports_[port].port_id;
-    h.port_index = port;
+    h.iface = port;
+    h.tx_port = ports_[port].tx_port;
+    h.vlan = ports_[port].vlan;
     h.mtu = action == HopAction::forward ? ports_[port].mtu : 0;
     h.action = action;
     return h;
@@ -173,7 +178,11 @@ void SlowPath::process(rte_mbuf* m) {
 }
 
 void SlowPath::send(rte_mbuf* m, uint16_t port, bool generated) {
-    set_meta(m, {0, port, PuntKind::ipv4_routed, uint8_t(generated)});
+    if (ports_[port].vlan != 0 && !vlan_push(m, ports_[port].vlan)) {
+        if (generated) return drop_generated(m);
+        return drop(m, DropReason::malformed);
+    }
+    set_meta(m, {0, ports_[port].tx_port, PuntKind::ipv4_routed, uint8_t(generated)});
     if (rte_ring_sp_enqueue(returns_, m) != 0) {
         if (generated) drop_generated(m);
         else drop(m, DropReason::punt_full);

@@ -66,12 +66,17 @@ struct SlowPathConfig {
 constexpr uint16_t kNoKernelPort = 0xffff;
 constexpr uint8_t kIcmpParameterProblem = 12;  // what an IPv4 option in error earns
 
+// An L3 interface as the slow path sees it (a port, or a VLAN sub-interface
+// of one: iface/iface.h). Wherever the slow path says `port`, it means the
+// index of one of these.
 struct SlowPathPort {
     uint16_t port_id;
     rte_ether_addr mac;
     uint16_t mtu;
     rte_mempool* pool;
-    uint16_t kernel_port_id;  // the net_tap of its kernel interface, or kNoKernelPort
+    uint16_t kernel_port_id;  // the net_tap of its (port's) kernel interface, or kNoKernelPort
+    uint16_t tx_port = 0;     // the index of its port
+    uint16_t vlan = 0;        // 0: the port itself; else frames carry this 802.1Q tag
 };
 
 enum class NeighState : uint8_t { incomplete, reachable, stale, probe, failed, permanent };
@@ -308,6 +313,9 @@ private:
     void to_kernel(rte_mbuf* m, uint16_t in_port);  // or drop: local_unhandled
     void poll_kernel(bool* worked);
     void from_kernel(rte_mbuf* m, uint16_t port);
+    // The interface a frame from port `port`'s kernel interface is for (its
+    // tag taken off), or kNoKernelPort: a VLAN we have no sub-interface for.
+    uint16_t kernel_frame_iface(rte_mbuf* m, uint16_t port) const;
 
     // icmp.cpp
     void local_input(rte_mbuf* m, uint16_t in_port);
@@ -322,6 +330,7 @@ private:
 
     SlowPathConfig config_;
     std::vector<SlowPathPort> ports_;
+    std::map<std::pair<uint16_t, uint16_t>, uint16_t> vlan_ifaces_;  // (port index, VLAN) -> interface
     Fib& fib_;
     Fib6& fib6_;
     NextHopTable& hops_;

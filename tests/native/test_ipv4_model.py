@@ -30,7 +30,7 @@ SOURCES = ["192.0.2.1", "203.0.113.9", "100.64.0.1", "1.2.3.4",
 
 # What the input stage itself refuses (TTL <= 1 it hands to the slow path).
 INPUT_REFUSALS = {"malformed", "other_host", "link_broadcast", "not_ipv4", "bad_checksum",
-                  "martian_source"}
+                  "martian_source", "unknown_vlan"}
 
 
 def cpu_has_avx512() -> bool:
@@ -59,6 +59,8 @@ def verdict(raw: bytes) -> str:
         return "link_broadcast" if raw[0] & 1 else "other_host"
     if raw[12:14] == b"\x86\xdd":
         return "malformed"  # to the IPv6 path, which finds version 4 in its header
+    if raw[12:14] in (b"\x81\x00", b"\x88\xa8"):
+        return "unknown_vlan"  # tagged, and port a has no sub-interfaces
     if raw[12:14] != b"\x08\x00":
         return "not_ipv4"
     if len(raw) < 34:
