@@ -344,6 +344,12 @@ def client_command(args: argparse.Namespace) -> int:
             _show(c.addresses(), args.json, lambda rs: [
                 f"{a['port']:<8} {a['address']}" + (" (automatic)" if a.get("automatic") else "")
                 for a in rs])
+    elif what == "interface":
+        _show(c.interfaces(), args.json, lambda fs: [
+            f"{f['name']:<12} " + (f"vlan {f['vlan']:<4} on {f['port']:<8}" if f["vlan"] else f"{'port':<17}")
+            + f" mtu {f['mtu']:<5} rx {f['rx_packets']} pkts {f['rx_bytes']} bytes,"
+            f" tx {f['tx_packets']} pkts {f['tx_bytes']} bytes"
+            + (f" (kernel {f['kernel']})" if f["kernel"] else "") for f in fs])
     elif what == "neigh":
         if verb == "add":
             c.neighbor_add(args.port, args.ip, args.mac)
@@ -461,6 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
         a.add_argument("port")
         a.add_argument("address", help="with its prefix length: 192.0.2.1/24")
     leaf(addr, "list")
+
+    iface = group("interface", "L3 interfaces: ports and their VLAN sub-interfaces (PORT.VLAN)")
+    leaf(iface, "list", help="each interface's VLAN, MTU, kernel interface and counters")
 
     neigh = group("neigh", "the neighbour table (ARP and NDP)")
     a = leaf(neigh, "add", help="a static neighbour")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
@@ -18,7 +19,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
 
 from appliance.acl import ACL_NAME_PATTERN, AclEntry
 from appliance.dataplane import (PROTOCOLS, DataplaneConfig, PortConfig, RouteSyncSettings,
-                                 SlowPathSettings, TableSizes, refuse_padded_length)
+                                 SlowPathSettings, TableSizes, VlanConfig, refuse_padded_length)
 from appliance.decode import MAX_BYTES, load_yaml, shorten
 from appliance.eal import HOST_CPUS, EalOptions, port_kind
 from appliance.errors import ConfigError
@@ -91,19 +92,10 @@ class PortAclSection(Strict):
     out: AclName | None = None
 
 
-class PortSection(Strict):
-    name: PortName
-    device: str = Field(max_length=1024)
-    rx_queues: int = Field(1, ge=1, le=64)
-    tx_queues: int | None = Field(None, ge=1, le=64)
-    rx_desc: int = Field(1024, ge=64, le=16384)
-    tx_desc: int = Field(1024, ge=64, le=16384)
-    mtu: int | None = Field(None, ge=68, le=9600)
-    promiscuous: Bool = False
-    rss: Bool = True
-    mac: UnicastMac | None = None
+class _Addressed(Strict):
+    """What every L3 interface has: addresses and ACL bindings (both change on a reload)."""
+
     addresses: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = Field([], max_length=4096)
-    kernel: KernelSection | None = None
     acl: PortAclSection = PortAclSection()
 
     @field_validator("addresses", mode="before")
@@ -123,9 +115,40 @@ class PortSection(Strict):
                 raise ValueError(f"'{a}': {e}" if "leading zero" in str(e) else str(e)) from None
         return out
 
+
+class VlanSection(_Addressed):
+    """An 802.1Q sub-interface of its port, named PORT.VLAN (`wan0.100`) wherever an
+    interface is named (next hops, neighbours, the API). Tagged frames of this VLAN are its
+    own; untagged ones stay the port's."""
+
+    vlan: int = Field(ge=1, le=4094, strict=True)
+    mtu: int | None = Field(None, ge=68, le=9600)  # None: the port's
+
+
+class PortSection(_Addressed):
+    name: PortName
+    device: str = Field(max_length=1024)
+    rx_queues: int = Field(1, ge=1, le=64)
+    tx_queues: int | None = Field(None, ge=1, le=64)
+    rx_desc: int = Field(1024, ge=64, le=16384)
+    tx_desc: int = Field(1024, ge=64, le=16384)
+    mtu: int | None = Field(None, ge=68, le=9600)
+    promiscuous: Bool = False
+    rss: Bool = True
+    mac: UnicastMac | None = None
+    kernel: KernelSection | None = None
+    vlans: list[VlanSection] = Field([], max_length=4094)
+
     def port_config(self) -> PortConfig:
-        return PortConfig(**self.model_dump(exclude={"addresses", "kernel", "acl"}),
-                          kernel=self.kernel.name if self.kernel else None)
+        return PortConfig(**self.model_dump(exclude={"addresses", "kernel", "acl", "vlans"}),
+                          kernel=self.kernel.name if self.kernel else None,
+                          vlans=[VlanConfig(v.vlan, v.mtu) for v in self.vlans])
+
+    def live_stripped(self) -> PortSection:
+        """The port without what a reload changes (addresses and ACL bindings, its
+        sub-interfaces' too): two configs whose ports differ only there need no restart."""
+        live = {"addresses": [], "acl": PortAclSection()}
+        return self.model_copy(update={**live, "vlans": [v.model_copy(update=live) for v in self.vlans]})
 
     @field_validator("device")
     @classmethod
@@ -292,6 +315,16 @@ class MetricsSection(Strict):
     listen: str = Field("127.0.0.1:9400", pattern=LISTEN_PATTERN)
 
 
+@dataclass(frozen=True)
+class Interface:
+    """An L3 interface of a config: a port or a VLAN sub-interface (`wan0.100`)."""
+
+    name: str
+    path: str  # where it is in the document: ports[0] or ports[0].vlans[1]
+    addresses: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]
+    acl: PortAclSection
+
+
 class Config(Strict):
     eal: EalSection = EalSection()
     ports: list[PortSection] = Field(min_length=1, max_length=32)  # RTE_MAX_ETHPORTS
@@ -309,6 +342,15 @@ class Config(Strict):
     metrics: MetricsSection | None = None  # off unless present
     state_file: FilePath | None = None
     route_sync: RouteSyncSection | None = None  # off unless present
+
+    def interfaces(self) -> list[Interface]:
+        """Every L3 interface: each port, then its sub-interfaces."""
+        out = []
+        for i, p in enumerate(self.ports):
+            out.append(Interface(p.name, f"ports[{i}]", p.addresses, p.acl))
+            out += [Interface(f"{p.name}.{v.vlan}", f"ports[{i}].vlans[{j}]", v.addresses, v.acl)
+                    for j, v in enumerate(p.vlans)]
+        return out
 
     def dataplane_config(self) -> DataplaneConfig:
         return DataplaneConfig(
@@ -329,15 +371,14 @@ RESTART_SECTIONS = ("eal", "ports", "tables", "verify_checksum", "stage_clocks",
 
 
 def restart_needed(old: Config, new: Config) -> list[str]:
-    """The sections that differ and only a restart applies; the rest (next hops, routes,
-    rules, ACLs, neighbours, port addresses and ACL bindings) a reload (SIGHUP) applies with
+    """The sections that differ and only a restart applies (sub-interfaces are part of
+    ports); the rest (next hops, routes, rules, ACLs, neighbours, interface addresses and
+    ACL bindings) a reload (SIGHUP) applies with
     no forwarding gap."""
     changed = []
-    live = {"addresses": [], "acl": PortAclSection()}  # tables: they change without a restart
     for section in RESTART_SECTIONS:
         if section == "ports":
-            same = [p.model_copy(update=live) for p in new.ports] == \
-                   [p.model_copy(update=live) for p in old.ports]
+            same = [p.live_stripped() for p in new.ports] == [p.live_stripped() for p in old.ports]
         else:
             same = getattr(new, section) == getattr(old, section)
         if not same:
@@ -413,7 +454,22 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
     dup(cfg.nexthops, "nexthops", lambda n: n.id)
     dup(cfg.routes, "routes", lambda r: str(r.prefix))
     dup(cfg.rules, "rules", RuleSection.key)
-    ports = {p.name for p in cfg.ports}
+    interfaces = cfg.interfaces()
+    named: dict[str, str] = {}
+    for f in interfaces:
+        if f.name in named and "vlans" in f.path + named[f.name]:  # (ports: dup() above)
+            errors.append(f"{source}: {f.path}: interface name {f.name} is already {named[f.name]}")
+        named.setdefault(f.name, f.path)
+    for i, p in enumerate(cfg.ports):
+        for j, v in enumerate(p.vlans):
+            if p.kernel and len(f"{p.kernel.name}.{v.vlan}") > 15:
+                errors.append(f"{source}: ports[{i}].vlans[{j}]: its kernel interface "
+                              f"{p.kernel.name}.{v.vlan} is longer than 15 characters "
+                              "(shorten ports[{i}].kernel.name)")
+            if p.mtu is not None and v.mtu is not None and v.mtu > p.mtu:
+                errors.append(f"{source}: ports[{i}].vlans[{j}].mtu: {v.mtu} is above the "
+                              f"port's MTU {p.mtu}")
+    ports = {f.name for f in interfaces}
     hops = {n.id for n in cfg.nexthops}
     workers = len(cfg.eal.worker_lcores)
     for i, p in enumerate(cfg.ports):
@@ -428,8 +484,8 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
         errors.append(f"{source}: eal.worker_lcores: contains the main lcore {cfg.eal.main_lcore}")
     for i, n in enumerate(cfg.nexthops):
         if n.port not in ports:
-            errors.append(f"{source}: nexthops[{i}].port: unknown port '{n.port}' "
-                          f"(ports: {', '.join(sorted(ports))})")
+            errors.append(f"{source}: nexthops[{i}].port: unknown interface '{n.port}' "
+                          f"(interfaces: {', '.join(sorted(ports))})")
         if (n.mac is None) == (n.gateway is None):
             errors.append(f"{source}: nexthops[{i}]: give either mac or gateway (got "
                           f"{'both' if n.mac else 'neither'})")
@@ -438,18 +494,18 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
                           "the port's MAC")
     for i, n in enumerate(cfg.neighbors):
         if n.port not in ports:
-            errors.append(f"{source}: neighbors[{i}].port: unknown port '{n.port}' "
-                          f"(ports: {', '.join(sorted(ports))})")
+            errors.append(f"{source}: neighbors[{i}].port: unknown interface '{n.port}' "
+                          f"(interfaces: {', '.join(sorted(ports))})")
     dup(cfg.neighbors, "neighbors", lambda n: (n.port, str(n.ip)))
     seen_addresses: dict = {}
-    for i, p in enumerate(cfg.ports):
-        for j, a in enumerate(p.addresses):
-            where = f"{source}: ports[{i}].addresses[{j}]"
+    for f in interfaces:
+        for j, a in enumerate(f.addresses):
+            where = f"{source}: {f.path}.addresses[{j}]"
             errors += [f"{where}: {a} {why}" for why in _address_problems(a)]
-            key = (i, a.ip) if a.ip.is_link_local else a.ip  # link-local: one per link
+            key = (f.name, a.ip) if a.ip.is_link_local else a.ip  # link-local: one per link
             if key in seen_addresses:
                 errors.append(f"{where}: {a.ip} is already {seen_addresses[key]}")
-            seen_addresses.setdefault(key, f"ports[{i}].addresses[{j}]")
+            seen_addresses.setdefault(key, f"{f.path}.addresses[{j}]")
     for i, r in enumerate(cfg.routes):
         if r.nexthop not in hops:
             errors.append(f"{source}: routes[{i}].nexthop: next hop {r.nexthop} is not defined")
@@ -497,15 +553,15 @@ def _acl_errors(cfg: Config, source: str, hops: set[int]) -> list[str]:
                 errors.append(f"{source}: acls[{i}].entries[{j}].nexthop: next hop {e.nexthop} "
                               "is not defined")
     redirects = {a.name for a in cfg.acls if any(e.action == "redirect" for e in a.entries)}
-    for i, p in enumerate(cfg.ports):
-        for direction, name in (("in", p.acl.in_), ("out", p.acl.out)):
+    for f in cfg.interfaces():
+        for direction, name in (("in", f.acl.in_), ("out", f.acl.out)):
             if name is None:
                 continue
             if name not in seen:
-                errors.append(f"{source}: ports[{i}].acl.{direction}: no ACL named '{name}' "
+                errors.append(f"{source}: {f.path}.acl.{direction}: no ACL named '{name}' "
                               f"(acls: {', '.join(sorted(seen)) or 'none'})")
             elif direction == "out" and name in redirects:
-                errors.append(f"{source}: ports[{i}].acl.out: ACL {name} redirects, which acts "
+                errors.append(f"{source}: {f.path}.acl.out: ACL {name} redirects, which acts "
                               "only before the route lookup: bind it in")
     return errors
 

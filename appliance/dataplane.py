@@ -26,6 +26,14 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass
+class VlanConfig:
+    """An 802.1Q sub-interface of a port: interface PORT.VLAN, 1..4094."""
+
+    vlan: int
+    mtu: int | None = None  # None: the port's
+
+
+@dataclass
 class PortConfig:
     """One port: `device` is a PCI address, a vdev spec (net_tap0,iface=x) or 'ring'."""
 
@@ -40,6 +48,7 @@ class PortConfig:
     rss: bool = True
     mac: str | None = None  # pinned MAC; None: the device's own
     kernel: str | None = None  # a kernel interface of this name (net_tap) for what the router does not answer
+    vlans: list[VlanConfig] = field(default_factory=list)  # sub-interfaces (kernel: KERNEL.VLAN)
 
 
 @dataclass
@@ -181,6 +190,13 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
         ps.kernel = p.kernel or ""
         ports.append(ps)
     spec.ports = ports
+    vlans = []
+    for p in config.ports:
+        for v in p.vlans:
+            vs = _native.VlanSpec()
+            vs.port, vs.vlan, vs.mtu = p.name, v.vlan, v.mtu or 0
+            vlans.append(vs)
+    spec.vlans = vlans
     return spec
 
 
@@ -196,7 +212,8 @@ class Dataplane:
         self.config = config
         init_eal(config.eal, [p.device for p in config.ports if p.device != "ring"])
         self._dp = _native.Dataplane(_native_spec(config))
-        self._kernel = {p.name: p.kernel for p in config.ports if p.kernel}
+        # Every interface's kernel interface: the port's tap, VLAN devices on it.
+        self._kernel = {f["name"]: f["kernel"] for f in self._dp.interfaces() if f["kernel"]}
         for name in self._kernel.values():
             kernel_iface.prepare(name)
 
@@ -282,6 +299,12 @@ class Dataplane:
 
     def addresses(self) -> list[dict[str, Any]]:
         return self._dp.addresses()
+
+    def interfaces(self) -> list[dict[str, Any]]:
+        """Every L3 interface (each port, then the VLAN sub-interfaces): port, vlan, mtu,
+        kernel interface, rx/tx packets and bytes (a port's: all its frames, as ethdev and
+        Linux count them; a sub-interface's: its own, tag included)."""
+        return self._dp.interfaces()
 
     def neighbor_add(self, port: str, ip: str, mac: str) -> None:
         """A static (permanent) neighbour entry."""
@@ -390,6 +413,8 @@ class Dataplane:
             "cycles_per_packet": busy_cycles / busy_packets if busy_packets else 0.0,
             "workers": workers,
             "ports": self._dp.port_counters(),
+            "interfaces": {f["name"]: {k: f[k] for k in ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes")}
+                           for f in self._dp.interfaces()},
             "routes": self._dp.route_count(),
             "tbl8_groups_in_use": self._dp.tbl8_groups_in_use(),
             "tbl8_groups6_in_use": self._dp.tbl8_groups6_in_use(),

@@ -55,6 +55,15 @@ class DataplaneCollector:
                 if key.startswith("rx_q") and key.endswith("_packets"):
                     queues.add_metric([port, key[4:-8]], n)
         yield queues
+        for key in ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes"):
+            m = CounterMetricFamily(
+                f"appliance_interface_{key}",
+                f"L3 interface {key.replace('_', ' ').replace('rx', 'received').replace('tx', 'sent')} "
+                "(a port's: all its frames; a VLAN sub-interface's: its own, tag included)",
+                labels=["interface"])
+            for name, counters in s.get("interfaces", {}).items():
+                m.add_metric([name], counters[key])
+            yield m
         drops = CounterMetricFamily("appliance_drops", "Packets dropped, by reason",
                                     labels=["reason"])
         for reason, n in s["drops"].items():

@@ -81,15 +81,15 @@ class Tables:
     @classmethod
     def from_config(cls, cfg: Config) -> Tables:
         return cls(
-            addresses={(p.name, str(a)): True for p in cfg.ports for a in p.addresses},
+            addresses={(f.name, str(a)): True for f in cfg.interfaces() for a in f.addresses},
             neighbors={(n.port, str(n.ip)): n.mac for n in cfg.neighbors},
             nexthops={n.id: nexthop_value(n.port, n.mac, n.src_mac, n.gateway)
                       for n in cfg.nexthops},
             routes={str(r.prefix): r.nexthop for r in cfg.routes},
             rules={r.key(): {"action": r.action, "nexthop": r.nexthop} for r in cfg.rules},
             acls={a.name: a.body() for a in cfg.acls},
-            acl_bindings={(p.name, d): name for p in cfg.ports
-                          for d, name in (("in", p.acl.in_), ("out", p.acl.out)) if name})
+            acl_bindings={(f.name, d): name for f in cfg.interfaces()
+                          for d, name in (("in", f.acl.in_), ("out", f.acl.out)) if name})
 
     def copy(self) -> Tables:
         return Tables(*(dict(getattr(self, k)) for k in KINDS))

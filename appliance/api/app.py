@@ -277,6 +277,12 @@ def create_app(service: Service) -> FastAPI:
     def ports():
         return listing(s.dp.ports())
 
+    @app.get("/v1/interfaces", response_model=list[m.Json],
+             summary="L3 interfaces (ports and VLAN sub-interfaces): port, VLAN, MTU, kernel "
+                     "interface, rx/tx packets and bytes")
+    def interfaces():
+        return listing(s.dp.interfaces())
+
     @app.post("/v1/apply", response_model=m.Json, responses=ERRORS,
               summary="Make the tables those of a config document (diff; all or nothing)")
     def apply(document: Annotated[m.Json, Body(description="a config document as in the README")]):

@@ -227,6 +227,9 @@ class Client:
     def ports(self) -> list[dict]:
         return self.request("GET", "/v1/ports")
 
+    def interfaces(self) -> list[dict]:
+        return self.request("GET", "/v1/interfaces")
+
     def health(self) -> dict:
         return self.request("GET", "/v1/health")
 

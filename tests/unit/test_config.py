@@ -68,7 +68,10 @@ def test_schema_errors_name_path_value_and_expectation(change, message):
 
 
 @pytest.mark.parametrize("change, message", [
-    (("nexthops.0.port", "lan9"), "x.yaml: nexthops[0].port: unknown port 'lan9' (ports: lan0, wan0)"),
+    (("nexthops.0.port", "lan9"), "x.yaml: nexthops[0].port: unknown interface 'lan9' (interfaces: lan0, wan0)"),
+    (("nexthops.0.port", "lan0.7"), "x.yaml: nexthops[0].port: unknown interface 'lan0.7' (interfaces: lan0, wan0)"),
+    (("ports.1.vlans", [{"vlan": 10}, {"vlan": 10}]),
+     "x.yaml: ports[1].vlans[1]: interface name lan0.10 is already ports[1].vlans[0]"),
     (("routes.0.nexthop", 7), "x.yaml: routes[0].nexthop: next hop 7 is not defined"),
     (("ports.1.name", "wan0"), "x.yaml: ports[1]: duplicate of ports[0] (wan0)"),
     (("ports.1.device", "net_null0"), "x.yaml: ports[1]: duplicate of ports[0] (net_null0)"),
@@ -142,7 +145,7 @@ def test_example_inventory_configs_validate():
      "give either mac or gateway (got both)"),
     ("nexthops.0", {"id": 1, "port": "lan0", "gateway": "10.0.0.300"}, "nexthops[0].gateway"),
     ("neighbors", [{"port": "lan9", "ip": "10.0.0.1", "mac": "02:00:00:00:00:01"}],
-     "neighbors[0].port: unknown port 'lan9'"),
+     "neighbors[0].port: unknown interface 'lan9'"),
     ("icmp.rate_limit", -1, "icmp.rate_limit"),
     ("arp.probes", 0, "arp.probes"),
 ])
