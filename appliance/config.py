@@ -123,6 +123,7 @@ class VlanSection(_Addressed):
 
     vlan: int = Field(ge=1, le=4094, strict=True)
     mtu: int | None = Field(None, ge=68, le=9600)  # None: the port's
+    kernel: KernelSection | None = None  # a kernel interface of its own (untagged)
 
 
 class PortSection(_Addressed):
@@ -142,7 +143,8 @@ class PortSection(_Addressed):
     def port_config(self) -> PortConfig:
         return PortConfig(**self.model_dump(exclude={"addresses", "kernel", "acl", "vlans"}),
                           kernel=self.kernel.name if self.kernel else None,
-                          vlans=[VlanConfig(v.vlan, v.mtu) for v in self.vlans])
+                          vlans=[VlanConfig(v.vlan, v.mtu, v.kernel.name if v.kernel else None)
+                                 for v in self.vlans])
 
     def live_stripped(self) -> PortSection:
         """The port without what a reload changes (addresses and ACL bindings, its
@@ -447,9 +449,18 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
 
     dup(cfg.ports, "ports", lambda p: p.name)
     dup(cfg.ports, "ports", lambda p: p.device.split(",")[0])
-    dup([p for p in cfg.ports if p.kernel], "ports (with a kernel interface)", lambda p: p.kernel.name)
-    if cfg.route_sync is not None and not any(p.kernel for p in cfg.ports):
-        errors.append(f"{source}: route_sync: no port has a kernel interface (ports[].kernel) "
+    kernels: dict[str, str] = {}
+    for i, p in enumerate(cfg.ports):
+        for path, section in [(f"ports[{i}]", p), *((f"ports[{i}].vlans[{j}]", v)
+                                                     for j, v in enumerate(p.vlans))]:
+            if section.kernel is None:
+                continue
+            if section.kernel.name in kernels:
+                errors.append(f"{source}: {path}.kernel.name: {section.kernel.name} is already "
+                              f"{kernels[section.kernel.name]}'s")
+            kernels.setdefault(section.kernel.name, path)
+    if cfg.route_sync is not None and not kernels:
+        errors.append(f"{source}: route_sync: no interface has a kernel interface (ports[].kernel) "
                       "for the mirrored routes to leave by")
     dup(cfg.nexthops, "nexthops", lambda n: n.id)
     dup(cfg.routes, "routes", lambda r: str(r.prefix))
@@ -462,10 +473,6 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
         named.setdefault(f.name, f.path)
     for i, p in enumerate(cfg.ports):
         for j, v in enumerate(p.vlans):
-            if p.kernel and len(f"{p.kernel.name}.{v.vlan}") > 15:
-                errors.append(f"{source}: ports[{i}].vlans[{j}]: its kernel interface "
-                              f"{p.kernel.name}.{v.vlan} is longer than 15 characters "
-                              "(shorten ports[{i}].kernel.name)")
             if p.mtu is not None and v.mtu is not None and v.mtu > p.mtu:
                 errors.append(f"{source}: ports[{i}].vlans[{j}].mtu: {v.mtu} is above the "
                               f"port's MTU {p.mtu}")

@@ -31,6 +31,7 @@ class VlanConfig:
 
     vlan: int
     mtu: int | None = None  # None: the port's
+    kernel: str | None = None  # a kernel interface of this name (a net_tap of its own, untagged)
 
 
 @dataclass
@@ -194,7 +195,7 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
     for p in config.ports:
         for v in p.vlans:
             vs = _native.VlanSpec()
-            vs.port, vs.vlan, vs.mtu = p.name, v.vlan, v.mtu or 0
+            vs.port, vs.vlan, vs.mtu, vs.kernel = p.name, v.vlan, v.mtu or 0, v.kernel or ""
             vlans.append(vs)
     spec.vlans = vlans
     return spec
@@ -212,7 +213,7 @@ class Dataplane:
         self.config = config
         init_eal(config.eal, [p.device for p in config.ports if p.device != "ring"])
         self._dp = _native.Dataplane(_native_spec(config))
-        # Every interface's kernel interface: the port's tap, VLAN devices on it.
+        # Every interface's kernel interface (ports' and sub-interfaces' taps).
         self._kernel = {f["name"]: f["kernel"] for f in self._dp.interfaces() if f["kernel"]}
         for name in self._kernel.values():
             kernel_iface.prepare(name)

@@ -14,7 +14,6 @@
 #include "core/eal.h"
 #include "core/errors.h"
 #include "iface/ifaces.h"
-#include "kernel/vlan_link.h"
 #include "ip4/ipv4_input.h"
 #include "ip4/ipv4_input_x8.h"
 #include "ip6/ipv6_input.h"
@@ -64,8 +63,8 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
         p.vlan_strip = std::any_of(spec_.vlans.begin(), spec_.vlans.end(),
                                    [&](const VlanSpec& v) { return v.port == p.name; });
     for (const auto& p : spec_.ports) ports_.push_back(std::make_unique<Port>(p));
-    for (size_t i = 0; i < ports_.size(); ++i) kernel_ports_.push_back(make_kernel_port(i, tag));
-    make_ifaces_and_kernel_links();
+    make_ifaces();
+    for (size_t i = 0; i < ifaces_.size(); ++i) kernel_ports_.push_back(make_kernel_port(i, tag));
 
     std::map<int, MempoolDemand> demand;
     for (const auto& port : ports_) {
@@ -101,7 +100,7 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     std::vector<SlowPathPort> views;
     for (const Iface& f : ifaces_) {
         const Port& port = *ports_[f.port];
-        const uint16_t kernel = kernel_ports_[f.port] ? kernel_ports_[f.port]->id() : kNoKernelPort;
+        const uint16_t kernel = kernel_ports_[views.size()] ? kernel_ports_[views.size()]->id() : kNoKernelPort;
         views.push_back({port.id(), port.mac(), f.mtu, pools_.at(port.socket())->get(), kernel,
                          f.port, f.vlan});
     }
@@ -160,7 +159,7 @@ void Dataplane::build_workers() {
         w->rcu = rcu_->get();
         w->index = i;
         w->tables = {fib_.get(), fib6_.get(), flows_.get(), flows6_.get(), hops_.get(), acls_.get(),
-                     spec_.verify_checksum, spec_.stage_clocks, avx512_input()};
+                     kernel_ifaces_.data(), spec_.verify_checksum, spec_.stage_clocks, avx512_input()};
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
         auto* stats = static_cast<WorkerStats*>(
@@ -291,28 +290,28 @@ void Dataplane::make_route_sync(uint32_t first_hop) {
     route_sync_ = std::make_unique<RouteSync>(s.table, s.receive_buffer, *kernel_routes_, writer_);
 }
 
-void Dataplane::make_ifaces_and_kernel_links() {
+void Dataplane::make_ifaces() {
     std::vector<Iface> ports;
     for (uint16_t i = 0; i < ports_.size(); ++i)
         ports.push_back({ports_[i]->spec().name, i, 0, ports_[i]->mtu(), ports_[i]->spec().kernel});
-    ifaces_ = make_ifaces(std::move(ports), spec_.vlans);
+    ifaces_ = appliance::make_ifaces(std::move(ports), spec_.vlans);
     vlan_maps_ = vlan_maps(ifaces_, ports_.size());
-    for (const Iface& f : ifaces_)
-        if (f.vlan != 0 && !f.kernel.empty())
-            add_vlan_link(ifaces_[f.port].kernel, f.kernel, f.vlan, f.mtu);
+    for (const Iface& f : ifaces_) kernel_ifaces_.push_back(!f.kernel.empty());
 }
 
-// A net_tap with the port's MAC and MTU: its kernel side is the interface
-// routing daemons and sockets use (addresses are put on it from Python).
+// A net_tap with the port's MAC and the interface's MTU: its kernel side is
+// the interface routing daemons and sockets use (addresses are put on it from
+// Python). A sub-interface's is a tap of its own, untagged: this needs no
+// 802.1Q support in the kernel (the CI's kernel has none).
 std::unique_ptr<Port> Dataplane::make_kernel_port(size_t index, const std::string& tag) const {
-    const PortSpec& of = ports_[index]->spec();
+    const Iface& of = ifaces_[index];
     if (of.kernel.empty()) return nullptr;
     PortSpec s;
     s.name = of.name + " (kernel " + of.kernel + ")";
     s.device = "net_tap_k" + tag + "_" + std::to_string(index) + ",iface=" + of.kernel;
     s.rx_desc = s.tx_desc = kKernelDesc;
-    s.mtu = ports_[index]->mtu();
-    s.mac = format_mac(ports_[index]->mac());
+    s.mtu = of.mtu;
+    s.mac = format_mac(ports_[of.port]->mac());
     s.rss = false;
     return std::make_unique<Port>(s);
 }
@@ -323,7 +322,7 @@ std::unique_ptr<Port> Dataplane::make_kernel_port(size_t index, const std::strin
 void Dataplane::follow_links() {
     for (size_t i = 0; i < kernel_ports_.size(); ++i) {
         if (!kernel_ports_[i]) continue;
-        const bool up = ports_[i]->link_up();
+        const bool up = ports_[ifaces_[i].port]->link_up();
         if (kernel_ports_[i]->link_up() != up) kernel_ports_[i]->set_link(up);
     }
 }

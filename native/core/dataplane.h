@@ -153,10 +153,11 @@ private:
     std::vector<Iface> ifaces_;  // the ports', then the sub-interfaces
     std::vector<std::vector<uint16_t>> vlan_maps_;  // per port: VLAN -> interface (iface/ifaces.h)
     std::vector<IfaceCounters*> iface_counters_;  // per worker: rte_zmalloc'd, one per interface
-    void make_ifaces_and_kernel_links();
+    std::vector<uint8_t> kernel_ifaces_;  // per interface: 1 if it has a kernel interface
+    void make_ifaces();
     Port& physical_port(const std::string& name);  // PortError for a sub-interface's name
-    // Per port (nullptr: none): the net_tap whose kernel side takes the
-    // port's traffic for the router that the slow path does not answer.
+    // Per interface (nullptr: none): the net_tap whose kernel side takes the
+    // interface's traffic for the router that the slow path does not answer.
     std::vector<std::unique_ptr<Port>> kernel_ports_;
     static constexpr uint16_t kKernelDesc = 512;
     std::unique_ptr<Port> make_kernel_port(size_t index, const std::string& tag) const;

@@ -31,6 +31,7 @@ struct Tables {
     const FlowTable6* flows6;
     const NextHopTable* hops;
     const AclTable* acls;
+    const uint8_t* kernel_ifaces;  // per interface: 1 if it has a kernel interface
     bool verify_checksum;
     bool stage_clocks;  // rdtsc per stage into WorkerStats::stage_cycles
     bool avx512_input;  // stage 1 tests eight headers at a time (ipv4_input_x8.h)
@@ -41,7 +42,7 @@ struct RxQueue {
     uint16_t queue;
     uint16_t port_index;
     uint64_t mac;  // the port's MAC as the first 6 bytes of a frame read little-endian
-    bool kernel;   // the port has a kernel interface (link-local multicast goes to it)
+    bool kernel;   // the interface has a kernel interface (link-local multicast goes to it)
     // Ports with sub-interfaces: VLAN id -> interface index (kUnknownVlan:
     // none); the VLAN stage then sets port_index per frame. nullptr: none.
     const uint16_t* vlan_ifaces = nullptr;

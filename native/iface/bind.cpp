@@ -12,7 +12,8 @@ void bind_iface(py::module_& m, DataplaneClass& dataplane) {
         .def(py::init<>())
         .def_readwrite("port", &VlanSpec::port)
         .def_readwrite("vlan", &VlanSpec::vlan)
-        .def_readwrite("mtu", &VlanSpec::mtu);
+        .def_readwrite("mtu", &VlanSpec::mtu)
+        .def_readwrite("kernel", &VlanSpec::kernel);
 
     dataplane.def("interfaces", [](Dataplane& d) {
         py::list out;

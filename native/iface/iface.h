@@ -21,6 +21,7 @@ struct VlanSpec {
     std::string port;  // the port's name
     uint16_t vlan = 0;  // 1..4094
     uint16_t mtu = 0;   // 0: the port's
+    std::string kernel;  // non-empty: a kernel interface of this name (a net_tap of its own)
 };
 
 struct Iface {
@@ -28,7 +29,7 @@ struct Iface {
     uint16_t port;       // the port's index
     uint16_t vlan;       // 0: the port itself
     uint16_t mtu;
-    std::string kernel;  // its kernel interface ("" if none): the port's, or a VLAN device on it
+    std::string kernel;  // its kernel interface ("" if none): a net_tap of its own
 };
 
 // Counted by workers for sub-interfaces (a port's own are its ethdev counters,

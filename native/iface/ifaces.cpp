@@ -28,11 +28,14 @@ std::vector<Iface> make_ifaces(std::vector<Iface> ports, const std::vector<VlanS
         if (sub.mtu > parent.mtu)
             throw PortError(what + ": MTU " + std::to_string(sub.mtu) + " is above its port's (" +
                             std::to_string(parent.mtu) + ")");
-        if (!parent.kernel.empty()) {
-            sub.kernel = parent.kernel + "." + std::to_string(v.vlan);
-            if (sub.kernel.size() > kIfNameMax)
-                throw PortError(what + ": its kernel interface " + sub.kernel + " is longer than " +
-                                std::to_string(kIfNameMax) + " characters; shorten the port's");
+        if (!v.kernel.empty()) {
+            if (v.kernel.size() > kIfNameMax)
+                throw PortError(what + ": kernel interface name " + v.kernel + " is longer than " +
+                                std::to_string(kIfNameMax) + " characters");
+            for (const Iface& other : out)
+                if (other.kernel == v.kernel)
+                    throw PortError(what + ": kernel interface " + v.kernel + " is " + other.name + "'s");
+            sub.kernel = v.kernel;
         }
         out.push_back(std::move(sub));
     }

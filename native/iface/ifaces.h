@@ -9,7 +9,7 @@ namespace appliance {
 
 // `ports` (one interface each, VLAN 0), then one per VLAN spec. PortError
 // names the spec for an unknown port, a VLAN out of 1..4094 or used twice,
-// an MTU above the port's, or a kernel name too long for Linux.
+// an MTU above the port's, or a kernel name too long for Linux or used twice.
 std::vector<Iface> make_ifaces(std::vector<Iface> ports, const std::vector<VlanSpec>& vlans);
 
 // Per port: VLAN id (0..4095) -> interface index, kUnknownVlan where none;

@@ -43,6 +43,7 @@ void vlan_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n,
     RxQueue on = q;
     if (one && kept != 0) {  // the common case: one interface in the whole burst
         on.port_index = iface[0];
+        on.kernel = w.tables.kernel_ifaces[on.port_index];
         route_burst(w, on, pkts, kept, clock);
     }
     while (left != 0) {  // in order within each interface
@@ -50,6 +51,7 @@ void vlan_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n,
         uint16_t k = 0;
         const unsigned first = unsigned(__builtin_ctz(left));
         on.port_index = iface[first];
+        on.kernel = w.tables.kernel_ifaces[on.port_index];
         for (unsigned i = first; i < kept; ++i) {
             if ((left >> i & 1) == 0 || iface[i] != on.port_index) continue;
             group[k++] = pkts[i];

@@ -3,11 +3,10 @@
 // answer itself (TCP, UDP, routing protocols) goes up to the kernel; what
 // the kernel sends comes down here and leaves like a packet the slow path
 // made, resolved with our own neighbour table (the kernel never resolves:
-// it addresses every frame to its own MAC). A sub-interface's kernel
-// interface is a VLAN device on its port's: its frames cross the tap tagged.
+// it addresses every frame to its own MAC). A VLAN sub-interface's kernel
+// interface is a tap of its own: frames cross it untagged.
 #include <rte_ethdev.h>
 
-#include "iface/vlan_tag.h"
 #include "slowpath/slowpath.h"
 
 namespace appliance {
@@ -15,8 +14,6 @@ namespace appliance {
 void SlowPath::to_kernel(rte_mbuf* m, uint16_t in_port) {
     const uint16_t kernel = ports_[in_port].kernel_port_id;
     if (kernel == kNoKernelPort) return drop(m, DropReason::local_unhandled);
-    if (ports_[in_port].vlan != 0 && !vlan_push(m, ports_[in_port].vlan))
-        return drop(m, DropReason::malformed);
     if (rte_eth_tx_burst(kernel, 0, &m, 1) != 1) return drop(m, DropReason::kernel_full);
     stats_.local++;
     stats_.kernel_in++;
@@ -26,29 +23,13 @@ void SlowPath::poll_kernel(bool* worked) {
     rte_mbuf* pkts[32];
     for (uint16_t p = 0; p < ports_.size(); ++p) {
         const uint16_t kernel = ports_[p].kernel_port_id;
-        if (kernel == kNoKernelPort || ports_[p].vlan != 0) continue;  // one tap per port
+        if (kernel == kNoKernelPort) continue;
         const uint16_t n = rte_eth_rx_burst(kernel, 0, pkts, 32);
         if (n == 0) continue;
         std::lock_guard<std::mutex> lock(writer_);
-        for (uint16_t i = 0; i < n; ++i) {
-            const uint16_t iface = kernel_frame_iface(pkts[i], p);
-            if (iface == kNoKernelPort) {
-                stats_.kernel_out++;
-                drop_generated(pkts[i]);
-                continue;
-            }
-            from_kernel(pkts[i], iface);
-        }
+        for (uint16_t i = 0; i < n; ++i) from_kernel(pkts[i], p);
         *worked = true;
     }
-}
-
-uint16_t SlowPath::kernel_frame_iface(rte_mbuf* m, uint16_t port) const {
-    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-    if (rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_vlan_hdr) || !vlan_tagged(eth))
-        return port;
-    const auto found = vlan_ifaces_.find({ports_[port].tx_port, vlan_strip(m)});
-    return found == vlan_ifaces_.end() ? kNoKernelPort : found->second;
 }
 
 void SlowPath::from_kernel(rte_mbuf* m, uint16_t port) {

@@ -28,7 +28,6 @@ SlowPath::SlowPath(const SlowPathConfig& config, std::vector<SlowPathPort> ports
       addresses_(ports_.size()), addresses6_(ports_.size()) {
     for (uint16_t p = 0; p < ports_.size(); ++p) {  // before anything may look for it
         addresses6_[p].push_back({eui64_link_local(ports_[p].mac), 64, true});
-        if (ports_[p].vlan != 0) vlan_ifaces_[{ports_[p].tx_port, ports_[p].vlan}] = p;
     }
     icmp_bucket_.configure(config_.icmp_rate, config_.icmp_burst);
     const uint32_t first_host = first_hop_ + 3 + uint32_t(ports_.size());

@@ -74,7 +74,7 @@ struct SlowPathPort {
     rte_ether_addr mac;
     uint16_t mtu;
     rte_mempool* pool;
-    uint16_t kernel_port_id;  // the net_tap of its (port's) kernel interface, or kNoKernelPort
+    uint16_t kernel_port_id;  // the net_tap of its kernel interface, or kNoKernelPort
     uint16_t tx_port = 0;     // the index of its port
     uint16_t vlan = 0;        // 0: the port itself; else frames carry this 802.1Q tag
 };
@@ -313,9 +313,6 @@ private:
     void to_kernel(rte_mbuf* m, uint16_t in_port);  // or drop: local_unhandled
     void poll_kernel(bool* worked);
     void from_kernel(rte_mbuf* m, uint16_t port);
-    // The interface a frame from port `port`'s kernel interface is for (its
-    // tag taken off), or kNoKernelPort: a VLAN we have no sub-interface for.
-    uint16_t kernel_frame_iface(rte_mbuf* m, uint16_t port) const;
 
     // icmp.cpp
     void local_input(rte_mbuf* m, uint16_t in_port);
@@ -330,7 +327,6 @@ private:
 
     SlowPathConfig config_;
     std::vector<SlowPathPort> ports_;
-    std::map<std::pair<uint16_t, uint16_t>, uint16_t> vlan_ifaces_;  // (port index, VLAN) -> interface
     Fib& fib_;
     Fib6& fib6_;
     NextHopTable& hops_;

@@ -61,12 +61,13 @@ def test_a_port_named_like_a_sub_interface_is_refused():
     assert "x.yaml: ports[1]: interface name trunk0.20 is already ports[0].vlans[1]" in errors_of(doc)
 
 
-def test_kernel_names_must_fit_linux_and_mtus_the_port():
-    doc = config(vlans=[{"vlan": 4000, "mtu": 1600}], mtu=1500)
-    doc["ports"][0]["kernel"]["name"] = "trunk-uplink0"
-    message = errors_of(doc)
-    assert "ports[0].vlans[0]: its kernel interface trunk-uplink0.4000 is longer than 15" in message
+def test_kernel_names_are_unique_and_mtus_fit_the_port():
+    message = errors_of(config(vlans=[{"vlan": 4000, "mtu": 1600, "kernel": {"name": "trunk0"}}],
+                               mtu=1500))
+    assert "ports[0].vlans[0].kernel.name: trunk0 is already ports[0]'s" in message
     assert "ports[0].vlans[0].mtu: 1600 is above the port's MTU 1500" in message
+    assert "ports[0].vlans[0].kernel.name: String should match pattern" in errors_of(
+        config(vlans=[{"vlan": 30, "kernel": {"name": "trunk0.30-too-long"}}]))
 
 
 def test_sub_interface_addresses_and_acls_reload_but_the_vlans_themselves_restart():
