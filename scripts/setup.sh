@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 packages=(libdpdk-dev dpdk dpdk-dev dpdk-doc pkg-config build-essential cmake python3-venv python3-dev
           libmnl-dev iproute2 iputils-ping iputils-tracepath traceroute iperf3 frr xz-utils
-          openssh-server sudo python3-apt)  # the last three: deploy tests (SSH to this host, its apt)
+          ethtool openssh-server sudo python3-apt)  # ethtool: e2e VLAN hosts; the last three: deploy tests (SSH to this host, its apt)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
