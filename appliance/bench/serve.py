@@ -19,6 +19,7 @@ import time
 from appliance import (Dataplane, DataplaneConfig, EalOptions, PortConfig, SlowPathSettings,
                        TableSizes)
 from appliance import _native
+from appliance.dataplane import VlanConfig
 from appliance.eal import shutdown_eal
 
 
@@ -44,6 +45,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--max-simd-bitwidth", type=int, default=512, choices=(128, 256, 512),
                    help="256: the input stage one header at a time, not eight (AVX-512)")
     p.add_argument("--memory-mb", type=int, default=1024, help="hugepage memory for the EAL")
+    p.add_argument("--vlan", action="append", default=[], metavar="PORT.VLAN",
+                   help="an 802.1Q sub-interface (wan0.10); next hops may name it")
     p.add_argument("--acl", metavar="FILE",
                    help="an ACL ({default, entries}, JSON) bound in on the first port")
     p.add_argument("--acl-replace-every", type=float, default=0, metavar="SECONDS",
@@ -78,7 +81,9 @@ def replace_acl(dp: Dataplane, body: dict, every: float, stop: threading.Event) 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     macs = dict(spec.split("=", 1) for spec in args.mac)
-    ports = [PortConfig(name, device, mac=macs.get(name))
+    vlans = [spec.rsplit(".", 1) for spec in args.vlan]
+    ports = [PortConfig(name, device, mac=macs.get(name),
+                        vlans=[VlanConfig(int(vlan)) for port, vlan in vlans if port == name])
              for name, device in (spec.split("=", 1) for spec in args.port)]
     with open(args.routes) as f:
         prefixes = [line.split()[0] for line in f if line.strip()]

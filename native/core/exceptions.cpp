@@ -39,9 +39,13 @@ void output_member(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t id,
                                : rte_be_to_cpu_16(reinterpret_cast<rte_ipv4_hdr*>(eth + 1)->total_length);
     if (hop == nullptr || hop->action != HopAction::forward || length > hop->mtu)
         return output_exception(w, m, in_port, id, hop, routed);
-    if (v6) ipv6_rewrite(eth, reinterpret_cast<rte_ipv6_hdr*>(eth + 1), *hop);
-    else ipv4_rewrite(eth, reinterpret_cast<rte_ipv4_hdr*>(eth + 1), *hop);
-    queue_tx(w, m, *hop);
+    void* ip = eth + 1;
+    TaggedTx tagged(w);
+    if (hop->vlan != 0 && (eth = tagged.push(m, *hop)) == nullptr) return;
+    if (v6) ipv6_rewrite(eth, static_cast<rte_ipv6_hdr*>(ip), *hop);
+    else ipv4_rewrite(eth, static_cast<rte_ipv4_hdr*>(ip), *hop);
+    TxBatch& tx = w.tx[hop->tx_port];
+    tx.pkts[tx.n++] = m;
 }
 
 void output_exception(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t id,

@@ -1,16 +1,28 @@
 #include "iface/vlan_stage.h"
 
-#include <rte_prefetch.h>
 
 namespace appliance {
 
+namespace {
+
+// Counts what one interface received, in one go per burst (per packet, the
+// same counters in memory would chain on store forwarding).
+void count_rx(WorkerContext& w, uint16_t iface, rte_mbuf* const* pkts, uint16_t n) {
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < n; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
+    IfaceCounters& c = w.ifaces[iface];
+    c.rx_packets += n;
+    c.rx_bytes += bytes + uint64_t(n) * sizeof(rte_vlan_hdr);  // as on the wire, tag included
+}
+
+}  // namespace
+
 void vlan_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n, StageClock& clock) {
+    static_assert(kBurstSize <= 32, "one bit per packet of a burst");
     uint16_t iface[kBurstSize];
     uint16_t kept = 0;
-    for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
-        const uint32_t wire_bytes = rte_pktmbuf_pkt_len(m);
         uint16_t vlan = 0;
         if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) {  // the NIC took it off
             vlan = m->vlan_tci & 0x0fff;
@@ -28,24 +40,23 @@ void vlan_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n,
             rte_pktmbuf_free(m);
             continue;
         }
-        IfaceCounters& c = w.ifaces[at];
-        c.rx_packets++;
-        c.rx_bytes += wire_bytes;
         pkts[kept] = m;
         iface[kept++] = at;
     }
     clock.lap(Stage::vlan);
 
-    uint32_t left = kept == 32 ? ~0u : (1u << kept) - 1;  // packets not yet sent on
     bool one = true;
     for (uint16_t i = 1; i < kept; ++i) one &= iface[i] == iface[0];
-    if (one) left = 0;
     RxQueue on = q;
-    if (one && kept != 0) {  // the common case: one interface in the whole burst
+    if (one) {  // the common case: one interface in the whole burst
+        if (kept == 0) return;
         on.port_index = iface[0];
         on.kernel = w.tables.kernel_ifaces[on.port_index];
+        if (on.port_index != q.port_index) count_rx(w, on.port_index, pkts, kept);
         route_burst(w, on, pkts, kept, clock);
+        return;
     }
+    uint32_t left = kept == 32 ? ~0u : (1u << kept) - 1;  // packets not yet sent on
     while (left != 0) {  // in order within each interface
         rte_mbuf* group[kBurstSize];
         uint16_t k = 0;
@@ -57,6 +68,7 @@ void vlan_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n,
             group[k++] = pkts[i];
             left &= ~(1u << i);
         }
+        if (on.port_index != q.port_index) count_rx(w, on.port_index, group, k);
         route_burst(w, on, group, k, clock);
     }
 }

@@ -15,25 +15,48 @@ namespace appliance {
 // no sub-interface for are dropped: unknown_vlan.
 void vlan_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n, StageClock& clock);
 
-// A routed frame leaving by a sub-interface: tagged and counted there. False:
-// it could not be tagged, and it is dropped and counted.
-inline bool vlan_output(WorkerContext& w, rte_mbuf* m, const NextHop& hop) {
-    if (unlikely(!vlan_push(m, hop.vlan))) {
-        w.stats->count_drop(DropReason::malformed);
-        rte_pktmbuf_free(m);
-        return false;
-    }
-    IfaceCounters& c = w.ifaces[hop.iface];
-    c.tx_packets++;
-    c.tx_bytes += rte_pktmbuf_pkt_len(m);
-    return true;
-}
+// Tags what a burst sends out of sub-interfaces (before the rewrite, which
+// writes the MACs: vlan_push_for_rewrite) and counts it there, in
+// registers: flushed when the interface changes and at the end (an increment
+// in memory per packet chains on store forwarding, ~5 cycles a counter).
+class TaggedTx {
+public:
+    explicit TaggedTx(WorkerContext& w) : w_(w) {}
+    ~TaggedTx() { flush(); }
+    TaggedTx(const TaggedTx&) = delete;
+    TaggedTx& operator=(const TaggedTx&) = delete;
 
-// Queues a rewritten frame on its next hop's port (tagged for a sub-interface).
-inline void queue_tx(WorkerContext& w, rte_mbuf* m, const NextHop& hop) {
-    if (hop.vlan != 0 && !vlan_output(w, m, hop)) return;
-    TxBatch& tx = w.tx[hop.tx_port];
-    tx.pkts[tx.n++] = m;
-}
+    // The frame's new Ethernet header, for the rewrite. nullptr: it could
+    // not be tagged, and it is dropped and counted.
+    rte_ether_hdr* push(rte_mbuf* m, const NextHop& hop) {
+        rte_ether_hdr* eth = vlan_push_for_rewrite(m, hop.vlan);
+        if (unlikely(eth == nullptr)) {
+            w_.stats->count_drop(DropReason::malformed);
+            rte_pktmbuf_free(m);
+            return nullptr;
+        }
+        if (hop.iface != iface_) {
+            flush();
+            iface_ = hop.iface;
+        }
+        packets_++;
+        bytes_ += rte_pktmbuf_pkt_len(m);
+        return eth;
+    }
+
+private:
+    void flush() {
+        if (packets_ == 0) return;
+        IfaceCounters& c = w_.ifaces[iface_];
+        c.tx_packets += packets_;
+        c.tx_bytes += bytes_;
+        packets_ = bytes_ = 0;
+    }
+
+    WorkerContext& w_;
+    uint16_t iface_ = 0;
+    uint32_t packets_ = 0;
+    uint64_t bytes_ = 0;
+};
 
 }  // namespace appliance

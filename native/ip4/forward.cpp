@@ -190,6 +190,7 @@ void output_stage(WorkerContext& w, Burst& b) {
     uint32_t last_id = kNoRoute;
     const NextHop* last_hop = &kNoHop;
     TxBatch* last_tx = nullptr;
+    TaggedTx tagged(w);
     for (uint16_t i = 0; i < b.n; ++i) {
         rte_mbuf* m = b.pkts[i];
         const uint32_t id = b.hop[i];
@@ -208,8 +209,8 @@ void output_stage(WorkerContext& w, Burst& b) {
                              PuntKind::ipv4_routed);
             continue;
         }
+        if (unlikely(last_hop->vlan != 0) && (eth = tagged.push(m, *last_hop)) == nullptr) continue;
         ipv4_rewrite(eth, ip, *last_hop);
-        if (unlikely(last_hop->vlan != 0) && !vlan_output(w, m, *last_hop)) continue;
         last_tx->pkts[last_tx->n++] = m;
     }
 }

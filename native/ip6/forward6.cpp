@@ -66,6 +66,7 @@ void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_
     const NextHopTable& hops = *w.tables.hops;
     uint32_t last_id = kNoRoute;
     const NextHop* last_found = nullptr;
+    TaggedTx tagged(w);
     for (i = 0; i < m; ++i) {
         if (ids[i] != last_id) {  // bursts mostly share a next hop
             last_id = ids[i];
@@ -79,8 +80,10 @@ void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_
             output_exception(w, ok[i], in_port, last_id, found, PuntKind::ipv6_routed);
             continue;
         }
+        if (unlikely(hop->vlan != 0) && (eth = tagged.push(ok[i], *hop)) == nullptr) continue;
         ipv6_rewrite(eth, ip, *hop);
-        queue_tx(w, ok[i], *hop);
+        TxBatch& tx = w.tx[hop->tx_port];
+        tx.pkts[tx.n++] = ok[i];
     }
 }
 

@@ -64,7 +64,7 @@ def test_routes_between_two_vlans_of_one_trunk(trunk):
     got = out[0]
     assert got.dst == HOST20 and got.src == ROUTER_MAC["a"] and got.type == 0x8100
     # The tag is VLAN 20's, priority 0 (Linux's VLAN device: an empty egress QoS map).
-    assert got[Dot1Q].vlan == 20 and got[Dot1Q].prio == 0 and got[Dot1Q].id == 0
+    assert got[Dot1Q].vlan == 20 and got[Dot1Q].prio == 0 and got[Dot1Q].dei == 0
     assert got[Dot1Q].type == 0x0800 and got[IP].ttl == 63
     assert bytes(got[UDP]) == bytes(sent[UDP])
     counters = {f["name"]: f for f in trunk.interfaces()}
