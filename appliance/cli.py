@@ -157,7 +157,9 @@ def _print_rates(read_stats, stop: SignalFlag, duration: float | None, interval:
 def validate_config(path: str, check_host: bool = True) -> int:
     from appliance.config import load_config
     cfg = load_config(path, check_host=check_host)
-    print(f"{path}: ok ({len(cfg.ports)} ports, {len(cfg.nexthops)} next hops, "
+    subs = len(cfg.interfaces()) - len(cfg.ports)
+    print(f"{path}: ok ({len(cfg.ports)} ports, " + (f"{subs} sub-interfaces, " if subs else "")
+          + f"{len(cfg.nexthops)} next hops, "
           f"{len(cfg.routes)} routes, {len(cfg.rules)} rules, {len(cfg.acls)} ACLs)")
     return 0
 

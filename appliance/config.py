@@ -18,8 +18,9 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
                       field_validator, model_validator)
 
 from appliance.acl import ACL_NAME_PATTERN, AclEntry
-from appliance.dataplane import (PROTOCOLS, DataplaneConfig, PortConfig, RouteSyncSettings,
-                                 SlowPathSettings, TableSizes, VlanConfig, refuse_padded_length)
+from appliance.dataplane import (PROTOCOLS, DataplaneConfig, PortConfig, RaSettings,
+                                 RouteSyncSettings, SlowPathSettings, TableSizes, VlanConfig,
+                                 refuse_padded_length)
 from appliance.decode import MAX_BYTES, load_yaml, shorten
 from appliance.eal import HOST_CPUS, EalOptions, port_kind
 from appliance.errors import ConfigError
@@ -92,11 +93,56 @@ class PortAclSection(Strict):
     out: AclName | None = None
 
 
+class RaSection(Strict):
+    """IPv6 router advertisements on an interface (RFC 4861 6.2.1; RDNSS: RFC 8106). Off
+    unless present. The prefixes are those of the interface's global IPv6 addresses."""
+
+    max_interval_s: int = Field(600, ge=4, le=1800, strict=True)
+    min_interval_s: int | None = Field(None, ge=3, le=1350, strict=True)  # None: max / 3
+    lifetime_s: int | None = Field(None, ge=0, le=9000, strict=True)  # None: 3 x max, 0: no default router
+    hop_limit: int = Field(64, ge=0, le=255, strict=True)
+    managed: Bool = False   # M: addresses from DHCPv6
+    other: Bool = False     # O: other configuration from DHCPv6
+    on_link: Bool = True
+    autonomous: Bool = True  # hosts form their own addresses in the prefixes (SLAAC)
+    valid_lifetime_s: int = Field(2592000, ge=0, le=0xFFFFFFFF, strict=True)
+    preferred_lifetime_s: int = Field(604800, ge=0, le=0xFFFFFFFF, strict=True)
+    mtu: Bool = True  # advertise the interface's MTU
+    rdnss: list[ipaddress.IPv6Address] = Field([], max_length=8)
+    rdnss_lifetime_s: int | None = Field(None, ge=0, le=0xFFFFFFFF, strict=True)  # None: 2 x max
+
+    @model_validator(mode="after")
+    def consistent(self) -> RaSection:
+        if self.min_interval_s is not None and self.min_interval_s > 0.75 * self.max_interval_s:
+            raise ValueError(f"min_interval_s {self.min_interval_s} is above 0.75 x "
+                             f"max_interval_s ({self.max_interval_s}) (RFC 4861 6.2.1)")
+        if self.lifetime_s not in (None, 0) and self.lifetime_s < self.max_interval_s:
+            raise ValueError(f"lifetime_s {self.lifetime_s} is below max_interval_s "
+                             f"{self.max_interval_s}: 0 or max_interval_s..9000 (RFC 4861 6.2.1)")
+        if self.preferred_lifetime_s > self.valid_lifetime_s:
+            raise ValueError("preferred_lifetime_s is above valid_lifetime_s")
+        return self
+
+    def settings(self, interface: str) -> RaSettings:
+        return RaSettings(
+            interface=interface, max_interval_s=self.max_interval_s,
+            min_interval_s=self.min_interval_s or max(3, self.max_interval_s // 3),
+            lifetime_s=min(9000, 3 * self.max_interval_s) if self.lifetime_s is None else self.lifetime_s,
+            hop_limit=self.hop_limit, managed=self.managed, other=self.other, on_link=self.on_link,
+            autonomous=self.autonomous, valid_lifetime_s=self.valid_lifetime_s,
+            preferred_lifetime_s=self.preferred_lifetime_s, mtu=self.mtu,
+            rdnss=[str(a) for a in self.rdnss],
+            rdnss_lifetime_s=2 * self.max_interval_s if self.rdnss_lifetime_s is None
+            else self.rdnss_lifetime_s)
+
+
 class _Addressed(Strict):
-    """What every L3 interface has: addresses and ACL bindings (both change on a reload)."""
+    """What every L3 interface has: addresses and ACL bindings (both change on a reload),
+    router advertisements (a restart)."""
 
     addresses: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = Field([], max_length=4096)
     acl: PortAclSection = PortAclSection()
+    ra: RaSection | None = None
 
     @field_validator("addresses", mode="before")
     @classmethod
@@ -141,7 +187,7 @@ class PortSection(_Addressed):
     vlans: list[VlanSection] = Field([], max_length=4094)
 
     def port_config(self) -> PortConfig:
-        return PortConfig(**self.model_dump(exclude={"addresses", "kernel", "acl", "vlans"}),
+        return PortConfig(**self.model_dump(exclude={"addresses", "kernel", "acl", "vlans", "ra"}),
                           kernel=self.kernel.name if self.kernel else None,
                           vlans=[VlanConfig(v.vlan, v.mtu, v.kernel.name if v.kernel else None)
                                  for v in self.vlans])
@@ -325,6 +371,7 @@ class Interface:
     path: str  # where it is in the document: ports[0] or ports[0].vlans[1]
     addresses: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]
     acl: PortAclSection
+    ra: RaSection | None
 
 
 class Config(Strict):
@@ -349,9 +396,9 @@ class Config(Strict):
         """Every L3 interface: each port, then its sub-interfaces."""
         out = []
         for i, p in enumerate(self.ports):
-            out.append(Interface(p.name, f"ports[{i}]", p.addresses, p.acl))
-            out += [Interface(f"{p.name}.{v.vlan}", f"ports[{i}].vlans[{j}]", v.addresses, v.acl)
-                    for j, v in enumerate(p.vlans)]
+            out.append(Interface(p.name, f"ports[{i}]", p.addresses, p.acl, p.ra))
+            out += [Interface(f"{p.name}.{v.vlan}", f"ports[{i}].vlans[{j}]", v.addresses, v.acl,
+                              v.ra) for j, v in enumerate(p.vlans)]
         return out
 
     def dataplane_config(self) -> DataplaneConfig:
@@ -365,6 +412,7 @@ class Config(Strict):
             stage_clocks=self.stage_clocks,
             slowpath=SlowPathSettings(icmp_rate=self.icmp.rate_limit, icmp_burst=self.icmp.burst,
                                       **self.arp.model_dump()),
+            ra=[f.ra.settings(f.name) for f in self.interfaces() if f.ra],
             route_sync=RouteSyncSettings(**self.route_sync.model_dump()) if self.route_sync else None)
 
 

@@ -68,6 +68,27 @@ class SlowPathSettings:
 
 
 @dataclass
+class RaSettings:
+    """IPv6 router advertisements on one interface (config.RaSection has the defaults and
+    the checks)."""
+
+    interface: str
+    max_interval_s: int = 600
+    min_interval_s: int = 200
+    lifetime_s: int = 1800
+    hop_limit: int = 64
+    managed: bool = False
+    other: bool = False
+    on_link: bool = True
+    autonomous: bool = True
+    valid_lifetime_s: int = 2592000
+    preferred_lifetime_s: int = 604800
+    mtu: bool = True
+    rdnss: list[str] = field(default_factory=list)
+    rdnss_lifetime_s: int = 1200
+
+
+@dataclass
 class TableSizes:
     max_routes: int = 1 << 20
     tbl8_groups: int = 1 << 16
@@ -98,6 +119,7 @@ class DataplaneConfig:
     mbufs: int = 0  # per socket; 0: what the ports' descriptors and the workers need
     name: str = "dp"
     slowpath: SlowPathSettings = field(default_factory=SlowPathSettings)
+    ra: list[RaSettings] = field(default_factory=list)  # interfaces sending router advertisements
     route_sync: RouteSyncSettings | None = None
 
 
@@ -167,6 +189,17 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
     for name, value in vars(config.slowpath).items():
         setattr(slow, name, value)
     spec.slow = slow
+    ras = []
+    for r in config.ra:
+        ra = _native.RaSpec()
+        ra.iface = r.interface
+        ra.min_interval_ms, ra.max_interval_ms = 1000 * r.min_interval_s, 1000 * r.max_interval_s
+        ra.advertise_mtu = r.mtu
+        for name in ("lifetime_s", "hop_limit", "managed", "other", "on_link", "autonomous",
+                     "valid_lifetime_s", "preferred_lifetime_s", "rdnss", "rdnss_lifetime_s"):
+            setattr(ra, name, getattr(r, name))
+        ras.append(ra)
+    spec.ra = ras
     if config.route_sync is not None:
         sync = _native.RouteSyncSpec()
         sync.enabled = True

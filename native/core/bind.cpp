@@ -89,6 +89,7 @@ void bind_core(py::module_& m, DataplaneClass& dataplane) {
         .def_readwrite("max_simd_bitwidth", &DataplaneSpec::max_simd_bitwidth)
         .def_readwrite("mbufs", &DataplaneSpec::mbufs)
         .def_readwrite("slow", &DataplaneSpec::slow)                 // slowpath/bind.cpp
+        .def_readwrite("ra", &DataplaneSpec::ra)                     // slowpath/bind.cpp
         .def_readwrite("route_sync", &DataplaneSpec::route_sync);    // kernel/bind.cpp
 
     dataplane

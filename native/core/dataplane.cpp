@@ -106,6 +106,11 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     }
     slow_ = std::make_unique<SlowPath>(spec_.slow, views, *fib_, *fib6_, *hops_, *flows_,
                                        *flows6_, writer_, spec_.max_nexthops);
+    slow_->ra_configure(spec_.ra, [this](const std::string& name) {
+        for (uint16_t i = 0; i < ifaces_.size(); ++i)
+            if (ifaces_[i].name == name) return i;
+        throw PortError("router advertisements on " + name + ": no such interface");
+    });
     {
         std::lock_guard<std::mutex> lock(writer_);
         slow_->install();

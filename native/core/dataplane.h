@@ -63,6 +63,7 @@ struct DataplaneSpec {
     uint16_t max_simd_bitwidth = 512;
     uint64_t mbufs = 0;  // 0: sized by mbufs_needed() per socket
     SlowPathConfig slow;
+    std::vector<RaSpec> ra;  // the interfaces that send router advertisements
     RouteSyncSpec route_sync;
 };
 

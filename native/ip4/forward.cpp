@@ -190,6 +190,8 @@ void output_stage(WorkerContext& w, Burst& b) {
     uint32_t last_id = kNoRoute;
     const NextHop* last_hop = &kNoHop;
     TxBatch* last_tx = nullptr;
+    uint32_t last_mtu = 0;     // the hop's, in registers: packet stores may alias the hop
+    bool last_tagged = false;  // (a sub-interface's: iface/vlan_stage.h)
     TaggedTx tagged(w);
     for (uint16_t i = 0; i < b.n; ++i) {
         rte_mbuf* m = b.pkts[i];
@@ -198,18 +200,20 @@ void output_stage(WorkerContext& w, Burst& b) {
             const NextHop* found = id < kRuleDrop ? hops.get(id) : nullptr;
             last_hop = found != nullptr ? found : &kNoHop;
             last_tx = &tx[last_hop->tx_port];
+            last_mtu = last_hop->mtu;
+            last_tagged = last_hop->vlan != 0;
             last_id = id;
         }
         auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
         auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
         // One test for every reason a routed packet leaves the fast path: a
         // next hop that does not forward, and the missing one, have mtu 0.
-        if (unlikely(uint32_t(__builtin_bswap16(ip->total_length)) > last_hop->mtu)) {
+        if (unlikely(uint32_t(__builtin_bswap16(ip->total_length)) > last_mtu)) {
             output_exception(w, m, b.in_port, id, last_hop == &kNoHop ? nullptr : last_hop,
                              PuntKind::ipv4_routed);
             continue;
         }
-        if (unlikely(last_hop->vlan != 0) && (eth = tagged.push(m, *last_hop)) == nullptr) continue;
+        if (unlikely(last_tagged) && (eth = tagged.push(m, *last_hop)) == nullptr) continue;
         ipv4_rewrite(eth, ip, *last_hop);
         last_tx->pkts[last_tx->n++] = m;
     }
@@ -233,7 +237,11 @@ void tx_stage(WorkerContext& w) {
 
 }  // namespace
 
-void route_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n, StageClock& clock) {
+// Inlined into forward_burst(), the common case; the VLAN stage calls it per
+// interface through route_burst().
+static __attribute__((always_inline)) inline void route_burst_inline(WorkerContext& w, const RxQueue& q,
+                                                              rte_mbuf** pkts, uint16_t n,
+                                                              StageClock& clock) {
     Burst b;
     b.in_port = q.port_index;
     if (w.tables.avx512_input)
@@ -261,10 +269,14 @@ void route_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n
     }
 }
 
+void route_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n, StageClock& clock) {
+    route_burst_inline(w, q, pkts, n, clock);
+}
+
 void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n) {
     StageClock clock(w.tables.stage_clocks ? w.stats : nullptr);
     if (likely(q.vlan_ifaces == nullptr))
-        route_burst(w, q, pkts, n, clock);
+        route_burst_inline(w, q, pkts, n, clock);
     else
         vlan_stage(w, q, pkts, n, clock);
     tx_stage(w);

@@ -91,11 +91,11 @@ inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, uint64_t port_mac,
     }
     if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
         if (for_us) return kIpv6;
-        // All nodes (33:33:00:00:00:01) and solicited-node groups
-        // (33:33:ff:...): neighbour discovery, for the slow path to sort.
+        // All nodes and all routers (33:33:00:00:00:01, :02) and solicited-node
+        // groups (33:33:ff:...): neighbour and router discovery, for the slow path to sort.
         const uint8_t* d = eth->dst_addr.addr_bytes;
         if (d[0] == 0x33 && d[1] == 0x33 &&
-            (d[2] == 0xff || (d[2] == 0 && d[3] == 0 && d[4] == 0 && d[5] == 1)))
+            (d[2] == 0xff || (d[2] == 0 && d[3] == 0 && d[4] == 0 && (d[5] == 1 || d[5] == 2))))
             return kPuntIpv6;
         if (kernel && d[0] == 0x33 && d[1] == 0x33) return kPuntKernel;
         return unsigned(group ? DropReason::link_broadcast : DropReason::other_host);

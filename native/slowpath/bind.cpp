@@ -21,6 +21,23 @@ void bind_slowpath(py::module_& m, DataplaneClass& dataplane) {
         .def_readwrite("failed_ms", &SlowPathConfig::failed_ms)
         .def_readwrite("max_neighbors", &SlowPathConfig::max_neighbors);
 
+    py::class_<RaSpec>(m, "RaSpec")
+        .def(py::init<>())
+        .def_readwrite("iface", &RaSpec::iface)
+        .def_readwrite("min_interval_ms", &RaSpec::min_interval_ms)
+        .def_readwrite("max_interval_ms", &RaSpec::max_interval_ms)
+        .def_readwrite("lifetime_s", &RaSpec::lifetime_s)
+        .def_readwrite("hop_limit", &RaSpec::hop_limit)
+        .def_readwrite("managed", &RaSpec::managed)
+        .def_readwrite("other", &RaSpec::other)
+        .def_readwrite("on_link", &RaSpec::on_link)
+        .def_readwrite("autonomous", &RaSpec::autonomous)
+        .def_readwrite("valid_lifetime_s", &RaSpec::valid_lifetime_s)
+        .def_readwrite("preferred_lifetime_s", &RaSpec::preferred_lifetime_s)
+        .def_readwrite("advertise_mtu", &RaSpec::advertise_mtu)
+        .def_readwrite("rdnss", &RaSpec::rdnss)
+        .def_readwrite("rdnss_lifetime_s", &RaSpec::rdnss_lifetime_s);
+
     using S = SlowPathControl;
     dataplane
         .def("address_add", call(&Controls::slowpath, &S::address_add), py::arg("port"),

@@ -13,8 +13,8 @@ namespace appliance {
 
 namespace {
 
-constexpr uint8_t kEchoRequest = 128, kEchoReply = 129, kNeighborSolicit = 135,
-                  kNeighborAdvert = 136;
+constexpr uint8_t kEchoRequest = 128, kEchoReply = 129, kRouterSolicit = 133,
+                  kNeighborSolicit = 135, kNeighborAdvert = 136;
 constexpr uint8_t kHopLimit = 64;  // what Linux puts on what it sends
 constexpr uint32_t kMinMtu = 1280;  // an error never exceeds it (RFC 4443 2.4 c)
 
@@ -35,6 +35,8 @@ void SlowPath::local6_input(rte_mbuf* m, uint16_t in_port) {
     const auto* icmp = reinterpret_cast<const uint8_t*>(ip + 1);
     if (!icmp6_checksum_ok(ip, icmp, len)) return drop(m, DropReason::bad_checksum);
     if (icmp[0] == kNeighborSolicit || icmp[0] == kNeighborAdvert) return nd_input(m, in_port);
+    if (icmp[0] == kRouterSolicit && in_port < ra_.size() && ra_[in_port].enabled)
+        return rs_input(m, in_port);
     if (icmp[0] != kEchoRequest || icmp[1] != 0 || len < 8) return to_kernel(m, in_port);
     if (ip->src_addr[0] == 0xff || ipv6_unspecified(ip->src_addr))
         return drop(m, DropReason::martian_source);

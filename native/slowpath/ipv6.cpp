@@ -31,6 +31,12 @@ bool all_nodes(const uint8_t* group) {
     return std::memcmp(group, ff02_1, 16) == 0;
 }
 
+// ff02::2: a router is in it (router solicitations come to it).
+bool all_routers(const uint8_t* group) {
+    static constexpr uint8_t ff02_2[16] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+    return std::memcmp(group, ff02_2, 16) == 0;
+}
+
 }  // namespace
 
 uint32_t SlowPath::lookup6(const rte_mbuf* m, uint16_t in_port) const {
@@ -49,8 +55,8 @@ void SlowPath::ipv6_input(rte_mbuf* m, uint16_t in_port) {
     const uint8_t* dst = ip->dst_addr;
     const bool group_frame = rte_is_multicast_ether_addr(&rte_pktmbuf_mtod(m, rte_ether_hdr*)->dst_addr);
     if (group_frame && dst[0] != 0xff) return drop(m, DropReason::link_broadcast);  // never routed
-    if (dst[0] == 0xff) {  // link-scope: all nodes, or a solicited-node group we are in
-        bool joined = all_nodes(dst);
+    if (dst[0] == 0xff) {  // link-scope: all nodes or routers, or a solicited-node group we are in
+        bool joined = all_nodes(dst) || all_routers(dst);
         for (const Address6& a : addresses6_[in_port]) joined = joined || solicited_node_of(dst, a.ip);
         if (joined) return local6_input(m, in_port);
         return drop(m, DropReason::multicast_destination);

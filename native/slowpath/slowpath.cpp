@@ -135,6 +135,7 @@ void SlowPath::run() {
             {
                 std::lock_guard<std::mutex> lock(writer_);
                 neigh_timers();
+                ra_timers();
             }
             if (periodic_) periodic_();
             last_timers_ms_ = now;
@@ -146,6 +147,9 @@ void SlowPath::run() {
         idle_us = worked ? kMinIdleUs : std::min(idle_us * 2, kMaxIdleUs);
         if (!worked) std::this_thread::sleep_for(std::chrono::microseconds(idle_us));
     }
+    // Workers still run (they stop after us) and send what this queues.
+    std::lock_guard<std::mutex> lock(writer_);
+    ra_farewell();
 }
 
 void SlowPath::process(rte_mbuf* m) {

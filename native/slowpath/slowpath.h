@@ -28,6 +28,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -45,6 +46,7 @@
 #include "core/mempool.h"
 #include "nexthop/nexthop.h"
 #include "core/punt.h"
+#include "slowpath/ra.h"
 
 struct rte_ring;
 struct rte_mempool;
@@ -115,6 +117,8 @@ struct AddressInfo {
     X(nd_ignored, "NDP packets not for our addresses, unsolicited or invalid")      \
     X(nd_solicits_out, "neighbour solicitations sent (resolution, probes)")         \
     X(nd_adverts_out, "neighbour advertisements sent (answers, unsolicited)")       \
+    X(rs_in, "router solicitations answered (interfaces with router advertisements)") \
+    X(ra_out, "router advertisements sent")                                          \
     X(icmp_echo_replies, "ICMP and ICMPv6 echo replies sent")                       \
     X(icmp_time_exceeded, "ICMP and ICMPv6 time exceeded sent")                     \
     X(icmp_unreachable, "ICMP and ICMPv6 destination unreachable sent")             \
@@ -151,6 +155,10 @@ public:
 
     // Call with the writer lock held: reserved routes and internal hops.
     void install();
+    // The interfaces that send router advertisements (before start; PortError
+    // for settings that cannot be). `index_of`: an interface's index by name.
+    void ra_configure(const std::vector<RaSpec>& specs,
+                      const std::function<uint16_t(const std::string&)>& index_of);
     void set_rings(std::vector<rte_ring*> punts, rte_ring* returns);
     // Run on the slow path's thread with its timers (every 50 ms), without the writer lock.
     void set_periodic(std::function<void()> fn) { periodic_ = std::move(fn); }
@@ -308,6 +316,23 @@ private:
     // if no buffer. `payload` bytes follow the header, for the caller.
     rte_mbuf* new_ipv6(uint16_t port, const Ipv6Address& src, const Ipv6Address& dst,
                        uint8_t hop_limit, uint16_t payload);
+
+    // ra.cpp
+    struct RaState {
+        bool enabled = false;
+        RaSpec spec;
+        std::vector<Ipv6Address> rdnss;
+        uint64_t next_ms = 0;  // the next unsolicited one (0: at once)
+        uint64_t last_ms = 0;
+        unsigned initial_left = 3;
+    };
+    std::vector<RaState> ra_;  // per interface
+    std::mt19937 rng_{std::random_device{}()};
+    uint32_t ra_interval(RaState& r);
+    void ra_timers();
+    void rs_input(rte_mbuf* m, uint16_t port);  // a router solicitation (type checked)
+    void ra_send(uint16_t port, uint16_t lifetime_s);
+    void ra_farewell();
 
     // kernel.cpp
     void to_kernel(rte_mbuf* m, uint16_t in_port);  // or drop: local_unhandled

@@ -1,0 +1,73 @@
+"""IPv6 router advertisements to an unmodified Linux host that has no IPv6 configuration
+but accept_ra (a host's default):
+
+    h1 (SLAAC from the RA) -- lan0 [appliance: RA, 2001:db8:1::1/64, MTU 1400] lan1 -- h2 (2001:db8:2::2)
+
+h1 forms its address from the advertised prefix, takes the router's link-local address as
+its default router and the MTU from the RA, and pings h2; when the appliance stops, its
+last advertisement (router lifetime 0) takes the default route away at once.
+"""
+import signal
+
+import pytest
+
+from tests.e2e.conftest import wait_until
+from tests.e2e.lab import Lab, sh
+
+ROUTER_LINK_LOCAL = "fe80::ff:fe0a:1"  # EUI-64 of lan0's MAC 02:00:00:0a:00:01
+
+
+@pytest.fixture(scope="module")
+def ra_lab(tmp_path_factory):
+    lab = Lab(tmp_path_factory.mktemp("ra"), mtu=[1400, None])
+    lan0, lan1 = lab.appliance.config["ports"]
+    lan0["addresses"].append("2001:db8:1::1/64")
+    lan0["ra"] = {"max_interval_s": 4, "min_interval_s": 3}
+    lan1["addresses"].append("2001:db8:2::1/64")
+    for ns in lab.ns:  # IPv6 back on (the lab turns it off); h1 keeps the host defaults
+        sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0",
+           "net.ipv6.conf.eth0.disable_ipv6=0")
+    sh("ip", "-n", lab.ns[1], "addr", "add", "2001:db8:2::2/64", "dev", "eth0", "nodad")
+    sh("ip", "-n", lab.ns[1], "-6", "route", "add", "default", "via", "2001:db8:2::1")
+    try:
+        lab.start()
+        yield lab
+    finally:
+        lab.close()
+
+
+def h1_global_address(lab: Lab) -> str | None:
+    """Once duplicate address detection is done (a tentative one is not used as a source)."""
+    out = lab.host(0, "ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "global",
+                   "-tentative").stdout
+    words = out.split()
+    return words[words.index("inet6") + 1] if "inet6" in words else None
+
+
+def h1_default_route(lab: Lab) -> str:
+    return lab.host(0, "ip", "-6", "route", "show", "default").stdout
+
+
+def test_a_host_autoconfigures_from_the_advertisement_and_reaches_the_far_side(ra_lab):
+    assert wait_until(lambda: h1_global_address(ra_lab) is not None, 15), \
+        ra_lab.host(0, "ip", "-6", "addr").stdout
+    address = h1_global_address(ra_lab)
+    assert address.startswith("2001:db8:1:") and address.endswith("/64"), address
+    assert wait_until(lambda: "proto ra" in h1_default_route(ra_lab), 10)
+    route = h1_default_route(ra_lab)
+    assert f"via {ROUTER_LINK_LOCAL} dev eth0 proto ra" in route, route
+    mtu = ra_lab.host(0, "cat", "/proc/sys/net/ipv6/conf/eth0/mtu").stdout.strip()
+    assert mtu == "1400"  # the RA's MTU option, as Linux applies it (accept_ra_mtu)
+    ping = ra_lab.host(0, "ping", "-6", "-n", "-c", "2", "-i", "0.2", "-W", "2", "2001:db8:2::2")
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    with ra_lab.appliance.client() as c:
+        slow = c.stats()["slowpath"]
+    assert slow["ra_out"] >= 1 and slow["rs_in"] >= 0
+
+
+def test_stopping_the_appliance_withdraws_it_as_default_router(ra_lab):
+    assert "proto ra" in h1_default_route(ra_lab)
+    assert ra_lab.appliance.signal(signal.SIGTERM) == 0
+    # Router lifetime 0: the host drops the route at once (else after 1800 s).
+    assert wait_until(lambda: "proto ra" not in h1_default_route(ra_lab), 3), \
+        h1_default_route(ra_lab)
