@@ -90,6 +90,8 @@ class DataplaneCollector:
                                  labels=["kind"])
         for kind in ("solicits_in", "adverts_in", "ignored", "solicits_out", "adverts_out"):
             nd.add_metric([kind], slow[f"nd_{kind}"])
+        nd.add_metric(["router_solicits_in"], slow["rs_in"])
+        nd.add_metric(["router_adverts_out"], slow["ra_out"])
         yield nd
         icmp = CounterMetricFamily("appliance_icmp_sent", "ICMP and ICMPv6 messages sent, by type",
                                    labels=["type"])

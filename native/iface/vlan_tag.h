@@ -12,6 +12,18 @@
 
 namespace appliance {
 
+// The two MACs (12 bytes) moved: both loaded before either is
+// stored, so the regions may overlap (a memmove of a constant 12 bytes is a
+// call into libc here: ~5 cycles a packet).
+inline void move_macs(void* from, void* to) {
+    uint64_t head;
+    uint32_t tail;
+    std::memcpy(&head, from, 8);
+    std::memcpy(&tail, static_cast<char*>(from) + 8, 4);
+    std::memcpy(to, &head, 8);
+    std::memcpy(static_cast<char*>(to) + 8, &tail, 4);
+}
+
 inline bool vlan_tagged(const rte_ether_hdr* eth) {
     return eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_VLAN);
 }
@@ -21,7 +33,7 @@ inline bool vlan_tagged(const rte_ether_hdr* eth) {
 inline uint16_t vlan_strip(rte_mbuf* m) {
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
     const uint16_t tci = rte_be_to_cpu_16(reinterpret_cast<const rte_vlan_hdr*>(eth + 1)->vlan_tci);
-    std::memmove(reinterpret_cast<char*>(eth) + sizeof(rte_vlan_hdr), eth, 2 * RTE_ETHER_ADDR_LEN);
+    move_macs(eth, reinterpret_cast<char*>(eth) + sizeof(rte_vlan_hdr));
     rte_pktmbuf_adj(m, sizeof(rte_vlan_hdr));
     return tci & 0x0fff;
 }
@@ -45,7 +57,7 @@ inline rte_ether_hdr* vlan_push_for_rewrite(rte_mbuf* m, uint16_t vlan) {
 inline bool vlan_push(rte_mbuf* m, uint16_t vlan) {
     auto* eth = reinterpret_cast<rte_ether_hdr*>(rte_pktmbuf_prepend(m, sizeof(rte_vlan_hdr)));
     if (eth == nullptr) return false;
-    std::memmove(eth, reinterpret_cast<char*>(eth) + sizeof(rte_vlan_hdr), 2 * RTE_ETHER_ADDR_LEN);
+    move_macs(reinterpret_cast<char*>(eth) + sizeof(rte_vlan_hdr), eth);
     // The old EtherType now follows the tag: it is the tag's inner type.
     eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_VLAN);
     reinterpret_cast<rte_vlan_hdr*>(eth + 1)->vlan_tci = rte_cpu_to_be_16(vlan);

@@ -5,8 +5,12 @@ from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 
+from prometheus_client import generate_latest
+from prometheus_client.registry import CollectorRegistry
+
 from appliance import Dataplane, DataplaneConfig, PortConfig, TableSizes
 from appliance.dataplane import VlanConfig
+from appliance.metrics import DataplaneCollector
 from tests.native.conftest import EAL, FAST_TIMERS, HOST_MAC, PORTS, ROUTER_MAC, checked
 
 HOST10, HOST20 = "02:00:00:00:10:10", "02:00:00:00:20:20"  # a host in each VLAN
@@ -72,6 +76,11 @@ def test_routes_between_two_vlans_of_one_trunk(trunk):
     assert counters["a.20"]["tx_bytes"] == 3 * len(got)
     assert counters["a.10"]["rx_bytes"] == 3 * len(sent) + len(Ether() / Dot1Q() / ARP())
     assert counters["a"]["rx_packets"] == 5  # the port: everything it received (2 ARPs, 3 UDP)
+    registry = CollectorRegistry()
+    registry.register(DataplaneCollector(trunk.stats))
+    text = generate_latest(registry).decode()
+    assert 'appliance_interface_tx_packets_total{interface="a.20"} 3.0' in text
+    assert f'appliance_interface_tx_bytes_total{{interface="a.20"}} {3.0 * len(got)}' in text
 
 
 def test_unresolved_host_is_asked_for_on_its_vlan_and_then_reached(trunk):
