@@ -29,6 +29,9 @@ from appliance.well_known import DEFAULT_SOCKET, ROUTE_PROTOCOLS, ROUTE_TABLES
 MAC_PATTERN = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
 PORT_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,15}$"
 PORT_NAME = re.compile(PORT_NAME_PATTERN)
+# An L3 interface: a port, or a VLAN sub-interface of one (`trunk0.10`).
+INTERFACE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,15}(\.[0-9]{1,4})?$"
+INTERFACE_NAME = re.compile(INTERFACE_NAME_PATTERN)
 # The shapes the API documents for its query strings (the values are then parsed in full):
 # an IPv4 or IPv6 address, with a prefix length or not; a protocol name or number.
 _IPV4_SHAPE, _IPV6_SHAPE = r"([0-9]{1,3}\.){3}[0-9]{1,3}", r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*"
@@ -48,6 +51,7 @@ def _unicast(mac: str) -> str:
 
 UnicastMac = Annotated[str, Field(pattern=MAC_PATTERN), AfterValidator(_unicast)]
 PortName = Annotated[str, Field(pattern=PORT_NAME_PATTERN)]
+InterfaceName = Annotated[str, Field(pattern=INTERFACE_NAME_PATTERN)]
 # Ids and ports: integers only (not true, "1" or 1.0), within what the data plane stores.
 Id = Annotated[int, Field(ge=0, le=(1 << 32) - 1, strict=True)]
 Bool = Annotated[bool, Field(strict=True)]  # true/false only: not "on", "yes" or 1
@@ -215,7 +219,7 @@ class NextHopSection(Strict):
     (an IPv6 gateway may be link-local, as routing daemons install them)."""
 
     id: Id
-    port: PortName
+    port: InterfaceName
     mac: UnicastMac | None = None
     gateway: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
     src_mac: UnicastMac | None = None
@@ -224,7 +228,7 @@ class NextHopSection(Strict):
 class NeighborSection(Strict):
     """A static (permanent) neighbour entry."""
 
-    port: PortName
+    port: InterfaceName
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     mac: UnicastMac
 

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticError
 
 from appliance.acl import ACL_NAME, DIRECTIONS, AclBody
-from appliance.config import PORT_NAME
+from appliance.config import INTERFACE_NAME
 from appliance.decode import DecodeError, load_json, shorten
 from appliance.errors import ConfigError, StorageError
 from appliance.tables import KINDS, Overlay, key_text, port_key_parse, rule_key_parse
@@ -63,11 +63,11 @@ def _decode_key(kind: str, key: Any) -> Any:
         return key
     if kind == "acl_bindings":
         port, direction = port_key_parse(key)  # "port in"
-        if not PORT_NAME.fullmatch(port) or direction not in DIRECTIONS:
+        if not INTERFACE_NAME.fullmatch(port) or direction not in DIRECTIONS:
             raise ValueError(f"ACL binding {shorten(key)}")
         return (port, direction)
     port, address = port_key_parse(key)  # "port address" or "port ip"
-    if not PORT_NAME.fullmatch(port):
+    if not INTERFACE_NAME.fullmatch(port):
         raise ValueError(f"{kind} key {shorten(key)}: port name")
     (ipaddress.ip_interface if kind == "addresses" else ipaddress.ip_address)(address)
     return (port, address)

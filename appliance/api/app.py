@@ -24,7 +24,7 @@ from starlette.requests import ClientDisconnect
 from appliance.acl import ACL_NAME_PATTERN, AclBody, AclEntry
 from appliance.api import models as m
 from appliance.api.errors import status_of, to_body
-from appliance.config import (IP_PATTERN, PREFIX_PATTERN, PROTOCOL_PATTERN, Id, L4Port, PortName,
+from appliance.config import (IP_PATTERN, PREFIX_PATTERN, PROTOCOL_PATTERN, Id, InterfaceName, L4Port,
                               format_errors)
 from appliance.decode import MAX_BYTES, load_json
 from appliance.errors import ApplianceError
@@ -177,7 +177,7 @@ def create_app(service: Service) -> FastAPI:
 
     @app.delete("/v1/addresses", response_model=m.Deleted, responses=ERRORS,
                 summary="Remove an address (its routes and its subnet's neighbours go with it)")
-    async def address_delete(port: Annotated[PortName, Query()],
+    async def address_delete(port: Annotated[InterfaceName, Query()],
                              address: Annotated[str, Query(pattern=PREFIX_PATTERN)]):
         await change(s.address_delete, port, address)
         return {"deleted": 1}
@@ -195,7 +195,7 @@ def create_app(service: Service) -> FastAPI:
 
     @app.delete("/v1/neighbors", response_model=m.Deleted, responses=ERRORS,
                 summary="Delete a neighbour (static, or flush a learned one)")
-    async def neighbor_delete(port: Annotated[PortName, Query()],
+    async def neighbor_delete(port: Annotated[InterfaceName, Query()],
                               ip: Annotated[str, Query(pattern=IP_PATTERN)]):
         await change(s.neighbor_delete, port, ip)
         return {"deleted": 1}
@@ -256,14 +256,14 @@ def create_app(service: Service) -> FastAPI:
 
     @app.put("/v1/ports/{port}/acl/{direction}", response_model=m.Set, responses=ERRORS,
              summary="Bind an ACL to a port: in (what it receives) or out (what it sends)")
-    async def acl_bind(port: Annotated[PortName, Path()], direction: Literal["in", "out"],
+    async def acl_bind(port: Annotated[InterfaceName, Path()], direction: Literal["in", "out"],
                        body: m.AclBinding):
         await change(s.acl_bind, port, direction, body.name)
         return {"set": 1}
 
     @app.delete("/v1/ports/{port}/acl/{direction}", response_model=m.Deleted, responses=ERRORS,
                 summary="Unbind a port's ACL")
-    async def acl_unbind(port: Annotated[PortName, Path()], direction: Literal["in", "out"]):
+    async def acl_unbind(port: Annotated[InterfaceName, Path()], direction: Literal["in", "out"]):
         await change(s.acl_bind, port, direction, None)
         return {"deleted": 1}
 

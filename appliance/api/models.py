@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from appliance.acl import ACL_NAME_PATTERN
-from appliance.config import (Id, NeighborSection, NextHopSection, PortName, RouteSection,
+from appliance.config import (Id, InterfaceName, NeighborSection, NextHopSection, RouteSection,
                               RuleSection, Strict)
 
 __all__ = ["AddressBody", "Added", "Deleted", "NeighborSection", "NextHopSection", "RouteSection",
@@ -53,7 +53,7 @@ class RuleBody(RuleSection):
 
 
 class AddressBody(Strict):
-    port: PortName
+    port: InterfaceName
     address: str  # "192.0.2.1/24", "2001:db8::1/64"; checked by the service, which says what is wrong
 
 

@@ -76,3 +76,12 @@ def test_sub_interface_addresses_and_acls_reload_but_the_vlans_themselves_restar
     assert restart_needed(old, parse_config(config(vlans=changed))) == []
     assert restart_needed(old, parse_config(config(vlans=VLANS[:1]))) == ["ports"]
     assert restart_needed(old, parse_config(config(vlans=[VLANS[0], dict(VLANS[1], mtu=1300)]))) == ["ports"]
+
+
+def test_the_longest_port_name_with_the_highest_vlan_names_an_interface():
+    doc = config(vlans=[{"vlan": 4094}])
+    doc["ports"][0]["name"] = "trunk-uplink-abc"  # 16 characters, the most a port has
+    doc["nexthops"][0]["port"] = "trunk-uplink-abc.4094"
+    cfg = parse_config(doc)
+    assert cfg.interfaces()[1].name == "trunk-uplink-abc.4094"
+    assert cfg.nexthops[0].port == "trunk-uplink-abc.4094"
