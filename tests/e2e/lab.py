@@ -11,6 +11,7 @@ bridge would keep frames for the appliance to itself.
 """
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -26,8 +27,13 @@ FAST_ARP = {"reachable_ms": 2000, "stale_ms": 500, "retrans_ms": 200, "probes": 
             "failed_ms": 3000, "hold_packets": 8}
 
 
+# The hosts' own tools run as they would anywhere: without the sanitizer runtime the
+# sanitized test pass preloads (iproute2's `ip route get` trips ASan's strncpy check).
+HOST_ENV = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+
+
 def sh(*cmd: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=HOST_ENV)
     if check and r.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: {r.returncode}\n{r.stdout}{r.stderr}")
     return r

@@ -23,13 +23,14 @@ from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.sendrecv import AsyncSniffer, sendp
 
 from tests.e2e.conftest import Appliance, wait_until
-from tests.e2e.lab import FAST_ARP, sh
+from tests.e2e.lab import FAST_ARP, HOST_ENV, sh
 
 ROUTER_MAC = "02:00:00:0a:00:01"
 HOST_MAC = ["02:00:00:0b:00:01", "02:00:00:0b:00:02"]
 VLAN = [10, 20]
 LISTEN = ("import socket, sys\n"
           "s = socket.socket(); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen()\n"
+          "print('ready', flush=True)\n"
           "c, peer = s.accept(); c.sendall(b'hello ' + peer[0].encode()); c.close()\n")
 
 
@@ -131,7 +132,8 @@ def test_path_mtu_discovery_finds_the_smaller_vlan_and_tcp_flows(trunk):
     assert "mtu = 1400" in out.stdout + out.stderr, out.stdout + out.stderr
     assert trunk.ping(0, "10.20.0.2", "-M", "do", "-s", "1372").returncode == 0
     server = subprocess.Popen(["ip", "netns", "exec", trunk.ns[1], "iperf3", "-s", "-1", "-B",
-                               "10.20.0.2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               "10.20.0.2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=HOST_ENV)
     try:
         time.sleep(0.5)
         out = trunk.host(0, "iperf3", "-c", "10.20.0.2", "-t", "2", "-J", timeout=30)
@@ -185,9 +187,9 @@ def test_the_kernel_side_of_a_sub_interface_takes_tcp_to_its_address(trunk):
     details = sh("ip", "addr", "show", trunk.kernel).stdout
     assert "mtu 1400" in details and "10.20.0.1/24" in details, details
     server = subprocess.Popen([sys.executable, "-c", LISTEN, "10.20.0.1", "7020"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        time.sleep(0.5)
+        assert server.stdout.readline().strip() == "ready"
         out = trunk.host(1, sys.executable, "-c", "import socket\n"
                          "s = socket.create_connection(('10.20.0.1', 7020), timeout=5)\n"
                          "print(s.recv(100).decode())")
