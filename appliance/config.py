@@ -141,8 +141,8 @@ class RaSection(Strict):
 
 
 class _Addressed(Strict):
-    """What every L3 interface has: addresses and ACL bindings (both change on a reload),
-    router advertisements (a restart)."""
+    """What every L3 interface has: addresses, ACL bindings, router advertisements (all
+    change on a reload)."""
 
     addresses: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = Field([], max_length=4096)
     acl: PortAclSection = PortAclSection()
@@ -197,9 +197,9 @@ class PortSection(_Addressed):
                                  for v in self.vlans])
 
     def live_stripped(self) -> PortSection:
-        """The port without what a reload changes (addresses and ACL bindings, its
-        sub-interfaces' too): two configs whose ports differ only there need no restart."""
-        live = {"addresses": [], "acl": PortAclSection()}
+        """The port without what a reload changes (addresses, ACL bindings and router
+        advertisements, its sub-interfaces' too): two configs whose ports differ only there need no restart."""
+        live = {"addresses": [], "acl": PortAclSection(), "ra": None}
         return self.model_copy(update={**live, "vlans": [v.model_copy(update=live) for v in self.vlans]})
 
     @field_validator("device")
@@ -396,6 +396,10 @@ class Config(Strict):
     state_file: FilePath | None = None
     route_sync: RouteSyncSection | None = None  # off unless present
 
+    def ra_settings(self) -> dict[str, RaSettings]:
+        """Interface -> its router advertisement settings, for those that send them."""
+        return {f.name: f.ra.settings(f.name) for f in self.interfaces() if f.ra}
+
     def interfaces(self) -> list[Interface]:
         """Every L3 interface: each port, then its sub-interfaces."""
         out = []
@@ -426,8 +430,8 @@ RESTART_SECTIONS = ("eal", "ports", "tables", "verify_checksum", "stage_clocks",
 
 def restart_needed(old: Config, new: Config) -> list[str]:
     """The sections that differ and only a restart applies (sub-interfaces are part of
-    ports); the rest (next hops, routes, rules, ACLs, neighbours, interface addresses and
-    ACL bindings) a reload (SIGHUP) applies with
+    ports); the rest (next hops, routes, rules, ACLs, neighbours, interface addresses, ACL
+    bindings and router advertisements) a reload (SIGHUP) applies with
     no forwarding gap."""
     changed = []
     for section in RESTART_SECTIONS:

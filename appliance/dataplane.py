@@ -10,7 +10,7 @@ import ipaddress
 import re
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from appliance import _native, kernel_iface
@@ -168,6 +168,17 @@ def to_protocol(value: int | str) -> int:
     return value
 
 
+def _ra_spec(r: RaSettings) -> _native.RaSpec:
+    ra = _native.RaSpec()
+    ra.iface = r.interface
+    ra.min_interval_ms, ra.max_interval_ms = 1000 * r.min_interval_s, 1000 * r.max_interval_s
+    ra.advertise_mtu = r.mtu
+    for name in ("lifetime_s", "hop_limit", "managed", "other", "on_link", "autonomous",
+                 "valid_lifetime_s", "preferred_lifetime_s", "rdnss", "rdnss_lifetime_s"):
+        setattr(ra, name, getattr(r, name))
+    return ra
+
+
 def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
     workers = len(config.eal.worker_lcores)
     spec = _native.DataplaneSpec()
@@ -189,17 +200,7 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
     for name, value in vars(config.slowpath).items():
         setattr(slow, name, value)
     spec.slow = slow
-    ras = []
-    for r in config.ra:
-        ra = _native.RaSpec()
-        ra.iface = r.interface
-        ra.min_interval_ms, ra.max_interval_ms = 1000 * r.min_interval_s, 1000 * r.max_interval_s
-        ra.advertise_mtu = r.mtu
-        for name in ("lifetime_s", "hop_limit", "managed", "other", "on_link", "autonomous",
-                     "valid_lifetime_s", "preferred_lifetime_s", "rdnss", "rdnss_lifetime_s"):
-            setattr(ra, name, getattr(r, name))
-        ras.append(ra)
-    spec.ra = ras
+    spec.ra = [_ra_spec(r) for r in config.ra]
     if config.route_sync is not None:
         sync = _native.RouteSyncSpec()
         sync.enabled = True
@@ -333,6 +334,14 @@ class Dataplane:
 
     def addresses(self) -> list[dict[str, Any]]:
         return self._dp.addresses()
+
+    def ra_set(self, interface: str, settings: RaSettings | None) -> None:
+        """Router advertisements on `interface` from now on (the first at once), or, with
+        None, no more: a last one with router lifetime 0 withdraws the router from its hosts."""
+        if settings is None:
+            self._dp.ra_clear(interface)
+        else:
+            self._dp.ra_set(_ra_spec(replace(settings, interface=interface)))
 
     def interfaces(self) -> list[dict[str, Any]]:
         """Every L3 interface (each port, then the VLAN sub-interfaces): port, vlan, mtu,

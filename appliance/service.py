@@ -13,7 +13,8 @@ import threading
 from typing import Any
 
 from appliance.config import Config, load_config, parse_config, restart_needed
-from appliance.dataplane import Dataplane, canonical_prefixes, refuse_padded_length, to_prefix
+from appliance.dataplane import (Dataplane, RaSettings, canonical_prefixes, refuse_padded_length,
+                                 to_prefix)
 from appliance.eal import shutdown_eal
 from appliance.acl import inserted, parse_body, removed
 from appliance.errors import AclError, AddressError, ConfigError, NeighborError, StorageError
@@ -313,7 +314,7 @@ class Service:
             overlay = self.overlay if keep_runtime_changes else Overlay()
             desired = overlay.over(Tables.from_config(new))
             return {"restart": restart_needed(self.cfg, new),
-                    "changes": describe_diff(self.current, desired)}
+                    "changes": describe_diff(self.current, desired) + describe_ra(self.cfg, new)}
 
     def overrides(self) -> dict:
         """Runtime changes that differ from the config in force, per table: set (added or
@@ -356,6 +357,7 @@ class Service:
         summary = {kind: {"added": len(getattr(desired, kind).keys() - getattr(self.current, kind).keys()),
                           "removed": len(getattr(self.current, kind).keys() - getattr(desired, kind).keys())}
                    for kind in KINDS}
+        apply_ra(self.dp, self.cfg, new)
         self.current, self.cfg, self.overlay = desired, new, overlay
         log.info("applied: %s", summary)
         return summary
@@ -367,3 +369,22 @@ class Service:
                 self.state.close()
             self.dp.close()
             shutdown_eal(self.dp.config.eal)
+
+
+def ra_changes(old: Config, new: Config) -> dict[str, RaSettings | None]:
+    """Interface -> its new router advertisement settings (None: it stops advertising),
+    for the interfaces where they differ."""
+    before, after = old.ra_settings(), new.ra_settings()
+    return {name: after.get(name) for name in sorted(before.keys() | after.keys())
+            if before.get(name) != after.get(name)}
+
+
+def apply_ra(dp: Dataplane, old: Config, new: Config) -> None:
+    for name, settings in ra_changes(old, new).items():
+        dp.ra_set(name, settings)
+
+
+def describe_ra(old: Config, new: Config) -> list[str]:
+    before = old.ra_settings()
+    return [f"{'-' if settings is None else '~' if name in before else '+'} router advertisements {name}"
+            for name, settings in ra_changes(old, new).items()]

@@ -40,6 +40,8 @@ void bind_slowpath(py::module_& m, DataplaneClass& dataplane) {
 
     using S = SlowPathControl;
     dataplane
+        .def("ra_set", call(&Controls::slowpath, &S::ra_set), py::arg("spec"), Release())
+        .def("ra_clear", call(&Controls::slowpath, &S::ra_clear), py::arg("iface"), Release())
         .def("address_add", call(&Controls::slowpath, &S::address_add), py::arg("port"),
              py::arg("prefix"), Release())
         .def("address_delete", call(&Controls::slowpath, &S::address_delete), py::arg("port"),

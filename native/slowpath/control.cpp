@@ -32,6 +32,16 @@ std::pair<IpAddr, uint8_t> parse_address(const std::string& text) {
 
 }  // namespace
 
+void SlowPathControl::ra_set(const RaSpec& spec) {
+    const auto lock = ctl_.lock();
+    slow_.ra_set(ctl_.port_index(spec.iface), spec);
+}
+
+void SlowPathControl::ra_clear(const std::string& iface) {
+    const auto lock = ctl_.lock();
+    slow_.ra_clear(ctl_.port_index(iface));
+}
+
 void SlowPathControl::address_add(const std::string& port, const std::string& prefix) {
     const auto lock = ctl_.lock();
     const uint16_t index = ctl_.port_index(port);

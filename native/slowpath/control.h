@@ -23,6 +23,10 @@ public:
     void neighbor_add(const std::string& port, const std::string& ip, const std::string& mac);
     void neighbor_delete(const std::string& port, const std::string& ip);
     std::vector<NeighborInfo> neighbors();
+    // Router advertisements on an interface from now on (`spec.iface` names
+    // it), or no more (a last one with router lifetime 0 says so).
+    void ra_set(const RaSpec& spec);
+    void ra_clear(const std::string& iface);
     SlowPathStats stats();
     // Packets waiting for a neighbour; `generated`: the slow path's own.
     unsigned held_packets(bool generated);

@@ -36,18 +36,30 @@ void put32(uint8_t* p, uint32_t v) {
 void SlowPath::ra_configure(const std::vector<RaSpec>& specs,
                             const std::function<uint16_t(const std::string&)>& index_of) {
     ra_.assign(ports_.size(), RaState{});
-    for (const RaSpec& s : specs) {
-        RaState& r = ra_.at(index_of(s.iface));
-        if (s.min_interval_ms == 0 || s.min_interval_ms > s.max_interval_ms)
-            throw PortError(s.iface + ": router advertisements: min interval must be 1..max interval");
-        r.spec = s;
-        r.enabled = true;
-        for (const std::string& text : s.rdnss) {
-            const IpAddr a = parse_unicast<PortError>(text, s.iface + ": rdnss");
-            if (a.is_v4()) throw PortError(s.iface + ": rdnss " + text + " is not an IPv6 address");
-            r.rdnss.push_back(a.b);
-        }
+    for (const RaSpec& s : specs) ra_set(index_of(s.iface), s);
+}
+
+void SlowPath::ra_set(uint16_t port, const RaSpec& s) {
+    if (s.min_interval_ms == 0 || s.min_interval_ms > s.max_interval_ms)
+        throw PortError(s.iface + ": router advertisements: min interval must be 1..max interval");
+    std::vector<Ipv6Address> rdnss;
+    for (const std::string& text : s.rdnss) {
+        const IpAddr a = parse_unicast<PortError>(text, s.iface + ": rdnss");
+        if (a.is_v4()) throw PortError(s.iface + ": rdnss " + text + " is not an IPv6 address");
+        rdnss.push_back(a.b);
     }
+    ra_.resize(ports_.size());
+    RaState& r = ra_.at(port);
+    r = RaState{};  // as a new router on the link: at once, then the quick initial ones
+    r.spec = s;
+    r.rdnss = std::move(rdnss);
+    r.enabled = true;
+}
+
+void SlowPath::ra_clear(uint16_t port) {
+    if (port >= ra_.size() || !ra_[port].enabled) return;
+    ra_send(port, 0);
+    ra_[port].enabled = false;
 }
 
 uint32_t SlowPath::ra_interval(RaState& r) {

@@ -174,6 +174,11 @@ public:
     void user_route_added(const IpAddr& ip, uint8_t depth);  // a host route it replaced
     bool owns_route(const IpAddr& ip, uint8_t depth) const;
 
+    // Router advertisements on `port` from now on (the first at once), or no
+    // more (a last one with router lifetime 0). PortError for settings that cannot be.
+    void ra_set(uint16_t port, const RaSpec& spec);
+    void ra_clear(uint16_t port);
+
     void address_add(uint16_t port, const IpAddr& ip, uint8_t depth);
     void address_delete(uint16_t port, const IpAddr& ip, uint8_t depth);
     std::vector<AddressInfo> addresses() const;

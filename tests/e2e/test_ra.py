@@ -65,6 +65,21 @@ def test_a_host_autoconfigures_from_the_advertisement_and_reaches_the_far_side(r
     assert slow["ra_out"] >= 1 and slow["rs_in"] >= 0
 
 
+def test_a_reload_stops_and_starts_advertising(ra_lab):
+    """The operator takes `ra` out of the config and reloads: the last advertisement
+    (router lifetime 0) takes h1's default route away; put back, it returns at once."""
+    app = ra_lab.appliance
+    lan0 = app.config["ports"][0]
+    settings = lan0.pop("ra")
+    app.write_config()
+    assert app.cli("reload").returncode == 0
+    assert wait_until(lambda: "proto ra" not in h1_default_route(ra_lab), 3), h1_default_route(ra_lab)
+    lan0["ra"] = settings
+    app.write_config()
+    assert app.cli("reload").returncode == 0
+    assert wait_until(lambda: "proto ra" in h1_default_route(ra_lab), 3)
+
+
 def test_stopping_the_appliance_withdraws_it_as_default_router(ra_lab):
     assert "proto ra" in h1_default_route(ra_lab)
     assert ra_lab.appliance.signal(signal.SIGTERM) == 0

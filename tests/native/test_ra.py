@@ -9,6 +9,7 @@ from scapy.layers.l2 import Ether
 
 from appliance import Dataplane, DataplaneConfig, PortConfig, TableSizes
 from appliance.dataplane import RaSettings
+from appliance.errors import PortError
 from tests.native.conftest import EAL, FAST_TIMERS, HOST_MAC, PORTS, ROUTER_LL, ROUTER_MAC, checked
 
 # The next unsolicited one is 16 s after the first (MAX_INITIAL_RTR_ADVERT_INTERVAL): what
@@ -111,3 +112,26 @@ def test_stopping_says_goodbye_with_router_lifetime_zero():
         assert last[0][ICMPv6NDOptPrefixInfo].validlifetime == 2592000  # addresses stay
     finally:
         dp.close()
+
+
+def test_advertising_starts_and_stops_at_runtime(ra_router):
+    """Turned on: the first one at once. Turned off: a last one with router lifetime 0."""
+    ra_router.ra_set("b", RaSettings("b", max_interval_s=40, min_interval_s=30))
+    (first,) = advertisements(ra_router, "b", 2)
+    assert first[ICMPv6ND_RA].routerlifetime == 1800 and first[ICMPv6NDOptMTU].mtu == 1500
+    assert first[ICMPv6NDOptPrefixInfo].prefix == "2001:db8:b::"
+    ra_router.ra_set("a", None)
+    ra_router.quiesce()
+    (last,) = [p for p in map(Ether, ra_router.drain("a")) if ICMPv6ND_RA in p]
+    assert last[ICMPv6ND_RA].routerlifetime == 0
+    assert advertisements(ra_router, "a", 0.5) == []
+    ra_router.ra_set("a", None)  # already off: nothing to say
+    assert advertisements(ra_router, "a", 0.3) == []
+
+
+def test_bad_settings_are_refused_and_change_nothing(ra_router):
+    with pytest.raises(PortError, match="rdnss 192.0.2.53 is not an IPv6 address"):
+        ra_router.ra_set("b", RaSettings("b", rdnss=["192.0.2.53"]))
+    with pytest.raises(PortError, match="unknown port 'z'"):
+        ra_router.ra_set("z", RaSettings("z"))
+    assert advertisements(ra_router, "b", 0.5) == []

@@ -85,3 +85,27 @@ def test_the_longest_port_name_with_the_highest_vlan_names_an_interface():
     cfg = parse_config(doc)
     assert cfg.interfaces()[1].name == "trunk-uplink-abc.4094"
     assert cfg.nexthops[0].port == "trunk-uplink-abc.4094"
+
+
+def test_router_advertisements_change_with_a_reload_and_say_so_in_the_diff():
+    from appliance.service import describe_ra, ra_changes
+    old = parse_config(config(vlans=VLANS, ra={"max_interval_s": 60}))
+    new_vlans = [VLANS[0], dict(VLANS[1], ra={"max_interval_s": 30, "rdnss": ["2001:db8::53"]})]
+    new = parse_config(config(vlans=new_vlans))
+    assert restart_needed(old, new) == []
+    changes = ra_changes(old, new)
+    assert changes["trunk0"] is None and changes["trunk0.20"].rdnss == ["2001:db8::53"]
+    assert changes["trunk0.20"].min_interval_s == 10 and changes["trunk0.20"].lifetime_s == 90
+    assert describe_ra(old, new) == ["- router advertisements trunk0",
+                                      "+ router advertisements trunk0.20"]
+
+
+@pytest.mark.parametrize("ra, message", [
+    ({"max_interval_s": 3}, "ports[0].ra.max_interval_s: Input should be greater than or equal to 4"),
+    ({"max_interval_s": 10, "min_interval_s": 9}, "ports[0].ra: min_interval_s 9 is above 0.75 x max_interval_s"),
+    ({"max_interval_s": 600, "lifetime_s": 300}, "ports[0].ra: lifetime_s 300 is below max_interval_s 600"),
+    ({"rdnss": ["192.0.2.53"]}, "ports[0].ra.rdnss[0]: Input is not a valid IPv6 address"),
+    ({"colour": "red"}, "ports[0].ra.colour: unknown key"),
+])
+def test_bad_router_advertisement_settings_are_named_by_path(ra, message):
+    assert message in errors_of(config(ra=ra))
