@@ -346,6 +346,14 @@ def client_command(args: argparse.Namespace) -> int:
             _show(c.addresses(), args.json, lambda rs: [
                 f"{a['port']:<8} {a['address']}" + (" (automatic)" if a.get("automatic") else "")
                 for a in rs])
+    elif what == "interface" and verb == "ra":
+        if args.off:
+            c.ra_set(args.name, None)
+        elif args.settings is not None:
+            from appliance.decode import load_yaml
+            c.ra_set(args.name, load_yaml(args.settings.encode(), "settings") or {})
+        else:
+            _show(c.ra_show(args.name), True)
     elif what == "interface":
         _show(c.interfaces(), args.json, lambda fs: [
             f"{f['name']:<12} " + (f"vlan {f['vlan']:<4} on {f['port']:<8}" if f["vlan"] else f"{'port':<17}")
@@ -472,6 +480,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     iface = group("interface", "L3 interfaces: ports and their VLAN sub-interfaces (PORT.VLAN)")
     leaf(iface, "list", help="each interface's VLAN, MTU, kernel interface and counters")
+    ra = leaf(iface, "ra", help="router advertisements on an interface: show them, set them "
+                                "('{max_interval_s: 60, rdnss: [\"2001:db8::53\"]}', '{}' for "
+                                "the defaults) or --off")
+    ra.add_argument("name")
+    ra.add_argument("settings", nargs="?", help="the config's `ra` fields, YAML or JSON")
+    ra.add_argument("--off", action="store_true", help="stop (a last one with router lifetime 0)")
 
     neigh = group("neigh", "the neighbour table (ARP and NDP)")
     a = leaf(neigh, "add", help="a static neighbour")

@@ -420,7 +420,6 @@ class Config(Strict):
             stage_clocks=self.stage_clocks,
             slowpath=SlowPathSettings(icmp_rate=self.icmp.rate_limit, icmp_burst=self.icmp.burst,
                                       **self.arp.model_dump()),
-            ra=[f.ra.settings(f.name) for f in self.interfaces() if f.ra],
             route_sync=RouteSyncSettings(**self.route_sync.model_dump()) if self.route_sync else None)
 
 

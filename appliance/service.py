@@ -12,16 +12,20 @@ import logging
 import threading
 from typing import Any
 
-from appliance.config import Config, load_config, parse_config, restart_needed
+from pydantic import ValidationError
+
+from appliance.config import (Config, RaSection, format_errors, load_config, parse_config,
+                              restart_needed)
 from appliance.dataplane import (Dataplane, RaSettings, canonical_prefixes, refuse_padded_length,
                                  to_prefix)
 from appliance.eal import shutdown_eal
 from appliance.acl import inserted, parse_body, removed
-from appliance.errors import AclError, AddressError, ConfigError, NeighborError, StorageError
+from appliance.errors import (AclError, AddressError, ConfigError, NeighborError, PortError,
+                              StorageError)
 from appliance.host import hugepages
 from appliance.state import StateFile
 from appliance.tables import (KINDS, Overlay, Tables, apply_diff, describe_diff, nexthop_value,
-                              rule_key, set_nexthop)
+                              ra_value, rule_key, set_nexthop)
 
 log = logging.getLogger("appliance.service")
 _MISSING = object()
@@ -189,6 +193,29 @@ class Service:
     def nexthops(self) -> list[dict]:
         return self.dp.nexthops()
 
+    # -- router advertisements --
+    def ra_set(self, interface: str, settings: dict | None) -> None:
+        """An interface's router advertisement settings (a config `ra` section, defaults
+        filled in), or None: it stops advertising."""
+        value = None
+        if settings is None:
+            with self.lock:
+                if interface not in self.current.router_advertisements:
+                    raise PortError(f"{interface} sends no router advertisements")
+        else:
+            try:
+                value = ra_value(RaSection.model_validate(settings).settings(interface))
+            except ValidationError as e:
+                raise ConfigError(format_errors("router advertisements", e.errors())) from None
+
+        def set_to(v: dict | None) -> None:
+            self.dp.ra_set(interface, None if v is None else RaSettings(interface, **v))
+        self._change("router_advertisements", interface, value, lambda: set_to(value), set_to)
+
+    def router_advertisements(self) -> dict[str, dict]:
+        with self.lock:
+            return dict(self.current.router_advertisements)
+
     # -- own addresses --
     def address_add(self, port: str, address: str) -> None:
         key = (port, _interface(address))
@@ -314,7 +341,7 @@ class Service:
             overlay = self.overlay if keep_runtime_changes else Overlay()
             desired = overlay.over(Tables.from_config(new))
             return {"restart": restart_needed(self.cfg, new),
-                    "changes": describe_diff(self.current, desired) + describe_ra(self.cfg, new)}
+                    "changes": describe_diff(self.current, desired)}
 
     def overrides(self) -> dict:
         """Runtime changes that differ from the config in force, per table: set (added or
@@ -357,7 +384,6 @@ class Service:
         summary = {kind: {"added": len(getattr(desired, kind).keys() - getattr(self.current, kind).keys()),
                           "removed": len(getattr(self.current, kind).keys() - getattr(desired, kind).keys())}
                    for kind in KINDS}
-        apply_ra(self.dp, self.cfg, new)
         self.current, self.cfg, self.overlay = desired, new, overlay
         log.info("applied: %s", summary)
         return summary
@@ -370,21 +396,3 @@ class Service:
             self.dp.close()
             shutdown_eal(self.dp.config.eal)
 
-
-def ra_changes(old: Config, new: Config) -> dict[str, RaSettings | None]:
-    """Interface -> its new router advertisement settings (None: it stops advertising),
-    for the interfaces where they differ."""
-    before, after = old.ra_settings(), new.ra_settings()
-    return {name: after.get(name) for name in sorted(before.keys() | after.keys())
-            if before.get(name) != after.get(name)}
-
-
-def apply_ra(dp: Dataplane, old: Config, new: Config) -> None:
-    for name, settings in ra_changes(old, new).items():
-        dp.ra_set(name, settings)
-
-
-def describe_ra(old: Config, new: Config) -> list[str]:
-    before = old.ra_settings()
-    return [f"{'-' if settings is None else '~' if name in before else '+'} router advertisements {name}"
-            for name, settings in ra_changes(old, new).items()]

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticError
 
 from appliance.acl import ACL_NAME, DIRECTIONS, AclBody
-from appliance.config import INTERFACE_NAME
+from appliance.config import INTERFACE_NAME, RaSection
 from appliance.decode import DecodeError, load_json, shorten
 from appliance.errors import ConfigError, StorageError
 from appliance.tables import KINDS, Overlay, key_text, port_key_parse, rule_key_parse
@@ -61,6 +61,10 @@ def _decode_key(kind: str, key: Any) -> Any:
         if not ACL_NAME.fullmatch(key):
             raise ValueError(f"ACL name {shorten(key)}")
         return key
+    if kind == "router_advertisements":
+        if not INTERFACE_NAME.fullmatch(key):
+            raise ValueError(f"router advertisements of {shorten(key)}: interface name")
+        return key
     if kind == "acl_bindings":
         port, direction = port_key_parse(key)  # "port in"
         if not INTERFACE_NAME.fullmatch(port) or direction not in DIRECTIONS:
@@ -74,13 +78,18 @@ def _decode_key(kind: str, key: Any) -> Any:
 
 
 _VALUE_TYPES = {"addresses": bool, "neighbors": str, "nexthops": dict, "routes": int,
-                "rules": dict, "acls": dict, "acl_bindings": str}
+                "rules": dict, "acls": dict, "acl_bindings": str, "router_advertisements": dict}
 
 
 def _check_value(kind: str, value: Any) -> Any:
     if value is not None and (not isinstance(value, _VALUE_TYPES[kind])
                               or (kind == "routes" and isinstance(value, bool))):
         raise ValueError(f"{kind} value {shorten(value)}")
+    if kind == "router_advertisements" and value is not None:
+        try:  # as the API took them: every field, each within its bounds
+            RaSection.model_validate(value)
+        except PydanticError as e:
+            raise ValueError(f"router advertisements {shorten(value)}: {e.errors()[0]['msg']}") from None
     if kind == "acls" and value is not None:
         try:  # an ACL that cannot be built is as damaged as a torn record
             value = AclBody.model_validate(value).canonical()

@@ -7,7 +7,8 @@ prefix pointing at a missing next hop: remove addresses that go (one may
 come back on another port or length), add addresses and static neighbours,
 set next hops, add/replace routes and rules, set ACLs, bind them (a rebind
 replaces the port's ACL in one step, never leaving it unfiltered), then
-unbind, delete ACLs, rules, routes, next hops and neighbours. Addresses are keyed (port, address) (("lan0", "192.0.2.1/24")), static
+unbind, set and clear router advertisements, delete ACLs, rules, routes, next
+hops and neighbours. Addresses are keyed (port, address) (("lan0", "192.0.2.1/24")), static
 neighbours (port, ip) -> MAC, ACL bindings (port, "in" | "out") -> ACL name; the state file
 writes those keys as "port address" and "port in" text. An ACL is its name -> {default,
 entries} in the canonical form of appliance.acl.
@@ -16,11 +17,11 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from appliance.config import Config
-from appliance.dataplane import Dataplane, to_protocol
+from appliance.dataplane import Dataplane, RaSettings, to_protocol
 from appliance.errors import ApplianceError
 
 RuleKey = tuple[int, str, int, str, int]  # proto, src, src_port, dst, dst_port
@@ -59,7 +60,15 @@ def rule_key_parse(text: str) -> RuleKey:
     return (int(proto), sa, int(sp), da, int(dp))
 
 
-KINDS = ("addresses", "neighbors", "nexthops", "routes", "rules", "acls", "acl_bindings")
+KINDS = ("addresses", "neighbors", "nexthops", "routes", "rules", "acls", "acl_bindings",
+         "router_advertisements")
+
+
+def ra_value(settings: RaSettings) -> dict[str, Any]:
+    """Router advertisement settings as the tables and the state file keep them."""
+    value = asdict(settings)
+    del value["interface"]
+    return value
 
 
 def nexthop_value(port: str, mac: str | None = None, src_mac: str | None = None,
@@ -77,6 +86,8 @@ class Tables:
     rules: dict[RuleKey, dict[str, Any]] = field(default_factory=dict)  # key -> action, nexthop
     acls: dict[str, dict[str, Any]] = field(default_factory=dict)      # name -> default, entries
     acl_bindings: dict[PortKey, str] = field(default_factory=dict)     # (port, dir) -> name
+    # interface -> its router advertisement settings (ra_value())
+    router_advertisements: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, cfg: Config) -> Tables:
@@ -89,7 +100,8 @@ class Tables:
             rules={r.key(): {"action": r.action, "nexthop": r.nexthop} for r in cfg.rules},
             acls={a.name: a.body() for a in cfg.acls},
             acl_bindings={(f.name, d): name for f in cfg.interfaces()
-                          for d, name in (("in", f.acl.in_), ("out", f.acl.out)) if name})
+                          for d, name in (("in", f.acl.in_), ("out", f.acl.out)) if name},
+            router_advertisements={name: ra_value(s) for name, s in cfg.ra_settings().items()})
 
     def copy(self) -> Tables:
         return Tables(*(dict(getattr(self, k)) for k in KINDS))
@@ -106,6 +118,7 @@ class Overlay:
     rules: dict[RuleKey, dict | None] = field(default_factory=dict)
     acls: dict[str, dict | None] = field(default_factory=dict)
     acl_bindings: dict[PortKey, str | None] = field(default_factory=dict)
+    router_advertisements: dict[str, dict | None] = field(default_factory=dict)
 
     def over(self, base: Tables) -> Tables:
         out = base.copy()
@@ -131,7 +144,8 @@ class Overlay:
                    rules={rule_key_parse(k): v for k, v in doc.get("rules", {}).items()},
                    acls=dict(doc.get("acls", {})),
                    acl_bindings={port_key_parse(k): v
-                                 for k, v in doc.get("acl_bindings", {}).items()})
+                                 for k, v in doc.get("acl_bindings", {}).items()},
+                   router_advertisements=dict(doc.get("router_advertisements", {})))
 
 
 def describe_diff(current: Tables, desired: Tables) -> list[str]:
@@ -216,6 +230,12 @@ def _apply(dp: Dataplane, current: Tables, desired: Tables, best_effort: bool = 
             attempt(dp.acl_bind, *key, name)
     for key in current.acl_bindings.keys() - desired.acl_bindings.keys():
         attempt(dp.acl_bind, *key, None)
+    # After the addresses: the first advertisement carries the prefixes it should.
+    for name, value in desired.router_advertisements.items():
+        if current.router_advertisements.get(name) != value:
+            attempt(dp.ra_set, name, RaSettings(name, **value))
+    for name in current.router_advertisements.keys() - desired.router_advertisements.keys():
+        attempt(dp.ra_set, name, None)
     for name in current.acls.keys() - desired.acls.keys():
         attempt(dp.acl_delete, name)
     for key in current.rules.keys() - desired.rules.keys():

@@ -27,7 +27,7 @@ from appliance.api.errors import status_of, to_body
 from appliance.config import (IP_PATTERN, PREFIX_PATTERN, PROTOCOL_PATTERN, Id, InterfaceName, L4Port,
                               format_errors)
 from appliance.decode import MAX_BYTES, load_json
-from appliance.errors import ApplianceError
+from appliance.errors import ApplianceError, PortError
 from appliance.service import Service
 
 log = logging.getLogger("appliance.api")
@@ -282,6 +282,28 @@ def create_app(service: Service) -> FastAPI:
                      "interface, rx/tx packets and bytes")
     def interfaces():
         return listing(s.dp.interfaces())
+
+    @app.get("/v1/interfaces/{name}/ra", response_model=m.Json, responses=ERRORS,
+             summary="An interface's router advertisement settings")
+    def ra_show(name: Annotated[InterfaceName, Path()]):
+        found = s.router_advertisements().get(name)
+        if found is None:
+            raise PortError(f"{name} sends no router advertisements")
+        return found
+
+    @app.put("/v1/interfaces/{name}/ra", response_model=m.Set, responses=ERRORS,
+             summary="Send router advertisements on an interface (the config's `ra` fields; "
+                     "the first goes out at once)")
+    async def ra_set(name: Annotated[InterfaceName, Path()], body: m.RaBody):
+        await change(s.ra_set, name, body.model_dump(exclude_unset=True))
+        return {"set": 1}
+
+    @app.delete("/v1/interfaces/{name}/ra", response_model=m.Deleted, responses=ERRORS,
+                summary="Stop router advertisements on an interface (a last one with router "
+                        "lifetime 0 withdraws the router from its hosts)")
+    async def ra_clear(name: Annotated[InterfaceName, Path()]):
+        await change(s.ra_set, name, None)
+        return {"deleted": 1}
 
     @app.post("/v1/apply", response_model=m.Json, responses=ERRORS,
               summary="Make the tables those of a config document (diff; all or nothing)")

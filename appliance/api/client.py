@@ -230,6 +230,18 @@ class Client:
     def interfaces(self) -> list[dict]:
         return self.request("GET", "/v1/interfaces")
 
+    def ra_set(self, interface: str, settings: dict | None) -> None:
+        """Router advertisements on `interface` ({} for the defaults; the config's `ra`
+        fields), or None: no more (a last one with router lifetime 0)."""
+        path = f"/v1/interfaces/{quote(interface, safe='')}/ra"
+        if settings is None:
+            self.request("DELETE", path)
+        else:
+            self.request("PUT", path, settings)
+
+    def ra_show(self, interface: str) -> dict:
+        return self.request("GET", f"/v1/interfaces/{quote(interface, safe='')}/ra")
+
     def health(self) -> dict:
         return self.request("GET", "/v1/health")
 

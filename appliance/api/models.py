@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from appliance.acl import ACL_NAME_PATTERN
-from appliance.config import (Id, InterfaceName, NeighborSection, NextHopSection, RouteSection,
+from appliance.config import (Id, InterfaceName, NeighborSection, NextHopSection, RaSection, RouteSection,
                               RuleSection, Strict)
 
 __all__ = ["AddressBody", "Added", "Deleted", "NeighborSection", "NextHopSection", "RouteSection",
@@ -149,6 +149,9 @@ class RetiredCount(BaseModel):
 class AclReplaced(BaseModel):
     set: int
     retired: list[RetiredCount]
+
+
+RaBody = RaSection  # the config's `ra` section, as a request body
 
 
 class AclBinding(Strict):

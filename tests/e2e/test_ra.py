@@ -80,6 +80,29 @@ def test_a_reload_stops_and_starts_advertising(ra_lab):
     assert wait_until(lambda: "proto ra" in h1_default_route(ra_lab), 3)
 
 
+def default_route_expires(lab: Lab) -> int:
+    words = h1_default_route(lab).split()
+    return int(words[words.index("expires") + 1].rstrip("sec")) if "expires" in words else 0
+
+
+def test_the_api_changes_them_and_the_change_survives_a_crash(ra_lab):
+    """Through the CLI (the API): a router lifetime of 1234 s instead of the config's 12;
+    after SIGKILL and a restart the state file brings it back, not the config's."""
+    app = ra_lab.appliance
+    out = app.cli("interface", "ra", "lan0", "{max_interval_s: 4, min_interval_s: 3, lifetime_s: 1234}")
+    assert out.returncode == 0, out.stderr
+    assert wait_until(lambda: default_route_expires(ra_lab) > 1000, 5), h1_default_route(ra_lab)
+    refused = app.cli("interface", "ra", "lan0", "{max_interval_s: 1}")
+    assert refused.returncode == 2 and "body.max_interval_s" in refused.stderr, refused.stderr
+    assert app.signal(signal.SIGKILL) != 0
+    app.cleanup()
+    sh("ip", "-n", ra_lab.ns[0], "-6", "route", "flush", "default")
+    ra_lab.start()
+    assert wait_until(lambda: default_route_expires(ra_lab) > 1000, 10), h1_default_route(ra_lab)
+    shown = app.cli("interface", "ra", "lan0")
+    assert '"lifetime_s": 1234' in shown.stdout, shown.stdout
+
+
 def test_stopping_the_appliance_withdraws_it_as_default_router(ra_lab):
     assert "proto ra" in h1_default_route(ra_lab)
     assert ra_lab.appliance.signal(signal.SIGTERM) == 0

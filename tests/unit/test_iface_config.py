@@ -88,16 +88,19 @@ def test_the_longest_port_name_with_the_highest_vlan_names_an_interface():
 
 
 def test_router_advertisements_change_with_a_reload_and_say_so_in_the_diff():
-    from appliance.service import describe_ra, ra_changes
+    from appliance.tables import describe_diff
     old = parse_config(config(vlans=VLANS, ra={"max_interval_s": 60}))
     new_vlans = [VLANS[0], dict(VLANS[1], ra={"max_interval_s": 30, "rdnss": ["2001:db8::53"]})]
     new = parse_config(config(vlans=new_vlans))
     assert restart_needed(old, new) == []
-    changes = ra_changes(old, new)
-    assert changes["trunk0"] is None and changes["trunk0.20"].rdnss == ["2001:db8::53"]
-    assert changes["trunk0.20"].min_interval_s == 10 and changes["trunk0.20"].lifetime_s == 90
-    assert describe_ra(old, new) == ["- router advertisements trunk0",
-                                      "+ router advertisements trunk0.20"]
+    before, after = Tables.from_config(old), Tables.from_config(new)
+    assert list(after.router_advertisements) == ["trunk0.20"]
+    settings = after.router_advertisements["trunk0.20"]
+    assert settings["rdnss"] == ["2001:db8::53"]
+    assert (settings["min_interval_s"], settings["lifetime_s"], settings["rdnss_lifetime_s"]) == (10, 90, 60)
+    lines = describe_diff(before, after)
+    assert any(line.startswith("+ router_advertisement trunk0.20: {'max_interval_s': 30") for line in lines)
+    assert any(line.startswith("- router_advertisement trunk0: {'max_interval_s': 60") for line in lines)
 
 
 @pytest.mark.parametrize("ra, message", [

@@ -176,3 +176,25 @@ def test_a_table_diff_says_what_is_added_removed_and_changed():
         "+ nexthop 2: {'port': 'lan1', 'mac': None, 'src_mac': None, 'gateway': '10.0.2.2'}",
         "+ route 10.2.0.0/16: 1", "- route 10.3.0.0/16: 1", "~ route 10.1.0.0/16: 1 -> 2"]
     assert describe_diff(then, then) == []
+
+
+def test_router_advertisements_replay_and_impossible_ones_are_damage(tmp_path):
+    from appliance.config import RaSection
+    from appliance.tables import ra_value
+    path = tmp_path / "state.json"
+    s = StateFile(path)
+    s.snapshot(Overlay())
+    value = ra_value(RaSection(max_interval_s=60, rdnss=["2001:db8::53"]).settings("trunk0.10"))
+    s.record("router_advertisements", "trunk0.10", value)
+    s.record("router_advertisements", "lan0", None)
+    s.close()
+    o = StateFile(path).load()
+    assert o.router_advertisements == {"trunk0.10": value, "lan0": None}
+    # A record that passes its checksum but says what the API never takes: refused.
+    bad = json.dumps({"kind": "router_advertisements", "key": "lan0",
+                      "value": dict(value, max_interval_s=1)}, separators=(",", ":")).encode()
+    import zlib
+    with open(path, "ab") as f:
+        f.write(b"%08x %s\n" % (zlib.crc32(bad), bad))
+    with pytest.raises(StateFileError, match="router advertisements"):
+        StateFile(path).load()
