@@ -98,19 +98,15 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     flows_ = std::make_unique<FlowTable>("flow_" + tag, spec_.max_rules, *hops_, *rcu_);
     flows6_ = std::make_unique<FlowTable6>("flow6_" + tag, spec_.max_rules, *hops_, *rcu_);
     std::vector<SlowPathPort> views;
-    for (const Iface& f : ifaces_) {
+    for (size_t i = 0; i < ifaces_.size(); ++i) {
+        const Iface& f = ifaces_[i];
         const Port& port = *ports_[f.port];
-        const uint16_t kernel = kernel_ports_[views.size()] ? kernel_ports_[views.size()]->id() : kNoKernelPort;
+        const uint16_t kernel = kernel_ports_[i] ? kernel_ports_[i]->id() : kNoKernelPort;
         views.push_back({port.id(), port.mac(), f.mtu, pools_.at(port.socket())->get(), kernel,
                          f.port, f.vlan});
     }
     slow_ = std::make_unique<SlowPath>(spec_.slow, views, *fib_, *fib6_, *hops_, *flows_,
                                        *flows6_, writer_, spec_.max_nexthops);
-    slow_->ra_configure(spec_.ra, [this](const std::string& name) {
-        for (uint16_t i = 0; i < ifaces_.size(); ++i)
-            if (ifaces_[i].name == name) return i;
-        throw PortError("router advertisements on " + name + ": no such interface");
-    });
     {
         std::lock_guard<std::mutex> lock(writer_);
         slow_->install();
@@ -129,6 +125,9 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     slow_->set_periodic([this] { follow_links(); });
     build_workers();
     make_controls();
+    slow_->ra_configure(spec_.ra, [this](const std::string& name) {
+        return controls_->context.port_index(name);  // PortError names the known ones
+    });
 }
 
 void Dataplane::make_acls(uint32_t first_hop) {
