@@ -310,16 +310,20 @@ def client_command(args: argparse.Namespace) -> int:
     what, verb = args.command, getattr(args, "verb", None)
     if what == "route":
         if verb == "add":
-            c.route_add(args.prefix, args.nexthop)
+            c.route_add(args.prefix, args.nexthop, vrf=args.vrf)
         elif verb == "del":
-            c.route_delete(args.prefix, force=args.force)
+            c.route_delete(args.prefix, force=args.force, vrf=args.vrf)
         elif verb == "resync":
             c.route_sync_resync()
         elif args.source == "kernel":
             _show(c.kernel_routes(), args.json, lambda rs: [_kernel_route_line(r) for r in rs])
         else:
-            routes = [{"prefix": str(p), "nexthop": nh} for p, nh in c.routes(args.prefix, args.nexthop)]
+            routes = [{"prefix": str(p), "nexthop": nh}
+                      for p, nh in c.routes(args.prefix, args.nexthop, vrf=args.vrf)]
             _show(routes, args.json, lambda rs: [f"{r['prefix']:<20} via {r['nexthop']}" for r in rs])
+    elif what == "vrf":
+        _show(c.vrfs(), args.json, lambda vs: [
+            f"{v['name']:<16} {v['routes']:>8} routes  {' '.join(v['interfaces']) or '-'}" for v in vs])
     elif what == "nexthop":
         if verb == "set" and args.gateway:
             if args.mac or args.src_mac:
@@ -357,7 +361,7 @@ def client_command(args: argparse.Namespace) -> int:
     elif what == "interface":
         _show(c.interfaces(), args.json, lambda fs: [
             f"{f['name']:<12} " + (f"vlan {f['vlan']:<4} on {f['port']:<8}" if f["vlan"] else f"{'port':<17}")
-            + f" mtu {f['mtu']:<5} rx {f['rx_packets']} pkts {f['rx_bytes']} bytes,"
+            + f" mtu {f['mtu']:<5} vrf {f['vrf']:<8} rx {f['rx_packets']} pkts {f['rx_bytes']} bytes,"
             f" tx {f['tx_packets']} pkts {f['tx_bytes']} bytes"
             + (f" (kernel {f['kernel']})" if f["kernel"] else "") for f in fs])
     elif what == "neigh":
@@ -449,10 +453,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("nexthop", type=int)
     rdel = leaf(route, "del")
     rdel.add_argument("prefix")
+    lst = leaf(route, "list")
+    for verb in (add, rdel, lst):
+        verb.add_argument("--vrf", default="default",
+                       help="the VRF's table (default: the global one)")
     rdel.add_argument("--force", action="store_true",
                       help="also a route from the kernel table (route_sync): out of the FIB "
                            "until the kernel changes it or `route resync`")
-    lst = leaf(route, "list")
     lst.add_argument("--prefix", help="only routes inside this prefix")
     lst.add_argument("--nexthop", type=int)
     lst.add_argument("--source", choices=("static", "kernel"), default="static",
@@ -460,6 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     leaf(route, "resync", help="dump the kernel table again (route_sync): what a forced "
                                "delete took out comes back, what the kernel lacks goes")
+
+    vrf = group("vrf", "VRFs: their own route tables (config: vrfs, ports[].vrf)")
+    leaf(vrf, "list", help="each VRF, its interfaces and how many routes it has")
 
     nh = group("nexthop", "next hops")
     s = leaf(nh, "set")

@@ -32,6 +32,10 @@ PORT_NAME = re.compile(PORT_NAME_PATTERN)
 # An L3 interface: a port, or a VLAN sub-interface of one (`trunk0.10`).
 INTERFACE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,15}(\.[0-9]{1,4})?$"
 INTERFACE_NAME = re.compile(INTERFACE_NAME_PATTERN)
+# A VRF: "default" is the global one. (15 characters: a Linux interface name.)
+VRF_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,14}$"
+VRF_NAME = re.compile(VRF_NAME_PATTERN)
+DEFAULT_VRF = "default"
 # The shapes the API documents for its query strings (the values are then parsed in full):
 # an IPv4 or IPv6 address, with a prefix length or not; a protocol name or number.
 _IPV4_SHAPE, _IPV6_SHAPE = r"([0-9]{1,3}\.){3}[0-9]{1,3}", r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*"
@@ -52,6 +56,7 @@ def _unicast(mac: str) -> str:
 UnicastMac = Annotated[str, Field(pattern=MAC_PATTERN), AfterValidator(_unicast)]
 PortName = Annotated[str, Field(pattern=PORT_NAME_PATTERN)]
 InterfaceName = Annotated[str, Field(pattern=INTERFACE_NAME_PATTERN)]
+VrfName = Annotated[str, Field(pattern=VRF_NAME_PATTERN)]
 # Ids and ports: integers only (not true, "1" or 1.0), within what the data plane stores.
 Id = Annotated[int, Field(ge=0, le=(1 << 32) - 1, strict=True)]
 Bool = Annotated[bool, Field(strict=True)]  # true/false only: not "on", "yes" or 1
@@ -147,6 +152,7 @@ class _Addressed(Strict):
     addresses: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = Field([], max_length=4096)
     acl: PortAclSection = PortAclSection()
     ra: RaSection | None = None
+    vrf: VrfName = DEFAULT_VRF  # (a restart moves an interface to another VRF)
 
     @field_validator("addresses", mode="before")
     @classmethod
@@ -193,7 +199,7 @@ class PortSection(_Addressed):
     def port_config(self) -> PortConfig:
         return PortConfig(**self.model_dump(exclude={"addresses", "kernel", "acl", "vlans", "ra"}),
                           kernel=self.kernel.name if self.kernel else None,
-                          vlans=[VlanConfig(v.vlan, v.mtu, v.kernel.name if v.kernel else None)
+                          vlans=[VlanConfig(v.vlan, v.mtu, v.kernel.name if v.kernel else None, v.vrf)
                                  for v in self.vlans])
 
     def live_stripped(self) -> PortSection:
@@ -250,7 +256,8 @@ class IcmpSection(Strict):
 
 class RouteSection(Strict):
     prefix: ipaddress.IPv4Network | ipaddress.IPv6Network
-    nexthop: Id
+    nexthop: Id  # (its interface may be in another VRF: the route leaks into that one)
+    vrf: VrfName = DEFAULT_VRF
 
     @field_validator("prefix", mode="before")
     @classmethod
@@ -376,11 +383,20 @@ class Interface:
     addresses: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]
     acl: PortAclSection
     ra: RaSection | None
+    vrf: str
+
+
+class VrfSection(Strict):
+    """A VRF: its own IPv4 and IPv6 route tables, each as big as `tables` says, in memory
+    backed as routes fill it. Interfaces name theirs (ports[].vrf, vlans[].vrf)."""
+
+    name: VrfName
 
 
 class Config(Strict):
     eal: EalSection = EalSection()
     ports: list[PortSection] = Field(min_length=1, max_length=32)  # RTE_MAX_ETHPORTS
+    vrfs: list[VrfSection] = Field([], max_length=1023)  # besides "default"
     nexthops: list[NextHopSection] = []
     neighbors: list[NeighborSection] = []
     routes: list[RouteSection] = []
@@ -404,15 +420,16 @@ class Config(Strict):
         """Every L3 interface: each port, then its sub-interfaces."""
         out = []
         for i, p in enumerate(self.ports):
-            out.append(Interface(p.name, f"ports[{i}]", p.addresses, p.acl, p.ra))
+            out.append(Interface(p.name, f"ports[{i}]", p.addresses, p.acl, p.ra, p.vrf))
             out += [Interface(f"{p.name}.{v.vlan}", f"ports[{i}].vlans[{j}]", v.addresses, v.acl,
-                              v.ra) for j, v in enumerate(p.vlans)]
+                              v.ra, v.vrf) for j, v in enumerate(p.vlans)]
         return out
 
     def dataplane_config(self) -> DataplaneConfig:
         return DataplaneConfig(
             name="appliance",
             ports=[p.port_config() for p in self.ports],
+            vrfs=[v.name for v in self.vrfs],
             eal=EalOptions(**self.eal.model_dump(), cpus={
                 lcore: lcore for lcore in [self.eal.main_lcore, *self.eal.worker_lcores]}),
             tables=TableSizes(**self.tables.model_dump()),
@@ -423,7 +440,7 @@ class Config(Strict):
             route_sync=RouteSyncSettings(**self.route_sync.model_dump()) if self.route_sync else None)
 
 
-RESTART_SECTIONS = ("eal", "ports", "tables", "verify_checksum", "stage_clocks", "arp", "icmp", "api",
+RESTART_SECTIONS = ("eal", "ports", "vrfs", "tables", "verify_checksum", "stage_clocks", "arp", "icmp", "api",
                     "metrics", "state_file", "route_sync")
 
 
@@ -518,9 +535,24 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
         errors.append(f"{source}: route_sync: no interface has a kernel interface (ports[].kernel) "
                       "for the mirrored routes to leave by")
     dup(cfg.nexthops, "nexthops", lambda n: n.id)
-    dup(cfg.routes, "routes", lambda r: str(r.prefix))
+    dup(cfg.vrfs, "vrfs", lambda v: v.name)
+    vrfs = {DEFAULT_VRF, *(v.name for v in cfg.vrfs)}
+    for i, v in enumerate(cfg.vrfs):
+        if v.name == DEFAULT_VRF:
+            errors.append(f"{source}: vrfs[{i}].name: '{DEFAULT_VRF}' is the global VRF's name")
+
+    def unknown_vrf(path: str, name: str) -> None:
+        if name not in vrfs:
+            errors.append(f"{source}: {path}.vrf: unknown VRF '{name}' (VRFs: "
+                          f"{', '.join(sorted(vrfs))})")
+    dup(cfg.routes, "routes", lambda r: (r.vrf, str(r.prefix)) if r.vrf != DEFAULT_VRF
+        else str(r.prefix))
+    for i, r in enumerate(cfg.routes):
+        unknown_vrf(f"routes[{i}]", r.vrf)
     dup(cfg.rules, "rules", RuleSection.key)
     interfaces = cfg.interfaces()
+    for f in interfaces:
+        unknown_vrf(f.path, f.vrf)
     named: dict[str, str] = {}
     for f in interfaces:
         if f.name in named and "vlans" in f.path + named[f.name]:  # (ports: dup() above)
@@ -564,9 +596,11 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
         for j, a in enumerate(f.addresses):
             where = f"{source}: {f.path}.addresses[{j}]"
             errors += [f"{where}: {a} {why}" for why in _address_problems(a)]
-            key = (f.name, a.ip) if a.ip.is_link_local else a.ip  # link-local: one per link
+            # Unique in its VRF (link-local ones: on their link)
+            key = (f.name, a.ip) if a.ip.is_link_local else (f.vrf, a.ip)
             if key in seen_addresses:
-                errors.append(f"{where}: {a.ip} is already {seen_addresses[key]}")
+                errors.append(f"{where}: {a.ip} is already {seen_addresses[key]}"
+                              + (f" (both in VRF {f.vrf})" if f.vrf != DEFAULT_VRF else ""))
             seen_addresses.setdefault(key, f"{f.path}.addresses[{j}]")
     for i, r in enumerate(cfg.routes):
         if r.nexthop not in hops:

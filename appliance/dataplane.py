@@ -32,6 +32,7 @@ class VlanConfig:
     vlan: int
     mtu: int | None = None  # None: the port's
     kernel: str | None = None  # a kernel interface of this name (a net_tap of its own, untagged)
+    vrf: str = "default"
 
 
 @dataclass
@@ -50,6 +51,7 @@ class PortConfig:
     mac: str | None = None  # pinned MAC; None: the device's own
     kernel: str | None = None  # a kernel interface of this name (net_tap) for what the router does not answer
     vlans: list[VlanConfig] = field(default_factory=list)  # sub-interfaces (kernel: KERNEL.VLAN)
+    vrf: str = "default"  # its VRF: one of DataplaneConfig.vrfs, or the global one
 
 
 @dataclass
@@ -112,6 +114,7 @@ class RouteSyncSettings:
 @dataclass
 class DataplaneConfig:
     ports: list[PortConfig]
+    vrfs: list[str] = field(default_factory=list)  # VRFs besides "default" (the global one)
     eal: EalOptions = field(default_factory=EalOptions)
     tables: TableSizes = field(default_factory=TableSizes)
     verify_checksum: bool = True
@@ -223,6 +226,7 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
         ps.rss = p.rss
         ps.mac = p.mac or ""
         ps.kernel = p.kernel or ""
+        ps.vrf = p.vrf
         ports.append(ps)
     spec.ports = ports
     vlans = []
@@ -230,8 +234,10 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
         for v in p.vlans:
             vs = _native.VlanSpec()
             vs.port, vs.vlan, vs.mtu, vs.kernel = p.name, v.vlan, v.mtu or 0, v.kernel or ""
+            vs.vrf = v.vrf
             vlans.append(vs)
     spec.vlans = vlans
+    spec.vrfs = list(config.vrfs)
     return spec
 
 
@@ -274,33 +280,43 @@ class Dataplane:
         self.close()
 
     # -- routes --
-    def route_add(self, prefix: Prefix, nexthop: int) -> None:
-        self._dp.route_add(to_prefix(prefix), nexthop)
+    # `vrf`: the VRF's name, "default" the global one's. A route's next hop may be on
+    # an interface of another VRF: that is how a route leaks between VRFs.
+    def route_add(self, prefix: Prefix, nexthop: int, vrf: str = "default") -> None:
+        self._dp.route_add(to_prefix(prefix), nexthop, vrf)
 
-    def route_add_bulk(self, routes: Iterable[tuple[Prefix, int]]) -> int:
-        """Adds all routes or none; returns how many. The GIL is released meanwhile."""
+    def route_add_bulk(self, routes: Iterable[tuple[Prefix, int] | tuple[Prefix, int, str]]) -> int:
+        """Adds all routes or none, each (prefix, next hop) or (prefix, next hop, vrf);
+        returns how many. The GIL is released meanwhile."""
         routes = list(routes)
-        prefixes = canonical_prefixes(p for p, _ in routes)
-        self._dp.route_add_bulk(prefixes, [nh for _, nh in routes])
+        prefixes = canonical_prefixes(r[0] for r in routes)
+        vrfs = [r[2] if len(r) > 2 else "default" for r in routes]
+        self._dp.route_add_bulk(prefixes, [r[1] for r in routes],
+                                vrfs if any(v != "default" for v in vrfs) else [])
         return len(prefixes)
 
-    def route_delete(self, prefix: Prefix) -> None:
-        self._dp.route_delete(to_prefix(prefix))
+    def route_delete(self, prefix: Prefix, vrf: str = "default") -> None:
+        self._dp.route_delete(to_prefix(prefix), vrf)
 
     def kernel_route_delete(self, prefix: Prefix) -> None:
         """Takes a route mirrored from the kernel table out of the FIB by hand."""
         self._dp.kernel_route_delete(to_prefix(prefix))
 
-    def routes(self) -> list[tuple[Network, int]]:
-        """IPv4 routes, then IPv6 ones, each sorted by prefix."""
-        return [(ipaddress.ip_network(p), nh) for p, nh in self._dp.routes()]
+    def routes(self, vrf: str = "default") -> list[tuple[Network, int]]:
+        """A VRF's IPv4 routes, then its IPv6 ones, each sorted by prefix."""
+        return [(ipaddress.ip_network(p), nh) for p, nh in self._dp.routes(vrf)]
+
+    def vrfs(self) -> list[str]:
+        """Every VRF's name, the global one ("default") first."""
+        return self._dp.vrfs()
 
     def route_count(self) -> int:
         return self._dp.route_count()
 
-    def route_lookup(self, address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> int | None:
-        """The next hop a worker would pick for `address` (None: no route)."""
-        return self._dp.route_lookup(str(address))
+    def route_lookup(self, address: str | ipaddress.IPv4Address | ipaddress.IPv6Address,
+                     vrf: str = "default") -> int | None:
+        """The next hop a worker would pick for `address` in `vrf` (None: no route)."""
+        return self._dp.route_lookup(str(address), vrf)
 
     # -- next hops --
     def nexthop_set(self, id: int, port: str, dst_mac: str, src_mac: str | None = None) -> None:

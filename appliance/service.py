@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from appliance.config import (Config, RaSection, format_errors, load_config, parse_config,
+from appliance.config import (DEFAULT_VRF, Config, RaSection, format_errors, load_config, parse_config,
                               restart_needed)
 from appliance.dataplane import (Dataplane, RaSettings, canonical_prefixes, refuse_padded_length,
                                  to_prefix)
@@ -25,7 +25,7 @@ from appliance.errors import (AclError, AddressError, ConfigError, NeighborError
 from appliance.host import hugepages
 from appliance.state import StateFile
 from appliance.tables import (KINDS, Overlay, Tables, apply_diff, describe_diff, nexthop_value,
-                              ra_value, rule_key, set_nexthop)
+                              ra_value, route_key, rule_key, set_nexthop)
 
 log = logging.getLogger("appliance.service")
 _MISSING = object()
@@ -128,25 +128,29 @@ class Service:
             log.warning("%s; state file not compacted, tried again later", e)
 
     # -- routes --
-    def route_add(self, prefix: str, nexthop: int) -> None:
+    # `vrf`: the VRF whose table the route is in ("default": the global one).
+    def route_add(self, prefix: str, nexthop: int, vrf: str = DEFAULT_VRF) -> None:
         p = to_prefix(prefix)
-        self._change("routes", p, nexthop, lambda: self.dp.route_add(p, nexthop),
-                     lambda old: self.dp.route_add(p, old) if old is not None
-                     else self.dp.route_delete(p))
+        self._change("routes", route_key(p, vrf), nexthop, lambda: self.dp.route_add(p, nexthop, vrf),
+                     lambda old: self.dp.route_add(p, old, vrf) if old is not None
+                     else self.dp.route_delete(p, vrf))
 
-    def route_add_bulk(self, routes: list[tuple[str, int]]) -> int:
+    def route_add_bulk(self, routes: list[tuple[str, int] | tuple[str, int, str]]) -> int:
+        """(prefix, next hop) in the global VRF, or (prefix, next hop, vrf): all or nothing."""
         with self.lock:
-            routes = list(zip(canonical_prefixes(p for p, _ in routes), (nh for _, nh in routes)))
+            prefixes = canonical_prefixes(r[0] for r in routes)
+            routes = [(p, r[1], r[2] if len(r) > 2 else DEFAULT_VRF) for p, r in zip(prefixes, routes)]
+            keyed = [(route_key(p, vrf), nh) for p, nh, vrf in routes]
             desired = self.current.copy()
-            desired.routes.update(routes)
+            desired.routes.update(keyed)
             before_overlay = dict(self.overlay.routes)
             n = self.dp.route_add_bulk(routes)
             previous = self.current
             self.current = desired
-            self.overlay.routes.update(routes)
+            self.overlay.routes.update(keyed)
             try:
                 if self.state:
-                    self.state.record_bulk("routes", routes)
+                    self.state.record_bulk("routes", keyed)
             except StorageError as e:
                 apply_diff(self.dp, desired, previous)
                 self.current, self.overlay.routes = previous, before_overlay
@@ -154,27 +158,38 @@ class Service:
             self._compact_if_due()
             return n
 
-    def route_delete(self, prefix: str, force: bool = False) -> None:
+    def route_delete(self, prefix: str, force: bool = False, vrf: str = DEFAULT_VRF) -> None:
         """`force`: a route mirrored from the kernel table may go too (not recorded: it is
         the kernel's, and comes back when the kernel changes it or on a resync)."""
         p = to_prefix(prefix)
         with self.lock:
-            if force and p not in self.current.routes:
+            if force and vrf == DEFAULT_VRF and p not in self.current.routes:
                 self.dp.kernel_route_delete(p)
                 return
-        self._change("routes", p, None, lambda: self.dp.route_delete(p),
-                     lambda old: self.dp.route_add(p, old))
+        self._change("routes", route_key(p, vrf), None, lambda: self.dp.route_delete(p, vrf),
+                     lambda old: self.dp.route_add(p, old, vrf))
 
-    def routes(self, prefix: str | None = None, nexthop: int | None = None) -> list[dict]:
+    def routes(self, prefix: str | None = None, nexthop: int | None = None,
+               vrf: str | None = DEFAULT_VRF) -> list[dict]:
+        """One VRF's routes, or every VRF's (vrf None)."""
         within = ipaddress.ip_network(to_prefix(prefix)) if prefix is not None else None
         out = []
-        for net, nh in self.dp.routes():
-            if nexthop is not None and nh != nexthop:
-                continue
-            if within is not None and (net.version != within.version or not net.subnet_of(within)):
-                continue
-            out.append({"prefix": str(net), "nexthop": nh})
+        for name in self.dp.vrfs() if vrf is None else [vrf]:
+            for net, nh in self.dp.routes(name):
+                if nexthop is not None and nh != nexthop:
+                    continue
+                if within is not None and (net.version != within.version or not net.subnet_of(within)):
+                    continue
+                out.append({"prefix": str(net), "nexthop": nh, "vrf": name})
         return out
+
+    def vrfs(self) -> list[dict]:
+        """Each VRF (the global one first): its interfaces and how many routes it has."""
+        members: dict[str, list[str]] = {}
+        for f in self.dp.interfaces():
+            members.setdefault(f["vrf"], []).append(f["name"])
+        return [{"name": name, "interfaces": members.get(name, []),
+                 "routes": len(self.dp.routes(name))} for name in self.dp.vrfs()]
 
     # -- next hops --
     def nexthop_set(self, id: int, port: str, mac: str | None = None, src_mac: str | None = None,

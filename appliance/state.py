@@ -27,10 +27,10 @@ from typing import Any
 from pydantic import ValidationError as PydanticError
 
 from appliance.acl import ACL_NAME, DIRECTIONS, AclBody
-from appliance.config import INTERFACE_NAME, RaSection
+from appliance.config import INTERFACE_NAME, VRF_NAME, RaSection
 from appliance.decode import DecodeError, load_json, shorten
 from appliance.errors import ConfigError, StorageError
-from appliance.tables import KINDS, Overlay, key_text, port_key_parse, rule_key_parse
+from appliance.tables import KINDS, Overlay, key_text, port_key_parse, route_key_parse, rule_key_parse
 
 log = logging.getLogger("appliance.state")
 COMPACT_AFTER = 10_000  # appended records
@@ -55,7 +55,10 @@ def _decode_key(kind: str, key: Any) -> Any:
     if not isinstance(key, str):
         raise ValueError(f"{kind} key {shorten(key)}")
     if kind == "routes":
-        ipaddress.ip_network(key)
+        vrf, prefix = route_key_parse(key)  # "prefix" or "vrf prefix"
+        if not VRF_NAME.fullmatch(vrf):
+            raise ValueError(f"route key {shorten(key)}: VRF name")
+        ipaddress.ip_network(prefix)
         return key
     if kind == "acls":
         if not ACL_NAME.fullmatch(key):

@@ -8,7 +8,8 @@ come back on another port or length), add addresses and static neighbours,
 set next hops, add/replace routes and rules, set ACLs, bind them (a rebind
 replaces the port's ACL in one step, never leaving it unfiltered), then
 unbind, set and clear router advertisements, delete ACLs, rules, routes, next
-hops and neighbours. Addresses are keyed (port, address) (("lan0", "192.0.2.1/24")), static
+hops and neighbours. Routes are keyed by prefix, "VRF PREFIX" in a VRF other than the
+global one ("red 10.0.0.0/24"). Addresses are keyed (port, address) (("lan0", "192.0.2.1/24")), static
 neighbours (port, ip) -> MAC, ACL bindings (port, "in" | "out") -> ACL name; the state file
 writes those keys as "port address" and "port in" text. An ACL is its name -> {default,
 entries} in the canonical form of appliance.acl.
@@ -20,7 +21,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from appliance.config import Config
+from appliance.config import DEFAULT_VRF, Config
 from appliance.dataplane import Dataplane, RaSettings, to_protocol
 from appliance.errors import ApplianceError
 
@@ -34,6 +35,16 @@ def rule_key(proto: int | str, src: str, src_port: int, dst: str, dst_port: int)
 
 def rule_key_text(k: RuleKey) -> str:
     return f"{k[0]} {k[1]}:{k[2]} {k[3]}:{k[4]}"
+
+
+def route_key(prefix: str, vrf: str = DEFAULT_VRF) -> str:
+    return prefix if vrf == DEFAULT_VRF else f"{vrf} {prefix}"
+
+
+def route_key_parse(key: str) -> tuple[str, str]:
+    """(vrf, prefix) of a route key."""
+    vrf, _, prefix = key.rpartition(" ")
+    return (vrf or DEFAULT_VRF, prefix)
 
 
 def port_key_text(k: PortKey) -> str:
@@ -82,7 +93,7 @@ class Tables:
     addresses: dict[PortKey, bool] = field(default_factory=dict)      # (port, address) -> True
     neighbors: dict[PortKey, str] = field(default_factory=dict)       # (port, ip) -> MAC
     nexthops: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> nexthop_value()
-    routes: dict[str, int] = field(default_factory=dict)               # prefix -> next hop
+    routes: dict[str, int] = field(default_factory=dict)               # route_key() -> next hop
     rules: dict[RuleKey, dict[str, Any]] = field(default_factory=dict)  # key -> action, nexthop
     acls: dict[str, dict[str, Any]] = field(default_factory=dict)      # name -> default, entries
     acl_bindings: dict[PortKey, str] = field(default_factory=dict)     # (port, dir) -> name
@@ -96,7 +107,7 @@ class Tables:
             neighbors={(n.port, str(n.ip)): n.mac for n in cfg.neighbors},
             nexthops={n.id: nexthop_value(n.port, n.mac, n.src_mac, n.gateway)
                       for n in cfg.nexthops},
-            routes={str(r.prefix): r.nexthop for r in cfg.routes},
+            routes={route_key(str(r.prefix), r.vrf): r.nexthop for r in cfg.routes},
             rules={r.key(): {"action": r.action, "nexthop": r.nexthop} for r in cfg.rules},
             acls={a.name: a.body() for a in cfg.acls},
             acl_bindings={(f.name, d): name for f in cfg.interfaces()
@@ -216,7 +227,11 @@ def _apply(dp: Dataplane, current: Tables, desired: Tables, best_effort: bool = 
     for id, hop in desired.nexthops.items():
         if current.nexthops.get(id) != hop:
             attempt(set_nexthop, dp, id, hop)
-    changed = [(p, nh) for p, nh in desired.routes.items() if current.routes.get(p) != nh]
+    changed = []
+    for key, nh in desired.routes.items():
+        if current.routes.get(key) != nh:
+            vrf, prefix = route_key_parse(key)
+            changed.append((prefix, nh, vrf))
     if changed:
         attempt(dp.route_add_bulk, changed)
     for key, rule in desired.rules.items():
@@ -240,8 +255,9 @@ def _apply(dp: Dataplane, current: Tables, desired: Tables, best_effort: bool = 
         attempt(dp.acl_delete, name)
     for key in current.rules.keys() - desired.rules.keys():
         attempt(dp.rule_delete, *key)
-    for prefix in current.routes.keys() - desired.routes.keys():
-        attempt(dp.route_delete, prefix)
+    for key in current.routes.keys() - desired.routes.keys():
+        vrf, prefix = route_key_parse(key)
+        attempt(dp.route_delete, prefix, vrf)
     for id in current.nexthops.keys() - desired.nexthops.keys():
         attempt(dp.nexthop_delete, id)
     for key in current.neighbors.keys() - desired.neighbors.keys():

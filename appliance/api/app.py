@@ -24,8 +24,8 @@ from starlette.requests import ClientDisconnect
 from appliance.acl import ACL_NAME_PATTERN, AclBody, AclEntry
 from appliance.api import models as m
 from appliance.api.errors import status_of, to_body
-from appliance.config import (IP_PATTERN, PREFIX_PATTERN, PROTOCOL_PATTERN, Id, InterfaceName, L4Port,
-                              format_errors)
+from appliance.config import (DEFAULT_VRF, IP_PATTERN, PREFIX_PATTERN, PROTOCOL_PATTERN,
+                              VRF_NAME_PATTERN, Id, InterfaceName, L4Port, format_errors)
 from appliance.decode import MAX_BYTES, load_json
 from appliance.errors import ApplianceError, PortError
 from appliance.service import Service
@@ -114,26 +114,32 @@ def create_app(service: Service) -> FastAPI:
     async def ready():
         return {"ready": s.dp.running}
 
-    @app.get("/v1/routes", response_model=list[m.RouteSection], summary="List routes")
+    @app.get("/v1/routes", response_model=list[m.RouteSection], summary="List a VRF's routes")
     def routes(prefix: Annotated[str | None, Query(description="only routes inside it",
                                                    pattern=PREFIX_PATTERN)] = None,
-               nexthop: Annotated[Id | None, Query(strict=False)] = None):
-        return listing(s.routes(prefix=prefix, nexthop=nexthop))
+               nexthop: Annotated[Id | None, Query(strict=False)] = None,
+               vrf: Annotated[str, Query(pattern=VRF_NAME_PATTERN)] = DEFAULT_VRF):
+        return listing(s.routes(prefix=prefix, nexthop=nexthop, vrf=vrf))
+
+    @app.get("/v1/vrfs", response_model=list[m.VrfState], summary="VRFs, their interfaces and routes")
+    def vrfs():
+        return listing(s.vrfs())
 
     @app.post("/v1/routes", response_model=m.Added, responses=ERRORS,
               summary="Add or replace one route, or many (all or nothing)")
     async def route_add(body: m.RoutesBody):
         if body.prefix is not None:
-            await change(s.route_add, body.prefix, body.nexthop)
+            await change(s.route_add, body.prefix, body.nexthop, body.vrf)
             return {"added": 1}
-        return {"added": await run_in_threadpool(s.route_add_bulk, body.pairs())}
+        return {"added": await run_in_threadpool(s.route_add_bulk, body.triples())}
 
     @app.delete("/v1/routes", response_model=m.Deleted, responses=ERRORS, summary="Delete a route")
     async def route_delete(prefix: Annotated[str, Query(pattern=PREFIX_PATTERN)],
                            force: Annotated[bool, Query(
             description="also a route mirrored from the kernel table (until the kernel "
-                        "changes it or a resync)")] = False):
-        await change(s.route_delete, prefix, force)
+                        "changes it or a resync)")] = False,
+                           vrf: Annotated[str, Query(pattern=VRF_NAME_PATTERN)] = DEFAULT_VRF):
+        await change(s.route_delete, prefix, force, vrf)
         return {"deleted": 1}
 
     @app.get("/v1/kernel-routes", response_model=list[m.KernelRouteState],

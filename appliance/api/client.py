@@ -112,25 +112,34 @@ class Client:
 
 
     # -- routes --
-    def route_add(self, prefix: str | ipaddress.IPv4Network | ipaddress.IPv6Network, nexthop: int) -> None:
-        self.request("POST", "/v1/routes", {"prefix": str(prefix), "nexthop": nexthop})
+    # `vrf`: the VRF whose table it is ("default": the global one). A next hop on an
+    # interface of another VRF leaks the route into that VRF.
+    def route_add(self, prefix: str | ipaddress.IPv4Network | ipaddress.IPv6Network, nexthop: int,
+                  vrf: str = "default") -> None:
+        self.request("POST", "/v1/routes", {"prefix": str(prefix), "nexthop": nexthop, "vrf": vrf})
 
-    def route_add_bulk(self, routes: Iterable[tuple[str | ipaddress.IPv4Network | ipaddress.IPv6Network, int]]) -> int:
+    def route_add_bulk(self, routes: Iterable[tuple[str | ipaddress.IPv4Network | ipaddress.IPv6Network, int]],
+                       vrf: str = "default") -> int:
         routes = list(routes)
         body = {"prefixes": [p if isinstance(p, str) else str(p) for p, _ in routes],
-                "nexthops": [nh for _, nh in routes]}
+                "nexthops": [nh for _, nh in routes], "vrf": vrf}
         return self.request("POST", "/v1/routes", body)["added"]
 
     def route_delete(self, prefix: str | ipaddress.IPv4Network | ipaddress.IPv6Network,
-                     force: bool = False) -> None:
+                     force: bool = False, vrf: str = "default") -> None:
         """`force`: a route mirrored from the kernel table may go too (until the kernel
         changes it or a resync)."""
-        self.request("DELETE", "/v1/routes", prefix=str(prefix), **({"force": "true"} if force else {}))
+        self.request("DELETE", "/v1/routes", prefix=str(prefix), vrf=vrf,
+                     **({"force": "true"} if force else {}))
 
-    def routes(self, prefix: str | None = None,
-               nexthop: int | None = None) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int]]:
+    def routes(self, prefix: str | None = None, nexthop: int | None = None,
+               vrf: str = "default") -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int]]:
         return [(ipaddress.ip_network(r["prefix"]), r["nexthop"])
-                for r in self.request("GET", "/v1/routes", prefix=prefix, nexthop=nexthop)]
+                for r in self.request("GET", "/v1/routes", prefix=prefix, nexthop=nexthop, vrf=vrf)]
+
+    def vrfs(self) -> list[dict]:
+        """Each VRF, the global one ("default") first: {name, interfaces, routes}."""
+        return self.request("GET", "/v1/vrfs")
 
     def kernel_routes(self) -> list[dict]:
         """Routes mirrored from the kernel table: {prefix, port, gateway, protocol, shadowed}."""

@@ -11,12 +11,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from appliance.acl import ACL_NAME_PATTERN
-from appliance.config import (Id, InterfaceName, NeighborSection, NextHopSection, RaSection, RouteSection,
-                              RuleSection, Strict)
+from appliance.config import (DEFAULT_VRF, Id, InterfaceName, NeighborSection, NextHopSection,
+                              RaSection, RouteSection, RuleSection, Strict, VrfName)
 
 __all__ = ["AddressBody", "Added", "Deleted", "NeighborSection", "NextHopSection", "RouteSection",
            "RoutesBody", "RuleBody", "NextHopState", "NeighborState", "AddressState", "Health",
-           "Ready", "ErrorBody", "Set", "AclSummary", "AclReplaced", "AclBinding"]
+           "Ready", "ErrorBody", "Set", "AclSummary", "AclReplaced", "AclBinding", "VrfState"]
 
 
 class RoutesBody(Strict):
@@ -25,9 +25,10 @@ class RoutesBody(Strict):
 
     prefix: str | None = None
     nexthop: Id | None = None
-    routes: list[RouteSection] | None = None
+    routes: list[RouteSection] | None = None  # (each with its own vrf)
     prefixes: list[str] | None = None
     nexthops: list[Id] | None = None
+    vrf: VrfName = DEFAULT_VRF  # of prefix, or prefixes
 
     @model_validator(mode="after")
     def one_form(self) -> RoutesBody:
@@ -42,10 +43,11 @@ class RoutesBody(Strict):
             raise ValueError("prefixes and nexthops: two lists of the same length")
         return self
 
-    def pairs(self) -> list[tuple[str, int]]:
+    def triples(self) -> list[tuple[str, int, str]]:
+        """(prefix, next hop, vrf) of each route."""
         if self.routes is not None:
-            return [(str(r.prefix), r.nexthop) for r in self.routes]
-        return list(zip(self.prefixes, self.nexthops))
+            return [(str(r.prefix), r.nexthop, r.vrf) for r in self.routes]
+        return [(p, nh, self.vrf) for p, nh in zip(self.prefixes, self.nexthops)]
 
 
 class RuleBody(RuleSection):
@@ -80,6 +82,12 @@ class Health(BaseModel):
 
 class Ready(BaseModel):
     ready: bool
+
+
+class VrfState(BaseModel):
+    name: str
+    interfaces: list[str]
+    routes: int  # user routes, both families
 
 
 class NextHopState(BaseModel):

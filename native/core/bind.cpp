@@ -68,13 +68,15 @@ void bind_core(py::module_& m, DataplaneClass& dataplane) {
         .def_readwrite("promiscuous", &PortSpec::promiscuous)
         .def_readwrite("kernel", &PortSpec::kernel)
         .def_readwrite("mac", &PortSpec::mac)
-        .def_readwrite("rss", &PortSpec::rss);
+        .def_readwrite("rss", &PortSpec::rss)
+        .def_readwrite("vrf", &PortSpec::vrf);
 
     py::class_<DataplaneSpec>(m, "DataplaneSpec")
         .def(py::init<>())
         .def_readwrite("name", &DataplaneSpec::name)
         .def_readwrite("ports", &DataplaneSpec::ports)
         .def_readwrite("vlans", &DataplaneSpec::vlans)               // iface/bind.cpp
+        .def_readwrite("vrfs", &DataplaneSpec::vrfs)
         .def_readwrite("worker_lcores", &DataplaneSpec::worker_lcores)
         .def_readwrite("max_routes", &DataplaneSpec::max_routes)
         .def_readwrite("tbl8_groups", &DataplaneSpec::tbl8_groups)

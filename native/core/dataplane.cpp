@@ -93,8 +93,7 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     const uint32_t acl_hops = spec_.max_nexthops + internal + kernel_hops;
     hops_ = std::make_unique<NextHopTable>(acl_hops + 2, *rcu_);
     make_acls(acl_hops);
-    fib_ = std::make_unique<Fib>(spec_.max_routes, spec_.tbl8_groups, *hops_, *rcu_);
-    fib6_ = std::make_unique<Fib6>(spec_.max_routes6, spec_.tbl8_groups6, *hops_, *rcu_);
+    make_vrfs();
     flows_ = std::make_unique<FlowTable>("flow_" + tag, spec_.max_rules, *hops_, *rcu_);
     flows6_ = std::make_unique<FlowTable6>("flow6_" + tag, spec_.max_rules, *hops_, *rcu_);
     std::vector<SlowPathPort> views;
@@ -103,9 +102,9 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
         const Port& port = *ports_[f.port];
         const uint16_t kernel = kernel_ports_[i] ? kernel_ports_[i]->id() : kNoKernelPort;
         views.push_back({port.id(), port.mac(), f.mtu, pools_.at(port.socket())->get(), kernel,
-                         f.port, f.vlan});
+                         f.port, f.vlan, f.vrf_index});
     }
-    slow_ = std::make_unique<SlowPath>(spec_.slow, views, *fib_, *fib6_, *hops_, *flows_,
+    slow_ = std::make_unique<SlowPath>(spec_.slow, views, *vrfs_, *hops_, *flows_,
                                        *flows6_, writer_, spec_.max_nexthops);
     {
         std::lock_guard<std::mutex> lock(writer_);
@@ -146,8 +145,8 @@ void Dataplane::make_controls() {
     std::vector<std::string> names;
     for (const Iface& f : ifaces_) names.push_back(f.name);
     controls_ = std::make_unique<Controls>(
-        ControlContext(writer_, closed_, spec_.name, std::move(names), spec_.max_nexthops), *fib_,
-        *fib6_, *hops_, *flows_, *flows6_, *slow_, kernel_routes_.get(), route_sync_.get(), *acls_, spec_.max_acl_entries);
+        ControlContext(writer_, closed_, spec_.name, std::move(names), spec_.max_nexthops), *vrfs_,
+        *hops_, *flows_, *flows6_, *slow_, kernel_routes_.get(), route_sync_.get(), *acls_, spec_.max_acl_entries);
 }
 
 void Dataplane::build_workers() {
@@ -162,7 +161,7 @@ void Dataplane::build_workers() {
         w->rcu_thread_id = i;
         w->rcu = rcu_->get();
         w->index = i;
-        w->tables = {fib_.get(), fib6_.get(), flows_.get(), flows6_.get(), hops_.get(), acls_.get(),
+        w->tables = {iface_fib_.data(), iface_fib6_.data(), flows_.get(), flows6_.get(), hops_.get(), acls_.get(),
                      kernel_ifaces_.data(), spec_.verify_checksum, spec_.stage_clocks, avx512_input()};
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
@@ -265,8 +264,7 @@ void Dataplane::close() {
     flows_.reset();
     flows6_.reset();
     acls_.reset();
-    fib_.reset();
-    fib6_.reset();
+    vrfs_.reset();
     hops_.reset();
     rcu_.reset();
     kernel_ports_.clear();
@@ -289,15 +287,33 @@ void Dataplane::make_route_sync(uint32_t first_hop) {
                         "routes are mirrored from those");
     const auto& s = spec_.route_sync;
     kernel_routes_ = std::make_unique<KernelRouteTable>(
-        ifindex, std::set<uint8_t>(s.protocols.begin(), s.protocols.end()), *fib_, *fib6_, *hops_,
+        ifindex, std::set<uint8_t>(s.protocols.begin(), s.protocols.end()), vrfs_->fib(kDefaultVrf),
+        vrfs_->fib6(kDefaultVrf), *hops_,
         *slow_, first_hop, spec_.max_nexthops);
     route_sync_ = std::make_unique<RouteSync>(s.table, s.receive_buffer, *kernel_routes_, writer_);
+}
+
+void Dataplane::make_vrfs() {
+    vrfs_ = std::make_unique<Vrfs>(
+        spec_.vrfs,
+        TableLimits{spec_.max_routes, spec_.tbl8_groups, spec_.max_routes6, spec_.tbl8_groups6},
+        *hops_, *rcu_);
+    for (Iface& f : ifaces_) {
+        try {
+            f.vrf_index = vrfs_->index(f.vrf);
+        } catch (const RouteError& e) {
+            throw PortError("interface " + f.name + ": " + e.what());
+        }
+        iface_fib_.push_back(&vrfs_->fib(f.vrf_index));
+        iface_fib6_.push_back(&vrfs_->fib6(f.vrf_index));
+    }
 }
 
 void Dataplane::make_ifaces() {
     std::vector<Iface> ports;
     for (uint16_t i = 0; i < ports_.size(); ++i)
-        ports.push_back({ports_[i]->spec().name, i, 0, ports_[i]->mtu(), ports_[i]->spec().kernel});
+        ports.push_back({ports_[i]->spec().name, i, 0, ports_[i]->mtu(), ports_[i]->spec().kernel,
+                         ports_[i]->spec().vrf});
     ifaces_ = appliance::make_ifaces(std::move(ports), spec_.vlans);
     vlan_maps_ = vlan_maps(ifaces_, ports_.size());
     for (const Iface& f : ifaces_) kernel_ifaces_.push_back(!f.kernel.empty());

@@ -32,6 +32,7 @@
 #include "rules/rules.h"
 #include "slowpath/control.h"
 #include "slowpath/slowpath.h"
+#include "vrf/vrfs.h"
 
 namespace appliance {
 
@@ -47,8 +48,9 @@ struct DataplaneSpec {
     std::string name = "dp";
     std::vector<PortSpec> ports;
     std::vector<VlanSpec> vlans;  // sub-interfaces: interfaces after the ports, in this order
+    std::vector<std::string> vrfs;  // besides the default one; interfaces name theirs
     std::vector<unsigned> worker_lcores;  // empty: every EAL worker lcore
-    uint32_t max_routes = 1u << 20;
+    uint32_t max_routes = 1u << 20;  // the table sizes of each VRF
     uint32_t tbl8_groups = 1u << 16;
     uint32_t max_routes6 = 1u << 16;
     uint32_t tbl8_groups6 = 1u << 14;
@@ -83,11 +85,11 @@ struct MempoolSnapshot {
 // (the writer lock, the open check, ports by name). Each class and its
 // binding live in the feature's folder; a feature's new call touches only it.
 struct Controls {
-    Controls(ControlContext context, Fib& fib, Fib6& fib6, NextHopTable& hops, FlowTable& flows,
+    Controls(ControlContext context, const Vrfs& vrfs, NextHopTable& hops, FlowTable& flows,
              FlowTable6& flows6, SlowPath& slow, KernelRouteTable* kernel, RouteSync* sync,
              AclTable& acl_table, uint32_t max_acl_entries)
         : context(std::move(context)),
-          routes(this->context, fib, fib6, slow, kernel),
+          routes(this->context, vrfs, slow, kernel),
           nexthops(this->context, hops, slow),
           rules(this->context, flows, flows6),
           slowpath(this->context, slow),
@@ -165,8 +167,11 @@ private:
     std::map<int, std::unique_ptr<Mempool>> pools_;  // by NUMA socket
     std::unique_ptr<Rcu> rcu_;
     std::unique_ptr<NextHopTable> hops_;
-    std::unique_ptr<Fib> fib_;
-    std::unique_ptr<Fib6> fib6_;
+    std::unique_ptr<Vrfs> vrfs_;
+    // Per interface: its VRF's tables, what workers look up (Tables).
+    std::vector<const Fib*> iface_fib_;
+    std::vector<const Fib6*> iface_fib6_;
+    void make_vrfs();
     std::unique_ptr<FlowTable> flows_;
     std::unique_ptr<FlowTable6> flows6_;
     std::unique_ptr<AclTable> acls_;

@@ -30,6 +30,7 @@ struct PortSpec {
     std::string mac;       // empty: the device's own (net_tap: random per start)
     bool rss = true;       // RSS over IPv4/IPv6 TCP/UDP when rx_queues > 1
     std::string kernel;    // non-empty: a kernel interface of this name for what the router does not answer
+    std::string vrf;       // empty: the default VRF (vrf/vrfs.h)
     bool vlan_strip = false;  // the NIC takes 802.1Q tags off where it can (ports with sub-interfaces)
 };
 

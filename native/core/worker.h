@@ -25,8 +25,9 @@ namespace appliance {
 
 // Read-mostly state every worker looks at, written only by the control thread.
 struct Tables {
-    const Fib* fib;
-    const Fib6* fib6;
+    // Per interface: the tables of its VRF (vrf/vrfs.h), looked up for what it receives.
+    const Fib* const* fib;
+    const Fib6* const* fib6;
     const FlowTable* flows;
     const FlowTable6* flows6;
     const NextHopTable* hops;

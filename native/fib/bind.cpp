@@ -13,8 +13,12 @@ namespace {
 // benchmarks: the data plane gets its own with IPv6 forwarding.
 class Fib6Table {
 public:
-    Fib6Table(uint32_t max_routes, uint32_t groups, uint32_t nexthops)
-        : rcu_(1), hops_(nexthops, rcu_), fib_(max_routes, groups, hops_, rcu_) {
+    // `on_demand`: a VRF's table (fib/table_memory.h), else the global one's.
+    Fib6Table(uint32_t max_routes, uint32_t groups, uint32_t nexthops, bool on_demand)
+        : rcu_(1),
+          hops_(nexthops, rcu_),
+          fib_(max_routes, groups, on_demand ? TableMemory::on_demand : TableMemory::hugepages,
+               hops_, rcu_) {
         for (uint32_t id = 0; id < nexthops; ++id) hops_.set(id, NextHop{});
     }
     void add_bulk(const std::vector<std::pair<std::string, uint32_t>>& routes) {
@@ -52,28 +56,32 @@ private:
 void bind_fib(py::module_& m, DataplaneClass& dataplane) {
     using R = RouteControl;
     dataplane
-        .def("route_add", call(&Controls::routes, &R::add), py::arg("prefix"), py::arg("nexthop"))
+        .def("route_add", call(&Controls::routes, &R::add), py::arg("prefix"), py::arg("nexthop"),
+             py::arg("vrf") = "")
         .def("route_add_bulk", call(&Controls::routes, &R::add_bulk), py::arg("prefixes"),
-             py::arg("nexthops"), Release())
-        .def("route_delete", call(&Controls::routes, &R::remove), py::arg("prefix"))
+             py::arg("nexthops"), py::arg("vrfs") = std::vector<std::string>{}, Release())
+        .def("route_delete", call(&Controls::routes, &R::remove), py::arg("prefix"),
+             py::arg("vrf") = "")
         .def("kernel_route_delete", call(&Controls::routes, &R::remove_kernel_route),
              py::arg("prefix"))
-        .def("routes", [](Dataplane& d) {
+        .def("routes", [](Dataplane& d, const std::string& vrf) {
             std::vector<std::pair<std::string, uint32_t>> out;
-            for (const Route& r : d.controls().routes.list4())
+            for (const Route& r : d.controls().routes.list4(vrf))
                 out.emplace_back(format_prefix(r.ip, r.depth), r.nexthop);
-            for (const Route6& r : d.controls().routes.list6())
+            for (const Route6& r : d.controls().routes.list6(vrf))
                 out.emplace_back(format_prefix6(r.ip, r.depth), r.nexthop);
             return out;
-        })
+        }, py::arg("vrf") = "")
+        .def("vrfs", [](Dataplane& d) { return d.controls().routes.vrf_names(); })
         .def("route_count", call(&Controls::routes, &R::count))
-        .def("route_lookup", call(&Controls::routes, &R::lookup), py::arg("address"))
+        .def("route_lookup", call(&Controls::routes, &R::lookup), py::arg("address"),
+             py::arg("vrf") = "")
         .def("tbl8_groups_in_use", call(&Controls::routes, &R::tbl8_groups_in_use))
         .def("tbl8_groups6_in_use", call(&Controls::routes, &R::tbl8_groups6_in_use));
 
     py::class_<Fib6Table>(m, "_Fib6Table")
-        .def(py::init<uint32_t, uint32_t, uint32_t>(), py::arg("max_routes"), py::arg("groups"),
-             py::arg("nexthops"))
+        .def(py::init<uint32_t, uint32_t, uint32_t, bool>(), py::arg("max_routes"), py::arg("groups"),
+             py::arg("nexthops"), py::arg("on_demand") = false)
         .def("add_bulk", &Fib6Table::add_bulk, py::arg("routes"), Release())
         .def("remove", &Fib6Table::remove, py::arg("prefix"), Release())
         .def("lookup", &Fib6Table::lookup, py::arg("address"))

@@ -1,7 +1,5 @@
 #include "fib/dir24_8.h"
 
-#include <rte_malloc.h>
-
 #include "core/errors.h"
 
 namespace appliance {
@@ -11,30 +9,34 @@ constexpr uint32_t kTbl24Entries = 1u << 24;
 constexpr uint32_t kGroupEntries = 256;
 }  // namespace
 
-Dir24_8::Dir24_8(uint32_t groups, Rcu& rcu, CoveringFn longest_covering)
-    : pool_(groups, rcu, "tbl8 groups"), covering_(std::move(longest_covering)) {
+Dir24_8::Dir24_8(uint32_t groups, TableMemory memory, Rcu& rcu, CoveringFn longest_covering)
+    : pool_(groups, rcu, "tbl8 groups"),
+      covering_(std::move(longest_covering)),
+      default_aside_(memory == TableMemory::on_demand),
+      tbl24_buffer_(memory, sizeof(uint32_t) * kTbl24Entries, "dir24"),
+      tbl8_buffer_(memory, sizeof(uint32_t) * kGroupEntries * uint64_t(groups), "dir8"),
+      tbl24_(tbl24_buffer_.as<std::atomic<uint32_t>>()),
+      tbl8_(tbl8_buffer_.as<std::atomic<uint32_t>>()) {
     if (groups == 0 || groups > kValueMask)
         throw RouteError("tbl8_groups must be 1.." + std::to_string(kValueMask));
-    tbl24_ = static_cast<std::atomic<uint32_t>*>(
-        rte_zmalloc("dir24", sizeof(uint32_t) * kTbl24Entries, RTE_CACHE_LINE_SIZE));
-    tbl8_ = static_cast<std::atomic<uint32_t>*>(
-        rte_zmalloc("dir8", sizeof(uint32_t) * kGroupEntries * uint64_t(groups), RTE_CACHE_LINE_SIZE));
-    if (tbl24_ == nullptr || tbl8_ == nullptr) {
-        rte_free(tbl24_);
-        rte_free(tbl8_);
+    if (tbl24_ == nullptr || tbl8_ == nullptr)
         throw ResourceError("cannot allocate the route table (64 MiB + " +
                             std::to_string(uint64_t(groups) >> 10) + " MiB for " +
-                            std::to_string(groups) + " tbl8 groups): not enough hugepage memory");
-    }
+                            std::to_string(groups) + " tbl8 groups): not enough " +
+                            (default_aside_ ? "memory" : "hugepage memory"));
 }
 
-Dir24_8::~Dir24_8() {
-    rte_free(tbl24_);
-    rte_free(tbl8_);
+uint32_t Dir24_8::cover_entry(const std::optional<std::pair<uint32_t, uint8_t>>& cover) const {
+    if (!cover || (cover->second == 0 && default_aside_)) return 0;
+    return entry(cover->first, cover->second);
 }
 
 void Dir24_8::add(uint32_t ip, uint8_t depth, uint32_t nexthop) {
     const uint32_t value = entry(nexthop, depth);
+    if (depth == 0 && default_aside_) {
+        default_.store(value, std::memory_order_release);
+        return;
+    }
     // An entry is overwritten unless a longer prefix wrote it.
     auto wins = [depth](uint32_t e) { return !(e & kValid) || depth_of(e) <= depth; };
     if (depth <= 24) {
@@ -93,8 +95,11 @@ void Dir24_8::try_collapse(uint32_t index24) {
 void Dir24_8::remove(uint32_t ip, uint8_t depth) {
     // What the entries this prefix wrote fall back to: the longest shorter
     // route covering it, or nothing.
-    const auto cover = covering_(ip, depth);
-    const uint32_t value = cover ? entry(cover->first, cover->second) : 0;
+    if (depth == 0 && default_aside_) {
+        default_.store(0, std::memory_order_release);
+        return;
+    }
+    const uint32_t value = cover_entry(covering_(ip, depth));
     if (depth <= 24) {
         const uint32_t first = ip >> 8, count = 1u << (24 - depth);
         for (uint32_t i = first; i < first + count; ++i) {

@@ -13,6 +13,10 @@
 // filled before the first-level entry pointing to it is published (release
 // store), and a group unlinked from the first level is reused only after an
 // RCU grace period, when no worker can still be reading it.
+//
+// In on-demand memory (a VRF's table: table_memory.h) the default route is
+// kept aside in `default_` rather than written over all 2^24 first-level
+// entries, which would back the whole 64 MiB; a miss reads it instead.
 #pragma once
 
 #include <atomic>
@@ -22,6 +26,7 @@
 #include <vector>
 
 #include "fib/group_pool.h"
+#include "fib/table_memory.h"
 #include "core/rcu.h"
 
 namespace appliance {
@@ -39,8 +44,7 @@ public:
     // longest route strictly shorter than `depth` that covers `ip`.
     using CoveringFn = std::function<std::optional<std::pair<uint32_t, uint8_t>>(uint32_t, uint8_t)>;
 
-    Dir24_8(uint32_t groups, Rcu& rcu, CoveringFn longest_covering);
-    ~Dir24_8();
+    Dir24_8(uint32_t groups, TableMemory memory, Rcu& rcu, CoveringFn longest_covering);
     Dir24_8(const Dir24_8&) = delete;
     Dir24_8& operator=(const Dir24_8&) = delete;
 
@@ -53,6 +57,7 @@ public:
     inline uint32_t lookup(uint32_t ip, uint32_t miss) const {
         uint32_t e = load(tbl24_[ip >> 8]);
         if (e & kGroup) e = load(tbl8_[((e & kValueMask) << 8) | (ip & 0xff)]);
+        if (__builtin_expect(!(e & kValid), 0)) e = load(default_);
         return (e & kValid) ? (e & kValueMask) : miss;
     }
 
@@ -65,6 +70,13 @@ public:
             if (e1 & kGroup) e1 = load(tbl8_[((e1 & kValueMask) << 8) | (ip[1] & 0xff)]);
             if (e2 & kGroup) e2 = load(tbl8_[((e2 & kValueMask) << 8) | (ip[2] & 0xff)]);
             if (e3 & kGroup) e3 = load(tbl8_[((e3 & kValueMask) << 8) | (ip[3] & 0xff)]);
+        }
+        if (__builtin_expect(!(e0 & e1 & e2 & e3 & kValid), 0)) {
+            const uint32_t d = load(default_);
+            if (!(e0 & kValid)) e0 = d;
+            if (!(e1 & kValid)) e1 = d;
+            if (!(e2 & kValid)) e2 = d;
+            if (!(e3 & kValid)) e3 = d;
         }
         hop[0] = (e0 & kValid) ? (e0 & kValueMask) : miss;
         hop[1] = (e1 & kValid) ? (e1 & kValueMask) : miss;
@@ -83,10 +95,17 @@ private:
     void replace_in_group(uint32_t group, uint32_t first, uint32_t count, uint8_t depth, uint32_t value);
     void try_collapse(uint32_t index24);
 
-    std::atomic<uint32_t>* tbl24_ = nullptr;  // 2^24 entries
-    std::atomic<uint32_t>* tbl8_ = nullptr;   // pool_.total() * 256 entries
+    // The entry a removed prefix's places fall back to: its cover's, or 0
+    // (none, or the default route kept aside).
+    uint32_t cover_entry(const std::optional<std::pair<uint32_t, uint8_t>>& cover) const;
+
     GroupPool pool_;
     CoveringFn covering_;
+    bool default_aside_;
+    std::atomic<uint32_t> default_{0};  // the default route's entry when kept aside
+    TableBuffer tbl24_buffer_, tbl8_buffer_;
+    std::atomic<uint32_t>* tbl24_;  // 2^24 entries
+    std::atomic<uint32_t>* tbl8_;   // pool_.total() * 256 entries
 };
 
 }  // namespace appliance

@@ -52,14 +52,16 @@ std::pair<uint32_t, uint8_t> parse_interface(const std::string& text) {
     return {r.ip, uint8_t(std::stoi(len))};
 }
 
-Fib::Fib(uint32_t max_routes, uint32_t tbl8_groups, NextHopTable& hops, Rcu& rcu)
+Fib::Fib(uint32_t max_routes, uint32_t tbl8_groups, TableMemory memory, NextHopTable& hops,
+         Rcu& rcu)
     : max_routes_(max_routes), hops_(hops),
-      table_(tbl8_groups, rcu, [this](uint32_t ip, uint8_t depth) {
+      table_(tbl8_groups, memory, rcu, [this](uint32_t ip, uint8_t depth) {
           return longest_covering(ip, depth);
       }) {
     if (hops.capacity() > Dir24_8::kValueMask + 1)
         throw RouteError("next hop ids are 24 bits: at most 16777216 next hops");
-    routes_.reserve(std::min<uint32_t>(max_routes, 1u << 20));
+    // The global table is sized for a full table up front; a VRF's grows.
+    if (memory == TableMemory::hugepages) routes_.reserve(std::min<uint32_t>(max_routes, 1u << 20));
 }
 
 Fib::~Fib() = default;

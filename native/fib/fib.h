@@ -30,7 +30,8 @@ std::pair<uint32_t, uint8_t> parse_interface(const std::string& text);
 
 class Fib {
 public:
-    Fib(uint32_t max_routes, uint32_t tbl8_groups, NextHopTable& hops, Rcu& rcu);
+    // `memory`: hugepages for the global VRF, on demand for the others.
+    Fib(uint32_t max_routes, uint32_t tbl8_groups, TableMemory memory, NextHopTable& hops, Rcu& rcu);
     ~Fib();
     Fib(const Fib&) = delete;
     Fib& operator=(const Fib&) = delete;

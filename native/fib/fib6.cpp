@@ -44,14 +44,16 @@ size_t Fib6::KeyHash::operator()(const Key& k) const {
     return std::hash<uint64_t>()(hi * 0x9e3779b97f4a7c15ull ^ lo ^ (uint64_t(k.depth) << 56));
 }
 
-Fib6::Fib6(uint32_t max_routes, uint32_t groups, NextHopTable& hops, Rcu& rcu)
+Fib6::Fib6(uint32_t max_routes, uint32_t groups, TableMemory memory, NextHopTable& hops,
+         Rcu& rcu)
     : max_routes_(max_routes), hops_(hops),
-      table_(groups, rcu, [this](const Ipv6Address& ip, uint8_t depth) {
+      table_(groups, memory, rcu, [this](const Ipv6Address& ip, uint8_t depth) {
           return longest_covering(ip, depth);
       }) {
     if (hops.capacity() > Trie6::kValueMask + 1)
         throw RouteError("next hop ids are 30 bits in the IPv6 table");
-    routes_.reserve(std::min<uint32_t>(max_routes, 1u << 16));
+    // The global table is sized for a full table up front; a VRF's grows.
+    if (memory == TableMemory::hugepages) routes_.reserve(std::min<uint32_t>(max_routes, 1u << 16));
 }
 
 std::optional<std::pair<uint32_t, uint8_t>> Fib6::longest_covering(const Ipv6Address& ip,

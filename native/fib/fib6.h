@@ -30,7 +30,7 @@ Ipv6Address parse_ipv6(const std::string& text);  // RouteError unless an IPv6 a
 
 class Fib6 {
 public:
-    Fib6(uint32_t max_routes, uint32_t groups, NextHopTable& hops, Rcu& rcu);
+    Fib6(uint32_t max_routes, uint32_t groups, TableMemory memory, NextHopTable& hops, Rcu& rcu);
     Fib6(const Fib6&) = delete;
     Fib6& operator=(const Fib6&) = delete;
 

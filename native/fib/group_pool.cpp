@@ -5,12 +5,10 @@
 namespace appliance {
 
 GroupPool::GroupPool(uint32_t total, Rcu& rcu, std::string what)
-    : total_(total), rcu_(rcu), what_(std::move(what)) {
-    free_.reserve(total);
-    for (uint32_t g = total; g-- > 0;) free_.push_back(g);
-}
+    : total_(total), rcu_(rcu), what_(std::move(what)) {}
 
 uint32_t GroupPool::take() {
+    if (free_.empty() && fresh_ < total_) return fresh_++;
     if (free_.empty() && !retired_.empty()) {
         // Reuse unlinked groups whose grace period is over; wait for one if none is.
         if (!rcu_.passed(retired_.front().second)) rcu_.synchronize();

@@ -1,7 +1,5 @@
 #include "fib/trie6.h"
 
-#include <rte_malloc.h>
-
 #include "core/errors.h"
 
 namespace appliance {
@@ -18,34 +16,31 @@ uint32_t root_index(const Ipv6Address& p) {
 unsigned end_level(uint8_t depth) { return depth <= 24 ? 0 : (depth - 24 + 7) / 8; }
 }  // namespace
 
-Trie6::Trie6(uint32_t groups, Rcu& rcu, CoveringFn longest_covering)
-    : pool_(groups, rcu, "IPv6 groups"), covering_(std::move(longest_covering)) {
+Trie6::Trie6(uint32_t groups, TableMemory memory, Rcu& rcu, CoveringFn longest_covering)
+    : pool_(groups, rcu, "IPv6 groups"),
+      covering_(std::move(longest_covering)),
+      default_aside_(memory == TableMemory::on_demand),
+      root_buffer_(memory, sizeof(uint32_t) * kRootEntries, "trie6"),
+      groups_buffer_(memory, sizeof(uint32_t) * kGroupEntries * uint64_t(groups), "trie6g"),
+      root_depths_buffer_(TableMemory::on_demand, kRootEntries, "trie6d"),
+      group_depths_buffer_(TableMemory::on_demand, kGroupEntries * uint64_t(groups), "trie6gd"),
+      root_(root_buffer_.as<std::atomic<uint32_t>>()),
+      groups_(groups_buffer_.as<std::atomic<uint32_t>>()),
+      root_depths_(root_depths_buffer_.as<uint8_t>()),
+      group_depths_(group_depths_buffer_.as<uint8_t>()) {
     if (groups == 0 || groups > kValueMask)
         throw RouteError("IPv6 tbl8 groups must be 1.." + std::to_string(kValueMask));
-    root_ = static_cast<std::atomic<uint32_t>*>(
-        rte_zmalloc("trie6", sizeof(uint32_t) * kRootEntries, RTE_CACHE_LINE_SIZE));
-    groups_ = static_cast<std::atomic<uint32_t>*>(rte_zmalloc(
-        "trie6g", sizeof(uint32_t) * kGroupEntries * uint64_t(groups), RTE_CACHE_LINE_SIZE));
-    if (root_ == nullptr || groups_ == nullptr) {
-        rte_free(root_);
-        rte_free(groups_);
+    if (root_ == nullptr || groups_ == nullptr || root_depths_ == nullptr || group_depths_ == nullptr)
         throw ResourceError("cannot allocate the IPv6 route table (64 MiB + " +
                             std::to_string(uint64_t(groups) >> 10) + " MiB for " +
-                            std::to_string(groups) + " groups): not enough hugepage memory");
-    }
-    root_depths_.assign(kRootEntries, 0);
-    group_depths_.assign(uint64_t(groups) * kGroupEntries, 0);
-}
-
-Trie6::~Trie6() {
-    rte_free(root_);
-    rte_free(groups_);
+                            std::to_string(groups) + " groups): not enough " +
+                            (default_aside_ ? "memory" : "hugepage memory"));
 }
 
 bool Trie6::descend(const Ipv6Address& prefix, uint8_t depth, bool create,
                     std::vector<std::pair<Level, uint32_t>>& path) {
     path.clear();
-    path.push_back({{root_, root_depths_.data()}, root_index(prefix)});
+    path.push_back({{root_, root_depths_}, root_index(prefix)});
     for (unsigned k = 1; k <= end_level(depth); ++k) {
         auto [parent, slot] = path.back();
         uint32_t e = parent.entries[slot].load(std::memory_order_relaxed);
@@ -67,6 +62,10 @@ bool Trie6::descend(const Ipv6Address& prefix, uint8_t depth, bool create,
 }
 
 void Trie6::add(const Ipv6Address& prefix, uint8_t depth, uint32_t nexthop) {
+    if (depth == 0 && default_aside_) {
+        default_.store(kValid | nexthop, std::memory_order_release);
+        return;
+    }
     std::vector<std::pair<Level, uint32_t>> path;
     try {
         descend(prefix, depth, true, path);
@@ -126,7 +125,12 @@ bool Trie6::try_collapse(Level level, uint32_t slot) {
 }
 
 void Trie6::remove(const Ipv6Address& prefix, uint8_t depth) {
-    const auto cover = covering_(prefix, depth);
+    if (depth == 0 && default_aside_) {
+        default_.store(0, std::memory_order_release);
+        return;
+    }
+    auto cover = covering_(prefix, depth);
+    if (cover && cover->second == 0 && default_aside_) cover.reset();  // a miss reads default_
     const uint32_t value = cover ? kValid | cover->first : 0;
     const uint8_t cover_depth = cover ? cover->second : 0;
     std::vector<std::pair<Level, uint32_t>> path;

@@ -9,7 +9,8 @@
 // add and delete, never to look up) is kept beside, in writer-only arrays,
 // so lookups stay on 4-byte entries. Concurrency as in Dir24_8: single
 // stores, a group filled before it is published, and an unlinked group
-// reused only after an RCU grace period.
+// reused only after an RCU grace period. In on-demand memory (a VRF's
+// table) the default route is kept aside, as in Dir24_8.
 #pragma once
 
 #include <array>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "fib/group_pool.h"
+#include "fib/table_memory.h"
 #include "core/rcu.h"
 
 namespace appliance {
@@ -37,8 +39,7 @@ public:
     using CoveringFn =
         std::function<std::optional<std::pair<uint32_t, uint8_t>>(const Ipv6Address&, uint8_t)>;
 
-    Trie6(uint32_t groups, Rcu& rcu, CoveringFn longest_covering);
-    ~Trie6();
+    Trie6(uint32_t groups, TableMemory memory, Rcu& rcu, CoveringFn longest_covering);
     Trie6(const Trie6&) = delete;
     Trie6& operator=(const Trie6&) = delete;
 
@@ -53,6 +54,7 @@ public:
         uint32_t e = load(root_[(uint32_t(ip[0]) << 16) | (uint32_t(ip[1]) << 8) | ip[2]]);
         for (unsigned byte = 3; e & kGroup; ++byte)  // a /128 ends a group chain at byte 15
             e = load(groups_[(uint64_t(e & kValueMask) << 8) | ip[byte]]);
+        if (__builtin_expect(!(e & kValid), 0)) e = load(default_);
         return (e & kValid) ? (e & kValueMask) : miss;
     }
 
@@ -64,6 +66,9 @@ public:
         for (unsigned byte = 3; (e[0] | e[1] | e[2] | e[3]) & kGroup; ++byte)
             for (unsigned k = 0; k < 4; ++k)
                 if (e[k] & kGroup) e[k] = load(groups_[(uint64_t(e[k] & kValueMask) << 8) | ip[k][byte]]);
+        if (__builtin_expect(!(e[0] & e[1] & e[2] & e[3] & kValid), 0))
+            for (unsigned k = 0; k < 4; ++k)
+                if (!(e[k] & kValid)) e[k] = load(default_);
         for (unsigned k = 0; k < 4; ++k) hop[k] = (e[k] & kValid) ? (e[k] & kValueMask) : miss;
     }
 
@@ -91,11 +96,17 @@ private:
     bool descend(const Ipv6Address& prefix, uint8_t depth, bool create,
                  std::vector<std::pair<Level, uint32_t>>& path);
 
-    std::atomic<uint32_t>* root_ = nullptr;  // 2^24 entries
-    std::atomic<uint32_t>* groups_ = nullptr;  // pool_.total() * 256 entries
-    std::vector<uint8_t> root_depths_, group_depths_;
     GroupPool pool_;
     CoveringFn covering_;
+    bool default_aside_;
+    std::atomic<uint32_t> default_{0};  // the default route's entry when kept aside
+    TableBuffer root_buffer_, groups_buffer_;
+    // Writer-only, so always on demand: touched where routes are.
+    TableBuffer root_depths_buffer_, group_depths_buffer_;
+    std::atomic<uint32_t>* root_;    // 2^24 entries
+    std::atomic<uint32_t>* groups_;  // pool_.total() * 256 entries
+    uint8_t* root_depths_;
+    uint8_t* group_depths_;
 };
 
 }  // namespace appliance

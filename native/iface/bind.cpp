@@ -13,7 +13,8 @@ void bind_iface(py::module_& m, DataplaneClass& dataplane) {
         .def_readwrite("port", &VlanSpec::port)
         .def_readwrite("vlan", &VlanSpec::vlan)
         .def_readwrite("mtu", &VlanSpec::mtu)
-        .def_readwrite("kernel", &VlanSpec::kernel);
+        .def_readwrite("kernel", &VlanSpec::kernel)
+        .def_readwrite("vrf", &VlanSpec::vrf);
 
     dataplane.def("interfaces", [](Dataplane& d) {
         py::list out;
@@ -24,6 +25,7 @@ void bind_iface(py::module_& m, DataplaneClass& dataplane) {
             e["vlan"] = s.iface.vlan;
             e["mtu"] = s.iface.mtu;
             e["kernel"] = s.iface.kernel.empty() ? py::object(py::none()) : py::str(s.iface.kernel);
+            e["vrf"] = s.iface.vrf.empty() ? kDefaultVrfName : s.iface.vrf;
             e["rx_packets"] = s.counters.rx_packets;
             e["rx_bytes"] = s.counters.rx_bytes;
             e["tx_packets"] = s.counters.tx_packets;

@@ -22,6 +22,7 @@ struct VlanSpec {
     uint16_t vlan = 0;  // 1..4094
     uint16_t mtu = 0;   // 0: the port's
     std::string kernel;  // non-empty: a kernel interface of this name (a net_tap of its own)
+    std::string vrf;     // empty: the default VRF
 };
 
 struct Iface {
@@ -30,6 +31,8 @@ struct Iface {
     uint16_t vlan;       // 0: the port itself
     uint16_t mtu;
     std::string kernel;  // its kernel interface ("" if none): a net_tap of its own
+    std::string vrf;     // its VRF's name ("": the default one)
+    uint16_t vrf_index = 0;  // (vrf/vrfs.h)
 };
 
 // Counted by workers for sub-interfaces (a port's own are its ethdev counters,

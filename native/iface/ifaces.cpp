@@ -22,7 +22,7 @@ std::vector<Iface> make_ifaces(std::vector<Iface> ports, const std::vector<VlanS
             throw PortError(what + ": a VLAN id is 1..4094 (0 tags priority only, 4095 is reserved)");
         const Iface parent = *port;
         Iface sub{parent.name + "." + std::to_string(v.vlan), parent.port, v.vlan,
-                  v.mtu != 0 ? v.mtu : parent.mtu, ""};
+                  v.mtu != 0 ? v.mtu : parent.mtu, "", v.vrf};
         for (const Iface& other : out)
             if (other.name == sub.name) throw PortError(what + ": defined twice");
         if (sub.mtu > parent.mtu)

@@ -254,7 +254,7 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
         clock.lap(Stage::ipv6);
     }
     if (b.n != 0) {
-        lpm_stage(w.tables.fib->table(), b);
+        lpm_stage(w.tables.fib[b.in_port]->table(), b);
         clock.lap(Stage::lookup);
         if (w.tables.flows->active() != 0) {
             rule_stage(*w.tables.flows, b);

@@ -56,7 +56,7 @@ void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_
         dst[m] = rte_pktmbuf_mtod_offset(pkts[i], const rte_ipv6_hdr*, sizeof(rte_ether_hdr))->dst_addr;
         m++;
     }
-    const Trie6& table = w.tables.fib6->table();
+    const Trie6& table = w.tables.fib6[in_port]->table();
     uint16_t i = 0;
     for (; i + 4 <= m; i += 4) table.lookup4(&dst[i], &ids[i], kNoRoute);
     for (; i < m; ++i) ids[i] = table.lookup(dst[i], kNoRoute);

@@ -165,7 +165,7 @@ void KernelRouteTable::add(const KernelRoute& r) {
         return;
     }
     try {
-        slow_.check_user_route(r.prefix, r.depth);  // reserved ranges, our own routes
+        slow_.check_user_route(kDefaultVrf, r.prefix, r.depth);  // reserved ranges, our own routes
     } catch (const ApplianceError&) {
         stats_.failed++;
         return;

@@ -54,50 +54,55 @@ uint8_t host_depth(const IpAddr& ip) { return ip.is_v4() ? 32 : 128; }
 
 }  // namespace
 
-std::optional<uint32_t> SlowPath::fib_get(const IpAddr& ip, uint8_t depth) const {
-    return ip.is_v4() ? fib_.get(ip.to_v4(), depth) : fib6_.get(ip.b, depth);
+std::string SlowPath::in_vrf(uint16_t vrf) const {
+    return vrf == kDefaultVrf ? "" : " in VRF " + vrfs_.name(vrf);
 }
 
-void SlowPath::route_install(const IpAddr& ip, uint8_t depth, uint32_t hop) {
-    unsigned& users = owned_routes_[{ip, depth}];
+std::optional<uint32_t> SlowPath::fib_get(uint16_t vrf, const IpAddr& ip, uint8_t depth) const {
+    return ip.is_v4() ? vrfs_.fib(vrf).get(ip.to_v4(), depth) : vrfs_.fib6(vrf).get(ip.b, depth);
+}
+
+void SlowPath::route_install(uint16_t vrf, const IpAddr& ip, uint8_t depth, uint32_t hop) {
+    unsigned& users = owned_routes_[{vrf, ip, depth}];
     if (users++ != 0) return;
-    if (ip.is_v4()) fib_.add_internal({ip.to_v4(), depth, hop});
-    else fib6_.add_internal({ip.b, depth, hop});
+    if (ip.is_v4()) vrfs_.fib(vrf).add_internal({ip.to_v4(), depth, hop});
+    else vrfs_.fib6(vrf).add_internal({ip.b, depth, hop});
 }
 
-void SlowPath::route_uninstall(const IpAddr& ip, uint8_t depth) {
-    auto it = owned_routes_.find({ip, depth});
+void SlowPath::route_uninstall(uint16_t vrf, const IpAddr& ip, uint8_t depth) {
+    auto it = owned_routes_.find({vrf, ip, depth});
     if (it == owned_routes_.end()) return;
     if (--it->second != 0) return;
     owned_routes_.erase(it);
-    if (!fib_get(ip, depth)) return;
-    if (ip.is_v4()) fib_.remove_internal(ip.to_v4(), depth);
-    else fib6_.remove_internal(ip.b, depth);
+    if (!fib_get(vrf, ip, depth)) return;
+    if (ip.is_v4()) vrfs_.fib(vrf).remove_internal(ip.to_v4(), depth);
+    else vrfs_.fib6(vrf).remove_internal(ip.b, depth);
 }
 
-bool SlowPath::owns_route(const IpAddr& ip, uint8_t depth) const {
-    return owned_routes_.count({ip, depth}) != 0;
+bool SlowPath::owns_route(uint16_t vrf, const IpAddr& ip, uint8_t depth) const {
+    return owned_routes_.count({vrf, ip, depth}) != 0;
 }
 
-void SlowPath::check_user_route(const IpAddr& ip, uint8_t depth) const {
+void SlowPath::check_user_route(uint16_t vrf, const IpAddr& ip, uint8_t depth) const {
     const std::string p = format_prefix_of(ip, depth);
     if (const char* why = reserved_range(ip, depth)) throw RouteError(p + ": inside " + why);
-    if (!owns_route(ip, depth)) return;
+    if (!owns_route(vrf, ip, depth)) return;
     for (const auto& [key, n] : neighbors_)
-        if (n.host_route && depth == host_depth(ip) && n.ip == ip) return;  // the user's wins
+        if (n.host_route && vrf_of(n.port) == vrf && depth == host_depth(ip) && n.ip == ip)
+            return;  // the user's wins
     throw RouteError(p + ": is the connected, local or broadcast route of a port address; "
                      "change the address instead");
 }
 
-void SlowPath::user_route_added(const IpAddr& ip, uint8_t depth) {
+void SlowPath::user_route_added(uint16_t vrf, const IpAddr& ip, uint8_t depth) {
     // Only a host route we own can be a neighbour's: no scan for the rest.
-    if (depth != host_depth(ip) || !owns_route(ip, depth)) return;
+    if (depth != host_depth(ip) || !owns_route(vrf, ip, depth)) return;
     for (auto& [key, n] : neighbors_)
-        if (n.host_route && n.ip == ip) {
+        if (n.host_route && vrf_of(n.port) == vrf && n.ip == ip) {
             n.host_route = false;  // the user's route replaced ours in the FIB
-            owned_routes_.erase({ip, depth});
-            if (ip.is_v4()) fib_.internal_replaced();
-            else fib6_.internal_replaced();
+            owned_routes_.erase({vrf, ip, depth});
+            if (ip.is_v4()) vrfs_.fib(vrf).internal_replaced();
+            else vrfs_.fib6(vrf).internal_replaced();
         }
 }
 
@@ -120,16 +125,18 @@ void SlowPath::address4_add(uint16_t port, uint32_t ip, uint8_t depth) {
         throw AddressError(what + ": is the subnet's network or broadcast address");
     if (const char* why = reserved_range(IpAddr::v4(ip), 32))
         throw AddressError(what + ": not a usable unicast address (" + why + ")");
+    const uint16_t vrf = vrf_of(port);
     for (uint16_t p = 0; p < addresses_.size(); ++p)
         for (const auto& [a, d] : addresses_[p]) {
-            if (a == ip) throw AddressError(what + ": already an address of this router");
+            if (vrf_of(p) != vrf) continue;  // VRFs may reuse addresses
+            if (a == ip) throw AddressError(what + ": already an address of this router" + in_vrf(vrf));
             if (p != port && d == depth && (a & mask) == net)
                 throw AddressError(what + ": subnet " + format_prefix(net, depth) +
-                                   " is already connected on another port");
+                                   " is already connected on another port" + in_vrf(vrf));
         }
     // User routes on exactly these prefixes would be replaced: refuse instead.
     auto user_route = [&](uint32_t rip, uint8_t rdepth) {
-        if (!owns_route(IpAddr::v4(rip), rdepth) && fib_.get(rip, rdepth))
+        if (!owns_route(vrf, IpAddr::v4(rip), rdepth) && vrfs_.fib(vrf).get(rip, rdepth))
             throw AddressError(what + ": route " + format_prefix(rip, rdepth) +
                                " exists; delete it first");
     };
@@ -137,9 +144,9 @@ void SlowPath::address4_add(uint16_t port, uint32_t ip, uint8_t depth) {
     if (depth < 32) user_route(net, depth);
     if (depth < 31) user_route(net | ~mask, 32);
 
-    route_install(IpAddr::v4(ip), 32, first_hop_);
-    if (depth < 32) route_install(IpAddr::v4(net), depth, first_hop_ + 3 + port);
-    if (depth < 31) route_install(IpAddr::v4(net | ~mask), 32, first_hop_ + 1);
+    route_install(vrf, IpAddr::v4(ip), 32, first_hop_);
+    if (depth < 32) route_install(vrf, IpAddr::v4(net), depth, first_hop_ + 3 + port);
+    if (depth < 31) route_install(vrf, IpAddr::v4(net | ~mask), 32, first_hop_ + 1);
     addresses_[port].emplace_back(ip, depth);
     if (thread_.joinable()) gratuitous_arp(port, ip);
 }
@@ -151,9 +158,10 @@ void SlowPath::address4_delete(uint16_t port, uint32_t ip, uint8_t depth) {
         throw AddressError(format_prefix(ip, depth) + ": not an address of this port");
     list.erase(it);
     const uint32_t mask = mask_of(depth);
-    route_uninstall(IpAddr::v4(ip), 32);
-    if (depth < 32) route_uninstall(IpAddr::v4(ip & mask), depth);
-    if (depth < 31) route_uninstall(IpAddr::v4((ip & mask) | ~mask), 32);
+    const uint16_t vrf = vrf_of(port);
+    route_uninstall(vrf, IpAddr::v4(ip), 32);
+    if (depth < 32) route_uninstall(vrf, IpAddr::v4(ip & mask), depth);
+    if (depth < 31) route_uninstall(vrf, IpAddr::v4((ip & mask) | ~mask), 32);
     forget_unconnected(port);
 }
 
@@ -184,15 +192,15 @@ std::optional<uint32_t> SlowPath::address_on(uint16_t port, uint32_t ip) const {
     return std::nullopt;
 }
 
-bool SlowPath::is_ours(const IpAddr& ip) const {
+bool SlowPath::is_ours(uint16_t vrf, const IpAddr& ip) const {
     if (!ip.is_v4()) {
         for (uint16_t p = 0; p < addresses6_.size(); ++p)
-            if (is_ours6(p, ip.b.data())) return true;
+            if (vrf_of(p) == vrf && is_ours6(p, ip.b.data())) return true;
         return false;
     }
-    for (const auto& list : addresses_)
-        for (const auto& [a, d] : list)
-            if (a == ip.to_v4()) return true;
+    for (uint16_t p = 0; p < addresses_.size(); ++p)
+        for (const auto& [a, d] : addresses_[p])
+            if (a == ip.to_v4() && vrf_of(p) == vrf) return true;
     return false;
 }
 
@@ -211,8 +219,9 @@ uint32_t SlowPath::source_for(uint16_t port, const IpAddr& peer) const {
                 if ((a & mask_of(d)) == (peer.to_v4() & mask_of(d))) return a;
         return addresses_[port].front().first;
     }
-    for (const auto& list : addresses_)
-        if (!list.empty()) return list.front().first;
+    const uint16_t vrf = port < ports_.size() ? vrf_of(port) : kDefaultVrf;
+    for (uint16_t p = 0; p < addresses_.size(); ++p)
+        if (vrf_of(p) == vrf && !addresses_[p].empty()) return addresses_[p].front().first;
     return 0;
 }
 

@@ -29,22 +29,24 @@ void SlowPath::address6_add(uint16_t port, const Ipv6Address& ip, uint8_t depth,
     const Ipv6Address net = mask6(ip, depth);
     if (!addr.link_local() && depth < 127 && net == ip)
         throw AddressError(what + ": is the subnet-router anycast address (RFC 4291 2.6.1)");
+    const uint16_t vrf = vrf_of(port);
     for (uint16_t p = 0; p < addresses6_.size(); ++p)
         for (const Address6& a : addresses6_[p]) {
+            if (vrf_of(p) != vrf) continue;  // VRFs may reuse addresses
             if (a.ip == ip && (p == port || !addr.link_local()))
-                throw AddressError(what + ": already an address of this router");
+                throw AddressError(what + ": already an address of this router" + in_vrf(vrf));
             if (!addr.link_local() && p != port && a.depth == depth && mask6(a.ip, depth) == net)
                 throw AddressError(what + ": subnet " + format_prefix6(net, depth) +
-                                   " is already connected on another port");
+                                   " is already connected on another port" + in_vrf(vrf));
         }
     if (!addr.link_local()) {
         // User routes on exactly these prefixes would be replaced: refuse instead.
         for (const auto& [rip, rdepth] : {std::make_pair(ip, uint8_t(128)), std::make_pair(net, depth)})
-            if (!owns_route(IpAddr::v6(rip), rdepth) && fib6_.get(rip, rdepth))
+            if (!owns_route(vrf, IpAddr::v6(rip), rdepth) && vrfs_.fib6(vrf).get(rip, rdepth))
                 throw AddressError(what + ": route " + format_prefix6(rip, rdepth) +
                                    " exists; delete it first");
-        route_install(addr, 128, first_hop_);
-        if (depth < 128) route_install(IpAddr::v6(net), depth, first_hop_ + 3 + port);
+        route_install(vrf, addr, 128, first_hop_);
+        if (depth < 128) route_install(vrf, IpAddr::v6(net), depth, first_hop_ + 3 + port);
     }
     addresses6_[port].push_back({ip, depth, automatic});
     if (thread_.joinable()) unsolicited_na(port, ip);
@@ -62,8 +64,8 @@ void SlowPath::address6_delete(uint16_t port, const Ipv6Address& ip, uint8_t dep
                            "(from its MAC) cannot be deleted");
     list.erase(it);
     if (!IpAddr::v6(ip).link_local()) {
-        route_uninstall(IpAddr::v6(ip), 128);
-        if (depth < 128) route_uninstall(IpAddr::v6(mask6(ip, depth)), depth);
+        route_uninstall(vrf_of(port), IpAddr::v6(ip), 128);
+        if (depth < 128) route_uninstall(vrf_of(port), IpAddr::v6(mask6(ip, depth)), depth);
     }
     forget_unconnected(port);
 }
@@ -71,7 +73,7 @@ void SlowPath::address6_delete(uint16_t port, const Ipv6Address& ip, uint8_t dep
 bool SlowPath::is_ours6(uint16_t port, const uint8_t* ip) const {
     const bool scoped = ipv6_link_local(ip);
     for (uint16_t p = 0; p < addresses6_.size(); ++p) {
-        if (scoped && p != port) continue;
+        if ((scoped && p != port) || vrf_of(p) != vrf_of(port)) continue;
         for (const Address6& a : addresses6_[p])
             if (std::equal(a.ip.begin(), a.ip.end(), ip)) return true;
     }
@@ -98,9 +100,9 @@ Ipv6Address SlowPath::source6_for(uint16_t port, const Ipv6Address& to) const {
     if (to_link) return link_local(port);
     for (const Address6& a : mine)
         if (!IpAddr::v6(a.ip).link_local()) return a.ip;
-    for (const auto& list : addresses6_)
-        for (const Address6& a : list)
-            if (!IpAddr::v6(a.ip).link_local()) return a.ip;
+    for (uint16_t p = 0; p < addresses6_.size(); ++p)
+        for (const Address6& a : addresses6_[p])
+            if (vrf_of(p) == vrf_of(port) && !IpAddr::v6(a.ip).link_local()) return a.ip;
     return link_local(port);
 }
 

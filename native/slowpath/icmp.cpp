@@ -106,12 +106,12 @@ void SlowPath::local_input(rte_mbuf* m, uint16_t in_port) {
     rip->hdr_checksum = 0;
     rip->hdr_checksum = checksum(rip, sizeof(rte_ipv4_hdr) + options_len);
     // This router on the route recorded, once (the address the request came to).
-    if (options_len) update_options(rip, ntohl(ip->dst_addr));
+    if (options_len) update_options(rip, ntohl(ip->dst_addr), vrf_of(in_port));
     stats_.local++;
     stats_.icmp_echo_replies++;
     rte_pktmbuf_free(m);
     set_meta(r, {0, in_port, PuntKind::ipv4_routed, 1});
-    ipv4_route(r, in_port, lookup(r), true);
+    ipv4_route(r, in_port, lookup(r, in_port), true);
 }
 
 // An error about `m` (left untouched) back to its source: the IP header and
@@ -136,7 +136,7 @@ void SlowPath::icmp_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, uin
         return;
     }
     // From the port the error leaves by (RFC 1812 4.3.2.4), as Linux does.
-    const uint32_t back = fib_.lookup(src).value_or(kNoRoute);
+    const uint32_t back = vrfs_.fib(vrf_of(in_port)).lookup(src).value_or(kNoRoute);
     const NextHop* hop = back < kRuleDrop ? hops_.get(back) : nullptr;
     const uint32_t from = source_for(hop && hop->action != HopAction::local &&
                                      hop->action != HopAction::drop ? hop->iface : in_port,

@@ -84,7 +84,7 @@ void SlowPath::icmp6_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, ui
     if (ipv6_link_local(src)) {
         back = first_hop_ + 3 + in_port;
     } else {
-        back = fib6_.lookup(to).value_or(kNoRoute);
+        back = vrfs_.fib6(vrf_of(in_port)).lookup(to).value_or(kNoRoute);
         if (back >= kRuleDrop) back = kNoRoute;
     }
     const NextHop* hop = back != kNoRoute ? hops_.get(back) : nullptr;

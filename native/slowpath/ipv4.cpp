@@ -30,7 +30,7 @@ void set_checksum(rte_ipv4_hdr* ip) {
 
 }  // namespace
 
-uint32_t SlowPath::lookup(const rte_mbuf* m) const {
+uint32_t SlowPath::lookup(const rte_mbuf* m, uint16_t in_port) const {
     const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(
         rte_pktmbuf_mtod(m, const rte_ether_hdr*) + 1);
     if (flows_.active() != 0) {
@@ -38,7 +38,7 @@ uint32_t SlowPath::lookup(const rte_mbuf* m) const {
         void* data = nullptr;
         if (rte_hash_lookup_data(flows_.hash(), &k, &data) >= 0) return rule_hop(data);
     }
-    return fib_.lookup(ntohl(ip->dst_addr)).value_or(kNoRoute);
+    return vrfs_.fib(vrf_of(in_port)).lookup(ntohl(ip->dst_addr)).value_or(kNoRoute);
 }
 
 // Packets with options (and TTL <= 1). Options in error earn a Parameter
@@ -46,7 +46,7 @@ uint32_t SlowPath::lookup(const rte_mbuf* m) const {
 // routes are refused (as Linux by default), unless the destination is one
 // never routed: those go as they are, without ICMP.
 void SlowPath::ipv4_input(rte_mbuf* m, uint16_t in_port) {
-    const uint32_t hop_id = lookup(m);
+    const uint32_t hop_id = lookup(m, in_port);
     const rte_ipv4_hdr* ip = ip_of(m);
     if (ihl_of(ip) > sizeof(rte_ipv4_hdr) && !never_routed(hop_id)) {
         const Ipv4Options options = parse_ipv4_options(ip);
@@ -98,7 +98,7 @@ void SlowPath::ipv4_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool g
         }
         if (ihl_of(ip) > sizeof(rte_ipv4_hdr)) {  // as known on the link it goes to
             const IpAddr peer = gateway_of(hop_id).value_or(IpAddr::v4(ntohl(ip->dst_addr)));
-            update_options(ip, source_for(hop->iface, peer));
+            update_options(ip, source_for(hop->iface, peer), vrf_of(hop->iface));
         }
         PacketMeta meta = get_meta(m);
         meta.kind = PuntKind::ipv4_checked;
@@ -203,7 +203,7 @@ void SlowPath::fragment(rte_mbuf* m, const NextHop& hop) {
 // Record Route and Timestamp (RFC 791, RFC 1812 5.2.4) of a checked header
 // get `address` (network order: the port the packet leaves by, or the one
 // an echo request came to), and the checksum is made good again.
-void SlowPath::update_options(rte_ipv4_hdr* ip, uint32_t address) {
+void SlowPath::update_options(rte_ipv4_hdr* ip, uint32_t address, uint16_t vrf) {
     const Ipv4Options options = parse_ipv4_options(ip);
     auto* h = reinterpret_cast<uint8_t*>(ip);
     const uint32_t me = htonl(address);
@@ -211,7 +211,7 @@ void SlowPath::update_options(rte_ipv4_hdr* ip, uint32_t address) {
     if (options.timestamp) {
         uint8_t* ts = h + options.timestamp;
         const uint32_t named = timestamp_named(ts);
-        stamp(ts, me, ms_since_midnight(), named != 0 && is_ours(IpAddr::v4(ntohl(named))));
+        stamp(ts, me, ms_since_midnight(), named != 0 && is_ours(vrf, IpAddr::v4(ntohl(named))));
     }
     if (options.record_route || options.timestamp) set_checksum(ip);
 }

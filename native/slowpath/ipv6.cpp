@@ -47,7 +47,7 @@ uint32_t SlowPath::lookup6(const rte_mbuf* m, uint16_t in_port) const {
         void* data = nullptr;
         if (rte_hash_lookup_data(flows6_.hash(), &k, &data) >= 0) return rule_hop(data);
     }
-    return fib6_.lookup(IpAddr::v6(ip->dst_addr).b).value_or(kNoRoute);
+    return vrfs_.fib6(vrf_of(in_port)).lookup(IpAddr::v6(ip->dst_addr).b).value_or(kNoRoute);
 }
 
 void SlowPath::ipv6_input(rte_mbuf* m, uint16_t in_port) {

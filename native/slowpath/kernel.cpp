@@ -40,7 +40,7 @@ void SlowPath::from_kernel(rte_mbuf* m, uint16_t port) {
         rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) {
         if (group) return send(m, port, true);  // multicast and broadcast: as the kernel made them
         set_meta(m, {0, port, PuntKind::ipv4_routed, 1});
-        return ipv4_route(m, port, lookup(m), true);
+        return ipv4_route(m, port, lookup(m, port), true);
     }
     if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6) &&
         rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr)) {

@@ -101,7 +101,7 @@ void SlowPath::drop_held(rte_mbuf* m, DropReason why) {
 
 void SlowPath::neigh_learn(uint16_t port, const IpAddr& ip, const rte_ether_addr& mac,
                            NeighState state) {
-    if (ip == IpAddr::v4(0) || is_ours(ip)) return;
+    if (ip == IpAddr::v4(0) || is_ours(vrf_of(port), ip)) return;
     Neighbor* n = neigh_find(port, ip);
     if (n == nullptr) {
         if (!connected(port, ip) || (n = neigh_new(port, ip)) == nullptr) return;
@@ -151,11 +151,11 @@ void SlowPath::neigh_publish(Neighbor& n) {
     const uint8_t host = n.ip.is_v4() ? 32 : 128;
     if (n.host_hop == 0) {
         if (n.state == NeighState::incomplete || free_hops_.empty()) return;
-        if (fib_get(n.ip, host)) return;  // a user host route (or our own) is already there
+        if (fib_get(vrf_of(n.port), n.ip, host)) return;  // a user host route (or our own) is already there
         n.host_hop = free_hops_.back();
         free_hops_.pop_back();
         hops_.set(n.host_hop, hop);
-        route_install(n.ip, host, n.host_hop);
+        route_install(vrf_of(n.port), n.ip, host, n.host_hop);
         n.host_route = true;
         return;
     }
@@ -163,7 +163,7 @@ void SlowPath::neigh_publish(Neighbor& n) {
 }
 
 void SlowPath::neigh_forget(Neighbor& n) {
-    if (n.host_route) route_uninstall(n.ip, n.ip.is_v4() ? 32 : 128);
+    if (n.host_route) route_uninstall(vrf_of(n.port), n.ip, n.ip.is_v4() ? 32 : 128);
     if (n.host_hop != 0) {
         hops_.remove(n.host_hop);
         free_hops_.push_back(n.host_hop);
@@ -220,7 +220,7 @@ void SlowPath::neigh_timers() {
 // ---- control ----
 
 void SlowPath::neighbor_add(uint16_t port, const IpAddr& ip, const rte_ether_addr& mac) {
-    if (is_ours(ip)) throw NeighborError(format_ip(ip) + ": is our own address");
+    if (is_ours(vrf_of(port), ip)) throw NeighborError(format_ip(ip) + ": is our own address");
     if (rte_is_multicast_ether_addr(&mac) || rte_is_zero_ether_addr(&mac))
         throw NeighborError(format_ip(ip) + ": a neighbour's MAC must be unicast");
     Neighbor* n = neigh_find(port, ip);
@@ -251,7 +251,7 @@ unsigned SlowPath::held_packets(bool generated) const {
 }
 
 void SlowPath::gateway_set(uint32_t hop_id, uint16_t port, const IpAddr& gateway) {
-    if (is_ours(gateway))
+    if (is_ours(vrf_of(port), gateway))
         throw NextHopError("next hop " + std::to_string(hop_id) + ": gateway " +
                            format_ip(gateway) + " is our own address");
     Neighbor* n = neigh_find(port, gateway);

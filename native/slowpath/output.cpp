@@ -52,7 +52,7 @@ void SlowPath::send_resolved(rte_mbuf* m, const NextHop& hop, bool generated) {
 void SlowPath::route_again(rte_mbuf* m) {
     const PacketMeta meta = get_meta(m);
     if (is_ipv6(m)) ipv6_route(m, meta.port, lookup6(m, meta.port), meta.generated != 0);
-    else ipv4_route(m, meta.port, lookup(m), meta.generated != 0);
+    else ipv4_route(m, meta.port, lookup(m, meta.port), meta.generated != 0);
 }
 
 void SlowPath::host_unreachable(const rte_mbuf* m, uint16_t in_port) {

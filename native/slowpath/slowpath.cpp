@@ -20,10 +20,10 @@ constexpr unsigned kMinIdleUs = 50, kMaxIdleUs = 1000;
 
 }  // namespace
 
-SlowPath::SlowPath(const SlowPathConfig& config, std::vector<SlowPathPort> ports, Fib& fib,
-                   Fib6& fib6, NextHopTable& hops, const FlowTable& flows,
-                   const FlowTable6& flows6, std::mutex& writer, uint32_t first_hop)
-    : config_(config), ports_(std::move(ports)), fib_(fib), fib6_(fib6), hops_(hops),
+SlowPath::SlowPath(const SlowPathConfig& config, std::vector<SlowPathPort> ports, const Vrfs& vrfs,
+                   NextHopTable& hops, const FlowTable& flows, const FlowTable6& flows6,
+                   std::mutex& writer, uint32_t first_hop)
+    : config_(config), ports_(std::move(ports)), vrfs_(vrfs), hops_(hops),
       flows_(flows), flows6_(flows6), writer_(writer), first_hop_(first_hop),
       addresses_(ports_.size()), addresses6_(ports_.size()) {
     for (uint16_t p = 0; p < ports_.size(); ++p) {  // before anything may look for it
@@ -67,10 +67,12 @@ void SlowPath::install() {
         hops_.set(first_hop_ + 3 + p, port_hop(p, HopAction::resolve));
     // RFC 1812 5.3.7: never forwarded, whatever the routes say. 240/4 holds
     // the limited broadcast 255.255.255.255.
-    route_install(IpAddr::v4(0x00000000), 8, first_hop_ + 1);
-    route_install(IpAddr::v4(0x7f000000), 8, first_hop_ + 1);
-    route_install(IpAddr::v4(0xf0000000), 4, first_hop_ + 1);
-    route_install(IpAddr::v4(0xe0000000), 4, first_hop_ + 2);
+    for (uint16_t vrf = 0; vrf < vrfs_.size(); ++vrf) {
+        route_install(vrf, IpAddr::v4(0x00000000), 8, first_hop_ + 1);
+        route_install(vrf, IpAddr::v4(0x7f000000), 8, first_hop_ + 1);
+        route_install(vrf, IpAddr::v4(0xf0000000), 4, first_hop_ + 1);
+        route_install(vrf, IpAddr::v4(0xe0000000), 4, first_hop_ + 2);
+    }
 }
 
 void SlowPath::set_rings(std::vector<rte_ring*> punts, rte_ring* returns) {

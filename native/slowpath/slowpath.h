@@ -47,6 +47,7 @@
 #include "nexthop/nexthop.h"
 #include "core/punt.h"
 #include "slowpath/ra.h"
+#include "vrf/vrfs.h"
 
 struct rte_ring;
 struct rte_mempool;
@@ -79,6 +80,7 @@ struct SlowPathPort {
     uint16_t kernel_port_id;  // the net_tap of its kernel interface, or kNoKernelPort
     uint16_t tx_port = 0;     // the index of its port
     uint16_t vlan = 0;        // 0: the port itself; else frames carry this 802.1Q tag
+    uint16_t vrf = kDefaultVrf;  // its routes and lookups are in this VRF's tables
 };
 
 enum class NeighState : uint8_t { incomplete, reachable, stale, probe, failed, permanent };
@@ -146,14 +148,14 @@ public:
         return 3 + uint32_t(ports) + c.max_neighbors;
     }
 
-    SlowPath(const SlowPathConfig& config, std::vector<SlowPathPort> ports, Fib& fib, Fib6& fib6,
+    SlowPath(const SlowPathConfig& config, std::vector<SlowPathPort> ports, const Vrfs& vrfs,
              NextHopTable& hops, const FlowTable& flows, const FlowTable6& flows6,
              std::mutex& writer, uint32_t first_hop);
     ~SlowPath();
     SlowPath(const SlowPath&) = delete;
     SlowPath& operator=(const SlowPath&) = delete;
 
-    // Call with the writer lock held: reserved routes and internal hops.
+    // Call with the writer lock held: reserved routes (in every VRF) and internal hops.
     void install();
     // The interfaces that send router advertisements (before start; PortError
     // for settings that cannot be). `index_of`: an interface's index by name.
@@ -168,11 +170,12 @@ public:
     bool idle() const;
 
     // ---- control (writer lock held) ----
-    // A user route may not take a prefix the slow path owns.
+    // A user route may not take a prefix the slow path owns in its VRF.
     // (IPv4 and IPv6: `ip` says which.)
-    void check_user_route(const IpAddr& ip, uint8_t depth) const;
-    void user_route_added(const IpAddr& ip, uint8_t depth);  // a host route it replaced
-    bool owns_route(const IpAddr& ip, uint8_t depth) const;
+    void check_user_route(uint16_t vrf, const IpAddr& ip, uint8_t depth) const;
+    void user_route_added(uint16_t vrf, const IpAddr& ip, uint8_t depth);  // a host route it replaced
+    bool owns_route(uint16_t vrf, const IpAddr& ip, uint8_t depth) const;
+    uint16_t vrf_of(uint16_t port) const { return ports_[port].vrf; }
 
     // Router advertisements on `port` from now on (the first at once), or no
     // more (a last one with router lifetime 0). PortError for settings that cannot be.
@@ -241,23 +244,24 @@ private:
 
     // addresses.cpp (IPv4, and the routes of both families)
     std::optional<uint32_t> address_on(uint16_t port, uint32_t ip) const;  // our ip on port
-    bool is_ours(const IpAddr& ip) const;
+    bool is_ours(uint16_t vrf, const IpAddr& ip) const;  // an address of an interface in `vrf`
+    std::string in_vrf(uint16_t vrf) const;  // " in VRF red" for errors; "" for the default one
     bool connected(uint16_t port, const IpAddr& ip) const;
     // Our address to use toward `peer` (host order) out of `port`: the port's
-    // one on the peer's subnet, else its first, else any (0: we have none), as
-    // Linux picks a source (inet_select_addr).
+    // one on the peer's subnet, else its first, else any in its VRF (0: we have
+    // none), as Linux picks a source (inet_select_addr).
     uint32_t source_for(uint16_t port, const IpAddr& peer = IpAddr::v4(0)) const;
     void address4_add(uint16_t port, uint32_t ip, uint8_t depth);
     void address4_delete(uint16_t port, uint32_t ip, uint8_t depth);
-    std::optional<uint32_t> fib_get(const IpAddr& ip, uint8_t depth) const;
-    void route_install(const IpAddr& ip, uint8_t depth, uint32_t hop);
-    void route_uninstall(const IpAddr& ip, uint8_t depth);
+    std::optional<uint32_t> fib_get(uint16_t vrf, const IpAddr& ip, uint8_t depth) const;
+    void route_install(uint16_t vrf, const IpAddr& ip, uint8_t depth, uint32_t hop);
+    void route_uninstall(uint16_t vrf, const IpAddr& ip, uint8_t depth);
     void forget_unconnected(uint16_t port);
 
     // addresses6.cpp
     void address6_add(uint16_t port, const Ipv6Address& ip, uint8_t depth, bool automatic);
     void address6_delete(uint16_t port, const Ipv6Address& ip, uint8_t depth);
-    bool is_ours6(uint16_t port, const uint8_t* ip) const;  // (link-local: on this port)
+    bool is_ours6(uint16_t port, const uint8_t* ip) const;  // in its VRF (link-local: on this port)
     bool address6_on(uint16_t port, const uint8_t* ip) const;  // an address of this port
     bool connected6(uint16_t port, const Ipv6Address& ip) const;
     // Our address on `port` to speak to `to` from: one in its subnet, else a
@@ -304,15 +308,16 @@ private:
     void unsolicited_na(uint16_t port, const Ipv6Address& ip);
 
     // ipv4.cpp
-    uint32_t lookup(const rte_mbuf* m) const;  // rules, then LPM, as a worker would
+    // Rules, then LPM in the VRF of `in_port`, as a worker would.
+    uint32_t lookup(const rte_mbuf* m, uint16_t in_port) const;
     void ipv4_input(rte_mbuf* m, uint16_t in_port);  // options, then route
     void ipv4_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool generated);
     void ipv4_send(rte_mbuf* m, const NextHop& hop, bool generated);
     void fragment(rte_mbuf* m, const NextHop& hop);
-    void update_options(rte_ipv4_hdr* ip, uint32_t address);  // host order
+    void update_options(rte_ipv4_hdr* ip, uint32_t address, uint16_t vrf);  // host order
 
     // ipv6.cpp
-    // Rules, then LPM; a link-local destination is on the link it came from.
+    // Rules, then LPM (in_port's VRF); a link-local destination is on the link it came from.
     uint32_t lookup6(const rte_mbuf* m, uint16_t in_port) const;
     void ipv6_input(rte_mbuf* m, uint16_t in_port);  // link-local, multicast, hop limit
     void ipv6_route(rte_mbuf* m, uint16_t in_port, uint32_t hop_id, bool generated);
@@ -357,8 +362,7 @@ private:
 
     SlowPathConfig config_;
     std::vector<SlowPathPort> ports_;
-    Fib& fib_;
-    Fib6& fib6_;
+    const Vrfs& vrfs_;
     NextHopTable& hops_;
     const FlowTable& flows_;
     const FlowTable6& flows6_;
@@ -371,7 +375,7 @@ private:
 
     std::vector<std::vector<std::pair<uint32_t, uint8_t>>> addresses_;  // per port
     std::vector<std::vector<Address6>> addresses6_;  // per port; [0] is the EUI-64 link-local
-    std::map<std::pair<IpAddr, uint8_t>, unsigned> owned_routes_;  // -> users
+    std::map<std::tuple<uint16_t, IpAddr, uint8_t>, unsigned> owned_routes_;  // (vrf, prefix) -> users
     std::map<NeighKey, Neighbor> neighbors_;
     std::map<uint32_t, NeighKey> gateways_;  // user hop id -> its neighbour
     unsigned held_ = 0;

@@ -1,16 +1,22 @@
-"""Router on a stick: unmodified Linux hosts in two VLANs of one trunk, routed by the
-appliance's sub-interfaces, as a switch's access layer meets its router.
+"""Router on a stick, then VRFs on the same trunk: unmodified Linux hosts, each in a VLAN
+of one trunk, routed by the appliance's sub-interfaces, as a switch's access layer meets its
+router.
 
     h1: eth0 (10.10.0.2) -- access VLAN 10, priority 5 -+                +-- trunk0.10 10.10.0.1
                                                         +- switch ------ trunk0 [appliance]
     h2: eth0 (10.20.0.2) -- access VLAN 20 -------------+  (tagged)      +-- trunk0.20 10.20.0.1,
-                                                                              MTU 1400
-This machine's kernel has no 802.1Q devices (CONFIG_VLAN_8021Q unset), so the hosts cannot
-run `ip link add link eth0 name eth0.10 type vlan id 10` themselves: the tagging is done by
-an access switch (tests/e2e/vlan_switch.py) on the appliance's tap, as a real switch's
-access ports do. h1's port marks frames priority 5; the appliance ignores it and sends
-priority 0, as a Linux router's VLAN device does. trunk0.20 has a kernel interface of its
-own: it carries what the appliance does not answer itself (TCP to its address here).
+                                                        |                     MTU 1400
+    VRF red:   red (10.102.0.2) VLAN 102, its far side redfar (10.0.0.2) VLAN 101
+    VRF blue:  blue (10.202.0.2) VLAN 202, its far side bluefar (10.0.0.2) VLAN 201
+    global:    shared (192.168.30.2) VLAN 300, reached from both VRFs by leaked routes
+
+red's and blue's far sides are the same subnet (10.0.0.0/24, the appliance 10.0.0.1 on
+both). This machine's kernel has no 802.1Q devices (CONFIG_VLAN_8021Q unset), so the hosts
+cannot run `ip link add link eth0 name eth0.10 type vlan id 10` themselves: the tagging is
+done by an access switch (tests/e2e/vlan_switch.py) on the appliance's tap, as a real
+switch's access ports do. h1's port marks frames priority 5; the appliance ignores it and
+sends priority 0, as a Linux router's VLAN device does. trunk0.20 has a kernel interface of
+its own: it carries what the appliance does not answer itself (TCP to its address here).
 """
 import subprocess
 import sys
@@ -26,30 +32,57 @@ from tests.e2e.conftest import Appliance, wait_until
 from tests.e2e.lab import FAST_ARP, HOST_ENV, sh
 
 ROUTER_MAC = "02:00:00:0a:00:01"
-HOST_MAC = ["02:00:00:0b:00:01", "02:00:00:0b:00:02"]
-VLAN = [10, 20]
+# name, access VLAN (:priority the switch marks), address, the appliance's address there
+HOSTS = [("h1", "10:5", "10.10.0.2/24", "10.10.0.1"),
+         ("h2", "20", "10.20.0.2/24", "10.20.0.1"),
+         ("redfar", "101", "10.0.0.2/24", "10.0.0.1"),
+         ("red", "102", "10.102.0.2/24", "10.102.0.1"),
+         ("bluefar", "201", "10.0.0.2/24", "10.0.0.1"),
+         ("blue", "202", "10.202.0.2/24", "10.202.0.1"),
+         ("shared", "300", "192.168.30.2/24", "192.168.30.1")]
+HOST_MAC = [f"02:00:00:0b:00:{i + 1:02x}" for i in range(len(HOSTS))]
+H1, H2, REDFAR, RED, BLUEFAR, BLUE, SHARED = range(len(HOSTS))
+VRFS = {101: "red", 102: "red", 201: "blue", 202: "blue"}
+# A TCP server answering each connection with its name and the peer's address.
 LISTEN = ("import socket, sys\n"
           "s = socket.socket(); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen()\n"
           "print('ready', flush=True)\n"
-          "c, peer = s.accept(); c.sendall(b'hello ' + peer[0].encode()); c.close()\n")
+          "while True:\n"
+          "    c, peer = s.accept(); c.sendall(f'{sys.argv[3]} {peer[0]}'.encode()); c.close()\n")
+CONNECT = ("import socket, sys\n"
+           "s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)\n"
+           "print(s.recv(100).decode())")
 
 
 class Trunk:
     def __init__(self, tmp):
         self.id = uuid.uuid4().hex[:5]
-        self.ns = [f"vl{self.id}h1", f"vl{self.id}h2"]
-        self.access = [f"a{self.id}{i}" for i in range(2)]
+        self.ns = [f"vl{self.id}{name}" for name, *_ in HOSTS]
+        self.access = [f"a{self.id}{i}" for i in range(len(HOSTS))]
         self.tap, self.kernel = f"t{self.id}", f"k{self.id}"
         self.appliance = Appliance(tmp)
+        vlans = []
+        for _, access, _, router in HOSTS:
+            vlan = int(access.split(":")[0])
+            vlans.append({"vlan": vlan, "addresses": [f"{router}/24"], "vrf": VRFS.get(vlan, "default")})
+        vlans[H2].update(mtu=1400, kernel={"name": self.kernel})
         self.appliance.config.update({
+            "vrfs": [{"name": "red"}, {"name": "blue"}],
             "ports": [{"name": "trunk0", "device": f"net_tap_{self.appliance.prefix},iface={self.tap}",
-                       "mac": ROUTER_MAC,
-                       "vlans": [{"vlan": 10, "addresses": ["10.10.0.1/24"]},
-                                 {"vlan": 20, "mtu": 1400, "addresses": ["10.20.0.1/24"],
-                                  "kernel": {"name": self.kernel}}]}],
-            "nexthops": [], "routes": [], "arp": dict(FAST_ARP)})
+                       "mac": ROUTER_MAC, "vlans": vlans}],
+            # The shared host is reached from red and blue by routes leaked into them (their
+            # next hop is on a global interface); their clients from it by routes whose next
+            # hops are on red's and blue's interfaces.
+            "nexthops": [{"id": 1, "port": "trunk0.300", "gateway": "192.168.30.2"},
+                         {"id": 2, "port": "trunk0.102", "gateway": "10.102.0.2"},
+                         {"id": 3, "port": "trunk0.202", "gateway": "10.202.0.2"}],
+            "routes": [{"prefix": "192.168.30.0/24", "nexthop": 1, "vrf": "red"},
+                       {"prefix": "192.168.30.0/24", "nexthop": 1, "vrf": "blue"},
+                       {"prefix": "10.102.0.0/24", "nexthop": 2},
+                       {"prefix": "10.202.0.0/24", "nexthop": 3}],
+            "arp": dict(FAST_ARP)})
         self.switch = None
-        for i in range(2):
+        for i in range(len(HOSTS)):
             self._host(i)
 
     def _host(self, i: int) -> None:
@@ -65,16 +98,18 @@ class Trunk:
         # The switch relays frames through sockets: they must leave with their checksums
         # done (a veth leaves TCP and UDP ones to the receiver).
         sh("ip", "netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off")
-        sh("ip", "-n", ns, "addr", "add", f"10.{VLAN[i]}.0.2/24", "dev", "eth0")
-        sh("ip", "-n", ns, "route", "add", "default", "via", f"10.{VLAN[i]}.0.1")
+        _, _, address, router = HOSTS[i]
+        sh("ip", "-n", ns, "addr", "add", address, "dev", "eth0")
+        sh("ip", "-n", ns, "route", "add", "default", "via", router)
 
     def start(self) -> "Trunk":
         self.appliance.start()
         sh("sysctl", "-qw", f"net.ipv6.conf.{self.tap}.disable_ipv6=1")
         sh("ip", "link", "set", self.tap, "address", "02:00:00:0c:00:01", "up")
         self.switch = subprocess.Popen(
-            [sys.executable, "-m", "tests.e2e.vlan_switch", self.tap, f"{self.access[0]}:10:5",
-             f"{self.access[1]}:20"], stdout=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "tests.e2e.vlan_switch", self.tap,
+             *(f"{port}:{access}" for port, (_, access, *_) in zip(self.access, HOSTS))],
+            stdout=subprocess.PIPE, text=True)
         assert self.switch.stdout.readline().strip() == "ready"
         return self
 
@@ -186,13 +221,70 @@ def test_the_kernel_side_of_a_sub_interface_takes_tcp_to_its_address(trunk):
     the sub-interface's kernel interface (the frames on the trunk tagged both ways)."""
     details = sh("ip", "addr", "show", trunk.kernel).stdout
     assert "mtu 1400" in details and "10.20.0.1/24" in details, details
-    server = subprocess.Popen([sys.executable, "-c", LISTEN, "10.20.0.1", "7020"],
+    server = subprocess.Popen([sys.executable, "-c", LISTEN, "10.20.0.1", "7020", "hello"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert server.stdout.readline().strip() == "ready"
-        out = trunk.host(1, sys.executable, "-c", "import socket\n"
-                         "s = socket.create_connection(('10.20.0.1', 7020), timeout=5)\n"
-                         "print(s.recv(100).decode())")
+        out = trunk.host(H2, sys.executable, "-c", CONNECT, "10.20.0.1", "7020")
         assert out.stdout.strip() == "hello 10.20.0.2", out.stdout + out.stderr
     finally:
         server.kill()
+
+
+# ---- VRFs: red and blue, with one subnet each behind them, and a shared host ----
+
+def serve(lab: Trunk, i: int, port: int) -> subprocess.Popen:
+    """LISTEN on host i's address, answering with the host's name."""
+    name, _, address, _ = HOSTS[i]
+    server = subprocess.Popen(["ip", "netns", "exec", lab.ns[i], sys.executable, "-c", LISTEN,
+                               address.split("/")[0], str(port), name],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=HOST_ENV)
+    assert server.stdout.readline().strip() == "ready"
+    return server
+
+
+def address_of(i: int) -> str:
+    return HOSTS[i][2].split("/")[0]
+
+
+def test_each_vrf_reaches_its_own_far_side_of_one_subnet(trunk):
+    servers = [serve(trunk, REDFAR, 7100), serve(trunk, BLUEFAR, 7100)]
+    try:
+        for client, far in ((RED, REDFAR), (BLUE, BLUEFAR)):
+            assert trunk.ping(client, "10.0.0.2").returncode == 0
+            out = trunk.host(client, sys.executable, "-c", CONNECT, "10.0.0.2", "7100")
+            assert out.stdout.strip() == f"{HOSTS[far][0]} {address_of(client)}", out.stdout + out.stderr
+    finally:
+        for s in servers:
+            s.kill()
+
+
+def test_another_vrfs_subnet_is_net_unreachable_from_the_vrfs_interface(trunk):
+    for client, other in ((RED, BLUE), (BLUE, RED), (H1, REDFAR)):
+        out = trunk.host(client, "ping", "-n", "-c", "1", "-W", "1", address_of(other))
+        assert out.returncode != 0
+        assert f"From {HOSTS[client][3]} icmp_seq=1 Destination Net Unreachable" in out.stdout, out.stdout
+
+
+def test_a_leaked_route_reaches_the_shared_host_from_both_vrfs(trunk):
+    server = serve(trunk, SHARED, 7300)
+    try:
+        for client in (RED, BLUE):
+            assert trunk.ping(client, "192.168.30.2").returncode == 0
+            out = trunk.host(client, sys.executable, "-c", CONNECT, "192.168.30.2", "7300")
+            assert out.stdout.strip() == f"shared {address_of(client)}", out.stdout + out.stderr
+    finally:
+        server.kill()
+    out = trunk.host(RED, "traceroute", "-n", "-q", "1", "-w", "1", "192.168.30.2").stdout
+    assert [line.split()[1] for line in out.splitlines()[1:]] == ["10.102.0.1", "192.168.30.2"], out
+
+
+def test_the_cli_lists_each_vrfs_routes_and_interfaces(trunk):
+    red = trunk.appliance.cli("route", "list", "--vrf", "red").stdout
+    assert "192.168.30.0/24" in red and "10.102.0.0/24" not in red, red
+    default = trunk.appliance.cli("route", "list").stdout
+    assert "10.102.0.0/24" in default and "192.168.30.0/24" not in default, default
+    vrfs = {line.split()[0]: line.split() for line in trunk.appliance.cli("vrf", "list").stdout.splitlines()}
+    assert vrfs["red"][1:] == ["1", "routes", "trunk0.101", "trunk0.102"], vrfs
+    assert vrfs["blue"][1:] == ["1", "routes", "trunk0.201", "trunk0.202"], vrfs
+    assert "trunk0.300" in vrfs["default"]
