@@ -241,6 +241,13 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
     return spec
 
 
+def _kernel_vrfs(config: DataplaneConfig) -> set[str]:
+    """The VRFs besides the global one with kernel interfaces: each gets a namespace."""
+    vrfs = {p.vrf for p in config.ports if p.kernel}
+    vrfs |= {v.vrf for p in config.ports for v in p.vlans if v.kernel}
+    return vrfs - {"default"}
+
+
 class Dataplane:
     """Ports, tables and workers of one appliance, in this process.
 
@@ -252,11 +259,16 @@ class Dataplane:
             raise ConfigError("a dataplane needs at least one port")
         self.config = config
         init_eal(config.eal, [p.device for p in config.ports if p.device != "ring"])
+        for vrf in _kernel_vrfs(config):  # (the VRF's kernel interfaces are made in it)
+            kernel_iface.ensure_netns(vrf)
         self._dp = _native.Dataplane(_native_spec(config))
-        # Every interface's kernel interface (ports' and sub-interfaces' taps).
+        # Every interface's kernel interface (ports' and sub-interfaces' taps), and the
+        # network namespace it is in (None: ours).
         self._kernel = {f["name"]: f["kernel"] for f in self._dp.interfaces() if f["kernel"]}
-        for name in self._kernel.values():
-            kernel_iface.prepare(name)
+        self._netns = {f["name"]: None if f["vrf"] == "default" else f["vrf"]
+                       for f in self._dp.interfaces()}
+        for port, name in self._kernel.items():
+            kernel_iface.prepare(name, netns=self._netns[port])
 
     # -- lifecycle --
     def start(self) -> None:
@@ -298,9 +310,9 @@ class Dataplane:
     def route_delete(self, prefix: Prefix, vrf: str = "default") -> None:
         self._dp.route_delete(to_prefix(prefix), vrf)
 
-    def kernel_route_delete(self, prefix: Prefix) -> None:
-        """Takes a route mirrored from the kernel table out of the FIB by hand."""
-        self._dp.kernel_route_delete(to_prefix(prefix))
+    def kernel_route_delete(self, prefix: Prefix, vrf: str = "default") -> None:
+        """Takes a route mirrored from a kernel table out of the VRF's FIB by hand."""
+        self._dp.kernel_route_delete(to_prefix(prefix), vrf)
 
     def routes(self, vrf: str = "default") -> list[tuple[Network, int]]:
         """A VRF's IPv4 routes, then its IPv6 ones, each sorted by prefix."""
@@ -338,7 +350,8 @@ class Dataplane:
         self._dp.address_add(port, str(address))
         if port in self._kernel:
             try:
-                kernel_iface.address(self._kernel[port], str(address), add=True)
+                kernel_iface.address(self._kernel[port], str(address), add=True,
+                                     netns=self._netns[port])
             except PortError:
                 self._dp.address_delete(port, str(address))
                 raise
@@ -346,7 +359,8 @@ class Dataplane:
     def address_delete(self, port: str, address: str) -> None:
         self._dp.address_delete(port, str(address))
         if port in self._kernel:
-            kernel_iface.address(self._kernel[port], str(address), add=False)
+            kernel_iface.address(self._kernel[port], str(address), add=False,
+                                 netns=self._netns[port])
 
     def addresses(self) -> list[dict[str, Any]]:
         return self._dp.addresses()

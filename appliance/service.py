@@ -163,8 +163,8 @@ class Service:
         the kernel's, and comes back when the kernel changes it or on a resync)."""
         p = to_prefix(prefix)
         with self.lock:
-            if force and vrf == DEFAULT_VRF and p not in self.current.routes:
-                self.dp.kernel_route_delete(p)
+            if force and route_key(p, vrf) not in self.current.routes:
+                self.dp.kernel_route_delete(p, vrf)
                 return
         self._change("routes", route_key(p, vrf), None, lambda: self.dp.route_delete(p, vrf),
                      lambda old: self.dp.route_add(p, old, vrf))

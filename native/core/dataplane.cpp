@@ -1,5 +1,7 @@
 #include "core/dataplane.h"
 
+#include "core/netns.h"
+
 #include <algorithm>
 #include <chrono>
 #include <set>
@@ -13,6 +15,7 @@
 
 #include "core/eal.h"
 #include "core/errors.h"
+#include "core/netns.h"
 #include "iface/ifaces.h"
 #include "ip4/ipv4_input.h"
 #include "ip4/ipv4_input_x8.h"
@@ -88,7 +91,9 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     // live above the ids users see.
     const uint32_t internal = SlowPath::internal_hops(ifaces_.size(), spec_.slow);
     // Then the next hops of mirrored kernel routes (one per gateway).
-    const uint32_t kernel_hops = spec_.route_sync.enabled ? spec_.max_nexthops : 0;
+    // (one block of ids per VRF whose kernel table is mirrored)
+    const uint32_t kernel_hops =
+        spec_.route_sync.enabled ? spec_.max_nexthops * uint32_t(synced_vrfs().size()) : 0;
     // Last, the two drop hops ACLs' deny and reject stand for.
     const uint32_t acl_hops = spec_.max_nexthops + internal + kernel_hops;
     hops_ = std::make_unique<NextHopTable>(acl_hops + 2, *rcu_);
@@ -144,9 +149,13 @@ void Dataplane::make_acls(uint32_t first_hop) {
 void Dataplane::make_controls() {
     std::vector<std::string> names;
     for (const Iface& f : ifaces_) names.push_back(f.name);
+    std::vector<KernelRouteTable*> kernel_tables(vrfs_->size(), nullptr);
+    for (size_t v = 0; v < kernel_routes_.size(); ++v) kernel_tables[v] = kernel_routes_[v].get();
+    std::vector<RouteSync*> syncs;
+    for (const auto& sync : route_syncs_) syncs.push_back(sync.get());
     controls_ = std::make_unique<Controls>(
         ControlContext(writer_, closed_, spec_.name, std::move(names), spec_.max_nexthops), *vrfs_,
-        *hops_, *flows_, *flows6_, *slow_, kernel_routes_.get(), route_sync_.get(), *acls_, spec_.max_acl_entries);
+        *hops_, *flows_, *flows6_, *slow_, kernel_tables, syncs, *acls_, spec_.max_acl_entries);
 }
 
 void Dataplane::build_workers() {
@@ -207,8 +216,12 @@ void Dataplane::start() {
         if (rte_eal_get_lcore_state(w->lcore) != WAIT)
             throw StateError("lcore " + std::to_string(w->lcore) + " is busy (another dataplane?)");
     for (const auto& port : ports_) port->start(pools_.at(port->socket())->get());
-    for (const auto& kernel : kernel_ports_)
-        if (kernel) kernel->start(pools_.at(kernel->socket())->get());
+    for (size_t i = 0; i < kernel_ports_.size(); ++i) {
+        Port* kernel = kernel_ports_[i].get();
+        // net_tap opens its queues by interface name: in the namespace the tap is in.
+        if (kernel)
+            in_netns(netns_of(ifaces_[i].vrf), [&] { kernel->start(pools_.at(kernel->socket())->get()); });
+    }
     stop_.store(false);
     for (const auto& w : workers_) {
         int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore);
@@ -221,7 +234,7 @@ void Dataplane::start() {
     }
     running_ = true;
     slow_->start();
-    if (route_sync_) route_sync_->start();
+    for (const auto& sync : route_syncs_) sync->start();
 }
 
 void Dataplane::stop() {
@@ -234,7 +247,7 @@ void Dataplane::stop_locked() {
     if (!running_) return;
     // The slow path and the route sync take the writer lock: they must not wait for us.
     writer_.unlock();
-    if (route_sync_) route_sync_->stop();
+    for (const auto& sync : route_syncs_) sync->stop();
     slow_->stop();
     writer_.lock();
     stop_.store(true);
@@ -254,8 +267,8 @@ void Dataplane::close() {
     stats_.clear();
     for (auto* c : iface_counters_) rte_free(c);
     iface_counters_.clear();
-    route_sync_.reset();
-    kernel_routes_.reset();
+    route_syncs_.clear();
+    kernel_routes_.clear();
     slow_.reset();
     for (rte_ring* r : punt_rings_) free_ring(r);
     punt_rings_.clear();
@@ -273,24 +286,44 @@ void Dataplane::close() {
     closed_ = true;
 }
 
+std::vector<std::string> Dataplane::synced_vrfs() const {
+    std::vector<std::string> out{kDefaultVrfName};
+    for (const std::string& v : spec_.vrfs) out.push_back(v);
+    auto has_kernel = [&](const std::string& vrf) {
+        return std::any_of(ifaces_.begin(), ifaces_.end(), [&](const Iface& f) {
+            return !f.kernel.empty() && (f.vrf.empty() ? kDefaultVrfName : f.vrf) == vrf;
+        });
+    };
+    out.erase(std::remove_if(out.begin(), out.end(), [&](const std::string& v) { return !has_kernel(v); }),
+              out.end());
+    return out;
+}
+
 void Dataplane::make_route_sync(uint32_t first_hop) {
-    std::map<int, uint16_t> ifindex;
-    for (uint16_t i = 0; i < ifaces_.size(); ++i) {
-        const std::string& name = ifaces_[i].kernel;
-        if (name.empty()) continue;
-        const unsigned index = if_nametoindex(name.c_str());
-        if (index == 0) throw PortError("kernel interface " + name + " is gone");
-        ifindex[int(index)] = i;
-    }
-    if (ifindex.empty())
-        throw PortError("route sync needs a port with a kernel interface (ports[].kernel): "
-                        "routes are mirrored from those");
     const auto& s = spec_.route_sync;
-    kernel_routes_ = std::make_unique<KernelRouteTable>(
-        ifindex, std::set<uint8_t>(s.protocols.begin(), s.protocols.end()), vrfs_->fib(kDefaultVrf),
-        vrfs_->fib6(kDefaultVrf), *hops_,
-        *slow_, first_hop, spec_.max_nexthops);
-    route_sync_ = std::make_unique<RouteSync>(s.table, s.receive_buffer, *kernel_routes_, writer_);
+    kernel_routes_.resize(vrfs_->size());
+    for (const std::string& vrf : synced_vrfs()) {
+        const uint16_t v = vrfs_->index(vrf);
+        std::map<int, uint16_t> ifindex;
+        in_netns(netns_of(vrf), [&] {  // (ifindexes are per namespace)
+            for (uint16_t i = 0; i < ifaces_.size(); ++i) {
+                const std::string& name = ifaces_[i].kernel;
+                if (name.empty() || ifaces_[i].vrf_index != v) continue;
+                const unsigned index = if_nametoindex(name.c_str());
+                if (index == 0) throw PortError("kernel interface " + name + " is gone");
+                ifindex[int(index)] = i;
+            }
+        });
+        kernel_routes_[v] = std::make_unique<KernelRouteTable>(
+            ifindex, std::set<uint8_t>(s.protocols.begin(), s.protocols.end()), vrfs_->fib(v),
+            vrfs_->fib6(v), *hops_, *slow_, v, first_hop, spec_.max_nexthops);
+        first_hop += spec_.max_nexthops;
+        route_syncs_.push_back(std::make_unique<RouteSync>(s.table, s.receive_buffer,
+                                                           *kernel_routes_[v], writer_, netns_of(vrf)));
+    }
+    if (route_syncs_.empty())
+        throw PortError("route sync needs an interface with a kernel interface (ports[].kernel): "
+                        "routes are mirrored from those");
 }
 
 void Dataplane::make_vrfs() {
@@ -299,11 +332,7 @@ void Dataplane::make_vrfs() {
         TableLimits{spec_.max_routes, spec_.tbl8_groups, spec_.max_routes6, spec_.tbl8_groups6},
         *hops_, *rcu_);
     for (Iface& f : ifaces_) {
-        try {
-            f.vrf_index = vrfs_->index(f.vrf);
-        } catch (const RouteError& e) {
-            throw PortError("interface " + f.name + ": " + e.what());
-        }
+        f.vrf_index = vrfs_->index(f.vrf);  // (make_ifaces() checked the name)
         iface_fib_.push_back(&vrfs_->fib(f.vrf_index));
         iface_fib6_.push_back(&vrfs_->fib6(f.vrf_index));
     }
@@ -315,6 +344,11 @@ void Dataplane::make_ifaces() {
         ports.push_back({ports_[i]->spec().name, i, 0, ports_[i]->mtu(), ports_[i]->spec().kernel,
                          ports_[i]->spec().vrf});
     ifaces_ = appliance::make_ifaces(std::move(ports), spec_.vlans);
+    for (Iface& f : ifaces_) {
+        if (f.vrf == kDefaultVrfName) f.vrf.clear();
+        if (!f.vrf.empty() && std::find(spec_.vrfs.begin(), spec_.vrfs.end(), f.vrf) == spec_.vrfs.end())
+            throw PortError("interface " + f.name + ": unknown VRF '" + f.vrf + "'");
+    }
     vlan_maps_ = vlan_maps(ifaces_, ports_.size());
     for (const Iface& f : ifaces_) kernel_ifaces_.push_back(!f.kernel.empty());
 }
@@ -333,7 +367,11 @@ std::unique_ptr<Port> Dataplane::make_kernel_port(size_t index, const std::strin
     s.mtu = of.mtu;
     s.mac = format_mac(ports_[of.port]->mac());
     s.rss = false;
-    return std::make_unique<Port>(s);
+    // Made from a thread in its VRF's namespace, the tap is born there, and
+    // net_tap's own sockets (link, MTU, MAC) are bound to that namespace.
+    std::unique_ptr<Port> port;
+    in_netns(netns_of(of.vrf), [&] { port = std::make_unique<Port>(s); });
+    return port;
 }
 
 // A kernel interface is up while its port's link is: routing daemons see the

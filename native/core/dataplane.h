@@ -85,15 +85,16 @@ struct MempoolSnapshot {
 // (the writer lock, the open check, ports by name). Each class and its
 // binding live in the feature's folder; a feature's new call touches only it.
 struct Controls {
+    // `kernel`: per VRF, its mirrored kernel table (nullptr: none); `syncs`: theirs.
     Controls(ControlContext context, const Vrfs& vrfs, NextHopTable& hops, FlowTable& flows,
-             FlowTable6& flows6, SlowPath& slow, KernelRouteTable* kernel, RouteSync* sync,
-             AclTable& acl_table, uint32_t max_acl_entries)
+             FlowTable6& flows6, SlowPath& slow, std::vector<KernelRouteTable*> kernel,
+             std::vector<RouteSync*> syncs, AclTable& acl_table, uint32_t max_acl_entries)
         : context(std::move(context)),
           routes(this->context, vrfs, slow, kernel),
           nexthops(this->context, hops, slow),
           rules(this->context, flows, flows6),
           slowpath(this->context, slow),
-          kernel_routes(this->context, kernel, sync),
+          kernel_routes(this->context, std::move(kernel), std::move(syncs)),
           acls(this->context, acl_table, max_acl_entries) {}
 
     const ControlContext context;
@@ -131,6 +132,7 @@ public:
     std::map<std::string, std::map<std::string, uint64_t>> port_counters();
     std::vector<MempoolSnapshot> mempools();
     const std::string& port_name(uint16_t index) const { return controls_->context.port_name(index); }
+    const std::string& vrf_name(uint16_t vrf) const { return vrfs_->name(vrf); }
 
     // Ring ports: push frames into a port's rx queue (returns how many fit,
     // like rte_eth_tx_burst), take what it transmitted.
@@ -176,9 +178,16 @@ private:
     std::unique_ptr<FlowTable6> flows6_;
     std::unique_ptr<AclTable> acls_;
     std::unique_ptr<SlowPath> slow_;
-    std::unique_ptr<KernelRouteTable> kernel_routes_;
-    std::unique_ptr<RouteSync> route_sync_;
+    // Route sync, per VRF with kernel interfaces (nullptr for the others): the
+    // table of its network namespace mirrored into its FIB.
+    std::vector<std::unique_ptr<KernelRouteTable>> kernel_routes_;
+    std::vector<std::unique_ptr<RouteSync>> route_syncs_;
     void make_route_sync(uint32_t first_hop);
+    std::vector<std::string> synced_vrfs() const;  // those with kernel interfaces, in VRF order
+    // The network namespace of a VRF's kernel interfaces: its name; "" (ours) for the default one.
+    static std::string netns_of(const std::string& vrf) {
+        return vrf.empty() || vrf == kDefaultVrfName ? "" : vrf;
+    }
     void follow_links();  // on the slow path's thread
     // Kept until the data plane is destroyed: a call on a closed one is refused
     // by ControlContext::lock(), never reaches freed tables.

@@ -63,7 +63,7 @@ void bind_fib(py::module_& m, DataplaneClass& dataplane) {
         .def("route_delete", call(&Controls::routes, &R::remove), py::arg("prefix"),
              py::arg("vrf") = "")
         .def("kernel_route_delete", call(&Controls::routes, &R::remove_kernel_route),
-             py::arg("prefix"))
+             py::arg("prefix"), py::arg("vrf") = "")
         .def("routes", [](Dataplane& d, const std::string& vrf) {
             std::vector<std::pair<std::string, uint32_t>> out;
             for (const Route& r : d.controls().routes.list4(vrf))

@@ -45,14 +45,15 @@ Route6 RouteControl::user_route6(uint16_t vrf, const std::string& prefix, uint32
 // kernel route (the default VRF's), is shadowed by it.
 void RouteControl::user_route_added(uint16_t vrf, const IpAddr& prefix, uint8_t depth) {
     slow_.user_route_added(vrf, prefix, depth);
-    if (kernel_ && vrf == kDefaultVrf) kernel_->user_route_added(prefix, depth);
+    if (KernelRouteTable* kernel = kernel_of(vrf)) kernel->user_route_added(prefix, depth);
 }
 
 // Deleting what is only the kernel's is refused: its daemon would not know.
 void RouteControl::check_not_kernel_route(uint16_t vrf, const IpAddr& prefix, uint8_t depth,
                                           const std::string& text) const {
-    if (!kernel_ || vrf != kDefaultVrf || !kernel_->has(prefix, depth)) return;
-    for (const KernelRouteInfo& k : kernel_->list())
+    KernelRouteTable* kernel = kernel_of(vrf);
+    if (!kernel || !kernel->has(prefix, depth)) return;
+    for (const KernelRouteInfo& k : kernel->list())
         if (k.prefix == prefix && k.depth == depth && !k.shadowed)
             throw RouteError(text + ": is a route from the kernel table (protocol " +
                              std::to_string(k.protocol) + "); it goes when its routing "
@@ -143,7 +144,7 @@ void RouteControl::remove(const std::string& prefix, const std::string& vrf) {
             throw RouteError(prefix + ": is a route of a port address or neighbour, not a user route");
         check_not_kernel_route(v, IpAddr::v6(r.ip), r.depth, prefix);
         vrfs_.fib6(v).remove(r.ip, r.depth);
-        if (kernel_ && v == kDefaultVrf) kernel_->user_route_deleted(IpAddr::v6(r.ip), r.depth);
+        if (KernelRouteTable* kernel = kernel_of(v)) kernel->user_route_deleted(IpAddr::v6(r.ip), r.depth);
         return;
     }
     Route r = parse_prefix(prefix);
@@ -151,18 +152,19 @@ void RouteControl::remove(const std::string& prefix, const std::string& vrf) {
         throw RouteError(prefix + ": is a route of a port address or neighbour, not a user route");
     check_not_kernel_route(v, IpAddr::v4(r.ip), r.depth, prefix);
     vrfs_.fib(v).remove(r.ip, r.depth);
-    if (kernel_ && v == kDefaultVrf) kernel_->user_route_deleted(IpAddr::v4(r.ip), r.depth);
+    if (KernelRouteTable* kernel = kernel_of(v)) kernel->user_route_deleted(IpAddr::v4(r.ip), r.depth);
 }
 
-void RouteControl::remove_kernel_route(const std::string& prefix) {
+void RouteControl::remove_kernel_route(const std::string& prefix, const std::string& vrf) {
     const auto lock = ctl_.lock();
+    KernelRouteTable* kernel = kernel_of(vrf_index(vrf));
     bool forgotten = false;
-    if (kernel_ && is_ipv6_text(prefix)) {
+    if (kernel && is_ipv6_text(prefix)) {
         const Route6 r = parse_prefix6(prefix);
-        forgotten = kernel_->forget(IpAddr::v6(r.ip), r.depth);
-    } else if (kernel_) {
+        forgotten = kernel->forget(IpAddr::v6(r.ip), r.depth);
+    } else if (kernel) {
         const Route r = parse_prefix(prefix);
-        forgotten = kernel_->forget(IpAddr::v4(r.ip), r.depth);
+        forgotten = kernel->forget(IpAddr::v4(r.ip), r.depth);
     }
     if (!forgotten) throw RouteError(prefix + ": no route from the kernel table on this prefix");
 }

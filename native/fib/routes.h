@@ -21,17 +21,18 @@ class KernelRouteTable;
 
 class RouteControl {
 public:
-    // `kernel`: the mirrored kernel table, nullptr without route sync.
-    RouteControl(const ControlContext& ctl, const Vrfs& vrfs, SlowPath& slow, KernelRouteTable* kernel)
-        : ctl_(ctl), vrfs_(vrfs), slow_(slow), kernel_(kernel) {}
+    // `kernel`: per VRF, its mirrored kernel table (nullptr: none, as without route sync).
+    RouteControl(const ControlContext& ctl, const Vrfs& vrfs, SlowPath& slow,
+                 std::vector<KernelRouteTable*> kernel)
+        : ctl_(ctl), vrfs_(vrfs), slow_(slow), kernel_(std::move(kernel)) {}
 
     void add(const std::string& prefix, uint32_t nexthop, const std::string& vrf);
     // All or nothing across every table. `vrfs`: each route's, or empty: all the default one.
     void add_bulk(const std::vector<std::string>& prefixes, const std::vector<uint32_t>& nexthops,
                   const std::vector<std::string>& vrfs);
     void remove(const std::string& prefix, const std::string& vrf);
-    // A route mirrored from the kernel table, by hand (until the kernel changes it again).
-    void remove_kernel_route(const std::string& prefix);
+    // A route mirrored from a kernel table, by hand (until the kernel changes it again).
+    void remove_kernel_route(const std::string& prefix, const std::string& vrf);
     std::vector<Route> list4(const std::string& vrf);
     std::vector<Route6> list6(const std::string& vrf);
     std::vector<std::string> vrf_names() const;
@@ -51,7 +52,8 @@ private:
     const ControlContext& ctl_;
     const Vrfs& vrfs_;
     SlowPath& slow_;
-    KernelRouteTable* kernel_;
+    std::vector<KernelRouteTable*> kernel_;
+    KernelRouteTable* kernel_of(uint16_t vrf) const { return vrf < kernel_.size() ? kernel_[vrf] : nullptr; }
 };
 
 }  // namespace appliance

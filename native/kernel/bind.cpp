@@ -50,6 +50,7 @@ void bind_kernel(py::module_& m, DataplaneClass& dataplane) {
                 e["paths"] = paths;  // several: equal-cost, one per flow
                 e["protocol"] = k.protocol;
                 e["shadowed"] = k.shadowed;  // an operator's route on the same prefix wins
+                e["vrf"] = d.vrf_name(k.vrf);
                 out.append(e);
             }
             return out;

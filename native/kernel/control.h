@@ -1,5 +1,6 @@
-// Route sync in the control API: the routes mirrored from the kernel table
-// and how the sync goes. Without route sync: nothing mirrored, no error.
+// Route sync in the control API: the routes mirrored from the kernel tables
+// (one per VRF with kernel interfaces) and how the sync goes. Without route
+// sync: nothing mirrored, no error.
 #pragma once
 
 #include <string>
@@ -13,23 +14,24 @@ namespace appliance {
 
 class KernelRouteControl {
 public:
-    // `table` and `sync`: nullptr when route sync is off.
-    KernelRouteControl(const ControlContext& ctl, KernelRouteTable* table, RouteSync* sync)
-        : ctl_(ctl), table_(table), sync_(sync) {}
+    // `tables`: per VRF (nullptr: not mirrored); `syncs`: empty when route sync is off.
+    KernelRouteControl(const ControlContext& ctl, std::vector<KernelRouteTable*> tables,
+                       std::vector<RouteSync*> syncs)
+        : ctl_(ctl), tables_(std::move(tables)), syncs_(std::move(syncs)) {}
 
-    std::vector<KernelRouteInfo> list();
-    RouteSyncStats stats();
-    // The sync thread's own state: read without the writer lock.
-    std::string error() const { return on() ? sync_->last_error() : std::string(); }
-    bool synced() const { return on() && sync_->synced(); }
-    void resync();  // a full dump of the kernel table now, as after an overrun
+    std::vector<KernelRouteInfo> list();  // every VRF's
+    RouteSyncStats stats();               // summed over the VRFs
+    // The sync threads' own state: read without the writer lock.
+    std::string error() const;  // the first one's error, if any
+    bool synced() const;        // every table dumped once
+    void resync();  // a full dump of the kernel tables now, as after an overrun
 
 private:
-    bool on() const { return sync_ != nullptr && !ctl_.closed(); }
+    bool on() const { return !syncs_.empty() && !ctl_.closed(); }
 
     const ControlContext& ctl_;
-    KernelRouteTable* table_;
-    RouteSync* sync_;
+    std::vector<KernelRouteTable*> tables_;
+    std::vector<RouteSync*> syncs_;
 };
 
 }  // namespace appliance

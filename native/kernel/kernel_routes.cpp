@@ -22,9 +22,9 @@ size_t KernelRouteTable::KeyHash::operator()(const Key& k) const {
 
 KernelRouteTable::KernelRouteTable(std::map<int, uint16_t> ports, std::set<uint8_t> protocols,
                                    Fib& fib, Fib6& fib6, NextHopTable& hops, SlowPath& slow,
-                                   uint32_t first_hop, uint32_t count)
+                                   uint16_t vrf, uint32_t first_hop, uint32_t count)
     : ports_(std::move(ports)), protocols_(std::move(protocols)), fib_(fib), fib6_(fib6),
-      hops_(hops), slow_(slow) {
+      hops_(hops), slow_(slow), vrf_(vrf) {
     for (uint32_t i = count; i-- > 0;) free_ids_.push_back(first_hop + i);
     // Routes that go nowhere (a daemon's Null0, a summary's discard): one drop
     // hop each kind, as Linux: blackhole silent, the others answer with ICMP.
@@ -165,7 +165,7 @@ void KernelRouteTable::add(const KernelRoute& r) {
         return;
     }
     try {
-        slow_.check_user_route(kDefaultVrf, r.prefix, r.depth);  // reserved ranges, our own routes
+        slow_.check_user_route(vrf_, r.prefix, r.depth);  // reserved ranges, our own routes
     } catch (const ApplianceError&) {
         stats_.failed++;
         return;
@@ -251,7 +251,7 @@ std::vector<KernelRouteInfo> KernelRouteTable::list() const {
     std::vector<KernelRouteInfo> out;
     out.reserve(routes_.size());
     for (const auto& [k, e] : routes_)
-        out.push_back({k.prefix, k.depth, e.protocol, e.type, e.paths, e.shadowed});
+        out.push_back({k.prefix, k.depth, e.protocol, e.type, e.paths, e.shadowed, vrf_});
     return out;
 }
 

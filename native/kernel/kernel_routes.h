@@ -51,15 +51,18 @@ struct KernelRouteInfo {
     uint8_t type;                  // RTN_*
     std::vector<RoutePath> paths;  // several: an equal-cost group; none: a reject route
     bool shadowed;
+    uint16_t vrf = 0;
 };
 
 class KernelRouteTable {
 public:
     // `ports`: kernel ifindex -> port index. `protocols`: empty = all but
-    // the kernel's own connected routes. Next hop ids [first_hop, + count).
+    // the kernel's own connected routes. `fib`, `fib6`: VRF `vrf`'s. Next hop
+    // ids [first_hop, + count).
     KernelRouteTable(std::map<int, uint16_t> ports, std::set<uint8_t> protocols, Fib& fib,
-                     Fib6& fib6, NextHopTable& hops, SlowPath& slow, uint32_t first_hop,
-                     uint32_t count);
+                     Fib6& fib6, NextHopTable& hops, SlowPath& slow, uint16_t vrf,
+                     uint32_t first_hop, uint32_t count);
+    uint16_t vrf() const { return vrf_; }
 
     // All with the writer lock held.
     void apply(const KernelRouteChange& change);
@@ -111,6 +114,7 @@ private:
     Fib6& fib6_;
     NextHopTable& hops_;
     SlowPath& slow_;
+    uint16_t vrf_;
     std::unordered_map<Key, Entry, KeyHash> routes_;
     std::map<std::pair<uint16_t, IpAddr>, Shared> gateways_;
     std::map<std::vector<uint32_t>, Shared> groups_;  // sorted member ids -> group hop

@@ -5,13 +5,15 @@
 #include <chrono>
 
 #include "core/errors.h"
+#include "core/netns.h"
 #include "kernel/netlink_routes.h"
 
 namespace appliance {
 
 RouteSync::RouteSync(uint32_t table, int receive_buffer, KernelRouteTable& routes,
-                     std::mutex& writer)
-    : table_(table), receive_buffer_(receive_buffer), routes_(routes), writer_(writer) {}
+                     std::mutex& writer, std::string netns)
+    : table_(table), receive_buffer_(receive_buffer), netns_(std::move(netns)), routes_(routes),
+      writer_(writer) {}
 
 RouteSync::~RouteSync() { stop(); }
 
@@ -46,6 +48,7 @@ void RouteSync::run() {
     std::vector<KernelRouteChange> changes;
     while (!stop_.load()) {
         try {
+            enter_netns(netns_);  // (this thread only) its socket is bound to that namespace
             // Subscribed before the dump: a change made meanwhile is read after it.
             NetlinkRoutes nl(table_, receive_buffer_);
             resync(nl);

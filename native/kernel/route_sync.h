@@ -15,7 +15,9 @@ namespace appliance {
 
 class RouteSync {
 public:
-    RouteSync(uint32_t table, int receive_buffer, KernelRouteTable& routes, std::mutex& writer);
+    // `netns`: the network namespace whose table it mirrors ("": ours; core/netns.h).
+    RouteSync(uint32_t table, int receive_buffer, KernelRouteTable& routes, std::mutex& writer,
+              std::string netns = "");
     ~RouteSync();
     void start();
     void stop();
@@ -29,6 +31,7 @@ private:
 
     uint32_t table_;
     int receive_buffer_;
+    std::string netns_;
     KernelRouteTable& routes_;
     std::mutex& writer_;
     std::thread thread_;

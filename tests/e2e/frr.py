@@ -16,10 +16,12 @@ FRR = Path("/usr/lib/frr")
 
 class Frr:
     def __init__(self, conf: str, netns: str | None = None, zebra: bool = True,
-                 daemon: str = "bgpd"):
+                 daemon: str = "bgpd", vrf_netns: bool = False):
+        """`vrf_netns`: zebra's netns VRF backend (-n): each /run/netns/NAME is VRF NAME."""
         self.dir = Path(tempfile.mkdtemp(prefix="frr-"))
         self.netns = netns
         self.zebra = zebra
+        self.vrf_netns = vrf_netns
         self.daemon = daemon
         (self.dir / f"{daemon}.conf").write_text(conf)
         (self.dir / "zebra.conf").write_text("hostname appliance-host\n")
@@ -42,7 +44,7 @@ class Frr:
     def start(self) -> Frr:
         zserv = str(self.dir / "zserv.api")
         if self.zebra:
-            self._run("zebra", "-z", zserv)
+            self._run("zebra", "-z", zserv, *(["-n"] if self.vrf_netns else []))
             self._run(self.daemon, "-z", zserv)
         else:
             self._run(self.daemon, "-Z")  # (bgpd only)

@@ -29,6 +29,7 @@ from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.sendrecv import AsyncSniffer, sendp
 
 from tests.e2e.conftest import Appliance, wait_until
+from tests.e2e.frr import Frr
 from tests.e2e.lab import FAST_ARP, HOST_ENV, sh
 
 ROUTER_MAC = "02:00:00:0a:00:01"
@@ -59,15 +60,20 @@ class Trunk:
         self.id = uuid.uuid4().hex[:5]
         self.ns = [f"vl{self.id}{name}" for name, *_ in HOSTS]
         self.access = [f"a{self.id}{i}" for i in range(len(HOSTS))]
-        self.tap, self.kernel = f"t{self.id}", f"k{self.id}"
+        self.tap, self.kernel, self.red_kernel = f"t{self.id}", f"k{self.id}", f"kr{self.id}"
+        # (unique: a VRF's kernel interfaces live in the network namespace of its name)
+        self.vrf = {"red": f"red{self.id}", "blue": f"blue{self.id}", "default": "default"}
         self.appliance = Appliance(tmp)
         vlans = []
         for _, access, _, router in HOSTS:
             vlan = int(access.split(":")[0])
-            vlans.append({"vlan": vlan, "addresses": [f"{router}/24"], "vrf": VRFS.get(vlan, "default")})
+            vlans.append({"vlan": vlan, "addresses": [f"{router}/24"],
+                          "vrf": self.vrf[VRFS.get(vlan, "default")]})
         vlans[H2].update(mtu=1400, kernel={"name": self.kernel})
+        vlans[REDFAR].update(kernel={"name": self.red_kernel})  # BGP with redfar, in VRF red
         self.appliance.config.update({
-            "vrfs": [{"name": "red"}, {"name": "blue"}],
+            "vrfs": [{"name": self.vrf["red"]}, {"name": self.vrf["blue"]}],
+            "route_sync": {"table": "main", "protocols": ["bgp"]},
             "ports": [{"name": "trunk0", "device": f"net_tap_{self.appliance.prefix},iface={self.tap}",
                        "mac": ROUTER_MAC, "vlans": vlans}],
             # The shared host is reached from red and blue by routes leaked into them (their
@@ -76,8 +82,8 @@ class Trunk:
             "nexthops": [{"id": 1, "port": "trunk0.300", "gateway": "192.168.30.2"},
                          {"id": 2, "port": "trunk0.102", "gateway": "10.102.0.2"},
                          {"id": 3, "port": "trunk0.202", "gateway": "10.202.0.2"}],
-            "routes": [{"prefix": "192.168.30.0/24", "nexthop": 1, "vrf": "red"},
-                       {"prefix": "192.168.30.0/24", "nexthop": 1, "vrf": "blue"},
+            "routes": [{"prefix": "192.168.30.0/24", "nexthop": 1, "vrf": self.vrf["red"]},
+                       {"prefix": "192.168.30.0/24", "nexthop": 1, "vrf": self.vrf["blue"]},
                        {"prefix": "10.102.0.0/24", "nexthop": 2},
                        {"prefix": "10.202.0.0/24", "nexthop": 3}],
             "arp": dict(FAST_ARP)})
@@ -126,7 +132,7 @@ class Trunk:
         if app.proc and app.proc.poll() is None:
             app.signal(15)
         app.cleanup()
-        for ns in self.ns:
+        for ns in [*self.ns, self.vrf["red"]]:
             sh("ip", "netns", "del", ns, check=False)
 
 
@@ -280,11 +286,75 @@ def test_a_leaked_route_reaches_the_shared_host_from_both_vrfs(trunk):
 
 
 def test_the_cli_lists_each_vrfs_routes_and_interfaces(trunk):
-    red = trunk.appliance.cli("route", "list", "--vrf", "red").stdout
+    red = trunk.appliance.cli("route", "list", "--vrf", trunk.vrf["red"]).stdout
     assert "192.168.30.0/24" in red and "10.102.0.0/24" not in red, red
     default = trunk.appliance.cli("route", "list").stdout
     assert "10.102.0.0/24" in default and "192.168.30.0/24" not in default, default
     vrfs = {line.split()[0]: line.split() for line in trunk.appliance.cli("vrf", "list").stdout.splitlines()}
-    assert vrfs["red"][1:] == ["1", "routes", "trunk0.101", "trunk0.102"], vrfs
-    assert vrfs["blue"][1:] == ["1", "routes", "trunk0.201", "trunk0.202"], vrfs
+    assert vrfs[trunk.vrf["red"]][1:] == ["1", "routes", "trunk0.101", "trunk0.102"], vrfs
+    assert vrfs[trunk.vrf["blue"]][1:] == ["1", "routes", "trunk0.201", "trunk0.202"], vrfs
     assert "trunk0.300" in vrfs["default"]
+
+
+# ---- FRR in a VRF: bgpd's `router bgp ASN vrf NAME` drives VRF red's table ----
+
+APPLIANCE_VRF_BGP = """frr defaults traditional
+hostname appliance
+router bgp 65001 vrf {vrf}
+ bgp router-id 10.0.0.1
+ no bgp ebgp-requires-policy
+ neighbor 10.0.0.2 remote-as 65002
+ neighbor 10.0.0.2 timers 3 9
+ neighbor 10.0.0.2 timers connect 1
+"""
+
+REDFAR_BGP = """frr defaults traditional
+hostname redfar
+router bgp 65002
+ bgp router-id 10.0.0.2
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor 10.0.0.1 remote-as 65001
+ neighbor 10.0.0.1 timers 3 9
+ neighbor 10.0.0.1 timers connect 1
+ address-family ipv4 unicast
+  network 172.16.101.0/24
+ exit-address-family
+"""
+
+
+def mirrored(lab: Trunk) -> dict[str, dict]:
+    with lab.appliance.client() as c:
+        return {r["prefix"]: r for r in c.kernel_routes()}
+
+
+def test_frr_bgp_in_a_vrf_fills_only_that_vrfs_table(trunk):
+    """zebra's netns VRF backend (-n) finds VRF red as the network namespace of that name,
+    where the appliance made trunk0.101's kernel interface; bgpd peers with redfar over it,
+    zebra installs into red's kernel table, route sync mirrors that into red's FIB."""
+    red = trunk.vrf["red"]
+    trunk.host(REDFAR, "ip", "addr", "add", "172.16.101.1/32", "dev", "lo")
+    ours = Frr(APPLIANCE_VRF_BGP.format(vrf=red), vrf_netns=True)
+    theirs = Frr(REDFAR_BGP, netns=trunk.ns[REDFAR], zebra=False)
+    try:
+        ours.start()
+        theirs.start()
+        assert wait_until(lambda: "172.16.101.0/24" in mirrored(trunk), timeout=60), \
+            ours.vtysh(f"show bgp vrf {red} summary") + sh("ip", "-n", red, "route").stdout
+        route = mirrored(trunk)["172.16.101.0/24"]
+        assert (route["vrf"], route["port"], route["gateway"]) == (red, "trunk0.101", "10.0.0.2")
+        assert "proto bgp" in sh("ip", "-n", red, "route", "show", "172.16.101.0/24").stdout
+        assert "172.16.101.0/24" not in sh("ip", "route").stdout  # not the global table
+        assert wait_until(lambda: trunk.ping(RED, "172.16.101.1").returncode == 0, 10)
+        for other in (BLUE, H1):  # blue's and the global table do not have it
+            out = trunk.host(other, "ping", "-n", "-c", "1", "-W", "1", "172.16.101.1").stdout
+            assert "Destination Net Unreachable" in out, out
+
+        theirs.vtysh("configure terminal", "router bgp 65002", "address-family ipv4 unicast",
+                     "no network 172.16.101.0/24")
+        assert wait_until(lambda: "172.16.101.0/24" not in mirrored(trunk), timeout=30)
+        out = trunk.host(RED, "ping", "-n", "-c", "1", "-W", "1", "172.16.101.1").stdout
+        assert "Destination Net Unreachable" in out, out
+    finally:
+        theirs.stop()
+        ours.stop()
