@@ -45,6 +45,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--max-simd-bitwidth", type=int, default=512, choices=(128, 256, 512),
                    help="256: the input stage one header at a time, not eight (AVX-512)")
     p.add_argument("--memory-mb", type=int, default=1024, help="hugepage memory for the EAL")
+    p.add_argument("--vrf", action="append", default=[], metavar="INTERFACE=VRF",
+                   help="the interface's VRF; each VRF named gets the routes (--routes)")
+    p.add_argument("--vrf-routes", action="append", default=[], metavar="VRF=FILE",
+                   help="the VRF's routes instead (prefix lines, to the same next hop)")
     p.add_argument("--vlan", action="append", default=[], metavar="PORT.VLAN",
                    help="an 802.1Q sub-interface (wan0.10); next hops may name it")
     p.add_argument("--acl", metavar="FILE",
@@ -78,17 +82,26 @@ def replace_acl(dp: Dataplane, body: dict, every: float, stop: threading.Event) 
     return times
 
 
+def read_prefixes(path: str) -> list[str]:
+    with open(path) as f:
+        return [line.split()[0] for line in f if line.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     macs = dict(spec.split("=", 1) for spec in args.mac)
     vlans = [spec.rsplit(".", 1) for spec in args.vlan]
-    ports = [PortConfig(name, device, mac=macs.get(name),
-                        vlans=[VlanConfig(int(vlan)) for port, vlan in vlans if port == name])
+    vrf_of = dict(spec.split("=", 1) for spec in args.vrf)
+    vrfs = sorted(set(vrf_of.values()))
+    ports = [PortConfig(name, device, mac=macs.get(name), vrf=vrf_of.get(name, "default"),
+                        vlans=[VlanConfig(int(vlan), vrf=vrf_of.get(f"{port}.{vlan}", "default"))
+                               for port, vlan in vlans if port == name])
              for name, device in (spec.split("=", 1) for spec in args.port)]
-    with open(args.routes) as f:
-        prefixes = [line.split()[0] for line in f if line.strip()]
+    prefixes = read_prefixes(args.routes)
+    vrf_prefixes = {vrf: read_prefixes(path) for vrf, path in
+                    (spec.split("=", 1) for spec in args.vrf_routes)}
     config = DataplaneConfig(
-        ports=ports, verify_checksum=not args.no_verify_checksum, stage_clocks=args.stage_clocks,
+        ports=ports, vrfs=vrfs, verify_checksum=not args.no_verify_checksum, stage_clocks=args.stage_clocks,
         mbufs=args.mbufs,
         eal=EalOptions(main_lcore=0, worker_lcores=[1], file_prefix=args.file_prefix,
                        memory_mb=args.memory_mb, max_simd_bitwidth=args.max_simd_bitwidth),
@@ -103,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     dp = Dataplane(config)
     port, mac = args.nexthop.split("=", 1)
     dp.nexthop_set(1, port, mac)
-    dp.route_add_bulk((p, 1) for p in prefixes)
+    for vrf in vrfs or ["default"]:
+        dp.route_add_bulk((p, 1, vrf) for p in vrf_prefixes.get(vrf, prefixes))
     for i in range(args.rules):
         dp.rule_add("udp", f"198.19.{i >> 8 & 0xff}.{i & 0xff}", 1024 + (i >> 16), "10.0.0.1", 5000,
                     "forward", 1)
