@@ -122,6 +122,7 @@ class KernelRouteState(BaseModel):
     paths: list[RoutePathState]  # several: equal-cost, a flow hash picks one per flow
     protocol: int  # RTPROT_*: 186 bgp, 188 ospf, 4 static, ...
     shadowed: bool  # an operator's route on the same prefix wins meanwhile
+    vrf: str  # whose table it was mirrored from (the namespace's), and whose FIB it is in
 
 
 class AddressState(BaseModel):

@@ -86,19 +86,27 @@ def test_sigterm_exits_clean_without_leftovers(appliance):
 
 
 def test_sigkill_and_restart_restores_every_accepted_change(appliance):
+    appliance.config["vrfs"] = [{"name": "red"}]
+    appliance.config["routes"].append({"prefix": "10.1.0.0/16", "nexthop": 2, "vrf": "red"})
     appliance.start()
     with appliance.client() as c:
         c.nexthop_set(5, "lan1", "02:00:00:00:05:01")
         c.route_add_bulk((f"172.16.{i}.0/24", 5) for i in range(200))
         c.route_delete("10.1.0.0/16")  # a config route removed at runtime stays removed
         c.rule_add("tcp", "192.0.2.9", 1000, "10.2.0.9", 80, "forward", 5)
-        expected = (c.routes(), hops(c), c.rules())
+        # A VRF's routes are kept apart: the same prefix in red stays, another is added.
+        c.route_add_bulk([("172.16.0.0/24", 1), ("192.0.2.0/24", 5)], vrf="red")
+        with pytest.raises(RouteError, match="unknown VRF 'blue' \\(VRFs: default, red\\)"):
+            c.route_add("198.51.100.0/24", 5, vrf="blue")
+        expected = (c.routes(), c.routes(vrf="red"), hops(c), c.rules())
     appliance.signal(signal.SIGKILL)
     appliance.cleanup()
     appliance.start()
     with appliance.client() as c:
-        assert (c.routes(), hops(c), c.rules()) == expected
+        assert (c.routes(), c.routes(vrf="red"), hops(c), c.rules()) == expected
         assert len(c.routes()) == 200
+        assert [str(p) for p, _ in c.routes(vrf="red")] == ["10.1.0.0/16", "172.16.0.0/24",
+                                                          "192.0.2.0/24"]
 
 
 def test_sighup_applies_the_changed_file_and_refuses_a_broken_one(appliance):
