@@ -50,7 +50,6 @@ def main() -> int:
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "appliance-bench")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
-    samples: dict[str, list[vdev.Sample]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
         routes = traffic.make_routes(args.routes)
@@ -59,14 +58,9 @@ def main() -> int:
         pcap = traffic.write_pcap(work / "untagged.pcap", frames)
         tagged_pcap = traffic.write_pcap(work / "tagged.pcap", [tagged(f, 10) for f in frames])
         l3fwd = vdev.build_l3fwd(args.cache)
-        for r in range(args.rounds):
-            order = contenders(work, l3fwd, pcap, tagged_pcap, work / "routes.txt")
-            order = order[r % len(order):] + order[:r % len(order)]
-            for c in order:
-                s = vdev.measure(c, args.seconds, work / f"{c.name}-{r}.log")
-                samples.setdefault(c.name, []).append(s)
-                print(f"  round {r + 1}/{args.rounds} {c.name:<24} {s.mpps:7.3f} Mpps",
-                      file=sys.stderr, flush=True)
+        samples = vdev.rotated_rounds(
+            lambda: contenders(work, l3fwd, pcap, tagged_pcap, work / "routes.txt"),
+            args.rounds, args.seconds, work)
     med = {name: round(statistics.median(s.mpps for s in v), 3) for name, v in samples.items()}
     stages = {name: vdev.median_stages([vdev.stage_cycles_per_packet(s.extra["stats"])
                                         for s in samples[name]])

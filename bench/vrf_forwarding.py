@@ -57,7 +57,6 @@ def main() -> int:
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "appliance-bench")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
-    samples: dict[str, list[vdev.Sample]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
         routes = traffic.make_routes(args.routes)
@@ -73,14 +72,9 @@ def main() -> int:
         tagged_pcap = traffic.write_pcap(work / "tagged.pcap", [
             tagged(f, VLANS[i % len(VLANS)]) for i, f in enumerate(frames)])
         l3fwd = vdev.build_l3fwd(args.cache)
-        for r in range(args.rounds):
-            order = contenders(work, l3fwd, pcap, tagged_pcap, work / "routes.txt")
-            order = order[r % len(order):] + order[:r % len(order)]
-            for c in order:
-                s = vdev.measure(c, args.seconds, work / f"{c.name}-{r}.log")
-                samples.setdefault(c.name, []).append(s)
-                print(f"  round {r + 1}/{args.rounds} {c.name:<24} {s.mpps:7.3f} Mpps",
-                      file=sys.stderr, flush=True)
+        samples = vdev.rotated_rounds(
+            lambda: contenders(work, l3fwd, pcap, tagged_pcap, work / "routes.txt"),
+            args.rounds, args.seconds, work)
     med = {name: round(statistics.median(s.mpps for s in v), 3) for name, v in samples.items()}
 
     def ratio(a: str, b: str) -> float:

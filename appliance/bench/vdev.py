@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,19 +213,26 @@ def run(work: Path, pcap: Path, routes: Path, rounds: int, seconds: float,
         appliance_args: tuple[str, ...] = (), startup_s: float = 120,
         mbufs: int = POOL_MBUFS) -> dict:
     l3fwd = build_l3fwd(cache)
+    return summarize(rotated_rounds(
+        lambda: contenders(work, l3fwd, pcap, routes, baseline, stage_clocks, appliance_args, mbufs),
+        rounds, seconds, work, startup_s))
+
+
+def rotated_rounds(make: Callable[[], list[Contender]], rounds: int, seconds: float, work: Path,
+                   startup_s: float = 120) -> dict[str, list[Sample]]:
+    """Every contender `make()` lists, once a round; their samples by name."""
     results: dict[str, list[Sample]] = {}
     for r in range(rounds):
         # Rotated each round: whoever runs right after testpmd (both cores
         # busy) was seen to lose up to ~10%, so no contender keeps that seat.
-        order = contenders(work, l3fwd, pcap, routes, baseline, stage_clocks, appliance_args,
-                           mbufs)
+        order = make()
         order = order[r % len(order):] + order[:r % len(order)]
         for c in order:
             sample = measure(c, seconds, work / f"{c.name}-{r}.log", startup_s)
             results.setdefault(c.name, []).append(sample)
-            print(f"  round {r + 1}/{rounds} {c.name:<11} {sample.mpps:7.3f} Mpps",
+            print(f"  round {r + 1}/{rounds} {c.name:<20} {sample.mpps:7.3f} Mpps",
                   file=sys.stderr, flush=True)
-    return summarize(results)
+    return results
 
 
 def summarize(results: dict[str, list[Sample]]) -> dict:

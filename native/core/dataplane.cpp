@@ -1,7 +1,5 @@
 #include "core/dataplane.h"
 
-#include "core/netns.h"
-
 #include <algorithm>
 #include <chrono>
 #include <set>
@@ -170,8 +168,9 @@ void Dataplane::build_workers() {
         w->rcu_thread_id = i;
         w->rcu = rcu_->get();
         w->index = i;
-        w->tables = {iface_fib_.data(), iface_fib6_.data(), flows_.get(), flows6_.get(), hops_.get(), acls_.get(),
-                     kernel_ifaces_.data(), spec_.verify_checksum, spec_.stage_clocks, avx512_input()};
+        w->tables = {iface_fib_.data(), iface_fib6_.data(), flows_.get(), flows6_.get(), hops_.get(),
+                     acls_.get(), kernel_ifaces_.data(), spec_.verify_checksum, spec_.stage_clocks,
+                     avx512_input()};
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
         auto* stats = static_cast<WorkerStats*>(
