@@ -305,6 +305,19 @@ def _kernel_route_line(r: dict) -> str:
             + (" (shadowed by a static route)" if r["shadowed"] else ""))
 
 
+def _conntrack_line(s: dict) -> str:
+    """As `conntrack -L` shows one: protocol, state, idle/timeout, then both tuples."""
+    def tuple_text(t: dict) -> str:
+        return f"src={t['src']} dst={t['dst']} sport={t['sport']} dport={t['dport']}"
+    name = PROTOCOL_NAMES_IP.get(s["proto"], str(s["proto"]))
+    return (f"{name:<6} {s['proto']:>3} {s['state']:<12} idle {s['idle_s']:.0f}/{s['timeout_s']}s "
+            f"{tuple_text(s['original'])}  {tuple_text(s['reply'])}"
+            + (f" vrf {s['vrf']}" if s["vrf"] != "default" else ""))
+
+
+PROTOCOL_NAMES_IP = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6"}
+
+
 def client_command(args: argparse.Namespace) -> int:
     c = _client(args)
     what, verb = args.command, getattr(args, "verb", None)
@@ -358,6 +371,13 @@ def client_command(args: argparse.Namespace) -> int:
             c.ra_set(args.name, load_yaml(args.settings.encode(), "settings") or {})
         else:
             _show(c.ra_show(args.name), True)
+    elif what == "interface" and verb == "stateful":
+        c.conntrack_set_stateful(args.name, args.state == "on")
+    elif what == "conntrack" and verb == "flush":
+        print(f"{c.conntrack_flush()} sessions flushed")
+    elif what == "conntrack":
+        _show(c.conntrack_list(args.proto, args.address), args.json,
+              lambda ss: [_conntrack_line(s) for s in ss])
     elif what == "interface":
         _show(c.interfaces(), args.json, lambda fs: [
             f"{f['name']:<12} " + (f"vlan {f['vlan']:<4} on {f['port']:<8}" if f["vlan"] else f"{'port':<17}")
@@ -496,6 +516,17 @@ def build_parser() -> argparse.ArgumentParser:
     ra.add_argument("name")
     ra.add_argument("settings", nargs="?", help="the config's `ra` fields, YAML or JSON")
     ra.add_argument("--off", action="store_true", help="stop (a last one with router lifetime 0)")
+    st = leaf(iface, "stateful", help="filter statefully on an interface (the outside of a "
+                                      "firewall: only packets of sessions started through it "
+                                      "come in), or not; needs the conntrack section")
+    st.add_argument("name")
+    st.add_argument("state", choices=("on", "off"))
+
+    conntrack = group("conntrack", "tracked connections (sessions)")
+    ct_list = leaf(conntrack, "list", help="the sessions, as conntrack -L shows them")
+    ct_list.add_argument("--proto", help="only this protocol (tcp, udp, icmp, or a number)")
+    ct_list.add_argument("--address", "--src", help="only sessions with this address in a tuple")
+    leaf(conntrack, "flush", help="forget every session (their replies are refused after)")
 
     neigh = group("neigh", "the neighbour table (ARP and NDP)")
     a = leaf(neigh, "add", help="a static neighbour")

@@ -18,8 +18,8 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
                       field_validator, model_validator)
 
 from appliance.acl import ACL_NAME_PATTERN, AclEntry
-from appliance.dataplane import (PROTOCOLS, DataplaneConfig, PortConfig, RaSettings,
-                                 RouteSyncSettings, SlowPathSettings, TableSizes, VlanConfig,
+from appliance.dataplane import (PROTOCOLS, ConntrackSettings, DataplaneConfig, PortConfig,
+                                 RaSettings, RouteSyncSettings, SlowPathSettings, TableSizes, VlanConfig,
                                  refuse_padded_length)
 from appliance.decode import MAX_BYTES, load_yaml, shorten
 from appliance.eal import HOST_CPUS, EalOptions, port_kind
@@ -153,6 +153,9 @@ class _Addressed(Strict):
     acl: PortAclSection = PortAclSection()
     ra: RaSection | None = None
     vrf: VrfName = DEFAULT_VRF  # (a restart moves an interface to another VRF)
+    # The outside of a stateful firewall: only packets of sessions started through it
+    # (their replies, and ICMP errors about them) come in. Needs `conntrack`.
+    stateful: Bool = False
 
     @field_validator("addresses", mode="before")
     @classmethod
@@ -197,7 +200,7 @@ class PortSection(_Addressed):
     vlans: list[VlanSection] = Field([], max_length=4094)
 
     def port_config(self) -> PortConfig:
-        return PortConfig(**self.model_dump(exclude={"addresses", "kernel", "acl", "vlans", "ra"}),
+        return PortConfig(**self.model_dump(exclude={"addresses", "kernel", "acl", "vlans", "ra", "stateful"}),
                           kernel=self.kernel.name if self.kernel else None,
                           vlans=[VlanConfig(v.vlan, v.mtu, v.kernel.name if v.kernel else None, v.vrf)
                                  for v in self.vlans])
@@ -205,7 +208,7 @@ class PortSection(_Addressed):
     def live_stripped(self) -> PortSection:
         """The port without what a reload changes (addresses, ACL bindings and router
         advertisements, its sub-interfaces' too): two configs whose ports differ only there need no restart."""
-        live = {"addresses": [], "acl": PortAclSection(), "ra": None}
+        live = {"addresses": [], "acl": PortAclSection(), "ra": None, "stateful": False}
         return self.model_copy(update={**live, "vlans": [v.model_copy(update=live) for v in self.vlans]})
 
     @field_validator("device")
@@ -337,6 +340,27 @@ class ApiSection(Strict):
     max_connections_per_peer: int = Field(32, ge=1, le=65536)  # per TCP peer address
 
 
+Seconds = Annotated[int, Field(ge=1, le=30 * 86400, strict=True)]
+
+
+class ConntrackSection(Strict):
+    """The connection table: its size (its memory is taken at start) and the seconds a
+    session lives idle in each state. The defaults are no shorter than the BEHAVE minimums
+    (RFC 5382 REQ-5: established 2 h 4 min, transitory 4 min; RFC 4787 REQ-5: UDP 2 min)."""
+
+    max_sessions: int = Field(65536, ge=16, le=1 << 26, strict=True)
+    tcp_syn_sent: Seconds = 240
+    tcp_syn_recv: Seconds = 240
+    tcp_established: Seconds = 7440
+    tcp_fin_wait: Seconds = 240
+    tcp_last_ack: Seconds = 240
+    tcp_time_wait: Seconds = 240
+    tcp_close: Seconds = 10
+    udp: Seconds = 120
+    icmp: Seconds = 30
+    other: Seconds = 600
+
+
 class RouteSyncSection(Strict):
     """Mirror a kernel routing table into the FIB: what FRR, BIRD or `ip route` put there
     through the ports' kernel interfaces."""
@@ -384,6 +408,7 @@ class Interface:
     acl: PortAclSection
     ra: RaSection | None
     vrf: str
+    stateful: bool
 
 
 class VrfSection(Strict):
@@ -411,6 +436,7 @@ class Config(Strict):
     metrics: MetricsSection | None = None  # off unless present
     state_file: FilePath | None = None
     route_sync: RouteSyncSection | None = None  # off unless present
+    conntrack: ConntrackSection | None = None  # no connection table unless present
 
     def ra_settings(self) -> dict[str, RaSettings]:
         """Interface -> its router advertisement settings, for those that send them."""
@@ -420,9 +446,9 @@ class Config(Strict):
         """Every L3 interface: each port, then its sub-interfaces."""
         out = []
         for i, p in enumerate(self.ports):
-            out.append(Interface(p.name, f"ports[{i}]", p.addresses, p.acl, p.ra, p.vrf))
+            out.append(Interface(p.name, f"ports[{i}]", p.addresses, p.acl, p.ra, p.vrf, p.stateful))
             out += [Interface(f"{p.name}.{v.vlan}", f"ports[{i}].vlans[{j}]", v.addresses, v.acl,
-                              v.ra, v.vrf) for j, v in enumerate(p.vlans)]
+                              v.ra, v.vrf, v.stateful) for j, v in enumerate(p.vlans)]
         return out
 
     def dataplane_config(self) -> DataplaneConfig:
@@ -437,11 +463,12 @@ class Config(Strict):
             stage_clocks=self.stage_clocks,
             slowpath=SlowPathSettings(icmp_rate=self.icmp.rate_limit, icmp_burst=self.icmp.burst,
                                       **self.arp.model_dump()),
-            route_sync=RouteSyncSettings(**self.route_sync.model_dump()) if self.route_sync else None)
+            route_sync=RouteSyncSettings(**self.route_sync.model_dump()) if self.route_sync else None,
+            conntrack=ConntrackSettings(**self.conntrack.model_dump()) if self.conntrack else None)
 
 
 RESTART_SECTIONS = ("eal", "ports", "vrfs", "tables", "verify_checksum", "stage_clocks", "arp", "icmp", "api",
-                    "metrics", "state_file", "route_sync")
+                    "metrics", "state_file", "route_sync", "conntrack")
 
 
 def restart_needed(old: Config, new: Config) -> list[str]:
@@ -553,6 +580,9 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
     interfaces = cfg.interfaces()
     for f in interfaces:
         unknown_vrf(f.path, f.vrf)
+        if f.stateful and cfg.conntrack is None:
+            errors.append(f"{source}: {f.path}.stateful: needs the connection table (a conntrack "
+                          "section, `conntrack: {}` for the defaults)")
     named: dict[str, str] = {}
     for f in interfaces:
         if f.name in named and "vlans" in f.path + named[f.name]:  # (ports: dup() above)

@@ -103,6 +103,24 @@ class TableSizes:
 
 
 @dataclass
+class ConntrackSettings:
+    """The connection table (config.ConntrackSection has the checks): its size and the
+    seconds a session lives idle in each state."""
+
+    max_sessions: int = 65536
+    tcp_syn_sent: int = 240
+    tcp_syn_recv: int = 240
+    tcp_established: int = 7440
+    tcp_fin_wait: int = 240
+    tcp_last_ack: int = 240
+    tcp_time_wait: int = 240
+    tcp_close: int = 10
+    udp: int = 120
+    icmp: int = 30
+    other: int = 600
+
+
+@dataclass
 class RouteSyncSettings:
     """Mirror a kernel routing table (what FRR or BIRD install) into the FIB."""
 
@@ -124,6 +142,7 @@ class DataplaneConfig:
     slowpath: SlowPathSettings = field(default_factory=SlowPathSettings)
     ra: list[RaSettings] = field(default_factory=list)  # interfaces sending router advertisements
     route_sync: RouteSyncSettings | None = None
+    conntrack: ConntrackSettings | None = None  # None: no connection table
 
 
 # Already canonical (what str(IPv4Network) prints): no leading zeros. Such
@@ -204,6 +223,15 @@ def _native_spec(config: DataplaneConfig) -> _native.DataplaneSpec:
         setattr(slow, name, value)
     spec.slow = slow
     spec.ra = [_ra_spec(r) for r in config.ra]
+    if config.conntrack is not None:
+        ct = _native.CtSpec()
+        ct.max_sessions = config.conntrack.max_sessions
+        timeouts = _native.CtTimeouts()
+        for name, value in vars(config.conntrack).items():
+            if name != "max_sessions":
+                setattr(timeouts, name, value)
+        ct.timeouts = timeouts
+        spec.conntrack = ct
     if config.route_sync is not None:
         sync = _native.RouteSyncSpec()
         sync.enabled = True
@@ -392,6 +420,30 @@ class Dataplane:
     def nexthops(self) -> list[dict[str, Any]]:
         return self._dp.nexthops()
 
+    # -- connection tracking --
+    def conntrack_set_stateful(self, interface: str, on: bool) -> None:
+        """`interface` admits only packets of sessions started through it (their replies,
+        and ICMP errors about them); what leaves by it starts sessions. Needs a conntrack
+        table (DataplaneConfig.conntrack)."""
+        self._dp.conntrack_set_stateful(interface, on)
+
+    def conntrack_stateful(self) -> list[str]:
+        return self._dp.conntrack_stateful()
+
+    def conntrack_list(self, proto: int | str | None = None,
+                       address: str | None = None) -> list[dict[str, Any]]:
+        """Sessions: {proto, family, vrf, state, original, reply ({src, dst, sport, dport}),
+        age_s, idle_s, timeout_s}; only those of `proto`, or with `address` in a tuple."""
+        return self._dp.conntrack_list(-1 if proto is None else to_protocol(proto),
+                                       "" if address is None else str(address))
+
+    def conntrack_flush(self) -> int:
+        """Every session gone at once; returns how many."""
+        return self._dp.conntrack_flush()
+
+    def conntrack_stats(self) -> dict[str, Any]:
+        return self._dp.conntrack_stats()
+
     # -- routes mirrored from the kernel (route sync) --
     def route_sync_resync(self) -> None:
         """A full dump of the kernel table now, as after an overrun."""
@@ -498,6 +550,9 @@ class Dataplane:
             "avx512_input": self._dp.avx512_input,
             "neighbors": self._neighbor_states(),
             "route_sync": self._dp.route_sync_stats() if self.config.route_sync else None,
+            # Sessions now, started (by the workers) and expired since start; None: no table.
+            "conntrack": {**self._dp.conntrack_stats(), "created": sum(w["ct_created"] for w in workers)}
+            if self.config.conntrack else None,
         }
 
     def _neighbor_states(self) -> dict[str, int]:

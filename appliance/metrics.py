@@ -121,6 +121,22 @@ class DataplaneCollector:
                                       value=sync["overruns"])
             yield GaugeMetricFamily("appliance_route_sync_routes",
                                     "Routes mirrored from the kernel table", value=sync["routes"])
+        ct = s.get("conntrack")
+        if ct is not None:  # a connection table configured
+            sessions = GaugeMetricFamily("appliance_conntrack_sessions",
+                                         "Tracked connections, by protocol and state",
+                                         labels=["proto", "state"])
+            for proto, by_state in sorted(ct["by_state"].items()):
+                for state, n in sorted(by_state.items()):
+                    sessions.add_metric([proto, state], n)
+            yield sessions
+            yield CounterMetricFamily("appliance_conntrack_created",
+                                      "Connections tracking started", value=ct["created"])
+            yield CounterMetricFamily("appliance_conntrack_expired",
+                                      "Connections timed out or flushed", value=ct["expired"])
+            yield GaugeMetricFamily("appliance_conntrack_capacity",
+                                    "Sessions the table holds (conntrack.max_sessions)",
+                                    value=ct["capacity"])
         sizes = GaugeMetricFamily("appliance_table_entries", "Entries per table", labels=["table"])
         sizes.add_metric(["routes"], s["routes"])  # IPv4 and IPv6
         sizes.add_metric(["rules"], s["rules"])

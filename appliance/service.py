@@ -231,6 +231,19 @@ class Service:
         with self.lock:
             return dict(self.current.router_advertisements)
 
+    # -- connection tracking --
+    def stateful_set(self, interface: str, on: bool) -> None:
+        """`interface` admits only packets of sessions started through it, or no longer."""
+        self._change("stateful", interface, True if on else None,
+                     lambda: self.dp.conntrack_set_stateful(interface, on),
+                     lambda old: self.dp.conntrack_set_stateful(interface, old is not None))
+
+    def conntrack_list(self, proto: int | str | None = None, address: str | None = None) -> list[dict]:
+        return self.dp.conntrack_list(proto, address)
+
+    def conntrack_flush(self) -> int:
+        return self.dp.conntrack_flush()
+
     # -- own addresses --
     def address_add(self, port: str, address: str) -> None:
         key = (port, _interface(address))

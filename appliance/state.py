@@ -64,9 +64,9 @@ def _decode_key(kind: str, key: Any) -> Any:
         if not ACL_NAME.fullmatch(key):
             raise ValueError(f"ACL name {shorten(key)}")
         return key
-    if kind == "router_advertisements":
+    if kind in ("router_advertisements", "stateful"):
         if not INTERFACE_NAME.fullmatch(key):
-            raise ValueError(f"router advertisements of {shorten(key)}: interface name")
+            raise ValueError(f"{kind.replace('_', ' ')} of {shorten(key)}: interface name")
         return key
     if kind == "acl_bindings":
         port, direction = port_key_parse(key)  # "port in"
@@ -81,12 +81,14 @@ def _decode_key(kind: str, key: Any) -> Any:
 
 
 _VALUE_TYPES = {"addresses": bool, "neighbors": str, "nexthops": dict, "routes": int,
-                "rules": dict, "acls": dict, "acl_bindings": str, "router_advertisements": dict}
+                "rules": dict, "acls": dict, "acl_bindings": str, "router_advertisements": dict,
+                "stateful": bool}
 
 
 def _check_value(kind: str, value: Any) -> Any:
     if value is not None and (not isinstance(value, _VALUE_TYPES[kind])
-                              or (kind == "routes" and isinstance(value, bool))):
+                              or (kind == "routes" and isinstance(value, bool))
+                              or (kind == "stateful" and value is not True)):
         raise ValueError(f"{kind} value {shorten(value)}")
     if kind == "router_advertisements" and value is not None:
         try:  # as the API took them: every field, each within its bounds

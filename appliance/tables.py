@@ -7,7 +7,7 @@ prefix pointing at a missing next hop: remove addresses that go (one may
 come back on another port or length), add addresses and static neighbours,
 set next hops, add/replace routes and rules, set ACLs, bind them (a rebind
 replaces the port's ACL in one step, never leaving it unfiltered), then
-unbind, set and clear router advertisements, delete ACLs, rules, routes, next
+unbind, set and clear router advertisements, mark interfaces stateful or not, delete ACLs, rules, routes, next
 hops and neighbours. Routes are keyed by prefix, "VRF PREFIX" in a VRF other than the
 global one ("red 10.0.0.0/24"). Addresses are keyed (port, address) (("lan0", "192.0.2.1/24")), static
 neighbours (port, ip) -> MAC, ACL bindings (port, "in" | "out") -> ACL name; the state file
@@ -72,7 +72,7 @@ def rule_key_parse(text: str) -> RuleKey:
 
 
 KINDS = ("addresses", "neighbors", "nexthops", "routes", "rules", "acls", "acl_bindings",
-         "router_advertisements")
+         "router_advertisements", "stateful")
 
 
 def ra_value(settings: RaSettings) -> dict[str, Any]:
@@ -99,6 +99,7 @@ class Tables:
     acl_bindings: dict[PortKey, str] = field(default_factory=dict)     # (port, dir) -> name
     # interface -> its router advertisement settings (ra_value())
     router_advertisements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stateful: dict[str, bool] = field(default_factory=dict)  # interface -> True: filters statefully
 
     @classmethod
     def from_config(cls, cfg: Config) -> Tables:
@@ -112,7 +113,8 @@ class Tables:
             acls={a.name: a.body() for a in cfg.acls},
             acl_bindings={(f.name, d): name for f in cfg.interfaces()
                           for d, name in (("in", f.acl.in_), ("out", f.acl.out)) if name},
-            router_advertisements={name: ra_value(s) for name, s in cfg.ra_settings().items()})
+            router_advertisements={name: ra_value(s) for name, s in cfg.ra_settings().items()},
+            stateful={f.name: True for f in cfg.interfaces() if f.stateful})
 
     def copy(self) -> Tables:
         return Tables(*(dict(getattr(self, k)) for k in KINDS))
@@ -130,6 +132,7 @@ class Overlay:
     acls: dict[str, dict | None] = field(default_factory=dict)
     acl_bindings: dict[PortKey, str | None] = field(default_factory=dict)
     router_advertisements: dict[str, dict | None] = field(default_factory=dict)
+    stateful: dict[str, bool | None] = field(default_factory=dict)
 
     def over(self, base: Tables) -> Tables:
         out = base.copy()
@@ -156,7 +159,8 @@ class Overlay:
                    acls=dict(doc.get("acls", {})),
                    acl_bindings={port_key_parse(k): v
                                  for k, v in doc.get("acl_bindings", {}).items()},
-                   router_advertisements=dict(doc.get("router_advertisements", {})))
+                   router_advertisements=dict(doc.get("router_advertisements", {})),
+                   stateful=dict(doc.get("stateful", {})))
 
 
 def describe_diff(current: Tables, desired: Tables) -> list[str]:
@@ -251,6 +255,10 @@ def _apply(dp: Dataplane, current: Tables, desired: Tables, best_effort: bool = 
             attempt(dp.ra_set, name, RaSettings(name, **value))
     for name in current.router_advertisements.keys() - desired.router_advertisements.keys():
         attempt(dp.ra_set, name, None)
+    for name in desired.stateful.keys() - current.stateful.keys():
+        attempt(dp.conntrack_set_stateful, name, True)
+    for name in current.stateful.keys() - desired.stateful.keys():
+        attempt(dp.conntrack_set_stateful, name, False)
     for name in current.acls.keys() - desired.acls.keys():
         attempt(dp.acl_delete, name)
     for key in current.rules.keys() - desired.rules.keys():

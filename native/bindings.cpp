@@ -27,6 +27,7 @@ PYBIND11_MODULE(_native, m) {
 
     DataplaneClass dataplane(m, "Dataplane");
     bind_iface(m, dataplane);  // before core: the spec holds its VlanSpecs
+    bind_ct(m, dataplane);     // before core: the spec holds a CtSpec
     bind_core(m, dataplane);
     bind_fib(m, dataplane);
     bind_nexthops(m, dataplane);

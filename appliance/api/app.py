@@ -311,6 +311,31 @@ def create_app(service: Service) -> FastAPI:
         await change(s.ra_set, name, None)
         return {"deleted": 1}
 
+    @app.put("/v1/interfaces/{name}/stateful", response_model=m.Set, responses=ERRORS,
+             summary="Filter statefully on an interface: only packets of sessions started "
+                     "through it come in (needs the connection table)")
+    async def stateful_on(name: Annotated[InterfaceName, Path()]):
+        await change(s.stateful_set, name, True)
+        return {"set": 1}
+
+    @app.delete("/v1/interfaces/{name}/stateful", response_model=m.Deleted, responses=ERRORS,
+                summary="Stop filtering statefully on an interface")
+    async def stateful_off(name: Annotated[InterfaceName, Path()]):
+        await change(s.stateful_set, name, False)
+        return {"deleted": 1}
+
+    @app.get("/v1/conntrack", response_model=list[m.Json], responses=ERRORS,
+             summary="Tracked connections (sessions), both directions' tuples, state and ages")
+    def conntrack_list(proto: Annotated[str | None, Query(pattern=PROTOCOL_PATTERN)] = None,
+                       address: Annotated[str | None, Query(
+                           pattern=IP_PATTERN, description="in either direction's tuple")] = None):
+        return listing(s.conntrack_list(proto, address))
+
+    @app.delete("/v1/conntrack", response_model=m.Deleted, responses=ERRORS,
+                summary="Forget every session (replies of the flushed ones are refused)")
+    def conntrack_flush():
+        return {"deleted": s.conntrack_flush()}
+
     @app.post("/v1/apply", response_model=m.Json, responses=ERRORS,
               summary="Make the tables those of a config document (diff; all or nothing)")
     def apply(document: Annotated[m.Json, Body(description="a config document as in the README")]):

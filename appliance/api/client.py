@@ -251,6 +251,18 @@ class Client:
     def ra_show(self, interface: str) -> dict:
         return self.request("GET", f"/v1/interfaces/{quote(interface, safe='')}/ra")
 
+    # -- connection tracking --
+    def conntrack_set_stateful(self, interface: str, on: bool) -> None:
+        """`interface` admits only packets of sessions started through it, or no longer."""
+        self.request("PUT" if on else "DELETE", f"/v1/interfaces/{quote(interface, safe='')}/stateful")
+
+    def conntrack_list(self, proto: int | str | None = None, address: str | None = None) -> list[dict]:
+        return self.request("GET", "/v1/conntrack", proto=None if proto is None else str(proto),
+                            address=address)
+
+    def conntrack_flush(self) -> int:
+        return self.request("DELETE", "/v1/conntrack")["deleted"]
+
     def health(self) -> dict:
         return self.request("GET", "/v1/health")
 

@@ -23,6 +23,7 @@ py::dict stats_dict(const WorkerStats& s) {
     d["busy_packets"] = s.busy_packets;
     d["loops"] = s.loops;
     d["punted"] = s.punted;
+    d["ct_created"] = s.ct_created;
     d["slow_tx"] = s.slow_tx;
     d["slow_tx_full"] = s.slow_tx_full;
     py::dict stages;
@@ -92,7 +93,8 @@ void bind_core(py::module_& m, DataplaneClass& dataplane) {
         .def_readwrite("mbufs", &DataplaneSpec::mbufs)
         .def_readwrite("slow", &DataplaneSpec::slow)                 // slowpath/bind.cpp
         .def_readwrite("ra", &DataplaneSpec::ra)                     // slowpath/bind.cpp
-        .def_readwrite("route_sync", &DataplaneSpec::route_sync);    // kernel/bind.cpp
+        .def_readwrite("route_sync", &DataplaneSpec::route_sync)     // kernel/bind.cpp
+        .def_readwrite("conntrack", &DataplaneSpec::conntrack);      // ct/bind.cpp
 
     dataplane
         .def(py::init<const DataplaneSpec&>(), py::arg("spec"), Release())

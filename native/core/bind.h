@@ -30,5 +30,6 @@ void bind_slowpath(pybind11::module_& m, DataplaneClass& dataplane);  // address
 void bind_kernel(pybind11::module_& m, DataplaneClass& dataplane);    // route sync
 void bind_acl(pybind11::module_& m, DataplaneClass& dataplane);       // access control lists
 void bind_iface(pybind11::module_& m, DataplaneClass& dataplane);     // interfaces, VLANs
+void bind_ct(pybind11::module_& m, DataplaneClass& dataplane);        // connection tracking
 
 }  // namespace appliance

@@ -22,6 +22,7 @@ public:
     std::unique_lock<std::mutex> lock() const;
     uint16_t port_index(const std::string& name) const;  // PortError names the known ones
     const std::string& port_name(uint16_t index) const { return ports_.at(index); }
+    size_t port_count() const { return ports_.size(); }  // (interfaces: ports and sub-interfaces)
     // NextHopError unless `id` is one users may set (internal hops live above).
     void check_user_hop(uint32_t id) const;
 

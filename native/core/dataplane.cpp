@@ -92,10 +92,12 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     // (one block of ids per VRF whose kernel table is mirrored)
     const uint32_t kernel_hops =
         spec_.route_sync.enabled ? spec_.max_nexthops * uint32_t(synced_vrfs().size()) : 0;
-    // Last, the two drop hops ACLs' deny and reject stand for.
+    // Last, the two drop hops ACLs' deny and reject stand for, and the two of
+    // connection tracking (not established, table full).
     const uint32_t acl_hops = spec_.max_nexthops + internal + kernel_hops;
-    hops_ = std::make_unique<NextHopTable>(acl_hops + 2, *rcu_);
+    hops_ = std::make_unique<NextHopTable>(acl_hops + 4, *rcu_);
     make_acls(acl_hops);
+    make_ct(acl_hops + 2, tag);
     make_vrfs();
     flows_ = std::make_unique<FlowTable>("flow_" + tag, spec_.max_rules, *hops_, *rcu_);
     flows6_ = std::make_unique<FlowTable6>("flow6_" + tag, spec_.max_rules, *hops_, *rcu_);
@@ -124,7 +126,10 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     for (unsigned i = 0; i < nworkers; ++i) punt_rings_.push_back(ring("punt_" + tag + "_" + std::to_string(i)));
     return_ring_ = ring("ret_" + tag);
     slow_->set_rings(punt_rings_, return_ring_);
-    slow_->set_periodic([this] { follow_links(); });
+    slow_->set_periodic([this] {
+        follow_links();
+        if (ct_) ct_->sweep(ct_now_ms());
+    });
     build_workers();
     make_controls();
     slow_->ra_configure(spec_.ra, [this](const std::string& name) {
@@ -144,6 +149,21 @@ void Dataplane::make_acls(uint32_t first_hop) {
                                        spec_.acl_max_bytes, *rcu_);
 }
 
+void Dataplane::make_ct(uint32_t first_hop, const std::string& tag) {
+    const uint32_t refused = first_hop, full = first_hop + 1;
+    for (auto [id, why] : {std::pair{refused, DropReason::not_established},
+                           std::pair{full, DropReason::conntrack_full}}) {
+        NextHop drop{};
+        drop.action = HopAction::drop;
+        drop.drop_reason = uint8_t(why);
+        hops_->set(id, drop);
+    }
+    if (spec_.conntrack.max_sessions == 0) return;
+    ct_ = std::make_unique<CtTable>(tag, spec_.conntrack.max_sessions, ifaces_.size(), *rcu_, refused,
+                                    full);
+    ct_->set_timeouts(spec_.conntrack.timeouts);
+}
+
 void Dataplane::make_controls() {
     std::vector<std::string> names;
     for (const Iface& f : ifaces_) names.push_back(f.name);
@@ -153,7 +173,8 @@ void Dataplane::make_controls() {
     for (const auto& sync : route_syncs_) syncs.push_back(sync.get());
     controls_ = std::make_unique<Controls>(
         ControlContext(writer_, closed_, spec_.name, std::move(names), spec_.max_nexthops), *vrfs_,
-        *hops_, *flows_, *flows6_, *slow_, kernel_tables, syncs, *acls_, spec_.max_acl_entries);
+        *hops_, *flows_, *flows6_, *slow_, kernel_tables, syncs, *acls_, spec_.max_acl_entries,
+        ct_.get());
 }
 
 void Dataplane::build_workers() {
@@ -169,8 +190,8 @@ void Dataplane::build_workers() {
         w->rcu = rcu_->get();
         w->index = i;
         w->tables = {iface_fib_.data(), iface_fib6_.data(), flows_.get(), flows6_.get(), hops_.get(),
-                     acls_.get(), kernel_ifaces_.data(), spec_.verify_checksum, spec_.stage_clocks,
-                     avx512_input()};
+                     acls_.get(), ct_.get(), iface_vrf_.data(), kernel_ifaces_.data(),
+                     spec_.verify_checksum, spec_.stage_clocks, avx512_input()};
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
         auto* stats = static_cast<WorkerStats*>(
@@ -276,6 +297,7 @@ void Dataplane::close() {
     flows_.reset();
     flows6_.reset();
     acls_.reset();
+    ct_.reset();
     vrfs_.reset();
     hops_.reset();
     rcu_.reset();
@@ -332,6 +354,7 @@ void Dataplane::make_vrfs() {
         *hops_, *rcu_);
     for (Iface& f : ifaces_) {
         f.vrf_index = vrfs_->index(f.vrf);  // (make_ifaces() checked the name)
+        iface_vrf_.push_back(f.vrf_index);
         iface_fib_.push_back(&vrfs_->fib(f.vrf_index));
         iface_fib6_.push_back(&vrfs_->fib6(f.vrf_index));
     }

@@ -14,6 +14,8 @@
 
 #include "acl/acl_table.h"
 #include "acl/acls.h"
+#include "ct/control.h"
+#include "ct/ct_table.h"
 #include "core/control.h"
 #include "core/mempool.h"
 #include "core/port.h"
@@ -66,6 +68,7 @@ struct DataplaneSpec {
     uint64_t mbufs = 0;  // 0: sized by mbufs_needed() per socket
     SlowPathConfig slow;
     std::vector<RaSpec> ra;  // the interfaces that send router advertisements
+    CtSpec conntrack;
     RouteSyncSpec route_sync;
 };
 
@@ -88,14 +91,16 @@ struct Controls {
     // `kernel`: per VRF, its mirrored kernel table (nullptr: none); `syncs`: theirs.
     Controls(ControlContext context, const Vrfs& vrfs, NextHopTable& hops, FlowTable& flows,
              FlowTable6& flows6, SlowPath& slow, std::vector<KernelRouteTable*> kernel,
-             std::vector<RouteSync*> syncs, AclTable& acl_table, uint32_t max_acl_entries)
+             std::vector<RouteSync*> syncs, AclTable& acl_table, uint32_t max_acl_entries,
+             CtTable* ct)
         : context(std::move(context)),
           routes(this->context, vrfs, slow, kernel),
           nexthops(this->context, hops, slow),
           rules(this->context, flows, flows6),
           slowpath(this->context, slow),
           kernel_routes(this->context, std::move(kernel), std::move(syncs)),
-          acls(this->context, acl_table, max_acl_entries) {}
+          acls(this->context, acl_table, max_acl_entries),
+          conntrack(this->context, ct) {}
 
     const ControlContext context;
     RouteControl routes;            // fib/routes.h
@@ -104,6 +109,7 @@ struct Controls {
     SlowPathControl slowpath;       // slowpath/control.h: addresses, neighbours
     KernelRouteControl kernel_routes;  // kernel/control.h: route sync
     AclControl acls;                // acl/acls.h: access control lists
+    CtControl conntrack;            // ct/control.h: connection tracking
 };
 
 class Dataplane {
@@ -177,6 +183,9 @@ private:
     std::unique_ptr<FlowTable> flows_;
     std::unique_ptr<FlowTable6> flows6_;
     std::unique_ptr<AclTable> acls_;
+    std::unique_ptr<CtTable> ct_;  // (no conntrack section: none)
+    void make_ct(uint32_t first_hop, const std::string& tag);
+    std::vector<uint16_t> iface_vrf_;  // per interface: its VRF's index (Tables)
     std::unique_ptr<SlowPath> slow_;
     // Route sync, per VRF with kernel interfaces (nullptr for the others): the
     // table of its network namespace mirrored into its FIB.

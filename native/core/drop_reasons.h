@@ -35,7 +35,9 @@ namespace appliance {
     X(route_prohibited, "a prohibit route from the kernel table (ICMP sent)")            \
     X(acl_deny, "an ACL entry (or its default) said deny")                                  \
     X(acl_reject, "an ACL entry (or its default) said reject (ICMP administratively prohibited sent)") \
-    X(unknown_vlan, "802.1Q-tagged for a VLAN the port has no sub-interface for")
+    X(unknown_vlan, "802.1Q-tagged for a VLAN the port has no sub-interface for")          \
+    X(not_established, "came in on a stateful interface and is of no session started from the inside") \
+    X(conntrack_full, "would start a session and the connection table is full")
 
 enum class DropReason : unsigned {
 #define APPLIANCE_DROP_ENUM(name, help) name,

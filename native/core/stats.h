@@ -14,10 +14,10 @@ namespace appliance {
 
 // The stages of a burst's way through a worker, for per-stage clocks (VPP's
 // per-node clocks): rx is the rx burst call, the rest forward_burst's stages.
-enum class Stage : unsigned { rx, vlan, input, ipv6, lookup, rules, acl, output, tx, count };
+enum class Stage : unsigned { rx, vlan, input, ipv6, lookup, rules, acl, conntrack, output, tx, count };
 constexpr unsigned kStageCount = static_cast<unsigned>(Stage::count);
-inline constexpr const char* kStageNames[kStageCount] = {"rx", "vlan", "input", "ipv6", "lookup",
-                                                         "rules", "acl", "output", "tx"};
+inline constexpr const char* kStageNames[kStageCount] = {"rx",  "vlan",      "input",  "ipv6", "lookup",
+                                                         "rules", "acl", "conntrack", "output", "tx"};
 
 struct alignas(RTE_CACHE_LINE_SIZE) WorkerStats {
     uint64_t rx_packets = 0;
@@ -31,6 +31,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerStats {
     uint64_t punted = 0;        // handed to the slow path
     uint64_t slow_tx = 0;       // packets the slow path made, sent by this worker
     uint64_t slow_tx_full = 0;  // ... refused by the tx queue
+    uint64_t ct_created = 0;    // connections it started tracking
     // rte_rdtsc cycles per stage over non-empty bursts, when stage clocks are on.
     uint64_t stage_cycles[kStageCount] = {};
 

@@ -9,6 +9,7 @@
 #include <rte_ethdev.h>
 
 #include "acl/acl_table.h"
+#include "ct/ct_table.h"
 #include "fib/fib.h"
 #include "fib/fib6.h"
 #include "rules/flow.h"
@@ -32,6 +33,8 @@ struct Tables {
     const FlowTable6* flows6;
     const NextHopTable* hops;
     const AclTable* acls;
+    CtTable* ct;                   // nullptr: no connection tracking (no conntrack section)
+    const uint16_t* iface_vrf;     // per interface: its VRF's index
     const uint8_t* kernel_ifaces;  // per interface: 1 if it has a kernel interface
     bool verify_checksum;
     bool stage_clocks;  // rdtsc per stage into WorkerStats::stage_cycles

@@ -11,6 +11,7 @@
 
 #include "acl/acl_stage.h"
 #include "core/exceptions.h"
+#include "ct/ct_stage.h"
 #include "ip6/forward6.h"
 #include "ip4/ipv4_input.h"
 #include "ip4/ipv4_input_x8.h"
@@ -263,6 +264,10 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
         if (acl_applies(w, b.in_port)) {
             acl_stages(w, b.in_port, false, b.pkts, b.n, b.hop);
             clock.lap(Stage::acl);
+        }
+        if (unlikely(ct_applies(w))) {
+            ct_stage(w, b.in_port, false, b.pkts, b.n, b.hop);
+            clock.lap(Stage::conntrack);
         }
         output_stage(w, b);
         clock.lap(Stage::output);

@@ -1,0 +1,107 @@
+#include "ct/ct_key.h"
+
+#include <netinet/in.h>
+
+#include <rte_ip.h>
+
+#include "ip6/ext_headers.h"
+
+namespace appliance {
+
+namespace {
+
+constexpr uint8_t kIcmpEchoReply = 0, kIcmpEchoRequest = 8;
+constexpr uint8_t kIcmp6EchoRequest = 128, kIcmp6EchoReply = 129;
+
+bool icmp_error4(uint8_t type) { return type == 3 || type == 4 || type == 5 || type == 11 || type == 12; }
+bool icmp_error6(uint8_t type) { return type >= 1 && type <= 4; }
+
+// Ports (or the echo identifier) of the L4 header at `l4`, `room` bytes of it.
+bool read_ports(CtKey& k, const uint8_t* l4, uint32_t room, uint8_t* tcp_flags) {
+    if (k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP || k.proto == IPPROTO_SCTP ||
+        k.proto == IPPROTO_UDPLITE) {
+        if (room < 4) return false;
+        std::memcpy(&k.sport, l4, 2);
+        std::memcpy(&k.dport, l4 + 2, 2);
+        if (k.proto == IPPROTO_TCP && tcp_flags) *tcp_flags = room >= 14 ? l4[13] : 0;
+        return true;
+    }
+    return true;  // another protocol: addresses only
+}
+
+}  // namespace
+
+CtParsed ct_parse4(const uint8_t* ip, uint32_t len, uint16_t vrf) {
+    CtParsed p{};
+    p.kind = CtPacket::untracked;
+    if (len < sizeof(rte_ipv4_hdr)) return p;
+    const auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip);
+    const uint32_t ihl = uint32_t(h->version_ihl & 0x0f) * 4;
+    if (ihl < sizeof(rte_ipv4_hdr) || ihl > len) return p;
+    CtKey& k = p.key;
+    std::memcpy(k.src, &h->src_addr, 4);
+    std::memcpy(k.dst, &h->dst_addr, 4);
+    k.proto = h->next_proto_id;
+    k.vrf = vrf;
+    const bool first = (h->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) == 0;
+    const uint8_t* l4 = ip + ihl;
+    const uint32_t room = len - ihl;
+    if (k.proto == IPPROTO_ICMP) {
+        if (!first || room < 8) return p;  // (non-first fragments of ICMP: not tracked)
+        const uint8_t type = l4[0];
+        if (type == kIcmpEchoRequest || type == kIcmpEchoReply) {
+            std::memcpy(&k.sport, l4 + 4, 2);
+            k.dport = k.sport;
+            k.echo_reply = type == kIcmpEchoReply;
+            p.kind = CtPacket::flow;
+            return p;
+        }
+        if (!icmp_error4(type)) return p;
+        CtParsed inner = ct_parse4(l4 + 8, room - 8, vrf);  // the quoted header + 8 bytes
+        if (inner.kind != CtPacket::flow) return p;
+        inner.kind = CtPacket::icmp_error;
+        return inner;
+    }
+    if (first && !read_ports(k, l4, room, &p.tcp_flags)) return p;
+    p.kind = CtPacket::flow;
+    return p;
+}
+
+CtParsed ct_parse6(const uint8_t* ip, uint32_t len, uint16_t vrf) {
+    CtParsed p{};
+    p.kind = CtPacket::untracked;
+    if (len < sizeof(rte_ipv6_hdr)) return p;
+    const auto* h = reinterpret_cast<const rte_ipv6_hdr*>(ip);
+    CtKey& k = p.key;
+    std::memcpy(k.src, h->src_addr, 16);
+    std::memcpy(k.dst, h->dst_addr, 16);
+    k.v6 = 1;
+    k.vrf = vrf;
+    const uint8_t* after = ip + sizeof(rte_ipv6_hdr);
+    const UpperLayer upper = ipv6_upper_layer(after, h->proto, len - uint32_t(sizeof(rte_ipv6_hdr)));
+    k.proto = upper.proto;
+    const uint32_t room = len - uint32_t(sizeof(rte_ipv6_hdr));
+    const uint8_t* l4 = after + upper.offset;
+    const uint32_t l4_room = room > upper.offset ? room - upper.offset : 0;
+    if (k.proto == IPPROTO_ICMPV6) {
+        if (upper.non_first || l4_room < 8) return p;
+        const uint8_t type = l4[0];
+        if (type == kIcmp6EchoRequest || type == kIcmp6EchoReply) {
+            std::memcpy(&k.sport, l4 + 4, 2);
+            k.dport = k.sport;
+            k.echo_reply = type == kIcmp6EchoReply;
+            p.kind = CtPacket::flow;
+            return p;
+        }
+        if (!icmp_error6(type)) return p;
+        CtParsed inner = ct_parse6(l4 + 8, l4_room - 8, vrf);
+        if (inner.kind != CtPacket::flow) return p;
+        inner.kind = CtPacket::icmp_error;
+        return inner;
+    }
+    if (!upper.non_first && !read_ports(k, l4, l4_room, &p.tcp_flags)) return p;
+    p.kind = CtPacket::flow;
+    return p;
+}
+
+}  // namespace appliance

@@ -1,0 +1,121 @@
+// The connection table: sessions in a fixed array (their memory is reserved
+// at start: a full table refuses new connections, never drops old ones),
+// found through one lock-free rte_hash by either direction's key.
+//
+// Why one table shared by every worker (as grout's, unlike VPP's per-thread
+// tables with handoff): both directions of a connection must meet one
+// session whatever queue RSS puts them on, and a reply's 5-tuple hashes to
+// another queue than its request's. Readers are lock-free (RW_CONCURRENCY_LF);
+// workers add new sessions under a spinlock (only the first packet of a
+// connection pays it). Sessions are freed by one sweeper (the
+// slow path's thread, a slice of the array every 50 ms, never a worker) after
+// an RCU grace period, so a worker never reads a reused session.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <rte_spinlock.h>
+
+#include "core/rcu.h"
+#include "ct/ct_session.h"
+
+struct rte_hash;
+struct rte_ring;
+
+namespace appliance {
+
+struct CtInfo {
+    CtKey original, reply;
+    CtState state;
+    uint64_t age_ms;      // since created
+    uint64_t idle_ms;     // since the last packet
+    uint32_t timeout_s;   // of its state
+};
+
+struct CtSpec {
+    uint32_t max_sessions = 0;  // 0: no connection table (no interface may be stateful)
+    CtTimeouts timeouts;
+};
+
+struct CtStats {
+    uint64_t sessions = 0;  // live now
+    uint64_t expired = 0;   // timed out or flushed, since start
+    uint32_t capacity = 0;
+};
+
+class CtTable {
+public:
+    // `refused_hop`, `full_hop`: the drop next hops a refused packet's route is replaced by.
+    CtTable(const std::string& name, uint32_t max_sessions, size_t ifaces, Rcu& rcu,
+            uint32_t refused_hop, uint32_t full_hop);
+    ~CtTable();
+    CtTable(const CtTable&) = delete;
+    CtTable& operator=(const CtTable&) = delete;
+
+    // ---- workers ----
+    // Some interface filters statefully: the stage runs (one load a burst).
+    bool enabled() const { return stateful_count_.load(std::memory_order_relaxed) != 0; }
+    bool stateful(uint16_t iface) const { return stateful_[iface].load(std::memory_order_relaxed) != 0; }
+    uint32_t refused_hop() const { return refused_hop_; }
+    uint32_t full_hop() const { return full_hop_; }
+    // The session holding `k` (either direction), or nullptr.
+    CtSession* lookup(const CtKey& k, CtDir* dir) const;
+    // A new session whose original direction is `k`; nullptr when the table is full.
+    CtSession* create(const CtKey& k, uint8_t tcp_flags, uint64_t now_ms);
+    void touch(CtSession& s, CtDir dir, uint8_t tcp_flags, uint64_t now_ms) const;
+
+    // ---- the sweeper (the slow path's thread) ----
+    // Expires a slice of the array and frees what a grace period has passed.
+    void sweep(uint64_t now_ms);
+
+    // ---- control (any thread) ----
+    void set_stateful(uint16_t iface, bool on);
+    void set_timeouts(const CtTimeouts& t);
+    CtTimeouts timeouts() const;
+    // Every session gone at once (their memory freed after a grace period).
+    uint64_t flush();
+    std::vector<CtInfo> list(uint64_t now_ms, const std::function<bool(const CtInfo&)>& want) const;
+    CtStats stats() const;
+    uint32_t capacity() const { return capacity_; }
+
+private:
+    struct Retired {  // freed once `token`'s grace period is over
+        int32_t pos[2];
+        uint32_t index;
+        uint64_t token;
+    };
+    static uintptr_t pack(uint32_t index, CtDir dir) { return (uintptr_t(index) << 1) | uintptr_t(dir); }
+    void expire(uint32_t index, std::vector<Retired>& into);  // mutex_ held
+    void reclaim();                                            // mutex_ held
+    void retire_batch(std::vector<Retired>& batch);            // mutex_ held
+    void release();  // the DPDK objects
+
+    uint32_t capacity_;
+    Rcu& rcu_;
+    uint32_t refused_hop_, full_hop_;
+    rte_hash* hash_ = nullptr;
+    rte_spinlock_t write_lock_ = RTE_SPINLOCK_INITIALIZER;  // every change to hash_
+    rte_ring* free_ = nullptr;     // indexes of unused sessions (workers take, the sweeper gives)
+    rte_ring* failed_ = nullptr;   // half-made sessions workers give up (to free after a grace period)
+    CtSession* sessions_ = nullptr;
+    std::unique_ptr<std::atomic<uint8_t>[]> stateful_;
+    std::atomic<uint32_t> stateful_count_{0};
+
+    mutable std::mutex mutex_;  // the sweeper's state: flush and sweep take it
+    CtTimeouts timeouts_;
+    std::vector<Retired> retired_;
+    uint32_t cursor_ = 0;
+    std::atomic<uint64_t> live_{0};
+    std::atomic<uint64_t> expired_{0};
+};
+
+// The workers' and the sweeper's clock: milliseconds of the TSC.
+uint64_t ct_now_ms();
+
+}  // namespace appliance
