@@ -19,7 +19,7 @@ import time
 from appliance import (Dataplane, DataplaneConfig, EalOptions, PortConfig, SlowPathSettings,
                        TableSizes)
 from appliance import _native
-from appliance.dataplane import VlanConfig
+from appliance.dataplane import ConntrackSettings, VlanConfig
 from appliance.eal import shutdown_eal
 
 
@@ -49,6 +49,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="the interface's VRF; each VRF named gets the routes (--routes)")
     p.add_argument("--vrf-routes", action="append", default=[], metavar="VRF=FILE",
                    help="the VRF's routes instead (prefix lines, to the same next hop)")
+    p.add_argument("--conntrack", type=int, default=0, metavar="SESSIONS",
+                   help="a connection table of this size")
+    p.add_argument("--stateful", action="append", default=[], metavar="INTERFACE",
+                   help="filter statefully on it (needs --conntrack)")
     p.add_argument("--vlan", action="append", default=[], metavar="PORT.VLAN",
                    help="an 802.1Q sub-interface (wan0.10); next hops may name it")
     p.add_argument("--acl", metavar="FILE",
@@ -109,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                           max_routes6=max(1024, 2 * len(prefixes)), tbl8_groups6=1 << 16,
                           max_nexthops=16, max_rules=max(1 << 16, 2 * args.rules),
                           max_acl_entries=1 << 20),
-        slowpath=SlowPathSettings(icmp_rate=args.icmp_rate))
+        slowpath=SlowPathSettings(icmp_rate=args.icmp_rate),
+        conntrack=ConntrackSettings(max_sessions=args.conntrack) if args.conntrack else None)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -128,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         dp.nexthop_set(2, port, mac)
         dp.route_add(prefix, 2)
     acl = load_acl(dp, args.acl, ports[0].name) if args.acl else None
+    for interface in args.stateful:
+        dp.conntrack_set_stateful(interface, True)
     dp.start()
     print("ready", flush=True)
     if acl and args.acl_replace_every:

@@ -46,8 +46,12 @@ CtParsed ct_parse4(const uint8_t* ip, uint32_t len, uint16_t vrf) {
     const bool first = (h->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) == 0;
     const uint8_t* l4 = ip + ihl;
     const uint32_t room = len - ihl;
+    if (!first) {
+        p.kind = CtPacket::fragment;
+        return p;
+    }
     if (k.proto == IPPROTO_ICMP) {
-        if (!first || room < 8) return p;  // (non-first fragments of ICMP: not tracked)
+        if (room < 8) return p;
         const uint8_t type = l4[0];
         if (type == kIcmpEchoRequest || type == kIcmpEchoReply) {
             std::memcpy(&k.sport, l4 + 4, 2);
@@ -62,7 +66,7 @@ CtParsed ct_parse4(const uint8_t* ip, uint32_t len, uint16_t vrf) {
         inner.kind = CtPacket::icmp_error;
         return inner;
     }
-    if (first && !read_ports(k, l4, room, &p.tcp_flags)) return p;
+    if (!read_ports(k, l4, room, &p.tcp_flags)) return p;
     p.kind = CtPacket::flow;
     return p;
 }
@@ -83,8 +87,12 @@ CtParsed ct_parse6(const uint8_t* ip, uint32_t len, uint16_t vrf) {
     const uint32_t room = len - uint32_t(sizeof(rte_ipv6_hdr));
     const uint8_t* l4 = after + upper.offset;
     const uint32_t l4_room = room > upper.offset ? room - upper.offset : 0;
+    if (upper.non_first) {
+        p.kind = CtPacket::fragment;
+        return p;
+    }
     if (k.proto == IPPROTO_ICMPV6) {
-        if (upper.non_first || l4_room < 8) return p;
+        if (l4_room < 8) return p;
         const uint8_t type = l4[0];
         if (type == kIcmp6EchoRequest || type == kIcmp6EchoReply) {
             std::memcpy(&k.sport, l4 + 4, 2);
@@ -99,7 +107,7 @@ CtParsed ct_parse6(const uint8_t* ip, uint32_t len, uint16_t vrf) {
         inner.kind = CtPacket::icmp_error;
         return inner;
     }
-    if (!upper.non_first && !read_ports(k, l4, l4_room, &p.tcp_flags)) return p;
+    if (!read_ports(k, l4, l4_room, &p.tcp_flags)) return p;
     p.kind = CtPacket::flow;
     return p;
 }

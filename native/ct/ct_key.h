@@ -1,5 +1,5 @@
 // A connection's key: one direction's 5-tuple (and its VRF), both families in
-// one 40-byte layout (an IPv4 address in the first 4 bytes of its field, the
+// one 48-byte layout (a length rte_hash compares with SSE, not memcmp) (an IPv4 address in the first 4 bytes of its field, the
 // rest zero), network byte order as read from the packet. ICMP and ICMPv6
 // echo carry the identifier as both "ports" and whether it is a reply, so a
 // reply's key is the request's reversed and a request coming the other way
@@ -21,6 +21,7 @@ struct CtKey {
     uint8_t v6 : 1;
     uint8_t echo_reply : 1;  // ICMP/ICMPv6 echo: a reply (the reversed key of a request's)
     uint8_t unused : 6;
+    uint8_t pad[8];  // zero
 
     CtKey reversed() const {
         CtKey r = *this;
@@ -33,12 +34,13 @@ struct CtKey {
     }
     bool echo() const { return proto == 1 || proto == 58; }  // (other ICMP is not a flow)
 };
-static_assert(sizeof(CtKey) == 40, "CtKey must stay 40 bytes (the hash key)");
+static_assert(sizeof(CtKey) == 48, "CtKey must stay 48 bytes (the hash key)");
 
 // What a packet is to connection tracking.
 enum class CtPacket : uint8_t {
     flow,       // TCP, UDP, ICMP echo, or another protocol (ports 0): a key
     icmp_error, // an ICMP/ICMPv6 error: `key` is its quoted packet's, as sent
+    fragment,   // a non-first fragment: no ports to read (its first fragment was checked)
     untracked,  // too short to read, or ICMP that is neither echo nor error
 };
 

@@ -52,13 +52,15 @@ struct CtTimeouts {
 
 enum class CtDir : uint8_t { original = 0, reply = 1 };
 
+// What a packet reads and writes comes first: one cache line per packet.
 struct alignas(64) CtSession {
-    CtKey key[2];                      // by CtDir
     std::atomic<uint64_t> last_ms{0};  // the last packet either way (worker clock)
     std::atomic<uint8_t> state{0};     // a CtState
     std::atomic<uint8_t> fins{0};      // TCP: bit per direction that sent FIN
     std::atomic<uint8_t> live{0};      // published in the table (the sweeper's test)
+    uint8_t proto = 0;
     uint64_t created_ms = 0;
+    CtKey key[2];                      // by CtDir
 };
 
 // The state after a packet of `dir` with TCP `flags` (0 for other protocols).

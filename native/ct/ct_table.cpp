@@ -1,6 +1,7 @@
 #include "ct/ct_table.h"
 
 #include <rte_cycles.h>
+#include <rte_prefetch.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
@@ -85,12 +86,30 @@ CtSession* CtTable::lookup(const CtKey& k, CtDir* dir) const {
     return &sessions_[v >> 1];
 }
 
+void CtTable::lookup_bulk(const CtKey* const* keys, uint32_t n, CtSession** out, CtDir* dirs) const {
+    void* data[RTE_HASH_LOOKUP_BULK_MAX];
+    uint64_t hits = 0;
+    rte_hash_lookup_bulk_data(hash_, reinterpret_cast<const void**>(const_cast<const CtKey**>(keys)), n,
+                              &hits, data);
+    for (uint32_t i = 0; i < n; ++i) {
+        if (!(hits & (uint64_t(1) << i))) {
+            out[i] = nullptr;
+            continue;
+        }
+        const uintptr_t v = reinterpret_cast<uintptr_t>(data[i]);
+        dirs[i] = CtDir(v & 1);
+        out[i] = &sessions_[v >> 1];
+        rte_prefetch0(out[i]);
+    }
+}
+
 CtSession* CtTable::create(const CtKey& k, uint8_t tcp_flags, uint64_t now_ms) {
     uint32_t index;
     if (rte_ring_mc_dequeue_elem(free_, &index, sizeof index) != 0) return nullptr;
     CtSession& s = sessions_[index];
     s.key[0] = k;
     s.key[1] = k.reversed();
+    s.proto = k.proto;
     s.state.store(uint8_t(ct_first_state(k.proto, tcp_flags)), std::memory_order_relaxed);
     s.fins.store(0, std::memory_order_relaxed);
     s.last_ms.store(now_ms, std::memory_order_relaxed);
@@ -121,7 +140,7 @@ void CtTable::touch(CtSession& s, CtDir dir, uint8_t tcp_flags, uint64_t now_ms)
     const auto now = CtState(s.state.load(std::memory_order_relaxed));
     uint8_t fins = s.fins.load(std::memory_order_relaxed);
     const uint8_t fins_before = fins;
-    const CtState next = ct_next_state(now, s.key[0].proto, dir, tcp_flags, &fins);
+    const CtState next = ct_next_state(now, s.proto, dir, tcp_flags, &fins);
     if (next != now) s.state.store(uint8_t(next), std::memory_order_relaxed);
     if (fins != fins_before) s.fins.store(fins, std::memory_order_relaxed);
 }
@@ -180,7 +199,7 @@ void CtTable::sweep(uint64_t now_ms) {
         if (!s.live.load(std::memory_order_acquire)) continue;
         const auto state = CtState(s.state.load(std::memory_order_relaxed));
         const uint64_t last = s.last_ms.load(std::memory_order_relaxed);
-        const uint64_t timeout_ms = uint64_t(timeouts_.of(state, s.key[0].proto)) * 1000;
+        const uint64_t timeout_ms = uint64_t(timeouts_.of(state, s.proto)) * 1000;
         if (now_ms > last && now_ms - last > timeout_ms) expire(cursor_, batch);
     }
     retire_batch(batch);

@@ -66,6 +66,9 @@ public:
     uint32_t full_hop() const { return full_hop_; }
     // The session holding `k` (either direction), or nullptr.
     CtSession* lookup(const CtKey& k, CtDir* dir) const;
+    // The same for n <= 64 keys at once (their cache misses overlap): out[i]
+    // nullptr where none. The sessions found are prefetched.
+    void lookup_bulk(const CtKey* const* keys, uint32_t n, CtSession** out, CtDir* dirs) const;
     // A new session whose original direction is `k`; nullptr when the table is full.
     CtSession* create(const CtKey& k, uint8_t tcp_flags, uint64_t now_ms);
     void touch(CtSession& s, CtDir dir, uint8_t tcp_flags, uint64_t now_ms) const;

@@ -125,6 +125,17 @@ def test_echo_replies_and_icmp_errors_about_a_session_are_related(ct):
     assert len(ct.conntrack_list()) == 2  # the echo and the TCP connection; errors make none
 
 
+def test_non_first_fragments_pass_and_a_first_one_is_checked(ct):
+    """Without reassembly the first fragment (the one with the ports) decides: the rest
+    cannot be put together without it."""
+    first = back(UDP(sport=53, dport=1000) / (b"x" * 40), src=OUTSIDE)
+    first[IP].flags, first[IP].id = "MF", 7
+    assert not passes(ct, first, "c")
+    rest = back(b"y" * 40)
+    rest[IP].proto, rest[IP].frag, rest[IP].id = 17, 6, 7
+    assert passes(ct, rest, "c")
+
+
 def test_ipv6_sessions_are_tracked_the_same(ct):
     out6 = Ether(src=HOST_MAC["a"], dst=ROUTER_MAC["a"]) / IPv6(src=INSIDE6, dst=OUTSIDE6)
     back6 = Ether(src=HOST_MAC["c"], dst=ROUTER_MAC["c"]) / IPv6(src=OUTSIDE6, dst=INSIDE6)
