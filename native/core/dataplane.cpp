@@ -190,8 +190,8 @@ void Dataplane::build_workers() {
         w->rcu = rcu_->get();
         w->index = i;
         w->tables = {iface_fib_.data(), iface_fib6_.data(), flows_.get(), flows6_.get(), hops_.get(),
-                     acls_.get(), ct_.get(), iface_vrf_.data(), kernel_ifaces_.data(),
-                     spec_.verify_checksum, spec_.stage_clocks, avx512_input()};
+                     acls_.get(), kernel_ifaces_.data(), spec_.verify_checksum, spec_.stage_clocks,
+                     avx512_input(), ct_.get(), iface_vrf_.data()};
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
         auto* stats = static_cast<WorkerStats*>(

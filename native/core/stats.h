@@ -20,9 +20,9 @@ inline constexpr const char* kStageNames[kStageCount] = {"rx",  "vlan",      "in
                                                          "rules", "acl", "conntrack", "output", "tx"};
 
 struct alignas(RTE_CACHE_LINE_SIZE) WorkerStats {
+    // What every loop writes first, in one cache line.
     uint64_t rx_packets = 0;
     uint64_t tx_packets = 0;
-    uint64_t drops[kDropReasonCount] = {};
     // rte_rdtsc cycles spent processing non-empty bursts, and the packets in
     // them: cycles/packet like VPP's `show runtime`.
     uint64_t busy_cycles = 0;
@@ -31,9 +31,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerStats {
     uint64_t punted = 0;        // handed to the slow path
     uint64_t slow_tx = 0;       // packets the slow path made, sent by this worker
     uint64_t slow_tx_full = 0;  // ... refused by the tx queue
-    uint64_t ct_created = 0;    // connections it started tracking
+    uint64_t drops[kDropReasonCount] = {};
     // rte_rdtsc cycles per stage over non-empty bursts, when stage clocks are on.
     uint64_t stage_cycles[kStageCount] = {};
+    uint64_t ct_created = 0;  // connections it started tracking
 
     void count_drop(DropReason reason, uint64_t n = 1) {
         drops[static_cast<unsigned>(reason)] += n;

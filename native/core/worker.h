@@ -33,12 +33,13 @@ struct Tables {
     const FlowTable6* flows6;
     const NextHopTable* hops;
     const AclTable* acls;
-    CtTable* ct;                   // nullptr: no connection tracking (no conntrack section)
-    const uint16_t* iface_vrf;     // per interface: its VRF's index
     const uint8_t* kernel_ifaces;  // per interface: 1 if it has a kernel interface
     bool verify_checksum;
     bool stage_clocks;  // rdtsc per stage into WorkerStats::stage_cycles
     bool avx512_input;  // stage 1 tests eight headers at a time (ipv4_input_x8.h)
+    // (Above: what every burst reads, in one cache line.)
+    CtTable* ct;                   // nullptr: no connection tracking (no conntrack section)
+    const uint16_t* iface_vrf;     // per interface: its VRF's index
 };
 
 struct RxQueue {

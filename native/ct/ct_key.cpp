@@ -29,6 +29,37 @@ bool read_ports(CtKey& k, const uint8_t* l4, uint32_t room, uint8_t* tcp_flags) 
     return true;  // another protocol: addresses only
 }
 
+// What follows the IP header(s) at `l4` (`room` bytes): the ports, an echo's
+// identifier, or an ICMP error's quoted packet.
+CtParsed upper_layer(CtParsed p, const uint8_t* l4, uint32_t room, bool non_first) {
+    CtKey& k = p.key;
+    if (non_first) {
+        p.kind = CtPacket::fragment;
+        return p;
+    }
+    if (k.proto == (k.v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP)) {
+        if (room < 8) return p;
+        const uint8_t type = l4[0];
+        const uint8_t request = k.v6 ? kIcmp6EchoRequest : kIcmpEchoRequest;
+        const uint8_t reply = k.v6 ? kIcmp6EchoReply : kIcmpEchoReply;
+        if (type == request || type == reply) {
+            std::memcpy(&k.sport, l4 + 4, 2);
+            k.dport = k.sport;
+            k.echo_reply = type == reply;
+            p.kind = CtPacket::flow;
+            return p;
+        }
+        if (!(k.v6 ? icmp_error6(type) : icmp_error4(type))) return p;
+        // The quoted header and the 8 bytes after it (or more).
+        CtParsed inner = k.v6 ? ct_parse6(l4 + 8, room - 8, k.vrf) : ct_parse4(l4 + 8, room - 8, k.vrf);
+        if (inner.kind != CtPacket::flow) return p;
+        inner.kind = CtPacket::icmp_error;
+        return inner;
+    }
+    if (read_ports(k, l4, room, &p.tcp_flags)) p.kind = CtPacket::flow;
+    return p;
+}
+
 }  // namespace
 
 CtParsed ct_parse4(const uint8_t* ip, uint32_t len, uint16_t vrf) {
@@ -43,32 +74,8 @@ CtParsed ct_parse4(const uint8_t* ip, uint32_t len, uint16_t vrf) {
     std::memcpy(k.dst, &h->dst_addr, 4);
     k.proto = h->next_proto_id;
     k.vrf = vrf;
-    const bool first = (h->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) == 0;
-    const uint8_t* l4 = ip + ihl;
-    const uint32_t room = len - ihl;
-    if (!first) {
-        p.kind = CtPacket::fragment;
-        return p;
-    }
-    if (k.proto == IPPROTO_ICMP) {
-        if (room < 8) return p;
-        const uint8_t type = l4[0];
-        if (type == kIcmpEchoRequest || type == kIcmpEchoReply) {
-            std::memcpy(&k.sport, l4 + 4, 2);
-            k.dport = k.sport;
-            k.echo_reply = type == kIcmpEchoReply;
-            p.kind = CtPacket::flow;
-            return p;
-        }
-        if (!icmp_error4(type)) return p;
-        CtParsed inner = ct_parse4(l4 + 8, room - 8, vrf);  // the quoted header + 8 bytes
-        if (inner.kind != CtPacket::flow) return p;
-        inner.kind = CtPacket::icmp_error;
-        return inner;
-    }
-    if (!read_ports(k, l4, room, &p.tcp_flags)) return p;
-    p.kind = CtPacket::flow;
-    return p;
+    const bool non_first = (h->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) != 0;
+    return upper_layer(p, ip + ihl, len - ihl, non_first);
 }
 
 CtParsed ct_parse6(const uint8_t* ip, uint32_t len, uint16_t vrf) {
@@ -81,35 +88,11 @@ CtParsed ct_parse6(const uint8_t* ip, uint32_t len, uint16_t vrf) {
     std::memcpy(k.dst, h->dst_addr, 16);
     k.v6 = 1;
     k.vrf = vrf;
-    const uint8_t* after = ip + sizeof(rte_ipv6_hdr);
-    const UpperLayer upper = ipv6_upper_layer(after, h->proto, len - uint32_t(sizeof(rte_ipv6_hdr)));
-    k.proto = upper.proto;
     const uint32_t room = len - uint32_t(sizeof(rte_ipv6_hdr));
-    const uint8_t* l4 = after + upper.offset;
+    const UpperLayer upper = ipv6_upper_layer(ip + sizeof(rte_ipv6_hdr), h->proto, room);
+    k.proto = upper.proto;
     const uint32_t l4_room = room > upper.offset ? room - upper.offset : 0;
-    if (upper.non_first) {
-        p.kind = CtPacket::fragment;
-        return p;
-    }
-    if (k.proto == IPPROTO_ICMPV6) {
-        if (l4_room < 8) return p;
-        const uint8_t type = l4[0];
-        if (type == kIcmp6EchoRequest || type == kIcmp6EchoReply) {
-            std::memcpy(&k.sport, l4 + 4, 2);
-            k.dport = k.sport;
-            k.echo_reply = type == kIcmp6EchoReply;
-            p.kind = CtPacket::flow;
-            return p;
-        }
-        if (!icmp_error6(type)) return p;
-        CtParsed inner = ct_parse6(l4 + 8, l4_room - 8, vrf);
-        if (inner.kind != CtPacket::flow) return p;
-        inner.kind = CtPacket::icmp_error;
-        return inner;
-    }
-    if (!read_ports(k, l4, l4_room, &p.tcp_flags)) return p;
-    p.kind = CtPacket::flow;
-    return p;
+    return upper_layer(p, ip + sizeof(rte_ipv6_hdr) + upper.offset, l4_room, upper.non_first);
 }
 
 }  // namespace appliance
