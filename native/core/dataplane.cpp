@@ -92,10 +92,10 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     // (one block of ids per VRF whose kernel table is mirrored)
     const uint32_t kernel_hops =
         spec_.route_sync.enabled ? spec_.max_nexthops * uint32_t(synced_vrfs().size()) : 0;
-    // Last, the two drop hops ACLs' deny and reject stand for, and the two of
-    // connection tracking (not established, table full).
+    // Last, the two drop hops ACLs' deny and reject stand for, and with a
+    // connection table its two (not established, table full).
     const uint32_t acl_hops = spec_.max_nexthops + internal + kernel_hops;
-    hops_ = std::make_unique<NextHopTable>(acl_hops + 4, *rcu_);
+    hops_ = std::make_unique<NextHopTable>(acl_hops + 2 + (spec_.conntrack.max_sessions ? 2 : 0), *rcu_);
     make_acls(acl_hops);
     make_ct(acl_hops + 2, tag);
     make_vrfs();
@@ -150,6 +150,7 @@ void Dataplane::make_acls(uint32_t first_hop) {
 }
 
 void Dataplane::make_ct(uint32_t first_hop, const std::string& tag) {
+    if (spec_.conntrack.max_sessions == 0) return;
     const uint32_t refused = first_hop, full = first_hop + 1;
     for (auto [id, why] : {std::pair{refused, DropReason::not_established},
                            std::pair{full, DropReason::conntrack_full}}) {
@@ -158,7 +159,6 @@ void Dataplane::make_ct(uint32_t first_hop, const std::string& tag) {
         drop.drop_reason = uint8_t(why);
         hops_->set(id, drop);
     }
-    if (spec_.conntrack.max_sessions == 0) return;
     ct_ = std::make_unique<CtTable>(tag, spec_.conntrack.max_sessions, ifaces_.size(), *rcu_, refused,
                                     full);
     ct_->set_timeouts(spec_.conntrack.timeouts);
