@@ -37,7 +37,7 @@ CtParsed upper_layer(CtParsed p, const uint8_t* l4, uint32_t room, bool non_firs
         p.kind = CtPacket::fragment;
         return p;
     }
-    if (k.proto == (k.v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP)) {
+    if (k.proto == (k.v6 ? uint8_t(IPPROTO_ICMPV6) : uint8_t(IPPROTO_ICMP))) {
         if (room < 8) return p;
         const uint8_t type = l4[0];
         const uint8_t request = k.v6 ? kIcmp6EchoRequest : kIcmpEchoRequest;

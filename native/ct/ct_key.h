@@ -11,7 +11,8 @@
 
 namespace appliance {
 
-struct CtKey {
+// 8-byte aligned: rte_hash_crc reads it 8 bytes at a time.
+struct alignas(8) CtKey {
     uint8_t src[16];
     uint8_t dst[16];
     uint16_t sport;
