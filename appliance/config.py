@@ -24,6 +24,7 @@ from appliance.dataplane import (PROTOCOLS, ConntrackSettings, DataplaneConfig, 
 from appliance.decode import MAX_BYTES, load_yaml, shorten
 from appliance.eal import HOST_CPUS, EalOptions, port_kind
 from appliance.errors import ConfigError
+from appliance.nat import NatSection, nat_problems
 from appliance.well_known import DEFAULT_SOCKET, ROUTE_PROTOCOLS, ROUTE_TABLES
 
 MAC_PATTERN = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
@@ -156,6 +157,8 @@ class _Addressed(Strict):
     # The outside of a stateful firewall: only packets of sessions started through it
     # (their replies, and ICMP errors about them) come in. Needs `conntrack`.
     stateful: Bool = False
+    # The outside of NAT44 (appliance/nat.py): sources translated as they leave, port forwards.
+    nat: NatSection | None = None
 
     @field_validator("addresses", mode="before")
     @classmethod
@@ -200,7 +203,7 @@ class PortSection(_Addressed):
     vlans: list[VlanSection] = Field([], max_length=4094)
 
     def port_config(self) -> PortConfig:
-        return PortConfig(**self.model_dump(exclude={"addresses", "kernel", "acl", "vlans", "ra", "stateful"}),
+        return PortConfig(**self.model_dump(exclude={"addresses", "kernel", "acl", "vlans", "ra", "stateful", "nat"}),
                           kernel=self.kernel.name if self.kernel else None,
                           vlans=[VlanConfig(v.vlan, v.mtu, v.kernel.name if v.kernel else None, v.vrf)
                                  for v in self.vlans])
@@ -208,7 +211,7 @@ class PortSection(_Addressed):
     def live_stripped(self) -> PortSection:
         """The port without what a reload changes (addresses, ACL bindings and router
         advertisements, its sub-interfaces' too): two configs whose ports differ only there need no restart."""
-        live = {"addresses": [], "acl": PortAclSection(), "ra": None, "stateful": False}
+        live = {"addresses": [], "acl": PortAclSection(), "ra": None, "stateful": False, "nat": None}
         return self.model_copy(update={**live, "vlans": [v.model_copy(update=live) for v in self.vlans]})
 
     @field_validator("device")
@@ -409,6 +412,7 @@ class Interface:
     ra: RaSection | None
     vrf: str
     stateful: bool
+    nat: NatSection | None
 
 
 class VrfSection(Strict):
@@ -446,9 +450,10 @@ class Config(Strict):
         """Every L3 interface: each port, then its sub-interfaces."""
         out = []
         for i, p in enumerate(self.ports):
-            out.append(Interface(p.name, f"ports[{i}]", p.addresses, p.acl, p.ra, p.vrf, p.stateful))
+            out.append(Interface(p.name, f"ports[{i}]", p.addresses, p.acl, p.ra, p.vrf, p.stateful,
+                                 p.nat))
             out += [Interface(f"{p.name}.{v.vlan}", f"ports[{i}].vlans[{j}]", v.addresses, v.acl,
-                              v.ra, v.vrf, v.stateful) for j, v in enumerate(p.vlans)]
+                              v.ra, v.vrf, v.stateful, v.nat) for j, v in enumerate(p.vlans)]
         return out
 
     def dataplane_config(self) -> DataplaneConfig:
@@ -583,6 +588,7 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
         if f.stateful and cfg.conntrack is None:
             errors.append(f"{source}: {f.path}.stateful: needs the connection table (a conntrack "
                           "section, `conntrack: {}` for the defaults)")
+    errors += [f"{source}: {path}: {why}" for path, why in nat_problems(interfaces, cfg.conntrack is not None)]
     named: dict[str, str] = {}
     for f in interfaces:
         if f.name in named and "vlans" in f.path + named[f.name]:  # (ports: dup() above)

@@ -444,6 +444,31 @@ class Dataplane:
     def conntrack_stats(self) -> dict[str, Any]:
         return self._dp.conntrack_stats()
 
+    # -- NAT44 --
+    def nat_set(self, interfaces: dict[str, dict[str, Any]], forwards: list[dict[str, Any]]) -> None:
+        """Every NAT rule at once (appliance.nat.nat_rules() makes them): per outside
+        interface {source: masquerade|pool|"", addresses, ports: [lo, hi]}; forwards
+        {iface, proto: tcp|udp|"" (1:1), public_addr, public_port, to_addr, to_port}.
+        Sessions already translated keep their translation."""
+        specs = {}
+        for name, r in interfaces.items():
+            spec = _native.NatIfaceSpec()
+            spec.source, spec.addresses = r["source"], list(r["addresses"])
+            spec.port_lo, spec.port_hi = r["ports"]
+            specs[name] = spec
+        out = []
+        for f in forwards:
+            spec = _native.NatForwardSpec()
+            for k in ("iface", "proto", "public_addr", "public_port", "to_addr", "to_port"):
+                setattr(spec, k, f[k])
+            out.append(spec)
+        self._dp.nat_set(specs, out)
+
+    def nat_stats(self) -> dict[str, Any]:
+        """{mappings, port_failures, ports: [{address, tcp, udp, icmp}]}: ports in use per
+        public address."""
+        return self._dp.nat_stats()
+
     # -- routes mirrored from the kernel (route sync) --
     def route_sync_resync(self) -> None:
         """A full dump of the kernel table now, as after an overrun."""
@@ -553,6 +578,7 @@ class Dataplane:
             # Sessions now, started (by the workers) and expired since start; None: no table.
             "conntrack": {**self._dp.conntrack_stats(), "created": sum(w["ct_created"] for w in workers)}
             if self.config.conntrack else None,
+            "nat": self._dp.nat_stats() if self.config.conntrack else None,
         }
 
     def _neighbor_states(self) -> dict[str, int]:

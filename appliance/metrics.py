@@ -137,6 +137,20 @@ class DataplaneCollector:
             yield GaugeMetricFamily("appliance_conntrack_capacity",
                                     "Sessions the table holds (conntrack.max_sessions)",
                                     value=ct["capacity"])
+        nat = s.get("nat")
+        if nat is not None:
+            yield GaugeMetricFamily("appliance_nat_mappings",
+                                    "Inside address:port mappings to a public one", value=nat["mappings"])
+            yield CounterMetricFamily("appliance_nat_port_failures",
+                                      "New mappings refused: the public address had no port free",
+                                      value=nat["port_failures"])
+            ports = GaugeMetricFamily("appliance_nat_ports_in_use",
+                                      "Ports a public address has given to mappings, by protocol",
+                                      labels=["address", "proto"])
+            for use in nat["ports"]:
+                for proto in ("tcp", "udp", "icmp"):
+                    ports.add_metric([use["address"], proto], use[proto])
+            yield ports
         sizes = GaugeMetricFamily("appliance_table_entries", "Entries per table", labels=["table"])
         sizes.add_metric(["routes"], s["routes"])  # IPv4 and IPv6
         sizes.add_metric(["rules"], s["rules"])

@@ -30,6 +30,7 @@ from appliance.acl import ACL_NAME, DIRECTIONS, AclBody
 from appliance.config import INTERFACE_NAME, VRF_NAME, RaSection
 from appliance.decode import DecodeError, load_json, shorten
 from appliance.errors import ConfigError, StorageError
+from appliance.nat import NatSection
 from appliance.tables import KINDS, Overlay, key_text, port_key_parse, route_key_parse, rule_key_parse
 
 log = logging.getLogger("appliance.state")
@@ -64,7 +65,7 @@ def _decode_key(kind: str, key: Any) -> Any:
         if not ACL_NAME.fullmatch(key):
             raise ValueError(f"ACL name {shorten(key)}")
         return key
-    if kind in ("router_advertisements", "stateful"):
+    if kind in ("router_advertisements", "stateful", "nat"):
         if not INTERFACE_NAME.fullmatch(key):
             raise ValueError(f"{kind.replace('_', ' ')} of {shorten(key)}: interface name")
         return key
@@ -82,7 +83,7 @@ def _decode_key(kind: str, key: Any) -> Any:
 
 _VALUE_TYPES = {"addresses": bool, "neighbors": str, "nexthops": dict, "routes": int,
                 "rules": dict, "acls": dict, "acl_bindings": str, "router_advertisements": dict,
-                "stateful": bool}
+                "stateful": bool, "nat": dict}
 
 
 def _check_value(kind: str, value: Any) -> Any:
@@ -95,6 +96,11 @@ def _check_value(kind: str, value: Any) -> Any:
             RaSection.model_validate(value)
         except PydanticError as e:
             raise ValueError(f"router advertisements {shorten(value)}: {e.errors()[0]['msg']}") from None
+    if kind == "nat" and value is not None:
+        try:  # as the config took it
+            value = NatSection.model_validate(value).value()
+        except PydanticError as e:
+            raise ValueError(f"NAT {shorten(value)}: {e.errors()[0]['msg']}") from None
     if kind == "acls" and value is not None:
         try:  # an ACL that cannot be built is as damaged as a torn record
             value = AclBody.model_validate(value).canonical()

@@ -24,6 +24,7 @@ from typing import Any
 from appliance.config import DEFAULT_VRF, Config
 from appliance.dataplane import Dataplane, RaSettings, to_protocol
 from appliance.errors import ApplianceError
+from appliance.nat import nat_rules
 
 RuleKey = tuple[int, str, int, str, int]  # proto, src, src_port, dst, dst_port
 PortKey = tuple[str, str]  # (port, address) or (port, ip)
@@ -72,7 +73,7 @@ def rule_key_parse(text: str) -> RuleKey:
 
 
 KINDS = ("addresses", "neighbors", "nexthops", "routes", "rules", "acls", "acl_bindings",
-         "router_advertisements", "stateful")
+         "router_advertisements", "stateful", "nat")
 
 
 def ra_value(settings: RaSettings) -> dict[str, Any]:
@@ -100,6 +101,7 @@ class Tables:
     # interface -> its router advertisement settings (ra_value())
     router_advertisements: dict[str, dict[str, Any]] = field(default_factory=dict)
     stateful: dict[str, bool] = field(default_factory=dict)  # interface -> True: filters statefully
+    nat: dict[str, dict[str, Any]] = field(default_factory=dict)  # interface -> NatSection.value()
 
     @classmethod
     def from_config(cls, cfg: Config) -> Tables:
@@ -114,7 +116,8 @@ class Tables:
             acl_bindings={(f.name, d): name for f in cfg.interfaces()
                           for d, name in (("in", f.acl.in_), ("out", f.acl.out)) if name},
             router_advertisements={name: ra_value(s) for name, s in cfg.ra_settings().items()},
-            stateful={f.name: True for f in cfg.interfaces() if f.stateful})
+            stateful={f.name: True for f in cfg.interfaces() if f.stateful},
+            nat={f.name: f.nat.value() for f in cfg.interfaces() if f.nat})
 
     def copy(self) -> Tables:
         return Tables(*(dict(getattr(self, k)) for k in KINDS))
@@ -133,6 +136,7 @@ class Overlay:
     acl_bindings: dict[PortKey, str | None] = field(default_factory=dict)
     router_advertisements: dict[str, dict | None] = field(default_factory=dict)
     stateful: dict[str, bool | None] = field(default_factory=dict)
+    nat: dict[str, dict | None] = field(default_factory=dict)
 
     def over(self, base: Tables) -> Tables:
         out = base.copy()
@@ -160,7 +164,8 @@ class Overlay:
                    acl_bindings={port_key_parse(k): v
                                  for k, v in doc.get("acl_bindings", {}).items()},
                    router_advertisements=dict(doc.get("router_advertisements", {})),
-                   stateful=dict(doc.get("stateful", {})))
+                   stateful=dict(doc.get("stateful", {})),
+                   nat=dict(doc.get("nat", {})))
 
 
 def describe_diff(current: Tables, desired: Tables) -> list[str]:
@@ -259,6 +264,10 @@ def _apply(dp: Dataplane, current: Tables, desired: Tables, best_effort: bool = 
         attempt(dp.conntrack_set_stateful, name, True)
     for name in current.stateful.keys() - desired.stateful.keys():
         attempt(dp.conntrack_set_stateful, name, False)
+    # As a whole, after the addresses (a masquerade follows its interface's address).
+    rules = nat_rules(desired.nat, desired.addresses)
+    if rules != nat_rules(current.nat, current.addresses):
+        attempt(dp.nat_set, *rules)
     for name in current.acls.keys() - desired.acls.keys():
         attempt(dp.acl_delete, name)
     for key in current.rules.keys() - desired.rules.keys():

@@ -35,4 +35,5 @@ PYBIND11_MODULE(_native, m) {
     bind_slowpath(m, dataplane);
     bind_kernel(m, dataplane);
     bind_acl(m, dataplane);
+    bind_nat(m, dataplane);
 }

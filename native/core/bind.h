@@ -31,5 +31,6 @@ void bind_kernel(pybind11::module_& m, DataplaneClass& dataplane);    // route s
 void bind_acl(pybind11::module_& m, DataplaneClass& dataplane);       // access control lists
 void bind_iface(pybind11::module_& m, DataplaneClass& dataplane);     // interfaces, VLANs
 void bind_ct(pybind11::module_& m, DataplaneClass& dataplane);        // connection tracking
+void bind_nat(pybind11::module_& m, DataplaneClass& dataplane);       // NAT44
 
 }  // namespace appliance

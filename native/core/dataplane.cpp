@@ -93,9 +93,9 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     const uint32_t kernel_hops =
         spec_.route_sync.enabled ? spec_.max_nexthops * uint32_t(synced_vrfs().size()) : 0;
     // Last, the two drop hops ACLs' deny and reject stand for, and with a
-    // connection table its two (not established, table full).
+    // connection table its three (not established, table full, no NAT port).
     const uint32_t acl_hops = spec_.max_nexthops + internal + kernel_hops;
-    hops_ = std::make_unique<NextHopTable>(acl_hops + 2 + (spec_.conntrack.max_sessions ? 2 : 0), *rcu_);
+    hops_ = std::make_unique<NextHopTable>(acl_hops + 2 + (spec_.conntrack.max_sessions ? 3 : 0), *rcu_);
     make_acls(acl_hops);
     make_ct(acl_hops + 2, tag);
     make_vrfs();
@@ -151,17 +151,20 @@ void Dataplane::make_acls(uint32_t first_hop) {
 
 void Dataplane::make_ct(uint32_t first_hop, const std::string& tag) {
     if (spec_.conntrack.max_sessions == 0) return;
-    const uint32_t refused = first_hop, full = first_hop + 1;
-    for (auto [id, why] : {std::pair{refused, DropReason::not_established},
-                           std::pair{full, DropReason::conntrack_full}}) {
+    const CtTable::DropHops drops{first_hop, first_hop + 1, first_hop + 2};
+    for (auto [id, why] : {std::pair{drops.refused, DropReason::not_established},
+                           std::pair{drops.full, DropReason::conntrack_full},
+                           std::pair{drops.no_port, DropReason::nat_no_port}}) {
         NextHop drop{};
         drop.action = HopAction::drop;
         drop.drop_reason = uint8_t(why);
         hops_->set(id, drop);
     }
-    ct_ = std::make_unique<CtTable>(tag, spec_.conntrack.max_sessions, ifaces_.size(), *rcu_, refused,
-                                    full);
+    ct_ = std::make_unique<CtTable>(tag, spec_.conntrack.max_sessions, ifaces_.size(), *rcu_, drops);
     ct_->set_timeouts(spec_.conntrack.timeouts);
+    // A mapping per session at most (sessions of one inside address:port share one).
+    nat_ = std::make_unique<NatTable>(tag, spec_.conntrack.max_sessions, ifaces_.size(), *rcu_);
+    ct_->on_release([nat = nat_.get()](uint32_t mapping) { nat->release(mapping); });
 }
 
 void Dataplane::make_controls() {
@@ -174,7 +177,7 @@ void Dataplane::make_controls() {
     controls_ = std::make_unique<Controls>(
         ControlContext(writer_, closed_, spec_.name, std::move(names), spec_.max_nexthops), *vrfs_,
         *hops_, *flows_, *flows6_, *slow_, kernel_tables, syncs, *acls_, spec_.max_acl_entries,
-        ct_.get());
+        ct_.get(), nat_.get());
 }
 
 void Dataplane::build_workers() {
@@ -191,7 +194,7 @@ void Dataplane::build_workers() {
         w->index = i;
         w->tables = {iface_fib_.data(), iface_fib6_.data(), flows_.get(), flows6_.get(), hops_.get(),
                      acls_.get(), kernel_ifaces_.data(), spec_.verify_checksum, spec_.stage_clocks,
-                     avx512_input(), ct_.get(), iface_vrf_.data()};
+                     avx512_input(), ct_.get(), nat_.get(), iface_vrf_.data()};
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
         auto* stats = static_cast<WorkerStats*>(
@@ -298,6 +301,7 @@ void Dataplane::close() {
     flows6_.reset();
     acls_.reset();
     ct_.reset();
+    nat_.reset();
     vrfs_.reset();
     hops_.reset();
     rcu_.reset();

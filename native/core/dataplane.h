@@ -16,6 +16,7 @@
 #include "acl/acls.h"
 #include "ct/control.h"
 #include "ct/ct_table.h"
+#include "nat/control.h"
 #include "core/control.h"
 #include "core/mempool.h"
 #include "core/port.h"
@@ -92,7 +93,7 @@ struct Controls {
     Controls(ControlContext context, const Vrfs& vrfs, NextHopTable& hops, FlowTable& flows,
              FlowTable6& flows6, SlowPath& slow, std::vector<KernelRouteTable*> kernel,
              std::vector<RouteSync*> syncs, AclTable& acl_table, uint32_t max_acl_entries,
-             CtTable* ct)
+             CtTable* ct, NatTable* nat)
         : context(std::move(context)),
           routes(this->context, vrfs, slow, kernel),
           nexthops(this->context, hops, slow),
@@ -100,7 +101,8 @@ struct Controls {
           slowpath(this->context, slow),
           kernel_routes(this->context, std::move(kernel), std::move(syncs)),
           acls(this->context, acl_table, max_acl_entries),
-          conntrack(this->context, ct) {}
+          conntrack(this->context, ct),
+          nat(this->context, ct, nat) {}
 
     const ControlContext context;
     RouteControl routes;            // fib/routes.h
@@ -110,6 +112,7 @@ struct Controls {
     KernelRouteControl kernel_routes;  // kernel/control.h: route sync
     AclControl acls;                // acl/acls.h: access control lists
     CtControl conntrack;            // ct/control.h: connection tracking
+    NatControl nat;                 // nat/control.h: NAT44 rules, mappings
 };
 
 class Dataplane {
@@ -184,6 +187,7 @@ private:
     std::unique_ptr<FlowTable6> flows6_;
     std::unique_ptr<AclTable> acls_;
     std::unique_ptr<CtTable> ct_;  // (no conntrack section: none)
+    std::unique_ptr<NatTable> nat_;  // (with ct_)
     void make_ct(uint32_t first_hop, const std::string& tag);
     std::vector<uint16_t> iface_vrf_;  // per interface: its VRF's index (Tables)
     std::unique_ptr<SlowPath> slow_;

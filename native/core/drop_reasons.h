@@ -37,7 +37,8 @@ namespace appliance {
     X(acl_reject, "an ACL entry (or its default) said reject (ICMP administratively prohibited sent)") \
     X(unknown_vlan, "802.1Q-tagged for a VLAN the port has no sub-interface for")          \
     X(not_established, "came in on a stateful interface and is of no session started from the inside") \
-    X(conntrack_full, "would start a session and the connection table is full")
+    X(conntrack_full, "would start a session and the connection table is full")              \
+    X(nat_no_port, "would start a translated session and its public address has no port free")
 
 enum class DropReason : unsigned {
 #define APPLIANCE_DROP_ENUM(name, help) name,

@@ -14,9 +14,9 @@ namespace appliance {
 
 // The stages of a burst's way through a worker, for per-stage clocks (VPP's
 // per-node clocks): rx is the rx burst call, the rest forward_burst's stages.
-enum class Stage : unsigned { rx, vlan, input, ipv6, lookup, rules, acl, conntrack, output, tx, count };
+enum class Stage : unsigned { rx, vlan, input, ipv6, nat, lookup, rules, acl, conntrack, output, tx, count };
 constexpr unsigned kStageCount = static_cast<unsigned>(Stage::count);
-inline constexpr const char* kStageNames[kStageCount] = {"rx",  "vlan",      "input",  "ipv6", "lookup",
+inline constexpr const char* kStageNames[kStageCount] = {"rx",  "vlan",      "input",  "ipv6", "nat", "lookup",
                                                          "rules", "acl", "conntrack", "output", "tx"};
 
 struct alignas(RTE_CACHE_LINE_SIZE) WorkerStats {

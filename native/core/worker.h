@@ -10,6 +10,7 @@
 
 #include "acl/acl_table.h"
 #include "ct/ct_table.h"
+#include "nat/nat_table.h"
 #include "fib/fib.h"
 #include "fib/fib6.h"
 #include "rules/flow.h"
@@ -39,6 +40,7 @@ struct Tables {
     bool avx512_input;  // stage 1 tests eight headers at a time (ipv4_input_x8.h)
     // (Above: what every burst reads, in one cache line.)
     CtTable* ct;                   // nullptr: no connection tracking (no conntrack section)
+    NatTable* nat;                 // with ct: the NAT rules and mappings
     const uint16_t* iface_vrf;     // per interface: its VRF's index
 };
 

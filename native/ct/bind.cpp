@@ -97,6 +97,7 @@ void bind_ct(py::module_& m, DataplaneClass& dataplane) {
                 e["family"] = c.original.v6 ? 6 : 4;
                 e["vrf"] = d.vrf_name(c.original.vrf);
                 e["state"] = kCtStateNames[unsigned(c.state)];
+                e["translated"] = c.translated;
                 e["original"] = tuple_of(c.original);
                 e["reply"] = tuple_of(c.reply);
                 e["age_s"] = double(c.age_ms) / 1000;

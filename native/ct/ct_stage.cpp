@@ -1,56 +1,147 @@
 #include "ct/ct_stage.h"
 
+#include <netinet/in.h>
+
+#include <rte_hash_crc.h>
+
+#include "nat/nat_rewrite.h"
+#include "nat/nat_table.h"
 #include "nexthop/ecmp.h"
 
 namespace appliance {
 
 namespace {
 
-CtParsed ct_parse(const rte_mbuf* m, bool v6, uint16_t vrf) {
+constexpr uint8_t kMissed = 1, kFull = 2, kNoPort = 3;  // CtEarly::missed
+
+uint8_t* ip_of(rte_mbuf* m) { return rte_pktmbuf_mtod_offset(m, uint8_t*, sizeof(rte_ether_hdr)); }
+uint32_t ip_room(const rte_mbuf* m) {
     const uint32_t eth = sizeof(rte_ether_hdr);  // (a sub-interface's tag is off by now)
-    const uint8_t* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, eth);
-    const uint32_t len = rte_pktmbuf_data_len(m) > eth ? rte_pktmbuf_data_len(m) - eth : 0;
-    return v6 ? ct_parse6(ip, len, vrf) : ct_parse4(ip, len, vrf);
+    return rte_pktmbuf_data_len(m) > eth ? rte_pktmbuf_data_len(m) - eth : 0;
+}
+uint32_t addr4(const uint8_t* a) {
+    uint32_t v;
+    std::memcpy(&v, a, 4);
+    return v;
+}
+
+// What a packet's session is found by: a flow's own key; an ICMP error's,
+// the reverse of the packet it quotes (the key a reply to that one has), as
+// the quoted packet left translated.
+CtParsed ct_parse(rte_mbuf* m, bool v6, uint16_t vrf) {
+    const uint8_t* ip = ip_of(m);
+    CtParsed p = v6 ? ct_parse6(ip, ip_room(m), vrf) : ct_parse4(ip, ip_room(m), vrf);
+    if (p.kind == CtPacket::icmp_error) p.key = p.key.reversed();
+    return p;
+}
+
+// A packet of direction `d` of a translated session leaves as the other
+// direction's key reversed; an ICMP error about one quotes the other
+// direction's key, and its own addresses change as that direction's do.
+void translate(rte_mbuf* m, const CtSession& s, unsigned d, CtPacket kind) {
+    const CtKey& mine = s.key[d];
+    const CtKey& other = s.key[1 - d];
+    uint8_t* ip = ip_of(m);
+    if (kind == CtPacket::flow) {
+        nat_rewrite4(ip, ip_room(m), other.reversed());
+        return;
+    }
+    const auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip);
+    const uint32_t src = addr4(mine.src) != addr4(other.dst) ? addr4(other.dst) : h->src_addr;
+    const uint32_t dst = addr4(mine.dst) != addr4(other.src) ? addr4(other.src) : h->dst_addr;
+    nat_rewrite_icmp_error4(ip, ip_room(m), other, src, dst);
+}
+
+// Too big for the next hop with DF set: the slow path answers it with an
+// ICMP error, which must quote the packet as its sender sent it.
+bool needs_frag_error(rte_mbuf* m, const NextHop& hop) {
+    const auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip_of(m));
+    return __builtin_bswap16(h->total_length) > hop.mtu &&
+           (h->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) != 0;
+}
+
+// The key a session's first packet leaves with: its source made `addr`:`port`.
+CtKey with_source(CtKey k, uint32_t addr, uint16_t port) {
+    std::memcpy(k.src, &addr, 4);
+    k.sport = port;
+    if (k.echo()) k.dport = port;  // (an echo's identifier is both "ports")
+    return k;
+}
+
+CtKey with_destination(CtKey k, uint32_t addr, uint16_t port) {
+    std::memcpy(k.dst, &addr, 4);
+    if (port != 0) k.dport = port;
+    return k;
+}
+
+// Source NAT for a new session of `k` leaving by `iface`: the translated key
+// (k itself when nothing applies), the mapping it holds. false: no port free.
+bool source_nat(NatTable& nat, const NatRules& rules, uint16_t iface, const CtKey& k, CtKey* out,
+                uint32_t* mapping) {
+    *out = k;
+    const uint32_t src = addr4(k.src);
+    if (const NatForward* st = rules.static_of(iface, src)) {
+        *out = with_source(k, st->public_addr, k.sport);
+        return true;
+    }
+    const NatIfaceRules& r = rules.ifaces[iface];
+    if (r.source == NatSource::none || r.addresses.empty()) return true;
+    // Paired pooling (RFC 4787 REQ-2): an inside address always gets the same public one.
+    const uint32_t pick = uint32_t((uint64_t(rte_hash_crc_4byte(src, 0)) * r.addresses.size()) >> 32);
+    const NatMapped mp = nat.acquire(k.proto, src, k.sport, r.addresses[pick], r.port_lo, r.port_hi);
+    if (mp.mapping == kNoMapping) return false;
+    *mapping = mp.mapping;
+    *out = with_source(k, mp.addr, mp.port);
+    return true;
+}
+
+// A port forward's (or 1:1 address's) session for `k`, addressed to its public
+// side. From the inside (hairpin, RFC 4787 REQ-9) the source is translated too,
+// to the host's mapping on the public address, so the server answers through us.
+CtSession* start_forwarded(WorkerContext& w, const NatForward& f, const CtParsed& p, bool hairpin,
+                           uint64_t now, CtKey* to, uint8_t* verdict) {
+    CtTable& ct = *w.tables.ct;
+    NatTable& nat = *w.tables.nat;
+    *to = with_destination(p.key, f.to_addr, f.to_port);
+    uint32_t mapping = kNoMapping;
+    if (hairpin) {
+        const NatIfaceRules& r = nat.rules().ifaces[f.iface];
+        const NatMapped mp = nat.acquire(p.key.proto, addr4(p.key.src), p.key.sport, f.public_addr,
+                                         r.port_lo, r.port_hi);
+        if (mp.mapping == kNoMapping) {
+            *verdict = kNoPort;
+            return nullptr;
+        }
+        mapping = mp.mapping;
+        *to = with_source(*to, mp.addr, mp.port);
+    }
+    CtSession* s = ct.create(p.key, to->reversed(), p.tcp_flags, now, mapping);
+    if (s == nullptr) {
+        nat.release(mapping);
+        *verdict = kFull;
+        return nullptr;
+    }
+    w.stats->ct_created++;
+    return s;
 }
 
 }  // namespace
 
-void ct_stage(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts, uint16_t n,
-              uint32_t* ids) {
+void nat_prerouting(WorkerContext& w, uint16_t in_port, rte_mbuf* const* pkts, uint16_t n,
+                    uint32_t* dst_host, CtEarly& early) {
     CtTable& ct = *w.tables.ct;
-    const NextHopTable& hops = *w.tables.hops;
-    const bool from_outside = ct.stateful(in_port);
-    // First the packets to look up (their keys), then one bulk lookup, then the decisions.
+    const NatRules& rules = w.tables.nat->rules();
+    early.ran = true;
     CtParsed parsed[kBurstSize];
     const CtKey* keys[kBurstSize];
     uint16_t at[kBurstSize];
     uint16_t m = 0;
     for (uint16_t i = 0; i < n; ++i) {
-        const NextHop* hop = ids[i] < kRuleDrop ? hops.get(ids[i]) : nullptr;
-        if (hop != nullptr && hop->action == HopAction::group) {  // the member the output would take
-            ids[i] = group_member(hops, ids[i], pkts[i]);
-            hop = ids[i] < kRuleDrop ? hops.get(ids[i]) : nullptr;
-        }
-        // Only what leaves (now, or once its neighbour resolves) is filtered.
-        if (hop == nullptr || (hop->action != HopAction::forward && hop->action != HopAction::resolve))
-            continue;
-        if (!from_outside && !ct.stateful(hop->iface)) continue;
-        // Sessions are kept in the VRF of the stateful interface they cross.
-        const uint16_t outside = from_outside ? in_port : hop->iface;
+        early.session[i] = nullptr;
+        early.missed[i] = 0;
         CtParsed& p = parsed[m];
-        p = ct_parse(pkts[i], v6, w.tables.iface_vrf[outside]);
-        if (from_outside) {
-            // Non-first fragments pass: the first, with the ports, was checked, and
-            // without it nothing can be reassembled (as most firewalls that do not
-            // reassemble; Linux reassembles before conntrack).
-            if (p.kind == CtPacket::fragment) continue;
-            if (p.kind == CtPacket::untracked) {
-                ids[i] = ct.refused_hop();
-                continue;
-            }
-        } else if (p.kind != CtPacket::flow) {
-            continue;  // the inside's ICMP errors, fragments and the untracked go out
-        }
+        p = ct_parse(pkts[i], false, w.tables.iface_vrf[in_port]);
+        if (p.kind != CtPacket::flow && p.kind != CtPacket::icmp_error) continue;
         keys[m] = &p.key;
         at[m++] = i;
     }
@@ -62,19 +153,152 @@ void ct_stage(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts
     for (uint16_t j = 0; j < m; ++j) {
         const CtParsed& p = parsed[j];
         const uint16_t i = at[j];
-        if (found[j] != nullptr) {
-            if (p.kind == CtPacket::flow) ct.touch(*found[j], dirs[j], p.tcp_flags, now);
-            continue;  // (an ICMP error about a session: related)
+        CtSession* s = found[j];
+        unsigned d = unsigned(dirs[j]);
+        if (s != nullptr) {
+            if (p.kind == CtPacket::flow) ct.touch(*s, dirs[j], p.tcp_flags, now);
+            if (s->translated) translate(pkts[i], *s, d, p.kind);
+        } else if (p.kind == CtPacket::flow &&
+                   !(p.key.echo() && p.key.echo_reply)) {
+            const NatForward* f = rules.forward_to(p.key.proto, addr4(p.key.dst), p.key.dport);
+            CtKey to;
+            if (f == nullptr ||
+                (s = start_forwarded(w, *f, p, false, now, &to, &early.missed[i])) == nullptr) {
+                if (early.missed[i] == 0) early.missed[i] = kMissed;
+                continue;
+            }
+            d = 0;
+            nat_rewrite4(ip_of(pkts[i]), ip_room(pkts[i]), to);
+        } else {
+            early.missed[i] = kMissed;
+            continue;
+        }
+        early.session[i] = s;
+        early.dir[i] = uint8_t(d);
+        dst_host[i] = __builtin_bswap32(reinterpret_cast<const rte_ipv4_hdr*>(ip_of(pkts[i]))->dst_addr);
+    }
+}
+
+void ct_stage(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts, uint16_t n,
+              uint32_t* ids, const CtEarly* early) {
+    CtTable& ct = *w.tables.ct;
+    const NextHopTable& hops = *w.tables.hops;
+    const bool from_outside = ct.stateful(in_port);
+    const bool nat = !v6 && ct.nat();
+    const NatRules* rules = nat ? &w.tables.nat->rules() : nullptr;
+    // First the packets to look up (their keys), then one bulk lookup, then the decisions.
+    CtParsed parsed[kBurstSize];
+    const CtKey* keys[kBurstSize];
+    uint16_t at[kBurstSize];
+    bool local[kBurstSize];  // addressed to us: a translated reply or a forward (hairpin)
+    uint16_t m = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+        const NextHop* hop = ids[i] < kRuleDrop ? hops.get(ids[i]) : nullptr;
+        if (early != nullptr && early->session[i] != nullptr) {
+            // Prerouting's (translated already): a packet that must earn a
+            // "fragmentation needed" goes back as it came, for the error to quote.
+            const CtSession& s = *early->session[i];
+            if (s.translated && hop != nullptr && hop->action == HopAction::forward &&
+                needs_frag_error(pkts[i], *hop))
+                nat_rewrite4(ip_of(pkts[i]), ip_room(pkts[i]), s.key[early->dir[i]]);
+            continue;
+        }
+        if (early != nullptr && early->missed[i] >= kFull) {
+            ids[i] = early->missed[i] == kFull ? ct.full_hop() : ct.no_port_hop();
+            continue;
+        }
+        if (hop != nullptr && hop->action == HopAction::group) {  // the member the output would take
+            ids[i] = group_member(hops, ids[i], pkts[i]);
+            hop = ids[i] < kRuleDrop ? hops.get(ids[i]) : nullptr;
+        }
+        if (hop == nullptr) continue;
+        const bool to_us = nat && hop->action == HopAction::local && !rules->outside[in_port];
+        // Only what leaves (now, or once its neighbour resolves) is filtered.
+        if (!to_us && hop->action != HopAction::forward && hop->action != HopAction::resolve) continue;
+        const bool out_nat = nat && !to_us && rules->outside[hop->iface];
+        if (!from_outside && !to_us && !out_nat && !ct.stateful(hop->iface)) continue;
+        if (from_outside && early != nullptr && early->missed[i] == kMissed) {
+            ids[i] = ct.refused_hop();  // looked up before the route: of no session
+            continue;
+        }
+        // Sessions are kept in the VRF of the interface they come in or leave by.
+        const uint16_t outside = from_outside || to_us ? in_port : hop->iface;
+        CtParsed& p = parsed[m];
+        p = ct_parse(pkts[i], v6, w.tables.iface_vrf[outside]);
+        if (from_outside) {
+            // Non-first fragments pass: the first, with the ports, was checked, and
+            // without it nothing can be reassembled (as most firewalls that do not
+            // reassemble; Linux reassembles before conntrack).
+            if (p.kind == CtPacket::fragment) continue;
+            if (p.kind == CtPacket::untracked) {
+                ids[i] = ct.refused_hop();
+                continue;
+            }
+        } else if (p.kind != CtPacket::flow && !(p.kind == CtPacket::icmp_error && (out_nat || to_us))) {
+            continue;  // the inside's fragments and the untracked go out; its ICMP errors unless translated
+        }
+        local[m] = to_us;
+        keys[m] = &p.key;
+        at[m++] = i;
+    }
+    if (m == 0) return;
+    CtSession* found[kBurstSize];
+    CtDir dirs[kBurstSize];
+    ct.lookup_bulk(keys, m, found, dirs);
+    const uint64_t now = ct_now_ms();
+    for (uint16_t j = 0; j < m; ++j) {
+        const CtParsed& p = parsed[j];
+        const uint16_t i = at[j];
+        CtSession* s = found[j];
+        const NextHop* hop = hops.get(ids[i]);
+        if (s != nullptr) {
+            if (p.kind == CtPacket::flow) ct.touch(*s, dirs[j], p.tcp_flags, now);
+            if (!s->translated) continue;  // (an ICMP error about a session: related)
+            if (!local[j] && hop != nullptr && needs_frag_error(pkts[i], *hop)) continue;
+            translate(pkts[i], *s, unsigned(dirs[j]), p.kind);
+            if (local[j]) ids[i] = w.tables.fib[in_port]->table().lookup(
+                              __builtin_bswap32(reinterpret_cast<const rte_ipv4_hdr*>(ip_of(pkts[i]))->dst_addr),
+                              kNoRoute);
+            continue;
+        }
+        if (local[j]) {  // hairpin: an inside host to a port forward's public side
+            const NatForward* f = p.kind == CtPacket::flow
+                                      ? rules->forward_to(p.key.proto, addr4(p.key.dst), p.key.dport)
+                                      : nullptr;
+            if (f == nullptr || (p.key.echo() && p.key.echo_reply)) continue;  // for us indeed
+            CtKey to;
+            uint8_t verdict = 0;
+            if (start_forwarded(w, *f, p, true, now, &to, &verdict) == nullptr) {
+                ids[i] = verdict == kFull ? ct.full_hop() : ct.no_port_hop();
+                continue;
+            }
+            nat_rewrite4(ip_of(pkts[i]), ip_room(pkts[i]), to);
+            ids[i] = w.tables.fib[in_port]->table().lookup(__builtin_bswap32(addr4(to.dst)), kNoRoute);
+            continue;
         }
         if (from_outside) {
             ids[i] = ct.refused_hop();
-        } else if (p.key.echo() && p.key.echo_reply) {
-            // An echo reply starts nothing (Linux: invalid); it goes out untracked.
-        } else if (ct.create(p.key, p.tcp_flags, now) != nullptr) {
-            w.stats->ct_created++;
-        } else {
-            ids[i] = ct.full_hop();
+            continue;
         }
+        if (p.kind != CtPacket::flow || (p.key.echo() && p.key.echo_reply))
+            continue;  // an echo reply starts nothing (Linux: invalid); nor an error: out untracked
+        CtKey to = p.key;
+        uint32_t mapping = kNoMapping;
+        if (nat && rules->outside[hop->iface]) {
+            if (needs_frag_error(pkts[i], *hop)) continue;  // its error goes to the inside source
+            if (!source_nat(*w.tables.nat, *rules, hop->iface, p.key, &to, &mapping)) {
+                ids[i] = ct.no_port_hop();
+                continue;
+            }
+        }
+        s = ct.create(p.key, to.reversed(), p.tcp_flags, now, mapping);
+        if (s == nullptr) {
+            w.tables.nat->release(mapping);
+            ids[i] = ct.full_hop();
+            continue;
+        }
+        w.stats->ct_created++;
+        if (s->translated) nat_rewrite4(ip_of(pkts[i]), ip_room(pkts[i]), to);
     }
 }
 

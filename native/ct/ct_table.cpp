@@ -27,12 +27,10 @@ uint64_t ct_now_ms() {
     return rte_rdtsc() / per_ms;
 }
 
-CtTable::CtTable(const std::string& name, uint32_t max_sessions, size_t ifaces, Rcu& rcu,
-                 uint32_t refused_hop, uint32_t full_hop)
+CtTable::CtTable(const std::string& name, uint32_t max_sessions, size_t ifaces, Rcu& rcu, DropHops drops)
     : capacity_(max_sessions),
       rcu_(rcu),
-      refused_hop_(refused_hop),
-      full_hop_(full_hop),
+      drops_(drops),
       stateful_(new std::atomic<uint8_t>[ifaces]()) {
     if (max_sessions < 16 || max_sessions > (1u << 26))
         throw ResourceError("conntrack.max_sessions must be 16..67108864");
@@ -103,13 +101,17 @@ void CtTable::lookup_bulk(const CtKey* const* keys, uint32_t n, CtSession** out,
     }
 }
 
-CtSession* CtTable::create(const CtKey& k, uint8_t tcp_flags, uint64_t now_ms) {
+CtSession* CtTable::create(const CtKey& k, const CtKey& reply, uint8_t tcp_flags, uint64_t now_ms,
+                           uint32_t mapping) {
     uint32_t index;
     if (rte_ring_mc_dequeue_elem(free_, &index, sizeof index) != 0) return nullptr;
     CtSession& s = sessions_[index];
     s.key[0] = k;
-    s.key[1] = k.reversed();
+    s.key[1] = reply;
     s.proto = k.proto;
+    s.mapping = mapping;
+    const CtKey same = k.reversed();
+    s.translated = std::memcmp(&reply, &same, sizeof same) != 0;
     s.state.store(uint8_t(ct_first_state(k.proto, tcp_flags)), std::memory_order_relaxed);
     s.fins.store(0, std::memory_order_relaxed);
     s.last_ms.store(now_ms, std::memory_order_relaxed);
@@ -158,6 +160,8 @@ void CtTable::expire(uint32_t index, std::vector<Retired>& into) {
             r.pos[d] = rte_hash_del_key(hash_, &s.key[d]);
     }
     rte_spinlock_unlock(&write_lock_);
+    if (s.mapping != ~0u && release_) release_(s.mapping);
+    s.mapping = ~0u;
     into.push_back(r);
     live_.fetch_sub(1, std::memory_order_relaxed);
     expired_.fetch_add(1, std::memory_order_relaxed);
@@ -240,7 +244,8 @@ std::vector<CtInfo> CtTable::list(uint64_t now_ms, const std::function<bool(cons
         const auto state = CtState(s.state.load(std::memory_order_relaxed));
         const uint64_t last = s.last_ms.load(std::memory_order_relaxed);
         CtInfo info{s.key[0], s.key[1], state, now_ms - std::min(now_ms, s.created_ms),
-                    now_ms - std::min(now_ms, last), timeouts_.of(state, s.key[0].proto)};
+                    now_ms - std::min(now_ms, last), timeouts_.of(state, s.key[0].proto),
+                    s.translated != 0};
         if (want(info)) out.push_back(info);
     }
     return out;

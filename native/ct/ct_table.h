@@ -36,6 +36,7 @@ struct CtInfo {
     uint64_t age_ms;      // since created
     uint64_t idle_ms;     // since the last packet
     uint32_t timeout_s;   // of its state
+    bool translated;      // NAT: the reply's key is not the original's reversed
 };
 
 struct CtSpec {
@@ -51,26 +52,33 @@ struct CtStats {
 
 class CtTable {
 public:
-    // `refused_hop`, `full_hop`: the drop next hops a refused packet's route is replaced by.
-    CtTable(const std::string& name, uint32_t max_sessions, size_t ifaces, Rcu& rcu,
-            uint32_t refused_hop, uint32_t full_hop);
+    // `drops`: the drop next hops a refused packet's route is replaced by.
+    struct DropHops { uint32_t refused, full, no_port; };
+    CtTable(const std::string& name, uint32_t max_sessions, size_t ifaces, Rcu& rcu, DropHops drops);
     ~CtTable();
     CtTable(const CtTable&) = delete;
     CtTable& operator=(const CtTable&) = delete;
 
     // ---- workers ----
     // Some interface filters statefully: the stage runs (one load a burst).
-    bool enabled() const { return stateful_count_.load(std::memory_order_relaxed) != 0; }
+    bool enabled() const {
+        return stateful_count_.load(std::memory_order_relaxed) != 0 || nat_.load(std::memory_order_relaxed);
+    }
+    bool nat() const { return nat_.load(std::memory_order_relaxed); }
     bool stateful(uint16_t iface) const { return stateful_[iface].load(std::memory_order_relaxed) != 0; }
-    uint32_t refused_hop() const { return refused_hop_; }
-    uint32_t full_hop() const { return full_hop_; }
+    uint32_t refused_hop() const { return drops_.refused; }
+    uint32_t full_hop() const { return drops_.full; }
+    uint32_t no_port_hop() const { return drops_.no_port; }
     // The session holding `k` (either direction), or nullptr.
     CtSession* lookup(const CtKey& k, CtDir* dir) const;
     // The same for n <= 64 keys at once (their cache misses overlap): out[i]
     // nullptr where none. The sessions found are prefetched.
     void lookup_bulk(const CtKey* const* keys, uint32_t n, CtSession** out, CtDir* dirs) const;
-    // A new session whose original direction is `k`; nullptr when the table is full.
-    CtSession* create(const CtKey& k, uint8_t tcp_flags, uint64_t now_ms);
+    // A new session whose original direction is `k` and whose replies come
+    // as `reply` (k.reversed() unless translated); it holds NAT `mapping`
+    // (released when it ends). nullptr when the table is full, or a key is taken.
+    CtSession* create(const CtKey& k, const CtKey& reply, uint8_t tcp_flags, uint64_t now_ms,
+                      uint32_t mapping = ~0u);
     void touch(CtSession& s, CtDir dir, uint8_t tcp_flags, uint64_t now_ms) const;
 
     // ---- the sweeper (the slow path's thread) ----
@@ -79,7 +87,10 @@ public:
 
     // ---- control (any thread) ----
     void set_stateful(uint16_t iface, bool on);
+    void set_nat(bool on) { nat_.store(on); }  // some interface translates
     void set_timeouts(const CtTimeouts& t);
+    // Called (on the sweeper's thread) with the NAT mapping of each session that ends.
+    void on_release(std::function<void(uint32_t)> release) { release_ = std::move(release); }
     CtTimeouts timeouts() const;
     // Every session gone at once (their memory freed after a grace period).
     uint64_t flush();
@@ -101,7 +112,7 @@ private:
 
     uint32_t capacity_;
     Rcu& rcu_;
-    uint32_t refused_hop_, full_hop_;
+    DropHops drops_;
     rte_hash* hash_ = nullptr;
     rte_spinlock_t write_lock_ = RTE_SPINLOCK_INITIALIZER;  // every change to hash_
     rte_ring* free_ = nullptr;     // indexes of unused sessions (workers take, the sweeper gives)
@@ -109,7 +120,9 @@ private:
     CtSession* sessions_ = nullptr;
     std::unique_ptr<std::atomic<uint8_t>[]> stateful_;
     std::atomic<uint32_t> stateful_count_{0};
+    std::atomic<bool> nat_{false};
 
+    std::function<void(uint32_t)> release_;
     mutable std::mutex mutex_;  // the sweeper's state: flush and sweep take it
     CtTimeouts timeouts_;
     std::vector<Retired> retired_;

@@ -255,6 +255,12 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
         clock.lap(Stage::ipv6);
     }
     if (b.n != 0) {
+        CtEarly early;
+        const bool prerouting = nat_prerouting_applies(w, b.in_port);
+        if (unlikely(prerouting)) {
+            nat_prerouting(w, b.in_port, b.pkts, b.n, b.dst, early);
+            clock.lap(Stage::nat);
+        }
         lpm_stage(w.tables.fib[b.in_port]->table(), b);
         clock.lap(Stage::lookup);
         if (w.tables.flows->active() != 0) {
@@ -266,7 +272,7 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
             clock.lap(Stage::acl);
         }
         if (unlikely(ct_applies(w))) {
-            ct_stage(w, b.in_port, false, b.pkts, b.n, b.hop);
+            ct_stage(w, b.in_port, false, b.pkts, b.n, b.hop, prerouting ? &early : nullptr);
             clock.lap(Stage::conntrack);
         }
         output_stage(w, b);

@@ -63,7 +63,7 @@ void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_
     for (; i < m; ++i) ids[i] = table.lookup(dst[i], kNoRoute);
     if (m != 0 && w.tables.flows6->active() != 0) rule_stage6(*w.tables.flows6, ok, m, ids);
     if (m != 0 && acl_applies(w, in_port)) acl_stages(w, in_port, true, ok, m, ids);
-    if (m != 0 && unlikely(ct_applies(w))) ct_stage(w, in_port, true, ok, m, ids);
+    if (m != 0 && unlikely(ct_applies(w))) ct_stage(w, in_port, true, ok, m, ids, nullptr);
 
     const NextHopTable& hops = *w.tables.hops;
     uint32_t last_id = kNoRoute;
