@@ -217,13 +217,10 @@ def test_a_port_forward_serves_the_web_server_outside_and_inside(router):
 
 
 def test_unsolicited_outside_traffic_is_dropped(router):
-    web = serve(router, WEB, SERVE, "80")
-    try:
-        assert "timed out" in connect(router, OUTSIDE, ADDRESS[WEB], 80)
-        out = router.host(OUTSIDE, "ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", ADDRESS[H1])
-        assert out.returncode != 0 and "0 received" in out.stdout, out.stdout
-    finally:
-        web.kill()
+    # (Nothing listens: a SYN let through would be refused, not left unanswered.)
+    assert "timed out" in connect(router, OUTSIDE, ADDRESS[WEB], 80)
+    out = router.host(OUTSIDE, "ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", ADDRESS[H1])
+    assert out.returncode != 0 and "0 received" in out.stdout, out.stdout
 
 
 def test_the_appliance_shows_its_sessions_ports_and_drops(router):
@@ -234,8 +231,9 @@ def test_the_appliance_shows_its_sessions_ports_and_drops(router):
     try:
         with app.client() as c:
             assert router.host(H1, sys.executable, "-c", UDP_ASK, ADDRESS[OUTSIDE]).returncode == 0
-            [s] = [s for s in c.conntrack_list(proto="udp", address=ADDRESS[H1])]
-            assert s["translated"] and s["reply"]["dst"] == PUBLIC, s
+            sessions = c.conntrack_list(proto="udp", address=ADDRESS[H1])
+            assert sessions and all(s["translated"] and s["reply"]["dst"] == PUBLIC
+                                    for s in sessions), sessions
             stats = c.stats()
             assert stats["nat"]["mappings"] >= 1 and any(
                 p["address"] == PUBLIC and p["udp"] >= 1 for p in stats["nat"]["ports"]), stats["nat"]
