@@ -126,8 +126,8 @@ def nat_problems(interfaces: list, has_conntrack: bool) -> list[tuple[str, str]]
             key = (address, fw.proto, fw.port)
             clash = public.get(key) or public.get((address, None, None))
             if clash or (fw.proto is None and any(k[0] == address for k in public)):
-                out.append((where, f"{address} {fw.proto or ''} {fw.port or ''} is already "
-                                   f"forwarded by {clash or 'another forward'}".replace("  ", " ")))
+                what = " ".join(str(x) for x in (address, fw.proto, fw.port) if x is not None)
+                out.append((where, f"{what} is already forwarded by {clash or 'another forward'}"))
             public.setdefault(key, where)
             if not any(vrf == f.vrf and fw.to in net for vrf, net in subnets):
                 out.append((f"{where}.to", f"{fw.to} is on no interface's subnet in VRF {f.vrf}"))

@@ -179,12 +179,13 @@ def describe_diff(current: Tables, desired: Tables) -> list[str]:
             continue
         def text(key) -> str:
             return key_text(kind, key)
+        one = kind if kind in ("stateful", "nat") else kind.removesuffix("es" if kind == "addresses" else "s")
         for key in sorted(then.keys() - now.keys(), key=text):
-            lines.append(f"+ {kind[:-1]} {text(key)}: {then[key]}")
+            lines.append(f"+ {one} {text(key)}: {then[key]}")
         for key in sorted(now.keys() - then.keys(), key=text):
-            lines.append(f"- {kind[:-1]} {text(key)}: {now[key]}")
+            lines.append(f"- {one} {text(key)}: {now[key]}")
         for key in sorted((k for k in now.keys() & then.keys() if now[k] != then[k]), key=text):
-            lines.append(f"~ {kind[:-1]} {text(key)}: {now[key]} -> {then[key]}")
+            lines.append(f"~ {one} {text(key)}: {now[key]} -> {then[key]}")
     return lines
 
 
