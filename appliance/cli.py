@@ -305,6 +305,22 @@ def _kernel_route_line(r: dict) -> str:
             + (" (shadowed by a static route)" if r["shadowed"] else ""))
 
 
+def _nat_lines(nat: dict) -> list[str]:
+    """Per interface: its source translation and forwards; then mappings and port use."""
+    out = []
+    for name, n in nat["interfaces"].items():
+        source = {"masquerade": "masquerade", "pool": "pool " + " ".join(n["pool"])}.get(n["source"], "none")
+        out.append(f"{name:<12} source {source} ports {n['ports'][0]}-{n['ports'][1]}")
+        for f in n["forwards"]:
+            public = f"{f['address'] or name}" + (f" {f['proto']} {f['port']}" if f["proto"] else "")
+            out.append(f"{'':<12} forward {public} -> {f['to']}"
+                       + (f" {f['to_port'] or f['port']}" if f["proto"] else " (1:1)"))
+    out.append(f"{nat['mappings']} mappings, {nat['port_failures']} refused for want of a port")
+    out += [f"{p['address']:<15} ports in use: tcp {p['tcp']} udp {p['udp']} icmp {p['icmp']}"
+            for p in nat["ports"]]
+    return out
+
+
 def _conntrack_line(s: dict) -> str:
     """As `conntrack -L` shows one: protocol, state, idle/timeout, then both tuples."""
     def tuple_text(t: dict) -> str:
@@ -373,6 +389,13 @@ def client_command(args: argparse.Namespace) -> int:
             _show(c.ra_show(args.name), True)
     elif what == "interface" and verb == "stateful":
         c.conntrack_set_stateful(args.name, args.state == "on")
+    elif what == "nat" and verb == "set":
+        from appliance.decode import load_yaml
+        c.nat_set(args.name, load_yaml(args.settings.encode(), "settings") or {})
+    elif what == "nat" and verb == "clear":
+        c.nat_set(args.name, None)
+    elif what == "nat":
+        _show(c.nat(), args.json, _nat_lines)
     elif what == "conntrack" and verb == "flush":
         print(f"{c.conntrack_flush()} sessions flushed")
     elif what == "conntrack":
@@ -527,6 +550,16 @@ def build_parser() -> argparse.ArgumentParser:
     ct_list.add_argument("--proto", help="only this protocol (tcp, udp, icmp, or a number)")
     ct_list.add_argument("--address", "--src", help="only sessions with this address in a tuple")
     leaf(conntrack, "flush", help="forget every session (their replies are refused after)")
+
+    nat = group("nat", "NAT44 on outside interfaces (needs the conntrack section)")
+    leaf(nat, "show", help="each interface's NAT, the mappings, each public address's ports in use")
+    ns = leaf(nat, "set", help="NAT on an interface: the config's `nat` fields, YAML or JSON "
+                               "('{source: masquerade, forwards: [{proto: tcp, port: 8080, to: "
+                               "10.0.0.2, to_port: 80}]}')")
+    ns.add_argument("name")
+    ns.add_argument("settings")
+    nc = leaf(nat, "clear", help="no NAT on an interface")
+    nc.add_argument("name")
 
     neigh = group("neigh", "the neighbour table (ARP and NDP)")
     a = leaf(neigh, "add", help="a static neighbour")

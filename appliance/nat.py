@@ -146,7 +146,8 @@ def nat_rules(nat: dict[str, dict], addresses: dict[tuple[str, str], bool]) -> t
     for name, value in sorted(nat.items()):
         own = first_v4.get(name)
         addrs = ([own] if own else []) if value["source"] == "masquerade" else list(value["pool"])
-        ifaces[name] = {"source": value["source"] or "", "addresses": addrs,
+        # (A masquerade whose interface has no IPv4 address now translates nothing.)
+        ifaces[name] = {"source": (value["source"] or "") if addrs else "", "addresses": addrs,
                         "ports": list(value["ports"])}
         for fw in value["forwards"]:
             forwards.append({"iface": name, "proto": fw["proto"] or "",

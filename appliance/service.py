@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ from appliance.acl import inserted, parse_body, removed
 from appliance.errors import (AclError, AddressError, ConfigError, NeighborError, PortError,
                               StorageError)
 from appliance.host import hugepages
+from appliance.nat import NatSection, nat_problems, nat_rules
 from appliance.state import StateFile
 from appliance.tables import (KINDS, Overlay, Tables, apply_diff, describe_diff, nexthop_value,
                               ra_value, route_key, rule_key, set_nexthop)
@@ -244,16 +246,67 @@ class Service:
     def conntrack_flush(self) -> int:
         return self.dp.conntrack_flush()
 
+    # -- NAT44 --
+    def nat_set(self, interface: str, settings: dict | None) -> None:
+        """An interface's NAT (a config `nat` section), or None: none. Checked with the
+        rest as a config would be (overlapping pools, forwards to no subnet)."""
+        value = None
+        with self.lock:
+            if settings is None and interface not in self.current.nat:
+                raise PortError(f"{interface} has no NAT")
+            if interface not in {f.name for f in self.cfg.interfaces()}:
+                raise PortError(f"unknown interface '{interface}'")
+            if settings is not None:
+                try:
+                    value = NatSection.model_validate(settings).value()
+                except ValidationError as e:
+                    raise ConfigError(format_errors("nat", e.errors())) from None
+            self._nat_check({**self.current.nat, interface: value})
+
+        def set_to(v: dict | None) -> None:
+            nat = {**self.current.nat, interface: v}
+            self.dp.nat_set(*nat_rules({k: x for k, x in nat.items() if x is not None},
+                                       self.current.addresses))
+        self._change("nat", interface, value, lambda: set_to(value), set_to)
+
+    def _nat_check(self, nat: dict[str, dict | None]) -> None:
+        interfaces = [replace(f, addresses=[ipaddress.ip_interface(a) for n, a in self.current.addresses
+                                            if n == f.name],
+                              nat=NatSection.model_validate(nat[f.name]) if nat.get(f.name) else None)
+                      for f in self.cfg.interfaces()]
+        problems = nat_problems(interfaces, self.cfg.conntrack is not None)
+        if problems:
+            raise ConfigError("\n".join(f"nat: {path}: {why}" for path, why in problems))
+
+    def _nat_follow_addresses(self, before: tuple) -> None:
+        """A masquerade (and a forward from the interface's address) follows the address."""
+        rules = nat_rules(self.current.nat, self.current.addresses)
+        if rules != before:
+            self.dp.nat_set(*rules)
+
+    def nat(self) -> dict:
+        """Each interface's NAT settings, the mappings and the public addresses' ports in use."""
+        with self.lock:
+            interfaces = dict(self.current.nat)
+        return {"interfaces": interfaces, **(self.dp.nat_stats() if self.cfg.conntrack else
+                                             {"mappings": 0, "port_failures": 0, "ports": []})}
+
     # -- own addresses --
     def address_add(self, port: str, address: str) -> None:
         key = (port, _interface(address))
-        self._change("addresses", key, True, lambda: self.dp.address_add(*key),
-                     lambda old: self.dp.address_delete(*key))
+        with self.lock:
+            before = nat_rules(self.current.nat, self.current.addresses)
+            self._change("addresses", key, True, lambda: self.dp.address_add(*key),
+                         lambda old: self.dp.address_delete(*key))
+            self._nat_follow_addresses(before)
 
     def address_delete(self, port: str, address: str) -> None:
         key = (port, _interface(address))
-        self._change("addresses", key, None, lambda: self.dp.address_delete(*key),
-                     lambda old: self.dp.address_add(*key))
+        with self.lock:
+            before = nat_rules(self.current.nat, self.current.addresses)
+            self._change("addresses", key, None, lambda: self.dp.address_delete(*key),
+                         lambda old: self.dp.address_add(*key))
+            self._nat_follow_addresses(before)
 
     def addresses(self) -> list[dict]:
         return self.dp.addresses()

@@ -28,6 +28,7 @@ from appliance.config import (DEFAULT_VRF, IP_PATTERN, PREFIX_PATTERN, PROTOCOL_
                               VRF_NAME_PATTERN, Id, InterfaceName, L4Port, format_errors)
 from appliance.decode import MAX_BYTES, load_json
 from appliance.errors import ApplianceError, PortError
+from appliance.nat import NatSection
 from appliance.service import Service
 
 log = logging.getLogger("appliance.api")
@@ -323,6 +324,25 @@ def create_app(service: Service) -> FastAPI:
     async def stateful_off(name: Annotated[InterfaceName, Path()]):
         await change(s.stateful_set, name, False)
         return {"deleted": 1}
+
+    @app.put("/v1/interfaces/{name}/nat", response_model=m.Set, responses=ERRORS,
+             summary="NAT44 on an outside interface (the config's `nat` section: masquerade or "
+                     "a pool, port forwards, 1:1); sessions already translated keep theirs")
+    async def nat_set(name: Annotated[InterfaceName, Path()], body: NatSection):
+        await change(s.nat_set, name, body.model_dump(mode="json", exclude_unset=True))
+        return {"set": 1}
+
+    @app.delete("/v1/interfaces/{name}/nat", response_model=m.Deleted, responses=ERRORS,
+                summary="No NAT on an interface (new sessions are not translated)")
+    async def nat_clear(name: Annotated[InterfaceName, Path()]):
+        await change(s.nat_set, name, None)
+        return {"deleted": 1}
+
+    @app.get("/v1/nat", response_model=m.Json, responses=ERRORS,
+             summary="NAT44: each interface's settings, the mappings, each public address's "
+                     "ports in use")
+    def nat_show():
+        return s.nat()
 
     @app.get("/v1/conntrack", response_model=list[m.Json], responses=ERRORS,
              summary="Tracked connections (sessions), both directions' tuples, state and ages")

@@ -251,6 +251,20 @@ class Client:
     def ra_show(self, interface: str) -> dict:
         return self.request("GET", f"/v1/interfaces/{quote(interface, safe='')}/ra")
 
+    # -- NAT44 --
+    def nat_set(self, interface: str, settings: dict | None) -> None:
+        """NAT on `interface` (the config's `nat` fields), or None: none."""
+        path = f"/v1/interfaces/{quote(interface, safe='')}/nat"
+        if settings is None:
+            self.request("DELETE", path)
+        else:
+            self.request("PUT", path, settings)
+
+    def nat(self) -> dict:
+        """{interfaces: {name: settings}, mappings, port_failures, ports: [{address, tcp,
+        udp, icmp}]}."""
+        return self.request("GET", "/v1/nat")
+
     # -- connection tracking --
     def conntrack_set_stateful(self, interface: str, on: bool) -> None:
         """`interface` admits only packets of sessions started through it, or no longer."""

@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, wait_until
 from tests.e2e.lab import HOST_ENV, Lab, sh
 from tests.e2e.test_stateful import SERVE, UDP_ASK
 
@@ -184,13 +184,8 @@ def test_iperf3_tcp_through_the_masquerade(router):
     server = subprocess.Popen(["ip", "netns", "exec", router.ns[OUTSIDE], "iperf3", "-s", "-1"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=HOST_ENV)
     try:
-        out = ""
-        for _ in range(20):  # until the server listens
-            run = router.host(H1, "iperf3", "-c", ADDRESS[OUTSIDE], "-t", "1", "-J")
-            out = run.stdout
-            if run.returncode == 0:
-                break
-            time.sleep(0.2)
+        assert wait_until(lambda: ":5201" in router.host(OUTSIDE, "ss", "-ltn").stdout, 10)
+        out = router.host(H1, "iperf3", "-c", ADDRESS[OUTSIDE], "-t", "1", "-J").stdout
         assert '"sum_received"' in out and '"bits_per_second"' in out, out[-500:]
     finally:
         server.kill()
@@ -244,3 +239,10 @@ def test_the_appliance_shows_its_sessions_ports_and_drops(router):
         assert f'appliance_nat_ports_in_use{{address="{PUBLIC}",proto="udp"}}' in metrics, metrics[-800:]
     finally:
         server.kill()
+    shown = app.cli("nat", "show").stdout
+    assert f"lan1         source masquerade ports 1024-65535" in shown, shown
+    assert f"forward lan1 tcp 8080 -> {ADDRESS[WEB]} 80" in shown, shown
+    # A forward to an address on no subnet: refused, named, nothing changed.
+    bad = app.cli("nat", "set", "lan1", "{source: masquerade, forwards: [{proto: tcp, port: 22, to: 192.0.2.9}]}")
+    assert bad.returncode != 0 and "192.0.2.9 is on no interface's subnet" in bad.stderr, bad.stderr
+    assert app.cli("nat", "show").stdout == shown
