@@ -10,6 +10,7 @@ exit it prints its own counters as one JSON line.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import signal
 import sys
@@ -53,6 +54,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="a connection table of this size")
     p.add_argument("--stateful", action="append", default=[], metavar="INTERFACE",
                    help="filter statefully on it (needs --conntrack)")
+    p.add_argument("--nat", action="append", default=[], metavar="INTERFACE=POOL",
+                   help="translate sources leaving by it to the pool (a CIDR; needs --conntrack)")
     p.add_argument("--vlan", action="append", default=[], metavar="PORT.VLAN",
                    help="an 802.1Q sub-interface (wan0.10); next hops may name it")
     p.add_argument("--acl", metavar="FILE",
@@ -135,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     acl = load_acl(dp, args.acl, ports[0].name) if args.acl else None
     for interface in args.stateful:
         dp.conntrack_set_stateful(interface, True)
+    if args.nat:
+        dp.nat_set({name: {"source": "pool", "ports": [1024, 65535], "addresses": [
+            str(a) for a in ipaddress.IPv4Network(pool)]} for name, pool in (s.split("=", 1) for s in args.nat)}, [])
     dp.start()
     print("ready", flush=True)
     if acl and args.acl_replace_every:
