@@ -35,6 +35,24 @@ CtParsed ct_parse(rte_mbuf* m, bool v6, uint16_t vrf) {
     return p;
 }
 
+// The packets of a burst to look up: parsed one by one, then looked up at once
+// (their cache misses overlap).
+struct LookupBatch {
+    CtParsed parsed[kBurstSize];
+    uint16_t at[kBurstSize];  // the packet's index in the burst
+    uint16_t n = 0;
+    CtSession* found[kBurstSize];
+    CtDir dirs[kBurstSize];
+
+    CtParsed& next() { return parsed[n]; }  // filled, then kept by keep(i) or dropped
+    void keep(uint16_t i) { at[n++] = i; }
+    void lookup(const CtTable& ct) {
+        const CtKey* keys[kBurstSize];
+        for (uint16_t j = 0; j < n; ++j) keys[j] = &parsed[j].key;
+        ct.lookup_bulk(keys, n, found, dirs);
+    }
+};
+
 // A packet of direction `d` of a translated session leaves as the other
 // direction's key reversed; an ICMP error about one quotes the other
 // direction's key, and its own addresses change as that direction's do.
@@ -132,31 +150,24 @@ void nat_prerouting(WorkerContext& w, uint16_t in_port, rte_mbuf* const* pkts, u
     CtTable& ct = *w.tables.ct;
     const NatRules& rules = w.tables.nat->rules();
     early.ran = true;
-    CtParsed parsed[kBurstSize];
-    const CtKey* keys[kBurstSize];
-    uint16_t at[kBurstSize];
-    uint16_t m = 0;
+    LookupBatch batch;
     for (uint16_t i = 0; i < n; ++i) {
         early.session[i] = nullptr;
         early.missed[i] = 0;
-        CtParsed& p = parsed[m];
+        CtParsed& p = batch.next();
         p = ct_parse(pkts[i], false, w.tables.iface_vrf[in_port]);
-        if (p.kind != CtPacket::flow && p.kind != CtPacket::icmp_error) continue;
-        keys[m] = &p.key;
-        at[m++] = i;
+        if (p.kind == CtPacket::flow || p.kind == CtPacket::icmp_error) batch.keep(i);
     }
-    if (m == 0) return;
-    CtSession* found[kBurstSize];
-    CtDir dirs[kBurstSize];
-    ct.lookup_bulk(keys, m, found, dirs);
+    if (batch.n == 0) return;
+    batch.lookup(ct);
     const uint64_t now = ct_now_ms();
-    for (uint16_t j = 0; j < m; ++j) {
-        const CtParsed& p = parsed[j];
-        const uint16_t i = at[j];
-        CtSession* s = found[j];
-        unsigned d = unsigned(dirs[j]);
+    for (uint16_t j = 0; j < batch.n; ++j) {
+        const CtParsed& p = batch.parsed[j];
+        const uint16_t i = batch.at[j];
+        CtSession* s = batch.found[j];
+        unsigned d = unsigned(batch.dirs[j]);
         if (s != nullptr) {
-            if (p.kind == CtPacket::flow) ct.touch(*s, dirs[j], p.tcp_flags, now);
+            if (p.kind == CtPacket::flow) ct.touch(*s, batch.dirs[j], p.tcp_flags, now);
             if (s->translated) translate(pkts[i], *s, d, p.kind);
         } else if (p.kind == CtPacket::flow &&
                    !(p.key.echo() && p.key.echo_reply)) {
@@ -187,11 +198,8 @@ void ct_stage(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts
     const bool nat = !v6 && ct.nat();
     const NatRules* rules = nat ? &w.tables.nat->rules() : nullptr;
     // First the packets to look up (their keys), then one bulk lookup, then the decisions.
-    CtParsed parsed[kBurstSize];
-    const CtKey* keys[kBurstSize];
-    uint16_t at[kBurstSize];
+    LookupBatch batch;
     bool local[kBurstSize];  // addressed to us: a translated reply or a forward (hairpin)
-    uint16_t m = 0;
     for (uint16_t i = 0; i < n; ++i) {
         const NextHop* hop = ids[i] < kRuleDrop ? hops.get(ids[i]) : nullptr;
         if (early != nullptr && early->session[i] != nullptr) {
@@ -223,7 +231,7 @@ void ct_stage(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts
         }
         // Sessions are kept in the VRF of the interface they come in or leave by.
         const uint16_t outside = from_outside || to_us ? in_port : hop->iface;
-        CtParsed& p = parsed[m];
+        CtParsed& p = batch.next();
         p = ct_parse(pkts[i], v6, w.tables.iface_vrf[outside]);
         if (from_outside) {
             // Non-first fragments pass: the first, with the ports, was checked, and
@@ -237,25 +245,22 @@ void ct_stage(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts
         } else if (p.kind != CtPacket::flow && !(p.kind == CtPacket::icmp_error && (out_nat || to_us))) {
             continue;  // the inside's fragments and the untracked go out; its ICMP errors unless translated
         }
-        local[m] = to_us;
-        keys[m] = &p.key;
-        at[m++] = i;
+        local[batch.n] = to_us;
+        batch.keep(i);
     }
-    if (m == 0) return;
-    CtSession* found[kBurstSize];
-    CtDir dirs[kBurstSize];
-    ct.lookup_bulk(keys, m, found, dirs);
+    if (batch.n == 0) return;
+    batch.lookup(ct);
     const uint64_t now = ct_now_ms();
-    for (uint16_t j = 0; j < m; ++j) {
-        const CtParsed& p = parsed[j];
-        const uint16_t i = at[j];
-        CtSession* s = found[j];
+    for (uint16_t j = 0; j < batch.n; ++j) {
+        const CtParsed& p = batch.parsed[j];
+        const uint16_t i = batch.at[j];
+        CtSession* s = batch.found[j];
         const NextHop* hop = hops.get(ids[i]);
         if (s != nullptr) {
-            if (p.kind == CtPacket::flow) ct.touch(*s, dirs[j], p.tcp_flags, now);
+            if (p.kind == CtPacket::flow) ct.touch(*s, batch.dirs[j], p.tcp_flags, now);
             if (!s->translated) continue;  // (an ICMP error about a session: related)
             if (!local[j] && hop != nullptr && needs_frag_error(pkts[i], *hop)) continue;
-            translate(pkts[i], *s, unsigned(dirs[j]), p.kind);
+            translate(pkts[i], *s, unsigned(batch.dirs[j]), p.kind);
             if (local[j]) ids[i] = w.tables.fib[in_port]->table().lookup(
                               __builtin_bswap32(reinterpret_cast<const rte_ipv4_hdr*>(ip_of(pkts[i]))->dst_addr),
                               kNoRoute);
