@@ -82,6 +82,9 @@ class EalSection(Strict):
     # 512: AVX-512 where the CPU has it (our input stage, DPDK's drivers); 256 for CPUs
     # that slow down with it. DPDK's own default is 256.
     max_simd_bitwidth: Literal[128, 256, 512] = 512
+    # lcore -> the CPU it runs on (default: the CPU of its number). Two workers on one CPU
+    # halve each other's speed: for labs and tests of several workers on a small machine.
+    cpus: dict[Lcore, Lcore] = Field({}, max_length=129)
 
 
 class KernelSection(Strict):
@@ -461,8 +464,9 @@ class Config(Strict):
             name="appliance",
             ports=[p.port_config() for p in self.ports],
             vrfs=[v.name for v in self.vrfs],
-            eal=EalOptions(**self.eal.model_dump(), cpus={
-                lcore: lcore for lcore in [self.eal.main_lcore, *self.eal.worker_lcores]}),
+            eal=EalOptions(**self.eal.model_dump(exclude={"cpus"}), cpus={
+                lcore: self.eal.cpus.get(lcore, lcore)
+                for lcore in [self.eal.main_lcore, *self.eal.worker_lcores]}),
             tables=TableSizes(**self.tables.model_dump()),
             verify_checksum=self.verify_checksum,
             stage_clocks=self.stage_clocks,
@@ -607,8 +611,10 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
             errors.append(f"{source}: ports[{i}].tx_queues: {p.tx_queues} is fewer than the "
                           f"{workers} workers (each worker needs its own tx queue)")
     for lcore in [cfg.eal.main_lcore, *cfg.eal.worker_lcores] if check_host else []:
-        if lcore not in HOST_CPUS:
-            errors.append(f"{source}: eal: lcore {lcore} is not a CPU of this host "
+        cpu = cfg.eal.cpus.get(lcore, lcore)
+        if cpu not in HOST_CPUS:
+            errors.append(f"{source}: eal: lcore {lcore}"
+                          + (f" (on CPU {cpu})" if cpu != lcore else "") + " is not a CPU of this host "
                           f"(available: {','.join(map(str, HOST_CPUS))})")
     if cfg.eal.main_lcore in cfg.eal.worker_lcores:
         errors.append(f"{source}: eal.worker_lcores: contains the main lcore {cfg.eal.main_lcore}")

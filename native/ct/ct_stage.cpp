@@ -71,10 +71,11 @@ void translate(rte_mbuf* m, const CtSession& s, unsigned d, CtPacket kind) {
 }
 
 // Too big for the next hop with DF set: the slow path answers it with an
-// ICMP error, which must quote the packet as its sender sent it.
+// ICMP error, which must quote the packet as its sender sent it. (Only a
+// resolved hop knows its MTU: one waiting for ARP has none yet.)
 bool needs_frag_error(rte_mbuf* m, const NextHop& hop) {
     const auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip_of(m));
-    return __builtin_bswap16(h->total_length) > hop.mtu &&
+    return hop.action == HopAction::forward && __builtin_bswap16(h->total_length) > hop.mtu &&
            (h->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) != 0;
 }
 

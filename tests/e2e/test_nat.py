@@ -246,3 +246,46 @@ def test_the_appliance_shows_its_sessions_ports_and_drops(router):
     bad = app.cli("nat", "set", "lan1", "{source: masquerade, forwards: [{proto: tcp, port: 22, to: 192.0.2.9}]}")
     assert bad.returncode != 0 and "192.0.2.9 is on no interface's subnet" in bad.stderr, bad.stderr
     assert app.cli("nat", "show").stdout == shown
+
+
+# Connections through the NAT, each a new one: (the outside's echo server says whom it saw)
+CONNECTIONS = ("import socket, sys\n"
+               "for _ in range(int(sys.argv[3])):\n"
+               "    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)\n"
+               "    print(s.recv(100).decode(), flush=True); s.close()\n")
+
+
+def test_two_workers_meet_each_session_whatever_queue_a_packet_comes_on(tmp_path):
+    """Two workers (sharing a CPU here), three rx queues a port. A tap sends a flow back on
+    the queue it was written on, and worker w writes on tx queue w: queue w of lan1 is
+    polled by the other worker, so every reply (and its NAT) is handled by the worker that
+    did not see its request; the requests spread over both."""
+    lab = Lab(tmp_path)
+    config = lab.appliance.config
+    config["eal"] = {**config.get("eal", {}), "worker_lcores": [1, 2], "cpus": {2: 1}}
+    config["conntrack"] = {}
+    for port in config["ports"]:
+        port.update(rx_queues=3, tx_queues=3)
+    config["ports"][1].update(stateful=True, nat={"source": "masquerade"})
+    lab.start()
+    server = None
+    try:
+        assert lab.wait_ping(H1, ADDRESS[OUTSIDE]), "inside -> outside"
+        with lab.appliance.client() as c:
+            workers = c.stats()["workers"]
+            assert [sorted(map(tuple, w["rx_queues"])) for w in workers] == [
+                [("lan0", 0), ("lan0", 2), ("lan1", 1)], [("lan0", 1), ("lan1", 0), ("lan1", 2)]]
+            server = subprocess.Popen(["ip", "netns", "exec", lab.ns[OUTSIDE], sys.executable, "-c",
+                                       SERVE, ADDRESS[OUTSIDE], "7000"], stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, text=True, env=HOST_ENV)
+            assert server.stdout.readline().strip() == "ready"
+            out = lab.host(H1, sys.executable, "-c", CONNECTIONS, ADDRESS[OUTSIDE], "7000", "40")
+            assert out.stdout.split("\n")[:-1] == [f"hello {PUBLIC}"] * 40, out.stdout + out.stderr
+            stats = c.stats()
+            assert stats["drops"]["not_established"] == 0, stats["drops"]  # (the first ping too: held for ARP, translated)
+            assert all(w["rx_packets"] > 40 for w in stats["workers"]), \
+                [w["rx_packets"] for w in stats["workers"]]
+    finally:
+        if server:
+            server.kill()
+        lab.close()
