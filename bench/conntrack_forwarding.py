@@ -37,7 +37,8 @@ from appliance.bench.telemetry import Telemetry  # noqa: E402
 POOL = "198.51.100.0/24"  # the NAT contender's public addresses
 
 
-def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path, sessions: int, frames: int):
+def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path, sessions: int, frames: int,
+               baseline: Path | None = None):
     mbufs = vdev.pool_mbufs(frames)
     every = vdev.contenders(work, l3fwd, pcap, routes, mbufs=mbufs)
     plain = next(c for c in every if c.name == "appliance")
@@ -48,7 +49,11 @@ def contenders(work: Path, l3fwd: Path, pcap: Path, routes: Path, sessions: int,
     nat = vdev.Contender("appliance_nat", [*stateful.command, "--nat", f"lan0={POOL}"], plain.file_prefix)
     clocks = [vdev.Contender(f"{c.name}_clocks", [*c.command, "--stage-clocks"], plain.file_prefix)
               for c in (stateful, nat)]
-    return [plain, stateful, nat, *clocks, next(c for c in every if c.name == "l3fwd")]
+    before = []  # another build's stateful forwarding, in the same rounds
+    if baseline:
+        b = vdev.baseline_contender(stateful.command, baseline)
+        before = [vdev.Contender("appliance_stateful_baseline", b.command, b.file_prefix)]
+    return [plain, stateful, nat, *before, *clocks, next(c for c in every if c.name == "l3fwd")]
 
 
 def session_rate(work: Path, l3fwd: Path, routes: list, flows: int, rounds: int) -> list[float]:
@@ -88,6 +93,27 @@ def session_rate(work: Path, l3fwd: Path, routes: list, flows: int, rounds: int)
     return rates
 
 
+def plot(results: dict, rate: float | None, path: Path) -> None:
+    """Mpps by session count: plain, stateful, NAT, l3fwd; the new-session rate noted."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    flows = list(results)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, label in (("appliance", "plain forwarding"), ("appliance_stateful", "stateful (conntrack)"),
+                        ("appliance_nat", "stateful + NAT44"), ("l3fwd", "l3fwd LPM")):
+        ax.plot(flows, [results[f]["mpps"][name] for f in flows], marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("established sessions (flows)")
+    ax.set_ylabel("Mpps (1 core, 64-byte frames)")
+    if rate:
+        ax.set_title(f"new sessions (NAT44): {rate / 1e6:.2f} M/s", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=5)
@@ -97,6 +123,9 @@ def main() -> int:
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "appliance-bench")
     p.add_argument("--session-rate", type=int, default=0, metavar="FLOWS",
                    help="also new sessions/s, over a pass of this many new flows")
+    p.add_argument("--baseline", type=Path, help="a checkout with its module built (recipe in "
+                   "bench/vdev_forwarding.py): its stateful forwarding in the same rounds")
+    p.add_argument("--plot", type=Path, help="a PNG of Mpps by session count")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     results = {}
@@ -110,7 +139,7 @@ def main() -> int:
                                       traffic.frame_bytes(routes, flows, traffic.ROUTER_MAC))
             sessions = 1 << max(10, (2 * flows - 1).bit_length())  # room to spare
             samples = vdev.rotated_rounds(
-                lambda: contenders(work, l3fwd, pcap, work / "routes.txt", sessions, flows),
+                lambda: contenders(work, l3fwd, pcap, work / "routes.txt", sessions, flows, args.baseline),
                 args.rounds, args.seconds, work)
             clocks = {name: vdev.median_stages([vdev.stage_cycles_per_packet(s.extra["stats"])
                                                 for s in samples[f"appliance_{name}_clocks"]])
@@ -123,6 +152,10 @@ def main() -> int:
                 "mpps": {n: round(statistics.median(s.mpps for s in v), 3) for n, v in samples.items()},
                 "ratio_stateful_vs_plain": ratio("appliance_stateful"),
                 "ratio_nat_vs_plain": ratio("appliance_nat"),
+                **({"ratio_stateful_vs_baseline": round(statistics.median(
+                    a.mpps / b.mpps for a, b in zip(samples["appliance_stateful"],
+                                                    samples["appliance_stateful_baseline"])), 3)}
+                   if args.baseline else {}),
                 "conntrack_cycles_per_packet": clocks["stateful"].get("conntrack", 0),
                 "nat_cycles_per_packet": clocks["nat"].get("conntrack", 0),
                 "stage_cycles_per_packet": clocks,
@@ -131,11 +164,14 @@ def main() -> int:
         if args.session_rate:
             rates = session_rate(work, l3fwd, routes, args.session_rate, args.rounds)
             results["session_rate_per_s"] = round(statistics.median(rates))
+    rate = results.get("session_rate_per_s")
+    if args.plot:
+        plot({k: v for k, v in results.items() if k != "session_rate_per_s"}, rate, args.plot)
     if args.json:
         print(json.dumps(results))
         return 0
     print(f"ipv4, {args.routes} routes, 64-byte frames, 1 worker, medians of {args.rounds} rounds")
-    rate = results.pop("session_rate_per_s", None)
+    results.pop("session_rate_per_s", None)
     for flows, r in results.items():
         m = r["mpps"]
         print(f"  {flows:>7} sessions: plain {m['appliance']:.3f} Mpps, stateful "
@@ -143,6 +179,9 @@ def main() -> int:
               f"{m['appliance_nat']:.3f} ({r['ratio_nat_vs_plain']:.3f}), l3fwd {m['l3fwd']:.3f}; "
               f"conntrack stage {r['conntrack_cycles_per_packet']} cycles/packet, with NAT "
               f"{r['nat_cycles_per_packet']} ({r['sessions']} sessions)")
+        if "ratio_stateful_vs_baseline" in r:
+            print(f"           stateful vs the baseline build: {r['ratio_stateful_vs_baseline']:.3f} "
+                  f"({m['appliance_stateful_baseline']:.3f} Mpps)")
     if rate is not None:
         print(f"  new sessions (NAT): {rate / 1e6:.3f} M/s over {args.session_rate} new flows")
     return 0
