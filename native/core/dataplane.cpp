@@ -198,7 +198,7 @@ void Dataplane::build_workers() {
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
         auto* stats = static_cast<WorkerStats*>(
-            rte_zmalloc_socket("worker_stats", sizeof(WorkerStats), RTE_CACHE_LINE_SIZE,
+            rte_zmalloc_socket("worker_stats", sizeof(WorkerStats), kWorkerPage,
                                int(rte_lcore_to_socket_id(w->lcore))));
         if (stats == nullptr) throw ResourceError("cannot allocate worker counters");
         stats_.push_back(stats);

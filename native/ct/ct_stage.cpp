@@ -150,7 +150,6 @@ void nat_prerouting(WorkerContext& w, uint16_t in_port, rte_mbuf* const* pkts, u
                     uint32_t* dst_host, CtEarly& early) {
     CtTable& ct = *w.tables.ct;
     const NatRules& rules = w.tables.nat->rules();
-    early.ran = true;
     LookupBatch batch;
     for (uint16_t i = 0; i < n; ++i) {
         early.session[i] = nullptr;
@@ -191,19 +190,24 @@ void nat_prerouting(WorkerContext& w, uint16_t in_port, rte_mbuf* const* pkts, u
     }
 }
 
-void ct_stage(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts, uint16_t n,
-              uint32_t* ids, const CtEarly* early) {
+namespace {
+
+// kNat: some interface translates (IPv4). Without, the NAT tests compile away:
+// a stateful firewall's path measured 20 cycles a packet faster for it.
+template <bool kNat>
+void postrouting(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts, uint16_t n,
+                 uint32_t* ids, const CtEarly* early) {
     CtTable& ct = *w.tables.ct;
     const NextHopTable& hops = *w.tables.hops;
     const bool from_outside = ct.stateful(in_port);
-    const bool nat = !v6 && ct.nat();
+    constexpr bool nat = kNat;
     const NatRules* rules = nat ? &w.tables.nat->rules() : nullptr;
     // First the packets to look up (their keys), then one bulk lookup, then the decisions.
     LookupBatch batch;
     bool local[kBurstSize];  // addressed to us: a translated reply or a forward (hairpin)
     for (uint16_t i = 0; i < n; ++i) {
         const NextHop* hop = ids[i] < kRuleDrop ? hops.get(ids[i]) : nullptr;
-        if (early != nullptr && early->session[i] != nullptr) {
+        if (kNat && early != nullptr && early->session[i] != nullptr) {
             // Prerouting's (translated already): a packet that must earn a
             // "fragmentation needed" goes back as it came, for the error to quote.
             const CtSession& s = *early->session[i];
@@ -212,7 +216,7 @@ void ct_stage(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts
                 nat_rewrite4(ip_of(pkts[i]), ip_room(pkts[i]), s.key[early->dir[i]]);
             continue;
         }
-        if (early != nullptr && early->missed[i] >= kFull) {
+        if (kNat && early != nullptr && early->missed[i] >= kFull) {
             ids[i] = early->missed[i] == kFull ? ct.full_hop() : ct.no_port_hop();
             continue;
         }
@@ -226,7 +230,7 @@ void ct_stage(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts
         if (!to_us && hop->action != HopAction::forward && hop->action != HopAction::resolve) continue;
         const bool out_nat = nat && !to_us && rules->outside[hop->iface];
         if (!from_outside && !to_us && !out_nat && !ct.stateful(hop->iface)) continue;
-        if (from_outside && early != nullptr && early->missed[i] == kMissed) {
+        if (kNat && from_outside && early != nullptr && early->missed[i] == kMissed) {
             ids[i] = ct.refused_hop();  // looked up before the route: of no session
             continue;
         }
@@ -256,10 +260,10 @@ void ct_stage(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts
         const CtParsed& p = batch.parsed[j];
         const uint16_t i = batch.at[j];
         CtSession* s = batch.found[j];
-        const NextHop* hop = hops.get(ids[i]);
         if (s != nullptr) {
             if (p.kind == CtPacket::flow) ct.touch(*s, batch.dirs[j], p.tcp_flags, now);
-            if (!s->translated) continue;  // (an ICMP error about a session: related)
+            if (!kNat || !s->translated) continue;  // (an ICMP error about a session: related)
+            const NextHop* hop = hops.get(ids[i]);
             if (!local[j] && hop != nullptr && needs_frag_error(pkts[i], *hop)) continue;
             translate(pkts[i], *s, unsigned(batch.dirs[j]), p.kind);
             if (local[j]) ids[i] = w.tables.fib[in_port]->table().lookup(
@@ -288,6 +292,7 @@ void ct_stage(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts
         }
         if (p.kind != CtPacket::flow || (p.key.echo() && p.key.echo_reply))
             continue;  // an echo reply starts nothing (Linux: invalid); nor an error: out untracked
+        const NextHop* hop = hops.get(ids[i]);
         CtKey to = p.key;
         uint32_t mapping = kNoMapping;
         if (nat && rules->outside[hop->iface]) {
@@ -306,6 +311,16 @@ void ct_stage(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts
         w.stats->ct_created++;
         if (s->translated) nat_rewrite4(ip_of(pkts[i]), ip_room(pkts[i]), to);
     }
+}
+
+}  // namespace
+
+void ct_stage(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts, uint16_t n,
+              uint32_t* ids, const CtEarly* early) {
+    if (!v6 && w.tables.ct->nat())
+        postrouting<true>(w, in_port, false, pkts, n, ids, early);
+    else
+        postrouting<false>(w, in_port, v6, pkts, n, ids, nullptr);
 }
 
 }  // namespace appliance

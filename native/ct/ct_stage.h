@@ -23,20 +23,13 @@
 #include <cstdint>
 
 #include "core/worker.h"
+#include "ct/ct_early.h"
 #include "ct/ct_table.h"
 
 namespace appliance {
 
 // One load a burst for a router without stateful or NAT interfaces.
 inline bool ct_applies(const WorkerContext& w) { return w.tables.ct != nullptr && w.tables.ct->enabled(); }
-
-// What prerouting found for each packet of a burst, for ct_stage.
-struct CtEarly {
-    bool ran = false;  // the burst came in on a NAT interface
-    CtSession* session[kBurstSize];
-    uint8_t dir[kBurstSize];
-    uint8_t missed[kBurstSize];  // 1: looked up, none; 2: the table is full; 3: no port to map
-};
 
 inline bool nat_prerouting_applies(const WorkerContext& w, uint16_t in_port) {
     return ct_applies(w) && w.tables.ct->nat() && w.tables.nat->rules().outside[in_port];

@@ -255,10 +255,9 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
         clock.lap(Stage::ipv6);
     }
     if (b.n != 0) {
-        CtEarly early;
         const bool prerouting = nat_prerouting_applies(w, b.in_port);
         if (unlikely(prerouting)) {
-            nat_prerouting(w, b.in_port, b.pkts, b.n, b.dst, early);
+            nat_prerouting(w, b.in_port, b.pkts, b.n, b.dst, w.ct_early);
             clock.lap(Stage::nat);
         }
         lpm_stage(w.tables.fib[b.in_port]->table(), b);
@@ -272,7 +271,7 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
             clock.lap(Stage::acl);
         }
         if (unlikely(ct_applies(w))) {
-            ct_stage(w, b.in_port, false, b.pkts, b.n, b.hop, prerouting ? &early : nullptr);
+            ct_stage(w, b.in_port, false, b.pkts, b.n, b.hop, prerouting ? &w.ct_early : nullptr);
             clock.lap(Stage::conntrack);
         }
         output_stage(w, b);
