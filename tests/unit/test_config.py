@@ -77,6 +77,8 @@ def test_schema_errors_name_path_value_and_expectation(change, message):
     (("ports.1.device", "net_null0"), "x.yaml: ports[1]: duplicate of ports[0] (net_null0)"),
     (("eal.worker_lcores", [99]), "x.yaml: eal: lcore 99 is not a CPU of this host"),
     (("eal.worker_lcores", [0]), "x.yaml: eal.worker_lcores: contains the main lcore 0"),
+    (("eal.cpus", {1: 99}), "x.yaml: eal: lcore 1 (on CPU 99) is not a CPU of this host"),
+    (("eal.cpus", {1: 0}), None),  # (sharing the main lcore's CPU: allowed, a lab's choice)
     (("ports.0.tx_queues", 1), None),  # fine with one worker
     (("rules", [{"proto": "udp", "src": "192.0.2.1", "dst": "10.0.0.1", "action": "forward"}]),
      "x.yaml: rules[0].nexthop: a forward rule needs a nexthop"),
