@@ -114,3 +114,30 @@ class Lab:
         for i in range(2):
             sh("ip", "netns", "del", self.ns[i], check=False)
             sh("ip", "link", "del", self.bridge[i], check=False)
+
+
+def address_host(ns: str, address: str, gateway: str) -> None:
+    """A host namespace's eth0 up with `address`/24 and a default route via `gateway`."""
+    sh("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
+    sh("ip", "-n", ns, "link", "set", "eth0", "up")
+    sh("ip", "-n", ns, "route", "add", "default", "via", gateway)
+
+
+class LinuxReference:
+    """A Linux router in a namespace (`router`) with host namespaces (`ns`): the reference
+    a test holds the appliance against. Subclasses build the links."""
+
+    router: str
+    ns: list[str]
+
+    def forward(self, nft_rules: str) -> None:
+        sh("ip", "netns", "exec", self.router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        subprocess.run(["ip", "netns", "exec", self.router, "nft", "-f", "-"], input=nft_rules,
+                       text=True, check=True, env=HOST_ENV)
+
+    def host(self, i: int, *cmd: str, timeout: float = 30) -> subprocess.CompletedProcess:
+        return sh("ip", "netns", "exec", self.ns[i], *cmd, check=False, timeout=timeout)
+
+    def close(self) -> None:
+        for ns in [self.router, *self.ns]:
+            sh("ip", "netns", "del", ns, check=False)

@@ -18,7 +18,7 @@ import uuid
 import pytest
 
 from tests.e2e.conftest import free_port, wait_until
-from tests.e2e.lab import HOST_ENV, Lab, sh
+from tests.e2e.lab import HOST_ENV, Lab, LinuxReference, address_host, sh
 from tests.e2e.test_stateful import SERVE, UDP_ASK
 
 H1, OUTSIDE, WEB = 0, 1, 2
@@ -44,12 +44,10 @@ def add_host(ns: str, bridge: str | None, address: str, gateway: str, mac: str) 
     if bridge:
         sh("ip", "link", "set", peer, "master", bridge, "up")
     sh("ip", "-n", ns, "link", "set", "eth0", "address", mac)
-    sh("ip", "-n", ns, "link", "set", "eth0", "up")
-    sh("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
-    sh("ip", "-n", ns, "route", "add", "default", "via", gateway)
+    address_host(ns, address, gateway)
 
 
-class LinuxNat:
+class LinuxNat(LinuxReference):
     """The reference: a namespace routing between a bridged inside and the outside."""
 
     RULES = ("table ip nat {\n"
@@ -87,27 +85,14 @@ class LinuxNat:
             sh("ip", "-n", self.ns[i], "link", "set", "lo", "up")
             sh(*r, "link", "add", f"in{i}", "type", "veth", "peer", "name", "eth0", "netns", self.ns[i])
             sh(*r, "link", "set", f"in{i}", "master", "br0", "up")
-            sh("ip", "-n", self.ns[i], "addr", "add", f"{ADDRESS[i]}/24", "dev", "eth0")
-            sh("ip", "-n", self.ns[i], "link", "set", "eth0", "up")
-            sh("ip", "-n", self.ns[i], "route", "add", "default", "via", INSIDE_GW)
+            address_host(self.ns[i], ADDRESS[i], INSIDE_GW)
         sh("ip", "netns", "add", self.ns[OUTSIDE])
         sh("ip", "-n", self.ns[OUTSIDE], "link", "set", "lo", "up")
         sh(*r, "link", "add", "out0", "type", "veth", "peer", "name", "eth0", "netns", self.ns[OUTSIDE])
         sh(*r, "addr", "add", f"{PUBLIC}/24", "dev", "out0")
         sh(*r, "link", "set", "out0", "up")
-        sh("ip", "-n", self.ns[OUTSIDE], "addr", "add", f"{ADDRESS[OUTSIDE]}/24", "dev", "eth0")
-        sh("ip", "-n", self.ns[OUTSIDE], "link", "set", "eth0", "up")
-        sh("ip", "-n", self.ns[OUTSIDE], "route", "add", "default", "via", PUBLIC)
-        sh("ip", "netns", "exec", self.router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        subprocess.run(["ip", "netns", "exec", self.router, "nft", "-f", "-"], input=self.RULES,
-                       text=True, check=True, env=HOST_ENV)
-
-    def host(self, i: int, *cmd: str, timeout: float = 30) -> subprocess.CompletedProcess:
-        return sh("ip", "netns", "exec", self.ns[i], *cmd, check=False, timeout=timeout)
-
-    def close(self) -> None:
-        for ns in [self.router, *self.ns]:
-            sh("ip", "netns", "del", ns, check=False)
+        address_host(self.ns[OUTSIDE], ADDRESS[OUTSIDE], PUBLIC)
+        self.forward(self.RULES)
 
 
 class ApplianceNat:

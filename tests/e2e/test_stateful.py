@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from tests.e2e.conftest import wait_until
-from tests.e2e.lab import HOST_ENV, Lab, sh
+from tests.e2e.lab import HOST_ENV, Lab, LinuxReference, address_host, sh
 
 INSIDE, OUTSIDE = 0, 1
 ADDRESS = ["10.0.1.2", "10.0.2.2"]
@@ -37,7 +37,7 @@ UDP_ASK = ("import socket, sys\n"
            "s.sendto(b'ping', (sys.argv[1], 5353)); print(s.recvfrom(100)[0].decode())")
 
 
-class LinuxRouter:
+class LinuxRouter(LinuxReference):
     """The reference: a namespace forwarding between two host namespaces, nftables
     filtering what comes in from the outside."""
 
@@ -61,19 +61,8 @@ class LinuxRouter:
                "netns", self.ns[i])
             sh("ip", "-n", self.router, "addr", "add", f"{ROUTER[i]}/24", "dev", name)
             sh("ip", "-n", self.router, "link", "set", name, "up")
-            sh("ip", "-n", self.ns[i], "addr", "add", f"{ADDRESS[i]}/24", "dev", "eth0")
-            sh("ip", "-n", self.ns[i], "link", "set", "eth0", "up")
-            sh("ip", "-n", self.ns[i], "route", "add", "default", "via", ROUTER[i])
-        sh("ip", "netns", "exec", self.router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        subprocess.run(["ip", "netns", "exec", self.router, "nft", "-f", "-"], input=self.RULES,
-                       text=True, check=True, env=HOST_ENV)
-
-    def host(self, i: int, *cmd: str, timeout: float = 30) -> subprocess.CompletedProcess:
-        return sh("ip", "netns", "exec", self.ns[i], *cmd, check=False, timeout=timeout)
-
-    def close(self) -> None:
-        for ns in [self.router, *self.ns]:
-            sh("ip", "netns", "del", ns, check=False)
+            address_host(self.ns[i], ADDRESS[i], ROUTER[i])
+        self.forward(self.RULES)
 
 
 class ApplianceRouter:
