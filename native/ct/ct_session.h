@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "ct/ct_key.h"
@@ -52,19 +53,22 @@ struct CtTimeouts {
 
 enum class CtDir : uint8_t { original = 0, reply = 1 };
 
-// What a packet reads and writes comes first: one cache line per packet
-// (the keys, which a translation reads, in the second).
+// A lookup by the original key reads the first cache line only (the state
+// and the key it compares); by the reply key, both.
 struct alignas(64) CtSession {
     std::atomic<uint64_t> last_ms{0};  // the last packet either way (worker clock)
     std::atomic<uint8_t> state{0};     // a CtState
     std::atomic<uint8_t> fins{0};      // TCP: bit per direction that sent FIN
     std::atomic<uint8_t> live{0};      // published in the table (the sweeper's test)
-    uint8_t proto = 0;
     uint8_t translated = 0;            // NAT: key[1] is not key[0] reversed
     uint32_t mapping = ~0u;            // NAT: the mapping it holds (nat/nat_table.h), or none
-    uint64_t created_ms = 0;
     CtKey key[2];                      // by CtDir
+    uint64_t created_ms = 0;
+
+    uint8_t proto() const { return key[0].proto; }
 };
+static_assert(offsetof(CtSession, key) == 16 && sizeof(CtSession) == 128,
+              "the original key in the first cache line, the reply's in the second");
 
 // The state after a packet of `dir` with TCP `flags` (0 for other protocols).
 CtState ct_next_state(CtState now, uint8_t proto, CtDir dir, uint8_t flags, uint8_t* fins);

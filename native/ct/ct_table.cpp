@@ -3,7 +3,6 @@
 #include <rte_cycles.h>
 #include <rte_prefetch.h>
 #include <rte_errno.h>
-#include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_ring.h>
@@ -16,10 +15,6 @@ namespace appliance {
 namespace {
 constexpr uint32_t kSweepSlices = 100;  // the whole array in 100 sweeps (5 s at 20 a second)
 
-struct Failed {  // a half-made session a worker gave up: its one key's position
-    int32_t pos;
-    uint32_t index;
-};
 }  // namespace
 
 uint64_t ct_now_ms() {
@@ -34,31 +29,23 @@ CtTable::CtTable(const std::string& name, uint32_t max_sessions, size_t ifaces, 
       stateful_(new std::atomic<uint8_t>[ifaces]()) {
     if (max_sessions < 16 || max_sessions > (1u << 26))
         throw ResourceError("conntrack.max_sessions must be 16..67108864");
-    rte_hash_parameters p{};
-    const std::string hash_name = "ct_" + name;
-    p.name = hash_name.c_str();
-    p.entries = 2 * max_sessions;  // a key per direction
-    p.key_len = sizeof(CtKey);
-    p.hash_func = rte_hash_crc;
-    p.socket_id = SOCKET_ID_ANY;
-    // Lock-free readers; writers (each worker adds, the sweeper deletes and
-    // frees key slots after a grace period) take write_lock_. Not the
-    // library's multi-writer mode: its per-lcore slot caches need every writer
-    // to be an EAL thread, and registering the sweeper's would stop
-    // dpdk-dumpcap from attaching (see SlowPath::run).
-    p.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-    hash_ = rte_hash_create(&p);
+    try {
+        index_ = std::make_unique<CtIndex>(2 * uint64_t(max_sessions));  // a key per direction
+    } catch (const ResourceError&) {
+        throw ResourceError("cannot make the connection table for " + std::to_string(max_sessions) +
+                            " sessions: no hugepage memory for its index");
+    }
     sessions_ = static_cast<CtSession*>(
         rte_zmalloc("ct_sessions", sizeof(CtSession) * uint64_t(max_sessions), RTE_CACHE_LINE_SIZE));
     const std::string free_name = "ctf_" + name, failed_name = "ctx_" + name;
     free_ = rte_ring_create_elem(free_name.c_str(), sizeof(uint32_t), rte_align32pow2(max_sessions + 1),
                                  SOCKET_ID_ANY, 0);
-    failed_ = rte_ring_create_elem(failed_name.c_str(), sizeof(Failed), 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
-    if (hash_ == nullptr || sessions_ == nullptr || free_ == nullptr || failed_ == nullptr) {
+    failed_ = rte_ring_create_elem(failed_name.c_str(), sizeof(uint32_t), 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
+    if (sessions_ == nullptr || free_ == nullptr || failed_ == nullptr) {
         const std::string why = dpdk_strerror(rte_errno);
         release();
         throw ResourceError("cannot make the connection table for " + std::to_string(max_sessions) +
-                            " sessions (" + std::to_string((uint64_t(max_sessions) * 256) >> 20) +
+                            " sessions (" + std::to_string((uint64_t(max_sessions) * 280) >> 20) +
                             " MiB of hugepage memory): " + why);
     }
     for (uint32_t i = 0; i < max_sessions; ++i) rte_ring_enqueue_elem(free_, &i, sizeof i);
@@ -67,37 +54,46 @@ CtTable::CtTable(const std::string& name, uint32_t max_sessions, size_t ifaces, 
 CtTable::~CtTable() { release(); }
 
 void CtTable::release() {
-    rte_hash_free(hash_);
     rte_free(sessions_);
     rte_ring_free(free_);
     rte_ring_free(failed_);
-    hash_ = nullptr;
     sessions_ = nullptr;
     free_ = failed_ = nullptr;
 }
 
 CtSession* CtTable::lookup(const CtKey& k, CtDir* dir) const {
-    void* data = nullptr;
-    if (rte_hash_lookup_data(hash_, &k, &data) < 0) return nullptr;
-    const uintptr_t v = reinterpret_cast<uintptr_t>(data);
+    const uint32_t v = index_->find(CtIndex::hash(k), [&](uint32_t value) { return holds(value, k); });
+    if (v == CtIndex::kNone) return nullptr;
     *dir = CtDir(v & 1);
     return &sessions_[v >> 1];
 }
 
 void CtTable::lookup_bulk(const CtKey* const* keys, uint32_t n, CtSession** out, CtDir* dirs) const {
-    void* data[RTE_HASH_LOOKUP_BULK_MAX];
-    uint64_t hits = 0;
-    rte_hash_lookup_bulk_data(hash_, reinterpret_cast<const void**>(const_cast<const CtKey**>(keys)), n,
-                              &hits, data);
+    // Hashes first and their buckets fetched, so the burst's misses overlap;
+    // then each bucket's candidate session fetched before its key is compared.
+    uint64_t hashes[64];
     for (uint32_t i = 0; i < n; ++i) {
-        if (!(hits & (uint64_t(1) << i))) {
-            out[i] = nullptr;
-            continue;
-        }
-        const uintptr_t v = reinterpret_cast<uintptr_t>(data[i]);
+        hashes[i] = CtIndex::hash(*keys[i]);
+        rte_prefetch0(index_->home(hashes[i]));
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        const uint32_t v = index_->find(hashes[i], [&](uint32_t value) {
+            const auto* line = reinterpret_cast<const char*>(&sessions_[value >> 1]);
+            rte_prefetch0(line);  // its state and original key
+            if (value & 1) rte_prefetch0(line + RTE_CACHE_LINE_SIZE);  // the reply's key
+            return true;  // (the first signature match; confirmed below)
+        });
+        out[i] = v == CtIndex::kNone ? nullptr : &sessions_[v >> 1];
         dirs[i] = CtDir(v & 1);
-        out[i] = &sessions_[v >> 1];
-        rte_prefetch0(out[i]);
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        if (out[i] == nullptr) continue;
+        const uint32_t v = uint32_t(out[i] - sessions_) << 1 | uint32_t(dirs[i]);
+        if (holds(v, *keys[i])) continue;
+        // Another key with the same signature: the full search.
+        CtDir dir = CtDir::original;
+        out[i] = lookup(*keys[i], &dir);
+        dirs[i] = dir;
     }
 }
 
@@ -108,7 +104,6 @@ CtSession* CtTable::create(const CtKey& k, const CtKey& reply, uint8_t tcp_flags
     CtSession& s = sessions_[index];
     s.key[0] = k;
     s.key[1] = reply;
-    s.proto = k.proto;
     s.mapping = mapping;
     const CtKey same = k.reversed();
     s.translated = std::memcmp(&reply, &same, sizeof same) != 0;
@@ -116,18 +111,23 @@ CtSession* CtTable::create(const CtKey& k, const CtKey& reply, uint8_t tcp_flags
     s.fins.store(0, std::memory_order_relaxed);
     s.last_ms.store(now_ms, std::memory_order_relaxed);
     s.created_ms = now_ms;
-    // Published by the adds (release in the hash): the fields above first.
+    // Published by the inserts (release stores): the fields above first. A key
+    // already there (another session's) refuses the new one.
+    const uint64_t h0 = CtIndex::hash(s.key[0]), h1 = CtIndex::hash(s.key[1]);
     rte_spinlock_lock(&write_lock_);
-    if (rte_hash_add_key_data(hash_, &s.key[0], reinterpret_cast<void*>(pack(index, CtDir::original))) < 0) {
+    const auto taken = [&](uint64_t h, const CtKey& k) {
+        return index_->find(h, [&](uint32_t value) { return holds(value, k); }) != CtIndex::kNone;
+    };
+    if (taken(h0, s.key[0]) || taken(h1, s.key[1]) || !index_->insert(h0, pack(index, CtDir::original))) {
         rte_spinlock_unlock(&write_lock_);
         rte_ring_mp_enqueue_elem(free_, &index, sizeof index);  // nobody saw it
         return nullptr;
     }
-    if (rte_hash_add_key_data(hash_, &s.key[1], reinterpret_cast<void*>(pack(index, CtDir::reply))) < 0) {
+    if (!index_->insert(h1, pack(index, CtDir::reply))) {
         // A reader may have found the first key: the sweeper frees it after a grace period.
-        Failed f{rte_hash_del_key(hash_, &s.key[0]), index};
+        index_->erase(h0, pack(index, CtDir::original));
         rte_spinlock_unlock(&write_lock_);
-        while (rte_ring_mp_enqueue_elem(failed_, &f, sizeof f) != 0) rte_pause();
+        while (rte_ring_mp_enqueue_elem(failed_, &index, sizeof index) != 0) rte_pause();
         return nullptr;
     }
     rte_spinlock_unlock(&write_lock_);
@@ -142,7 +142,7 @@ void CtTable::touch(CtSession& s, CtDir dir, uint8_t tcp_flags, uint64_t now_ms)
     const auto now = CtState(s.state.load(std::memory_order_relaxed));
     uint8_t fins = s.fins.load(std::memory_order_relaxed);
     const uint8_t fins_before = fins;
-    const CtState next = ct_next_state(now, s.proto, dir, tcp_flags, &fins);
+    const CtState next = ct_next_state(now, s.proto(), dir, tcp_flags, &fins);
     if (next != now) s.state.store(uint8_t(next), std::memory_order_relaxed);
     if (fins != fins_before) s.fins.store(fins, std::memory_order_relaxed);
 }
@@ -150,15 +150,9 @@ void CtTable::touch(CtSession& s, CtDir dir, uint8_t tcp_flags, uint64_t now_ms)
 void CtTable::expire(uint32_t index, std::vector<Retired>& into) {
     CtSession& s = sessions_[index];
     s.live.store(0, std::memory_order_relaxed);
-    Retired r{{-1, -1}, index, 0};
+    Retired r{index, 0};
     rte_spinlock_lock(&write_lock_);
-    for (unsigned d = 0; d < 2; ++d) {
-        // Only this session's own entry (a racing create may have taken the key).
-        void* data = nullptr;
-        if (rte_hash_lookup_data(hash_, &s.key[d], &data) >= 0 &&
-            reinterpret_cast<uintptr_t>(data) == pack(index, CtDir(d)))
-            r.pos[d] = rte_hash_del_key(hash_, &s.key[d]);
-    }
+    for (unsigned d = 0; d < 2; ++d) index_->erase(CtIndex::hash(s.key[d]), pack(index, CtDir(d)));
     rte_spinlock_unlock(&write_lock_);
     if (s.mapping != ~0u && release_) release_(s.mapping);
     s.mapping = ~0u;
@@ -180,12 +174,7 @@ void CtTable::retire_batch(std::vector<Retired>& batch) {
 void CtTable::reclaim() {
     size_t done = 0;
     for (; done < retired_.size() && rcu_.passed(retired_[done].token); ++done) {
-        const Retired& r = retired_[done];
-        rte_spinlock_lock(&write_lock_);
-        for (int32_t pos : r.pos)
-            if (pos >= 0) rte_hash_free_key_with_position(hash_, pos);
-        rte_spinlock_unlock(&write_lock_);
-        uint32_t index = r.index;
+        uint32_t index = retired_[done].index;
         rte_ring_mp_enqueue_elem(free_, &index, sizeof index);
     }
     retired_.erase(retired_.begin(), retired_.begin() + long(done));
@@ -195,15 +184,15 @@ void CtTable::sweep(uint64_t now_ms) {
     std::lock_guard<std::mutex> lock(mutex_);
     reclaim();
     std::vector<Retired> batch;
-    Failed f;
-    while (rte_ring_sc_dequeue_elem(failed_, &f, sizeof f) == 0) batch.push_back({{f.pos, -1}, f.index, 0});
+    uint32_t failed;
+    while (rte_ring_sc_dequeue_elem(failed_, &failed, sizeof failed) == 0) batch.push_back({failed, 0});
     const uint32_t slice = std::max<uint32_t>(1024, capacity_ / kSweepSlices);
     for (uint32_t n = 0; n < slice && n < capacity_; ++n, cursor_ = cursor_ + 1 == capacity_ ? 0 : cursor_ + 1) {
         CtSession& s = sessions_[cursor_];
         if (!s.live.load(std::memory_order_acquire)) continue;
         const auto state = CtState(s.state.load(std::memory_order_relaxed));
         const uint64_t last = s.last_ms.load(std::memory_order_relaxed);
-        const uint64_t timeout_ms = uint64_t(timeouts_.of(state, s.proto)) * 1000;
+        const uint64_t timeout_ms = uint64_t(timeouts_.of(state, s.proto())) * 1000;
         if (now_ms > last && now_ms - last > timeout_ms) expire(cursor_, batch);
     }
     retire_batch(batch);

@@ -1,12 +1,11 @@
 // The connection table: sessions in a fixed array (their memory is reserved
 // at start: a full table refuses new connections, never drops old ones),
-// found through one lock-free rte_hash by either direction's key.
+// found through one lock-free index (ct/ct_index.h) by either direction's key.
 //
 // Why one table shared by every worker (as grout's, unlike VPP's per-thread
 // tables with handoff): both directions of a connection must meet one
 // session whatever queue RSS puts them on, and a reply's 5-tuple hashes to
-// another queue than its request's. Readers are lock-free (RW_CONCURRENCY_LF);
-// workers add new sessions under a spinlock (only the first packet of a
+// another queue than its request's. Readers are lock-free; workers add new sessions under a spinlock (only the first packet of a
 // connection pays it). Sessions are freed by one sweeper (the
 // slow path's thread, a slice of the array every 50 ms, never a worker) after
 // an RCU grace period, so a worker never reads a reused session.
@@ -14,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -23,9 +23,9 @@
 #include <rte_spinlock.h>
 
 #include "core/rcu.h"
+#include "ct/ct_index.h"
 #include "ct/ct_session.h"
 
-struct rte_hash;
 struct rte_ring;
 
 namespace appliance {
@@ -100,11 +100,14 @@ public:
 
 private:
     struct Retired {  // freed once `token`'s grace period is over
-        int32_t pos[2];
         uint32_t index;
         uint64_t token;
     };
-    static uintptr_t pack(uint32_t index, CtDir dir) { return (uintptr_t(index) << 1) | uintptr_t(dir); }
+    static uint32_t pack(uint32_t index, CtDir dir) { return (index << 1) | uint32_t(dir); }
+    // Whether index entry `value` stands for key `k` (the session's own copy).
+    bool holds(uint32_t value, const CtKey& k) const {
+        return std::memcmp(&sessions_[value >> 1].key[value & 1], &k, sizeof k) == 0;
+    }
     void expire(uint32_t index, std::vector<Retired>& into);  // mutex_ held
     void reclaim();                                            // mutex_ held
     void retire_batch(std::vector<Retired>& batch);            // mutex_ held
@@ -113,8 +116,8 @@ private:
     uint32_t capacity_;
     Rcu& rcu_;
     DropHops drops_;
-    rte_hash* hash_ = nullptr;
-    rte_spinlock_t write_lock_ = RTE_SPINLOCK_INITIALIZER;  // every change to hash_
+    std::unique_ptr<CtIndex> index_;
+    rte_spinlock_t write_lock_ = RTE_SPINLOCK_INITIALIZER;  // every change to index_
     rte_ring* free_ = nullptr;     // indexes of unused sessions (workers take, the sweeper gives)
     rte_ring* failed_ = nullptr;   // half-made sessions workers give up (to free after a grace period)
     CtSession* sessions_ = nullptr;

@@ -188,6 +188,34 @@ def test_a_full_table_refuses_new_sessions_and_keeps_the_old():
         next(steps, None)
 
 
+def test_thousands_of_sessions_are_each_found_through_churn():
+    """The index under load: 2000 sessions of one host's ports (neighbouring keys), every
+    reply found; flushed, and 2000 others on the reused sessions found, the old refused."""
+    dp = open_ct_router(max_sessions=4096)
+    steps = checked(dp)
+    next(steps)
+
+    def through(frames: list, port: str) -> int:  # (500 at a time: the rx ring's room)
+        to = "c" if port == "a" else "a"
+        return sum(len(send(dp, frames[i:i + 500], port)[to]) for i in range(0, len(frames), 500))
+    try:
+        for first, flushed in ((10000, None), (20000, 10000)):
+            ports = range(first, first + 2000)
+            assert through([out(UDP(sport=p, dport=53)) for p in ports], "a") == 2000
+            assert through([back(UDP(sport=53, dport=p)) for p in ports], "c") == 2000
+            if flushed:
+                assert through([back(UDP(sport=53, dport=p)) for p in range(flushed, flushed + 2000)], "c") == 0
+            assert dp.stats()["conntrack"]["sessions"] == 2000
+            assert dp.conntrack_flush() == 2000
+            deadline = time.monotonic() + 5  # the sessions come back after a grace period
+            while dp.stats()["conntrack"]["sessions"] or not passes(dp, out(UDP(sport=9, dport=9)), "a"):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            dp.conntrack_flush()
+    finally:
+        next(steps, None)
+
+
 def test_stateful_can_be_turned_off_and_on_while_forwarding(ct):
     assert not passes(ct, back(UDP(sport=53, dport=1000)), "c")
     ct.conntrack_set_stateful("c", False)
