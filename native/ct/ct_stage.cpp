@@ -2,10 +2,8 @@
 
 #include <netinet/in.h>
 
-#include <rte_hash_crc.h>
-
 #include "nat/nat_rewrite.h"
-#include "nat/nat_table.h"
+#include "nat/nat_session.h"
 #include "nexthop/ecmp.h"
 
 namespace appliance {
@@ -19,12 +17,6 @@ uint32_t ip_room(const rte_mbuf* m) {
     const uint32_t eth = sizeof(rte_ether_hdr);  // (a sub-interface's tag is off by now)
     return rte_pktmbuf_data_len(m) > eth ? rte_pktmbuf_data_len(m) - eth : 0;
 }
-uint32_t addr4(const uint8_t* a) {
-    uint32_t v;
-    std::memcpy(&v, a, 4);
-    return v;
-}
-
 // What a packet's session is found by: a flow's own key; an ICMP error's,
 // the reverse of the packet it quotes (the key a reply to that one has), as
 // the quoted packet left translated.
@@ -53,23 +45,6 @@ struct LookupBatch {
     }
 };
 
-// A packet of direction `d` of a translated session leaves as the other
-// direction's key reversed; an ICMP error about one quotes the other
-// direction's key, and its own addresses change as that direction's do.
-void translate(rte_mbuf* m, const CtSession& s, unsigned d, CtPacket kind) {
-    const CtKey& mine = s.key[d];
-    const CtKey& other = s.key[1 - d];
-    uint8_t* ip = ip_of(m);
-    if (kind == CtPacket::flow) {
-        nat_rewrite4(ip, ip_room(m), other.reversed());
-        return;
-    }
-    const auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip);
-    const uint32_t src = addr4(mine.src) != addr4(other.dst) ? addr4(other.dst) : h->src_addr;
-    const uint32_t dst = addr4(mine.dst) != addr4(other.src) ? addr4(other.src) : h->dst_addr;
-    nat_rewrite_icmp_error4(ip, ip_room(m), other, src, dst);
-}
-
 // Too big for the next hop with DF set: the slow path answers it with an
 // ICMP error, which must quote the packet as its sender sent it. (Only a
 // resolved hop knows its MTU: one waiting for ARP has none yet.)
@@ -77,41 +52,6 @@ bool needs_frag_error(rte_mbuf* m, const NextHop& hop) {
     const auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip_of(m));
     return hop.action == HopAction::forward && __builtin_bswap16(h->total_length) > hop.mtu &&
            (h->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) != 0;
-}
-
-// The key a session's first packet leaves with: its source made `addr`:`port`.
-CtKey with_source(CtKey k, uint32_t addr, uint16_t port) {
-    std::memcpy(k.src, &addr, 4);
-    k.sport = port;
-    if (k.echo()) k.dport = port;  // (an echo's identifier is both "ports")
-    return k;
-}
-
-CtKey with_destination(CtKey k, uint32_t addr, uint16_t port) {
-    std::memcpy(k.dst, &addr, 4);
-    if (port != 0) k.dport = port;
-    return k;
-}
-
-// Source NAT for a new session of `k` leaving by `iface`: the translated key
-// (k itself when nothing applies), the mapping it holds. false: no port free.
-bool source_nat(NatTable& nat, const NatRules& rules, uint16_t iface, const CtKey& k, CtKey* out,
-                uint32_t* mapping) {
-    *out = k;
-    const uint32_t src = addr4(k.src);
-    if (const NatForward* st = rules.static_of(iface, src)) {
-        *out = with_source(k, st->public_addr, k.sport);
-        return true;
-    }
-    const NatIfaceRules& r = rules.ifaces[iface];
-    if (r.source == NatSource::none || r.addresses.empty()) return true;
-    // Paired pooling (RFC 4787 REQ-2): an inside address always gets the same public one.
-    const uint32_t pick = uint32_t((uint64_t(rte_hash_crc_4byte(src, 0)) * r.addresses.size()) >> 32);
-    const NatMapped mp = nat.acquire(k.proto, src, k.sport, r.addresses[pick], r.port_lo, r.port_hi);
-    if (mp.mapping == kNoMapping) return false;
-    *mapping = mp.mapping;
-    *out = with_source(k, mp.addr, mp.port);
-    return true;
 }
 
 // A port forward's (or 1:1 address's) session for `k`, addressed to its public
@@ -125,7 +65,7 @@ CtSession* start_forwarded(WorkerContext& w, const NatForward& f, const CtParsed
     uint32_t mapping = kNoMapping;
     if (hairpin) {
         const NatIfaceRules& r = nat.rules().ifaces[f.iface];
-        const NatMapped mp = nat.acquire(p.key.proto, addr4(p.key.src), p.key.sport, f.public_addr,
+        const NatMapped mp = nat.acquire(p.key.proto, key_ipv4(p.key.src), p.key.sport, f.public_addr,
                                          r.port_lo, r.port_hi);
         if (mp.mapping == kNoMapping) {
             *verdict = kNoPort;
@@ -168,10 +108,10 @@ void nat_prerouting(WorkerContext& w, uint16_t in_port, rte_mbuf* const* pkts, u
         unsigned d = unsigned(batch.dirs[j]);
         if (s != nullptr) {
             if (p.kind == CtPacket::flow) ct.touch(*s, batch.dirs[j], p.tcp_flags, now);
-            if (s->translated) translate(pkts[i], *s, d, p.kind);
+            if (s->translated) nat_translate(ip_of(pkts[i]), ip_room(pkts[i]), *s, d, p.kind);
         } else if (p.kind == CtPacket::flow &&
                    !(p.key.echo() && p.key.echo_reply)) {
-            const NatForward* f = rules.forward_to(p.key.proto, addr4(p.key.dst), p.key.dport);
+            const NatForward* f = rules.forward_to(p.key.proto, key_ipv4(p.key.dst), p.key.dport);
             CtKey to;
             if (f == nullptr ||
                 (s = start_forwarded(w, *f, p, false, now, &to, &early.missed[i])) == nullptr) {
@@ -265,7 +205,7 @@ void postrouting(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* p
             if (!kNat || !s->translated) continue;  // (an ICMP error about a session: related)
             const NextHop* hop = hops.get(ids[i]);
             if (!local[j] && hop != nullptr && needs_frag_error(pkts[i], *hop)) continue;
-            translate(pkts[i], *s, unsigned(batch.dirs[j]), p.kind);
+            nat_translate(ip_of(pkts[i]), ip_room(pkts[i]), *s, unsigned(batch.dirs[j]), p.kind);
             if (local[j]) ids[i] = w.tables.fib[in_port]->table().lookup(
                               __builtin_bswap32(reinterpret_cast<const rte_ipv4_hdr*>(ip_of(pkts[i]))->dst_addr),
                               kNoRoute);
@@ -273,7 +213,7 @@ void postrouting(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* p
         }
         if (local[j]) {  // hairpin: an inside host to a port forward's public side
             const NatForward* f = p.kind == CtPacket::flow
-                                      ? rules->forward_to(p.key.proto, addr4(p.key.dst), p.key.dport)
+                                      ? rules->forward_to(p.key.proto, key_ipv4(p.key.dst), p.key.dport)
                                       : nullptr;
             if (f == nullptr || (p.key.echo() && p.key.echo_reply)) continue;  // for us indeed
             CtKey to;
@@ -283,7 +223,7 @@ void postrouting(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* p
                 continue;
             }
             nat_rewrite4(ip_of(pkts[i]), ip_room(pkts[i]), to);
-            ids[i] = w.tables.fib[in_port]->table().lookup(__builtin_bswap32(addr4(to.dst)), kNoRoute);
+            ids[i] = w.tables.fib[in_port]->table().lookup(__builtin_bswap32(key_ipv4(to.dst)), kNoRoute);
             continue;
         }
         if (from_outside) {

@@ -136,9 +136,7 @@ CtSession* CtTable::create(const CtKey& k, const CtKey& reply, uint8_t tcp_flags
     return &s;
 }
 
-void CtTable::touch(CtSession& s, CtDir dir, uint8_t tcp_flags, uint64_t now_ms) const {
-    if (s.last_ms.load(std::memory_order_relaxed) != now_ms)  // at most a store a millisecond
-        s.last_ms.store(now_ms, std::memory_order_relaxed);
+void CtTable::touch_tcp(CtSession& s, CtDir dir, uint8_t tcp_flags) {
     const auto now = CtState(s.state.load(std::memory_order_relaxed));
     uint8_t fins = s.fins.load(std::memory_order_relaxed);
     const uint8_t fins_before = fins;

@@ -79,7 +79,15 @@ public:
     // (released when it ends). nullptr when the table is full, or a key is taken.
     CtSession* create(const CtKey& k, const CtKey& reply, uint8_t tcp_flags, uint64_t now_ms,
                       uint32_t mapping = ~0u);
-    void touch(CtSession& s, CtDir dir, uint8_t tcp_flags, uint64_t now_ms) const;
+    // Its last-seen time and state after a packet of `dir` (inline: every packet).
+    void touch(CtSession& s, CtDir dir, uint8_t tcp_flags, uint64_t now_ms) const {
+        if (s.last_ms.load(std::memory_order_relaxed) != now_ms)  // at most a store a millisecond
+            s.last_ms.store(now_ms, std::memory_order_relaxed);
+        if (s.proto() == kTcp) return touch_tcp(s, dir, tcp_flags);
+        constexpr auto replied = uint8_t(CtState::replied);
+        if (dir == CtDir::reply && s.state.load(std::memory_order_relaxed) != replied)
+            s.state.store(replied, std::memory_order_relaxed);
+    }
 
     // ---- the sweeper (the slow path's thread) ----
     // Expires a slice of the array and frees what a grace period has passed.
@@ -103,6 +111,8 @@ private:
         uint32_t index;
         uint64_t token;
     };
+    static constexpr uint8_t kTcp = 6;  // IPPROTO_TCP
+    static void touch_tcp(CtSession& s, CtDir dir, uint8_t tcp_flags);  // the state machine
     static uint32_t pack(uint32_t index, CtDir dir) { return (index << 1) | uint32_t(dir); }
     // Whether index entry `value` stands for key `k` (the session's own copy).
     bool holds(uint32_t value, const CtKey& k) const {
