@@ -31,14 +31,14 @@ bool read_ports(CtKey& k, const uint8_t* l4, uint32_t room, uint8_t* tcp_flags) 
 
 // What follows the IP header(s) at `l4` (`room` bytes): the ports, an echo's
 // identifier, or an ICMP error's quoted packet.
-CtParsed upper_layer(CtParsed p, const uint8_t* l4, uint32_t room, bool non_first) {
+void upper_layer(CtParsed& p, const uint8_t* l4, uint32_t room, bool non_first) {
     CtKey& k = p.key;
     if (non_first) {
         p.kind = CtPacket::fragment;
-        return p;
+        return;
     }
     if (k.proto == (k.v6 ? uint8_t(IPPROTO_ICMPV6) : uint8_t(IPPROTO_ICMP))) {
-        if (room < 8) return p;
+        if (room < 8) return;
         const uint8_t type = l4[0];
         const uint8_t request = k.v6 ? kIcmp6EchoRequest : kIcmpEchoRequest;
         const uint8_t reply = k.v6 ? kIcmp6EchoReply : kIcmpEchoReply;
@@ -47,41 +47,45 @@ CtParsed upper_layer(CtParsed p, const uint8_t* l4, uint32_t room, bool non_firs
             k.dport = k.sport;
             k.echo_reply = type == reply;
             p.kind = CtPacket::flow;
-            return p;
+            return;
         }
-        if (!(k.v6 ? icmp_error6(type) : icmp_error4(type))) return p;
+        if (!(k.v6 ? icmp_error6(type) : icmp_error4(type))) return;
         // The quoted header and the 8 bytes after it (or more).
-        CtParsed inner = k.v6 ? ct_parse6(l4 + 8, room - 8, k.vrf) : ct_parse4(l4 + 8, room - 8, k.vrf);
-        if (inner.kind != CtPacket::flow) return p;
-        inner.kind = CtPacket::icmp_error;
-        return inner;
+        CtParsed inner;
+        if (k.v6)
+            ct_parse6(l4 + 8, room - 8, k.vrf, inner);
+        else
+            ct_parse4(l4 + 8, room - 8, k.vrf, inner);
+        if (inner.kind != CtPacket::flow) return;
+        p = inner;
+        p.kind = CtPacket::icmp_error;
+        return;
     }
     if (read_ports(k, l4, room, &p.tcp_flags)) p.kind = CtPacket::flow;
-    return p;
 }
 
 }  // namespace
 
-CtParsed ct_parse4(const uint8_t* ip, uint32_t len, uint16_t vrf) {
-    CtParsed p{};
+void ct_parse4(const uint8_t* ip, uint32_t len, uint16_t vrf, CtParsed& p) {
+    p = CtParsed{};
     p.kind = CtPacket::untracked;
-    if (len < sizeof(rte_ipv4_hdr)) return p;
+    if (len < sizeof(rte_ipv4_hdr)) return;
     const auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip);
     const uint32_t ihl = uint32_t(h->version_ihl & 0x0f) * 4;
-    if (ihl < sizeof(rte_ipv4_hdr) || ihl > len) return p;
+    if (ihl < sizeof(rte_ipv4_hdr) || ihl > len) return;
     CtKey& k = p.key;
     std::memcpy(k.src, &h->src_addr, 4);
     std::memcpy(k.dst, &h->dst_addr, 4);
     k.proto = h->next_proto_id;
     k.vrf = vrf;
     const bool non_first = (h->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) != 0;
-    return upper_layer(p, ip + ihl, len - ihl, non_first);
+    upper_layer(p, ip + ihl, len - ihl, non_first);
 }
 
-CtParsed ct_parse6(const uint8_t* ip, uint32_t len, uint16_t vrf) {
-    CtParsed p{};
+void ct_parse6(const uint8_t* ip, uint32_t len, uint16_t vrf, CtParsed& p) {
+    p = CtParsed{};
     p.kind = CtPacket::untracked;
-    if (len < sizeof(rte_ipv6_hdr)) return p;
+    if (len < sizeof(rte_ipv6_hdr)) return;
     const auto* h = reinterpret_cast<const rte_ipv6_hdr*>(ip);
     CtKey& k = p.key;
     std::memcpy(k.src, h->src_addr, 16);
@@ -92,7 +96,7 @@ CtParsed ct_parse6(const uint8_t* ip, uint32_t len, uint16_t vrf) {
     const UpperLayer upper = ipv6_upper_layer(ip + sizeof(rte_ipv6_hdr), h->proto, room);
     k.proto = upper.proto;
     const uint32_t l4_room = room > upper.offset ? room - upper.offset : 0;
-    return upper_layer(p, ip + sizeof(rte_ipv6_hdr) + upper.offset, l4_room, upper.non_first);
+    upper_layer(p, ip + sizeof(rte_ipv6_hdr) + upper.offset, l4_room, upper.non_first);
 }
 
 }  // namespace appliance

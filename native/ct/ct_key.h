@@ -51,9 +51,10 @@ struct CtParsed {
     uint8_t tcp_flags;  // TCP only
 };
 
-// Reads the key of the IP packet at `ip` (`len` bytes of it in the buffer).
+// Reads the key of the IP packet at `ip` (`len` bytes of it in the buffer)
+// into `out` (in place: a burst's keys are written where they are looked up).
 // `vrf` goes in the key.
-CtParsed ct_parse4(const uint8_t* ip, uint32_t len, uint16_t vrf);
-CtParsed ct_parse6(const uint8_t* ip, uint32_t len, uint16_t vrf);
+void ct_parse4(const uint8_t* ip, uint32_t len, uint16_t vrf, CtParsed& out);
+void ct_parse6(const uint8_t* ip, uint32_t len, uint16_t vrf, CtParsed& out);
 
 }  // namespace appliance

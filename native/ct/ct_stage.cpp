@@ -20,11 +20,13 @@ uint32_t ip_room(const rte_mbuf* m) {
 // What a packet's session is found by: a flow's own key; an ICMP error's,
 // the reverse of the packet it quotes (the key a reply to that one has), as
 // the quoted packet left translated.
-CtParsed ct_parse(rte_mbuf* m, bool v6, uint16_t vrf) {
+void ct_parse(rte_mbuf* m, bool v6, uint16_t vrf, CtParsed& p) {
     const uint8_t* ip = ip_of(m);
-    CtParsed p = v6 ? ct_parse6(ip, ip_room(m), vrf) : ct_parse4(ip, ip_room(m), vrf);
+    if (v6)
+        ct_parse6(ip, ip_room(m), vrf, p);
+    else
+        ct_parse4(ip, ip_room(m), vrf, p);
     if (p.kind == CtPacket::icmp_error) p.key = p.key.reversed();
-    return p;
 }
 
 // The packets of a burst to look up: parsed one by one, then looked up at once
@@ -95,7 +97,7 @@ void nat_prerouting(WorkerContext& w, uint16_t in_port, rte_mbuf* const* pkts, u
         early.session[i] = nullptr;
         early.missed[i] = 0;
         CtParsed& p = batch.next();
-        p = ct_parse(pkts[i], false, w.tables.iface_vrf[in_port]);
+        ct_parse(pkts[i], false, w.tables.iface_vrf[in_port], p);
         if (p.kind == CtPacket::flow || p.kind == CtPacket::icmp_error) batch.keep(i);
     }
     if (batch.n == 0) return;
@@ -177,7 +179,7 @@ void postrouting(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* p
         // Sessions are kept in the VRF of the interface they come in or leave by.
         const uint16_t outside = from_outside || to_us ? in_port : hop->iface;
         CtParsed& p = batch.next();
-        p = ct_parse(pkts[i], v6, w.tables.iface_vrf[outside]);
+        ct_parse(pkts[i], v6, w.tables.iface_vrf[outside], p);
         if (from_outside) {
             // Non-first fragments pass: the first, with the ports, was checked, and
             // without it nothing can be reassembled (as most firewalls that do not

@@ -69,11 +69,15 @@ public:
     NatStats stats();
 
 private:
-    struct MapKey {  // hashed: 12 bytes, no padding left unset
+    // Hashed as 16 bytes, every one set; 8-byte aligned: rte_hash_crc reads
+    // it 8 bytes at a time (UBSan caught the 4-aligned key inside Mapping).
+    struct alignas(8) MapKey {
         uint32_t inside, addr;
         uint16_t port;
         uint8_t proto, zero;
+        uint32_t pad = 0;
     };
+    static_assert(sizeof(MapKey) == 16, "MapKey has no implicit padding");
     struct Mapping {
         MapKey key;
         uint16_t public_port;  // network order
