@@ -3,7 +3,6 @@
 #include <cstring>
 #include <new>
 
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
 #include "core/errors.h"
@@ -21,17 +20,6 @@ CtIndex::CtIndex(uint64_t entries) {
 }
 
 CtIndex::~CtIndex() { rte_free(buckets_); }
-
-uint64_t CtIndex::hash(const CtKey& k) {
-    // One CRC over the key's six words: its low bits pick the bucket, all 32
-    // are the signature (keys of one bucket differ in the rest; two keys with
-    // the same CRC, one in 2^32, only cost a second key compare).
-    uint64_t w[6];
-    std::memcpy(w, &k, sizeof w);
-    uint32_t crc = 0x9e3779b9;
-    for (uint64_t x : w) crc = rte_hash_crc_8byte(x, crc);
-    return uint64_t(crc) << 32 | crc;
-}
 
 bool CtIndex::insert(uint64_t hash, uint32_t value) {
     uint64_t b = hash & mask_;

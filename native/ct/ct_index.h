@@ -15,7 +15,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
+
+#include <nmmintrin.h>  // crc32 (SSE4.2: DPDK's own baseline, -march=corei7)
 
 #include "ct/ct_key.h"
 
@@ -31,7 +34,19 @@ public:
     CtIndex(const CtIndex&) = delete;
     CtIndex& operator=(const CtIndex&) = delete;
 
-    static uint64_t hash(const CtKey& k);
+    // One CRC chain over the key's six words: its low bits pick the bucket,
+    // all 32 are the signature (keys of one bucket differ in the rest; two
+    // keys with the same CRC, one in 2^32, cost a second compare). Inline,
+    // without rte_hash_crc's test of the CPU a word. (Skipping an IPv4 key's
+    // zero words measured 4% slower at 64k sessions: the lookups' cache
+    // misses had less time to land.)
+    static uint64_t hash(const CtKey& k) {
+        uint64_t w[6];
+        std::memcpy(w, &k, sizeof w);
+        uint64_t crc = 0x9e3779b9;
+        for (uint64_t x : w) crc = _mm_crc32_u64(crc, x);
+        return crc << 32 | crc;
+    }
     // The bucket `hash` starts in, to prefetch before find().
     const void* home(uint64_t hash) const { return &buckets_[hash & mask_]; }
     // The value stored for a key that `same(value)` confirms, or kNone.

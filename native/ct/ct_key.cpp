@@ -55,7 +55,7 @@ void upper_layer(CtParsed& p, const uint8_t* l4, uint32_t room, bool non_first) 
         if (k.v6)
             ct_parse6(l4 + 8, room - 8, k.vrf, inner);
         else
-            ct_parse4(l4 + 8, room - 8, k.vrf, inner);
+            ct_parse4_any(l4 + 8, room - 8, k.vrf, inner);
         if (inner.kind != CtPacket::flow) return;
         p = inner;
         p.kind = CtPacket::icmp_error;
@@ -66,7 +66,7 @@ void upper_layer(CtParsed& p, const uint8_t* l4, uint32_t room, bool non_first) 
 
 }  // namespace
 
-void ct_parse4(const uint8_t* ip, uint32_t len, uint16_t vrf, CtParsed& p) {
+void ct_parse4_any(const uint8_t* ip, uint32_t len, uint16_t vrf, CtParsed& p) {
     p = CtParsed{};
     p.kind = CtPacket::untracked;
     if (len < sizeof(rte_ipv4_hdr)) return;

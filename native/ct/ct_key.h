@@ -37,6 +37,14 @@ struct alignas(8) CtKey {
 };
 static_assert(sizeof(CtKey) == 48, "CtKey must stay 48 bytes (the hash key)");
 
+// Key equality, word by word (the pad is always zero: five words).
+inline bool ct_same(const CtKey& a, const CtKey& b) {
+    uint64_t x[5], y[5];
+    std::memcpy(x, &a, sizeof x);
+    std::memcpy(y, &b, sizeof y);
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+}
+
 // What a packet is to connection tracking.
 enum class CtPacket : uint8_t {
     flow,       // TCP, UDP, ICMP echo, or another protocol (ports 0): a key
@@ -54,7 +62,32 @@ struct CtParsed {
 // Reads the key of the IP packet at `ip` (`len` bytes of it in the buffer)
 // into `out` (in place: a burst's keys are written where they are looked up).
 // `vrf` goes in the key.
-void ct_parse4(const uint8_t* ip, uint32_t len, uint16_t vrf, CtParsed& out);
+void ct_parse4_any(const uint8_t* ip, uint32_t len, uint16_t vrf, CtParsed& out);
 void ct_parse6(const uint8_t* ip, uint32_t len, uint16_t vrf, CtParsed& out);
+
+// The same, the common case inline: a first (or only) fragment of TCP or UDP
+// with a 20-byte IPv4 header; anything else through ct_parse4_any().
+inline void ct_parse4(const uint8_t* ip, uint32_t len, uint16_t vrf, CtParsed& out) {
+    constexpr uint8_t kTcp = 6, kUdp = 17;
+    const uint8_t proto = ip[9];
+    const uint32_t need = proto == kTcp ? 20 + 14 : 20 + 8;  // up to TCP's flags, or UDP's header
+    uint16_t frag;  // flags and offset, network order: the offset is 13 bits of it
+    std::memcpy(&frag, ip + 6, 2);
+    if (len < need || ip[0] != 0x45 || (frag & 0xff1f) != 0 || (proto != kTcp && proto != kUdp))
+        return ct_parse4_any(ip, len, vrf, out);
+    uint32_t src, dst, ports;
+    std::memcpy(&src, ip + 12, 4);
+    std::memcpy(&dst, ip + 16, 4);
+    std::memcpy(&ports, ip + 20, 4);
+    // Word by word: a local array copied whole would be stored in 8-byte
+    // pieces and reloaded in 16-byte ones, which cannot be store-forwarded
+    // (measured: 29 cycles a packet).
+    const uint64_t w4 = ports | uint64_t(vrf) << 32 | uint64_t(proto) << 48;
+    const uint64_t words[6] = {src, 0, dst, 0, w4, 0};
+    auto* key = reinterpret_cast<char*>(&out.key);
+    for (unsigned i = 0; i < 6; ++i) std::memcpy(key + 8 * i, &words[i], 8);
+    out.kind = CtPacket::flow;
+    out.tcp_flags = proto == kTcp ? ip[20 + 13] : 0;
+}
 
 }  // namespace appliance

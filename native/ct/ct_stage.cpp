@@ -144,9 +144,31 @@ void postrouting(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* p
     const bool from_outside = ct.stateful(in_port);
     constexpr bool nat = kNat;
     const NatRules* rules = nat ? &w.tables.nat->rules() : nullptr;
+    // Whether a next hop's packets are tracked, and how: the same for every
+    // packet of the burst to it (worked out once per run of them).
+    struct Verdict {
+        bool track = false;
+        bool to_us = false;    // addressed to us: a translated reply or a forward (hairpin)
+        bool out_nat = false;  // leaving by a translating interface
+        uint16_t vrf = 0;      // sessions are kept in the VRF of the interface they come in or leave by
+    };
+    const auto verdict = [&](uint32_t id) {
+        Verdict v;
+        const NextHop* hop = id < kRuleDrop ? hops.get(id) : nullptr;
+        if (hop == nullptr) return v;
+        v.to_us = nat && hop->action == HopAction::local && !rules->outside[in_port];
+        // Only what leaves (now, or once its neighbour resolves) is filtered.
+        if (!v.to_us && hop->action != HopAction::forward && hop->action != HopAction::resolve) return v;
+        v.out_nat = nat && !v.to_us && rules->outside[hop->iface];
+        v.track = from_outside || v.to_us || v.out_nat || ct.stateful(hop->iface);
+        v.vrf = w.tables.iface_vrf[from_outside || v.to_us ? in_port : hop->iface];
+        return v;
+    };
+    uint32_t last_id = kNoRoute;
+    Verdict last = verdict(last_id);
     // First the packets to look up (their keys), then one bulk lookup, then the decisions.
     LookupBatch batch;
-    bool local[kBurstSize];  // addressed to us: a translated reply or a forward (hairpin)
+    bool local[kBurstSize];  // Verdict::to_us, by batch position
     for (uint16_t i = 0; i < n; ++i) {
         const NextHop* hop = ids[i] < kRuleDrop ? hops.get(ids[i]) : nullptr;
         if (kNat && early != nullptr && early->session[i] != nullptr) {
@@ -162,24 +184,20 @@ void postrouting(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* p
             ids[i] = early->missed[i] == kFull ? ct.full_hop() : ct.no_port_hop();
             continue;
         }
-        if (hop != nullptr && hop->action == HopAction::group) {  // the member the output would take
+        if (hop != nullptr && hop->action == HopAction::group)  // the member the output would take
             ids[i] = group_member(hops, ids[i], pkts[i]);
-            hop = ids[i] < kRuleDrop ? hops.get(ids[i]) : nullptr;
+        if (ids[i] != last_id) {
+            last_id = ids[i];
+            last = verdict(ids[i]);
         }
-        if (hop == nullptr) continue;
-        const bool to_us = nat && hop->action == HopAction::local && !rules->outside[in_port];
-        // Only what leaves (now, or once its neighbour resolves) is filtered.
-        if (!to_us && hop->action != HopAction::forward && hop->action != HopAction::resolve) continue;
-        const bool out_nat = nat && !to_us && rules->outside[hop->iface];
-        if (!from_outside && !to_us && !out_nat && !ct.stateful(hop->iface)) continue;
+        if (!last.track) continue;
         if (kNat && from_outside && early != nullptr && early->missed[i] == kMissed) {
             ids[i] = ct.refused_hop();  // looked up before the route: of no session
             continue;
         }
-        // Sessions are kept in the VRF of the interface they come in or leave by.
-        const uint16_t outside = from_outside || to_us ? in_port : hop->iface;
+        const bool to_us = last.to_us, out_nat = last.out_nat;
         CtParsed& p = batch.next();
-        ct_parse(pkts[i], v6, w.tables.iface_vrf[outside], p);
+        ct_parse(pkts[i], v6, last.vrf, p);
         if (from_outside) {
             // Non-first fragments pass: the first, with the ports, was checked, and
             // without it nothing can be reassembled (as most firewalls that do not

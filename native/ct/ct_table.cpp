@@ -18,8 +18,9 @@ constexpr uint32_t kSweepSlices = 100;  // the whole array in 100 sweeps (5 s at
 }  // namespace
 
 uint64_t ct_now_ms() {
-    static const uint64_t per_ms = rte_get_tsc_hz() / 1000;
-    return rte_rdtsc() / per_ms;
+    // A multiply, not a division (40 cycles a burst): 2^64 / cycles a millisecond.
+    static const uint64_t per_cycle = uint64_t(((unsigned __int128)1 << 64) / (rte_get_tsc_hz() / 1000));
+    return uint64_t(((unsigned __int128)rte_rdtsc() * per_cycle) >> 64);
 }
 
 CtTable::CtTable(const std::string& name, uint32_t max_sessions, size_t ifaces, Rcu& rcu, DropHops drops)

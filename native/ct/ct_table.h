@@ -115,9 +115,7 @@ private:
     static void touch_tcp(CtSession& s, CtDir dir, uint8_t tcp_flags);  // the state machine
     static uint32_t pack(uint32_t index, CtDir dir) { return (index << 1) | uint32_t(dir); }
     // Whether index entry `value` stands for key `k` (the session's own copy).
-    bool holds(uint32_t value, const CtKey& k) const {
-        return std::memcmp(&sessions_[value >> 1].key[value & 1], &k, sizeof k) == 0;
-    }
+    bool holds(uint32_t value, const CtKey& k) const { return ct_same(sessions_[value >> 1].key[value & 1], k); }
     void expire(uint32_t index, std::vector<Retired>& into);  // mutex_ held
     void reclaim();                                            // mutex_ held
     void retire_batch(std::vector<Retired>& batch);            // mutex_ held
