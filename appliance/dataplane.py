@@ -469,6 +469,28 @@ class Dataplane:
         public address."""
         return self._dp.nat_stats()
 
+    # -- packet capture (appliance/capture.py writes the pcapng) --
+    def capture_start(self, spec: _native.CaptureSpec) -> None:
+        """One capture at a time (StateError while one runs); CaptureError for a filter
+        libpcap refuses."""
+        self._dp.capture_start(spec)
+
+    def capture_read(self, max: int = 256) -> list[tuple]:
+        """The copies made since the last read: (tsc, wire_len, interface index, what,
+        drop reason, worker, bytes), oldest first."""
+        return self._dp.capture_read(max)
+
+    def capture_stats(self) -> dict[str, Any]:
+        """{copied, filtered, lost, done} of the running capture."""
+        return self._dp.capture_stats()
+
+    def capture_stop(self) -> None:
+        self._dp.capture_stop()
+
+    @property
+    def capturing(self) -> bool:
+        return self._dp.capturing
+
     # -- routes mirrored from the kernel (route sync) --
     def route_sync_resync(self) -> None:
         """A full dump of the kernel table now, as after an overrun."""

@@ -24,6 +24,7 @@ PYBIND11_MODULE(_native, m) {
     py::register_exception<AddressError>(m, "AddressError", base);
     py::register_exception<NeighborError>(m, "NeighborError", base);
     py::register_exception<AclError>(m, "AclError", base);
+    py::register_exception<CaptureError>(m, "CaptureError", base);
 
     DataplaneClass dataplane(m, "Dataplane");
     bind_iface(m, dataplane);  // before core: the spec holds its VlanSpecs
@@ -36,4 +37,5 @@ PYBIND11_MODULE(_native, m) {
     bind_kernel(m, dataplane);
     bind_acl(m, dataplane);
     bind_nat(m, dataplane);
+    bind_capture(m, dataplane);
 }

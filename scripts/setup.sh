@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 packages=(libdpdk-dev dpdk dpdk-dev dpdk-doc pkg-config build-essential cmake python3-venv python3-dev
-          libmnl-dev iproute2 iputils-ping iputils-tracepath traceroute iperf3 frr xz-utils
+          libmnl-dev libpcap-dev iproute2 iputils-ping iputils-tracepath traceroute iperf3 frr xz-utils
           ethtool nftables tcpdump openssh-server sudo python3-apt)  # ethtool: e2e VLAN hosts;
           # nftables: the e2e reference router; tcpdump: what a NAT's outside host sees; the
           # last three: deploy tests (SSH to this host, its apt)

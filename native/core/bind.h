@@ -32,5 +32,6 @@ void bind_acl(pybind11::module_& m, DataplaneClass& dataplane);       // access 
 void bind_iface(pybind11::module_& m, DataplaneClass& dataplane);     // interfaces, VLANs
 void bind_ct(pybind11::module_& m, DataplaneClass& dataplane);        // connection tracking
 void bind_nat(pybind11::module_& m, DataplaneClass& dataplane);       // NAT44
+void bind_capture(pybind11::module_& m, DataplaneClass& dataplane);   // packet capture
 
 }  // namespace appliance

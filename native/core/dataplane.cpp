@@ -60,6 +60,7 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
                             " workers; each worker needs its own tx queue on every port");
 
     const std::string tag = spec_.name + std::to_string(g_instances++);
+    tag_ = tag;
     for (auto& p : spec_.ports)
         p.vlan_strip = std::any_of(spec_.vlans.begin(), spec_.vlans.end(),
                                    [&](const VlanSpec& v) { return v.port == p.name; });
@@ -126,6 +127,7 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     for (unsigned i = 0; i < nworkers; ++i) punt_rings_.push_back(ring("punt_" + tag + "_" + std::to_string(i)));
     return_ring_ = ring("ret_" + tag);
     slow_->set_rings(punt_rings_, return_ring_);
+    slow_->set_capture(&capture_slot_);
     slow_->set_periodic([this] {
         follow_links();
         if (ct_) ct_->sweep(ct_now_ms());
@@ -177,7 +179,7 @@ void Dataplane::make_controls() {
     controls_ = std::make_unique<Controls>(
         ControlContext(writer_, closed_, spec_.name, std::move(names), spec_.max_nexthops), *vrfs_,
         *hops_, *flows_, *flows6_, *slow_, kernel_tables, syncs, *acls_, spec_.max_acl_entries,
-        ct_.get(), nat_.get());
+        ct_.get(), nat_.get(), capture_slot_, *rcu_, tag_);
 }
 
 void Dataplane::build_workers() {
@@ -194,7 +196,7 @@ void Dataplane::build_workers() {
         w->index = i;
         w->tables = {iface_fib_.data(), iface_fib6_.data(), flows_.get(), flows6_.get(), hops_.get(),
                      acls_.get(), kernel_ifaces_.data(), spec_.verify_checksum, spec_.stage_clocks,
-                     avx512_input(), ct_.get(), nat_.get(), iface_vrf_.data()};
+                     avx512_input(), ct_.get(), nat_.get(), iface_vrf_.data(), capture_slot_.pointer()};
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
         auto* stats = static_cast<WorkerStats*>(
@@ -285,6 +287,7 @@ void Dataplane::close() {
     std::scoped_lock lock(writer_, io_);
     if (closed_) return;
     stop_locked();
+    if (controls_) controls_->capture.release();  // (its copies are of the pools below)
     workers_.clear();
     for (auto* s : stats_) rte_free(s);
     stats_.clear();

@@ -35,6 +35,7 @@
 #include "rules/rules.h"
 #include "slowpath/control.h"
 #include "slowpath/slowpath.h"
+#include "trace/control.h"
 #include "vrf/vrfs.h"
 
 namespace appliance {
@@ -93,7 +94,7 @@ struct Controls {
     Controls(ControlContext context, const Vrfs& vrfs, NextHopTable& hops, FlowTable& flows,
              FlowTable6& flows6, SlowPath& slow, std::vector<KernelRouteTable*> kernel,
              std::vector<RouteSync*> syncs, AclTable& acl_table, uint32_t max_acl_entries,
-             CtTable* ct, NatTable* nat)
+             CtTable* ct, NatTable* nat, CaptureSlot& capture_slot, Rcu& rcu, const std::string& tag)
         : context(std::move(context)),
           routes(this->context, vrfs, slow, kernel),
           nexthops(this->context, hops, slow),
@@ -102,7 +103,8 @@ struct Controls {
           kernel_routes(this->context, std::move(kernel), std::move(syncs)),
           acls(this->context, acl_table, max_acl_entries),
           conntrack(this->context, ct),
-          nat(this->context, ct, nat) {}
+          nat(this->context, ct, nat),
+          capture(this->context, capture_slot, rcu, tag) {}
 
     const ControlContext context;
     RouteControl routes;            // fib/routes.h
@@ -113,6 +115,7 @@ struct Controls {
     AclControl acls;                // acl/acls.h: access control lists
     CtControl conntrack;            // ct/control.h: connection tracking
     NatControl nat;                 // nat/control.h: NAT44 rules, mappings
+    CaptureControl capture;         // trace/control.h: packet capture
 };
 
 class Dataplane {
@@ -202,6 +205,8 @@ private:
         return vrf.empty() || vrf == kDefaultVrfName ? "" : vrf;
     }
     void follow_links();  // on the slow path's thread
+    std::string tag_;           // this instance's DPDK object names
+    CaptureSlot capture_slot_;  // the running capture (workers and the slow path look)
     // Kept until the data plane is destroyed: a call on a closed one is refused
     // by ControlContext::lock(), never reaches freed tables.
     std::unique_ptr<Controls> controls_;

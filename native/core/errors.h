@@ -21,6 +21,7 @@ struct StateError : ApplianceError { using ApplianceError::ApplianceError; };
 struct AddressError : ApplianceError { using ApplianceError::ApplianceError; };
 struct NeighborError : ApplianceError { using ApplianceError::ApplianceError; };
 struct AclError : ApplianceError { using ApplianceError::ApplianceError; };
+struct CaptureError : ApplianceError { using ApplianceError::ApplianceError; };
 
 // The text of a DPDK error code (negative errno or rte_errno).
 std::string dpdk_strerror(int code);

@@ -12,8 +12,7 @@ namespace appliance {
 void punt(WorkerContext& w, rte_mbuf* m, PuntKind kind, uint16_t port_index, uint32_t hop) {
     set_meta(m, {hop, port_index, kind, 0});
     if (unlikely(rte_ring_sp_enqueue(w.punt, m) != 0)) {
-        w.stats->count_drop(DropReason::punt_full);
-        rte_pktmbuf_free(m);
+        drop_packet(w, m, DropReason::punt_full, port_index);
         return;
     }
     w.stats->punted++;
@@ -25,8 +24,7 @@ void punt_for_error(WorkerContext& w, rte_mbuf* m, DropReason why, uint16_t port
         punt(w, m, kind, port_index, hop);
         return;
     }
-    w.stats->count_drop(why);
-    rte_pktmbuf_free(m);
+    drop_packet(w, m, why, port_index);
 }
 
 // One path of an equal-cost group: forwarded here when it can be, else
@@ -52,8 +50,7 @@ void output_exception(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t 
                       const NextHop* hop, PuntKind routed) {
     if (hop == nullptr) {
         if (id == kNoRoute) return punt_for_error(w, m, DropReason::no_route, in_port, id, routed);
-        w.stats->count_drop(id == kRuleDrop ? DropReason::rule_drop : DropReason::nexthop_down);
-        rte_pktmbuf_free(m);
+        drop_packet(w, m, id == kRuleDrop ? DropReason::rule_drop : DropReason::nexthop_down, in_port);
         return;
     }
     switch (hop->action) {
@@ -62,8 +59,7 @@ void output_exception(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t 
             hop->drop_reason == uint8_t(DropReason::route_prohibited) ||  // ICMP, as Linux
             hop->drop_reason == uint8_t(DropReason::acl_reject))
             return punt_for_error(w, m, DropReason(hop->drop_reason), in_port, id, routed);
-        w.stats->drops[hop->drop_reason]++;
-        rte_pktmbuf_free(m);
+        drop_packet(w, m, DropReason(hop->drop_reason), in_port);
         return;
     case HopAction::local:
     case HopAction::resolve:

@@ -6,6 +6,15 @@
 
 namespace appliance {
 
+// A packet the worker will not send: counted under `why`, offered to a
+// capture of drops, freed. `iface`: where it came in (tx_full: where it was to leave).
+inline void drop_packet(WorkerContext& w, rte_mbuf* m, DropReason why, uint16_t iface) {
+    w.stats->count_drop(why);
+    if (unlikely(w.capture != nullptr) && w.capture->wants_drop(iface, why))
+        w.capture->take(&m, 1, iface, kCaptureDrops, uint16_t(w.index), why);
+    rte_pktmbuf_free(m);
+}
+
 // Hands a packet to the slow path; a full ring is a counted drop, never a wait.
 void punt(WorkerContext& w, rte_mbuf* m, PuntKind kind, uint16_t port_index, uint32_t hop);
 

@@ -1,5 +1,7 @@
 #include "core/worker.h"
 
+#include "core/exceptions.h"
+
 #include <rte_cycles.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
@@ -17,14 +19,16 @@ void send_returns(WorkerContext& w) {
                                                  kBurstSize, nullptr);
     for (unsigned i = 0; i < n; ++i) {
         const PacketMeta meta = get_meta(pkts[i]);
+        if (unlikely(w.capture != nullptr) && w.capture->wants(meta.port, kCaptureOut))
+            w.capture->take(&pkts[i], 1, meta.port, kCaptureOut, uint16_t(w.index));
         const bool sent = rte_eth_tx_burst(w.tx[meta.port].port_id, w.tx_queue, &pkts[i], 1) == 1;
-        if (!sent) rte_pktmbuf_free(pkts[i]);
         if (meta.generated) {
+            if (!sent) rte_pktmbuf_free(pkts[i]);
             (sent ? w.stats->slow_tx : w.stats->slow_tx_full)++;
         } else if (sent) {
             w.stats->tx_packets++;
         } else {
-            w.stats->count_drop(DropReason::tx_full);
+            drop_packet(w, pkts[i], DropReason::tx_full, meta.port);
         }
     }
 }
@@ -39,11 +43,14 @@ int worker_main(void* context) {
     while (!w.stop->load(std::memory_order_relaxed)) {
         uint64_t start = 0;
         uint64_t packets = 0;
+        w.capture = w.tables.capture->load(std::memory_order_acquire);  // until the quiescent point below
         for (const RxQueue& q : w.rx) {
             StageClock rx_clock(w.tables.stage_clocks ? w.stats : nullptr);
             uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, kBurstSize);
             if (n == 0) continue;
             rx_clock.lap(Stage::rx);
+            if (unlikely(w.capture != nullptr) && w.capture->wants(q.port_index, kCaptureIn))
+                w.capture->take(pkts, n, q.port_index, kCaptureIn, uint16_t(w.index));
             if (packets == 0) start = rte_rdtsc();
             packets += n;
             forward_burst(w, q, pkts, n);

@@ -22,6 +22,7 @@
 #include "core/punt.h"
 #include "core/stats.h"
 #include "iface/iface.h"
+#include "trace/capture.h"
 
 struct rte_rcu_qsbr;
 struct rte_ring;
@@ -66,6 +67,7 @@ struct Tables {
     CtTable* ct;                   // nullptr: no connection tracking (no conntrack section)
     NatTable* nat;                 // with ct: the NAT rules and mappings
     const uint16_t* iface_vrf;     // per interface: its VRF's index
+    const std::atomic<Capture*>* capture;  // the running capture (trace/capture.h), or nullptr
 };
 
 struct RxQueue {
@@ -102,6 +104,7 @@ struct alignas(kWorkerPage) WorkerContext {
     rte_ring* returns = nullptr;  // from the slow path, sent on this worker's tx queues
     TokenBucket icmp_budget;      // packets that would only earn an ICMP error
     CtEarly ct_early;             // NAT prerouting's findings for the burst (ct/ct_stage.h)
+    const Capture* capture = nullptr;  // *tables.capture, read once a loop (nullptr: none runs)
 };
 
 // The lcore entry point (rte_eal_remote_launch): loops until *stop.

@@ -28,16 +28,14 @@ void vlan_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n,
             vlan = m->vlan_tci & 0x0fff;
         } else if (vlan_tagged(rte_pktmbuf_mtod(m, const rte_ether_hdr*))) {
             if (unlikely(rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_vlan_hdr))) {
-                w.stats->count_drop(DropReason::malformed);
-                rte_pktmbuf_free(m);
+                drop_packet(w, m, DropReason::malformed, q.port_index);
                 continue;
             }
             vlan = vlan_strip(m);
         }
         const uint16_t at = vlan == 0 ? q.port_index : q.vlan_ifaces[vlan];
         if (unlikely(at == kUnknownVlan)) {
-            w.stats->count_drop(DropReason::unknown_vlan);
-            rte_pktmbuf_free(m);
+            drop_packet(w, m, DropReason::unknown_vlan, q.port_index);
             continue;
         }
         pkts[kept] = m;

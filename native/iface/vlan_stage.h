@@ -3,6 +3,7 @@
 // sub-interface.
 #pragma once
 
+#include "core/exceptions.h"
 #include "core/worker.h"
 #include "iface/vlan_tag.h"
 
@@ -31,8 +32,7 @@ public:
     rte_ether_hdr* push(rte_mbuf* m, const NextHop& hop) {
         rte_ether_hdr* eth = vlan_push_for_rewrite(m, hop.vlan);
         if (unlikely(eth == nullptr)) {
-            w_.stats->count_drop(DropReason::malformed);
-            rte_pktmbuf_free(m);
+            drop_packet(w_, m, DropReason::malformed, hop.iface);
             return nullptr;
         }
         if (hop.iface != iface_) {

@@ -95,8 +95,7 @@ void input_exception(WorkerContext& w, const RxQueue& q, rte_mbuf* m, Burst& b) 
     } else if (verdict == kPuntTtl) {  // an ICMP error at most: under the budget
         punt_for_error(w, m, DropReason::ttl_expired, q.port_index, 0, PuntKind::ipv4_input);
     } else if (verdict != kIpv4Pass) {
-        w.stats->drops[verdict]++;
-        rte_pktmbuf_free(m);
+        drop_packet(w, m, DropReason(verdict), q.port_index);
     } else {
         append(b, m, __builtin_bswap32(ipv4_of(m)->dst_addr));
     }
@@ -225,11 +224,12 @@ void tx_stage(WorkerContext& w) {
     uint64_t sent = 0;
     for (TxBatch& t : w.tx) {
         if (t.n == 0) continue;
+        const auto port = uint16_t(&t - w.tx.data());
+        if (unlikely(w.capture != nullptr) && w.capture->wants(port, kCaptureOut))
+            w.capture->take(t.pkts, t.n, port, kCaptureOut, uint16_t(w.index));
         const uint16_t done = rte_eth_tx_burst(t.port_id, w.tx_queue, t.pkts, t.n);
-        if (unlikely(done < t.n)) {
-            w.stats->count_drop(DropReason::tx_full, t.n - done);
-            rte_pktmbuf_free_bulk(&t.pkts[done], t.n - done);
-        }
+        if (unlikely(done < t.n))
+            for (uint16_t i = done; i < t.n; ++i) drop_packet(w, t.pkts[i], DropReason::tx_full, port);
         sent += done;
         t.n = 0;
     }

@@ -49,8 +49,7 @@ void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_
             continue;
         }
         if (verdict != kIpv6Pass) {
-            w.stats->drops[verdict]++;
-            rte_pktmbuf_free(pkts[i]);
+            drop_packet(w, pkts[i], DropReason(verdict), in_port);
             continue;
         }
         ok[m] = pkts[i];

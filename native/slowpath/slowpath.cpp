@@ -196,6 +196,11 @@ void SlowPath::send(rte_mbuf* m, uint16_t port, bool generated) {
 
 void SlowPath::drop(rte_mbuf* m, DropReason why) {
     stats_.drops[unsigned(why)]++;
+    if (capture_ != nullptr && capture_->live() != nullptr) {
+        const uint16_t port = get_meta(m).port;  // where the worker took it in
+        const std::shared_ptr<Capture> capture = capture_->hold();
+        if (capture != nullptr && capture->wants_drop(port, why)) capture->take(&m, 1, port, kCaptureDrops, kSlowPath, why);
+    }
     rte_pktmbuf_free(m);
 }
 

@@ -47,6 +47,7 @@
 #include "nexthop/nexthop.h"
 #include "core/punt.h"
 #include "slowpath/ra.h"
+#include "trace/capture.h"
 #include "vrf/vrfs.h"
 
 struct rte_ring;
@@ -162,6 +163,8 @@ public:
     void ra_configure(const std::vector<RaSpec>& specs,
                       const std::function<uint16_t(const std::string&)>& index_of);
     void set_rings(std::vector<rte_ring*> punts, rte_ring* returns);
+    // Where a running capture is found: what the slow path drops is offered to it.
+    void set_capture(const CaptureSlot* slot) { capture_ = slot; }
     // Run on the slow path's thread with its timers (every 50 ms), without the writer lock.
     void set_periodic(std::function<void()> fn) { periodic_ = std::move(fn); }
     void start();  // writer lock held: the thread; gratuitous ARP and unsolicited NA
@@ -209,6 +212,7 @@ public:
     }
 
 private:
+    const CaptureSlot* capture_ = nullptr;
     struct NeighKey {
         uint16_t port;
         IpAddr ip;
