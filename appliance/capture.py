@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from appliance import _native
-from appliance.errors import CaptureError
+from appliance.errors import CaptureError, StateError
 
 DROP_REASONS: list[tuple[str, str]] = list(_native.drop_reasons())
 DIRECTIONS = ("in", "out", "both")
@@ -76,20 +76,33 @@ class CaptureRequest:
             out.append("filter: longer than 4096 characters")
         return out
 
-    def native(self, interfaces: list[str]) -> _native.CaptureSpec:
-        problems = self.problems(interfaces)
+    def native(self, interfaces: list[dict]) -> _native.CaptureSpec:
+        """The data plane's spec, given its interfaces ({name, port, vlan}). A VLAN
+        sub-interface's frames are captured on its port, tagged, as `vlan N` picks
+        them (its drops, untagged by then, as its own)."""
+        names = [f["name"] for f in interfaces]
+        problems = self.problems(names)
         if problems:
             raise CaptureError("; ".join(problems))
-        what = (_native.CAPTURE_DROPS if self.drops else
-                {"in": _native.CAPTURE_IN, "out": _native.CAPTURE_OUT,
-                 "both": _native.CAPTURE_IN | _native.CAPTURE_OUT}[self.direction])
         spec = _native.CaptureSpec()
-        spec.ifaces = [what if self.interface in (None, name) else 0 for name in interfaces]
+        ifaces = [0] * len(names)  # (spec.ifaces is a copy when read: set it whole)
+        spec.filter = self.filter
+        chosen = [f for f in interfaces if self.interface in (None, f["name"])]
+        if self.drops:
+            for f in chosen:
+                ifaces[names.index(f["name"])] = _native.CAPTURE_DROPS
+        else:
+            what = {"in": _native.CAPTURE_IN, "out": _native.CAPTURE_OUT,
+                    "both": _native.CAPTURE_IN | _native.CAPTURE_OUT}[self.direction]
+            for f in chosen:
+                ifaces[names.index(f["port"] if f["vlan"] else f["name"])] = what
+            if self.interface is not None and chosen[0]["vlan"]:
+                spec.filter = f"vlan {chosen[0]['vlan']}" + (f" and ({self.filter})" if self.filter else "")
+        spec.ifaces = ifaces
         known = [name for name, _ in DROP_REASONS]
         spec.reasons = sum(1 << known.index(r) for r in set(self.reasons))
         spec.snaplen = self.snaplen
         spec.count = self.count
-        spec.filter = self.filter
         return spec
 
 
@@ -147,36 +160,70 @@ def complete_blocks(buffer: bytearray) -> bytes:
     return whole
 
 
-# ---- a capture on a Dataplane in this process ----
+# ---- a capture on a Dataplane ----
+class CaptureSession:
+    """A running capture: its pcapng header, then read() for the packet blocks captured
+    since; stop() (idempotent, from any thread) ends it. The data plane runs one at a time."""
+
+    def __init__(self, dp, request: CaptureRequest):
+        self._dp, self._request = dp, request
+        found = dp.interfaces()
+        interfaces = [f["name"] for f in found]
+        dp.capture_start(request.native(found))
+        self._hz = _native.tsc_hz()
+        self._tsc0, self._ns0 = _native.tsc_now(), time.time_ns()
+        self._deadline = time.monotonic() + request.seconds if request.seconds else None
+        self._stopped = False
+        self.written = 0
+        self.header = section_header(interfaces, request.snaplen)
+
+    @property
+    def finished(self) -> bool:
+        return self._stopped or bool(self._request.count and self.written >= self._request.count) or \
+            (self._deadline is not None and time.monotonic() >= self._deadline)
+
+    def read(self, wait_s: float = 0.05) -> bytes | None:
+        """The packet blocks captured since the last read (b"" if none came within
+        wait_s); None once finished (its count, its seconds, or stopped)."""
+        if self.finished:
+            return None
+        try:
+            copies = self._dp.capture_read(256)
+        except StateError:  # stopped meanwhile
+            return None
+        if not copies:
+            time.sleep(wait_s)
+            return b""
+        blocks = []
+        for tsc, wire_len, iface, what, reason, worker, data in copies:
+            if self._request.count and self.written >= self._request.count:
+                break
+            drop = what == _native.CAPTURE_DROPS
+            blocks.append(packet_block(
+                iface, self._ns0 + (tsc - self._tsc0) * 1_000_000_000 // self._hz, data, wire_len,
+                inbound=what != _native.CAPTURE_OUT, comment=drop_comment(reason, worker) if drop else ""))
+            self.written += 1
+        return b"".join(blocks)
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._dp.capture_stop()
+
+
 def capture(dp, request: CaptureRequest, poll_s: float = 0.05,
             stopped=lambda: False) -> Iterator[bytes]:
-    """pcapng, as it is captured: the header first, then a chunk of packet blocks each
-    time some arrive. Ends at `count` packets, after `seconds`, or when `stopped()`;
-    the capture stops when the generator is closed, whichever way it ends."""
-    interfaces = [f["name"] for f in dp.interfaces()]
-    dp.capture_start(request.native(interfaces))
+    """pcapng as it is captured: the header, then a chunk of packet blocks each time
+    some arrive, until the count, the seconds, or `stopped()`; the capture stops when
+    the generator ends or is closed."""
+    session = CaptureSession(dp, request)
     try:
-        hz = _native.tsc_hz()
-        tsc0, ns0 = _native.tsc_now(), time.time_ns()
-        yield section_header(interfaces, request.snaplen)
-        deadline = time.monotonic() + request.seconds if request.seconds else None
-        written = 0
-        while not stopped() and (deadline is None or time.monotonic() < deadline):
-            blocks = []
-            for tsc, wire_len, iface, what, reason, worker, data in dp.capture_read(256):
-                if request.count and written >= request.count:
-                    break
-                ts = ns0 + (tsc - tsc0) * 1_000_000_000 // hz
-                drop = what == _native.CAPTURE_DROPS
-                blocks.append(packet_block(iface, ts, data, wire_len,
-                                           inbound=what != _native.CAPTURE_OUT,
-                                           comment=drop_comment(reason, worker) if drop else ""))
-                written += 1
-            if blocks:
-                yield b"".join(blocks)
-            if request.count and written >= request.count:
+        yield session.header
+        while not stopped():
+            chunk = session.read(poll_s)
+            if chunk is None:
                 return
-            if not blocks:
-                time.sleep(poll_s)
+            if chunk:
+                yield chunk
     finally:
-        dp.capture_stop()
+        session.stop()

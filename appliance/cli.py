@@ -430,6 +430,9 @@ def client_command(args: argparse.Namespace) -> int:
     elif what == "acl":
         from appliance import cli_acl
         cli_acl.run(c, args, _show)
+    elif what == "capture":
+        from appliance import cli_capture
+        return cli_capture.run(c, args)
     elif what == "stats":
         if args.watch:
             _print_rates(c.stats, _stop_on_signals(), None, args.watch, args.json)
@@ -587,6 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
     from appliance import cli_acl
     cli_acl.add_commands(group("acl", "access control lists: ordered entries, first match "
                                       "decides; bound to a port in or out"), leaf)
+
+    from appliance import cli_capture
+    cli_capture.add_command(sub, leaf)
 
     leaf(sub, "stats", help="counters (--watch N: rates every N seconds)").add_argument(
         "--watch", type=float, metavar="N")

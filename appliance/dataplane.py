@@ -601,7 +601,16 @@ class Dataplane:
             "conntrack": {**self._dp.conntrack_stats(), "created": sum(w["ct_created"] for w in workers)}
             if self.config.conntrack else None,
             "nat": self._dp.nat_stats() if self.config.conntrack else None,
+            # A capture runs (appliance capture): its copies made, filtered out, lost.
+            "capturing": self._dp.capturing,
+            "capture": self._capture_stats(),
         }
+
+    def _capture_stats(self) -> dict[str, Any] | None:
+        try:
+            return self._dp.capture_stats() if self._dp.capturing else None
+        except StateError:  # (it ended meanwhile)
+            return None
 
     def _neighbor_states(self) -> dict[str, int]:
         counts: dict[str, int] = {}

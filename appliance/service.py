@@ -21,6 +21,7 @@ from appliance.dataplane import (Dataplane, RaSettings, canonical_prefixes, refu
                                  to_prefix)
 from appliance.eal import shutdown_eal
 from appliance.acl import inserted, parse_body, removed
+from appliance.capture import CaptureRequest, CaptureSession
 from appliance.errors import (AclError, AddressError, ConfigError, NeighborError, PortError,
                               StorageError)
 from appliance.host import hugepages
@@ -242,6 +243,10 @@ class Service:
 
     def conntrack_list(self, proto: int | str | None = None, address: str | None = None) -> list[dict]:
         return self.dp.conntrack_list(proto, address)
+
+    def capture(self, request: CaptureRequest) -> CaptureSession:
+        """A capture, started (one at a time: StateError while another runs)."""
+        return CaptureSession(self.dp, request)
 
     def conntrack_flush(self) -> int:
         return self.dp.conntrack_flush()

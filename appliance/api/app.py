@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -26,6 +26,7 @@ from appliance.api import models as m
 from appliance.api.errors import status_of, to_body
 from appliance.config import (DEFAULT_VRF, IP_PATTERN, PREFIX_PATTERN, PROTOCOL_PATTERN,
                               VRF_NAME_PATTERN, Id, InterfaceName, L4Port, format_errors)
+from appliance.capture import CaptureRequest
 from appliance.decode import MAX_BYTES, load_json
 from appliance.errors import ApplianceError, PortError
 from appliance.nat import NatSection
@@ -355,6 +356,24 @@ def create_app(service: Service) -> FastAPI:
                 summary="Forget every session (replies of the flushed ones are refused)")
     def conntrack_flush():
         return {"deleted": s.conntrack_flush()}
+
+    @app.post("/v1/capture", responses={200: {"content": {"application/x-pcapng": {}},
+                                              "description": "pcapng, streamed as it is captured"},
+                                        **ERRORS},
+              summary="Capture packets (or the dropped ones, with why) to pcapng, streamed until "
+                      "the count, the seconds or the client goes")
+    async def capture(body: m.CaptureBody):
+        session = await run_in_threadpool(s.capture, CaptureRequest(**body.model_dump()))
+
+        async def pcapng():
+            try:
+                yield session.header
+                while (chunk := await run_in_threadpool(session.read)) is not None:
+                    if chunk:
+                        yield chunk
+            finally:  # the end, or the client gone (the stream cancelled)
+                session.stop()
+        return StreamingResponse(pcapng(), media_type="application/x-pcapng")
 
     @app.post("/v1/apply", response_model=m.Json, responses=ERRORS,
               summary="Make the tables those of a config document (diff; all or nothing)")

@@ -16,7 +16,7 @@ from appliance.config import (DEFAULT_VRF, Id, InterfaceName, NeighborSection, N
 
 __all__ = ["AddressBody", "Added", "Deleted", "NeighborSection", "NextHopSection", "RouteSection",
            "RoutesBody", "RuleBody", "NextHopState", "NeighborState", "AddressState", "Health",
-           "Ready", "ErrorBody", "Set", "AclSummary", "AclReplaced", "AclBinding", "VrfState"]
+           "Ready", "ErrorBody", "Set", "AclSummary", "AclReplaced", "AclBinding", "VrfState", "CaptureBody"]
 
 
 class RoutesBody(Strict):
@@ -57,6 +57,20 @@ class RuleBody(RuleSection):
 class AddressBody(Strict):
     port: InterfaceName
     address: str  # "192.0.2.1/24", "2001:db8::1/64"; checked by the service, which says what is wrong
+
+
+class CaptureBody(Strict):
+    """What to capture (appliance/capture.py: CaptureRequest): an interface (none: every
+    one), its direction, or the packets dropped (for some reasons), a tcpdump filter, and
+    when to stop (a count, seconds; neither: when the client goes)."""
+    interface: InterfaceName | None = None
+    direction: Literal["in", "out", "both"] = "both"
+    drops: bool = False
+    reasons: list[str] = Field(default_factory=list, max_length=64)
+    filter: str = Field("", max_length=4096, description="a tcpdump (pcap-filter) expression")
+    count: int = Field(0, ge=0, le=2**32)
+    snaplen: int = Field(262144, ge=1, le=262144)
+    seconds: float = Field(0, ge=0, le=86400)
 
 
 class Added(BaseModel):
