@@ -76,6 +76,15 @@ class DataplaneCollector:
             for w in s["workers"]:
                 m.add_metric([str(w["lcore"])], w[key])
             yield m
+        # The stage clocks (config `stage_clocks`): cycles per stage; over the worker's
+        # rx packets, each stage's cycles a packet (the Grafana panel's query).
+        stages = CounterMetricFamily("appliance_stage_cycles", "TSC cycles a worker spent in a "
+                                     "pipeline stage (stage_clocks on)", labels=["lcore", "stage"])
+        for w in s["workers"]:
+            for stage, cycles in w.get("stage_cycles", {}).items():
+                if cycles:
+                    stages.add_metric([str(w["lcore"]), stage], cycles)
+        yield stages
         cpp = GaugeMetricFamily("appliance_worker_cycles_per_packet",
                                 "Worker cycles per packet since start", labels=["lcore"])
         for w in s["workers"]:

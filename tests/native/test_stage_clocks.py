@@ -51,3 +51,21 @@ def test_off_by_default_nothing_is_timed(router):
     assert set(stages(router).values()) == {0}
     view = render(rates(before, router.stats(), 1.0))
     assert "cycles/packet" in view and "(rx" not in view, view
+
+
+def test_the_stage_clocks_reach_prometheus_per_worker_and_stage(clocked):
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from appliance.metrics import DataplaneCollector
+    clocked.route_add("10.0.0.0/8", NEXTHOP["b"])
+    forward(clocked, [udp(dst=f"10.0.0.{i}") for i in range(1, 50)])
+    registry = CollectorRegistry()
+    registry.register(DataplaneCollector(clocked.stats))
+    lines = [line for line in generate_latest(registry).decode().splitlines()
+             if line.startswith("appliance_stage_cycles_total{")]
+    timed = stages(clocked)
+    exported = {line.split('stage="')[1].split('"')[0]: float(line.split()[-1]) for line in lines}
+    # The stages that ran, each with the cycles it took so far (the counter grows).
+    assert set(exported) == {s for s, c in timed.items() if c} >= {"rx", "input", "lookup", "output", "tx"}
+    assert all('lcore="1"' in line for line in lines)
+    assert all(exported[s] <= stages(clocked)[s] for s in exported)
