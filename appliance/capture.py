@@ -208,7 +208,10 @@ class CaptureSession:
     def stop(self) -> None:
         if not self._stopped:
             self._stopped = True
-            self._dp.capture_stop()
+            try:
+                self._dp.capture_stop()
+            except StateError:  # the data plane closed first (its captures with it)
+                pass
 
 
 def capture(dp, request: CaptureRequest, poll_s: float = 0.05,

@@ -55,8 +55,9 @@ rte_bpf* compile(const std::string& expr, uint32_t snaplen) {
 
 }  // namespace
 
-Capture::Capture(const CaptureSpec& spec, rte_mempool* pool, const std::string& name)
-    : ifaces_(spec.ifaces), reasons_(spec.reasons), snaplen_(spec.snaplen), count_(spec.count), pool_(pool) {
+Capture::Capture(const CaptureSpec& spec, std::shared_ptr<rte_mempool> pool, const std::string& name)
+    : ifaces_(spec.ifaces), reasons_(spec.reasons), snaplen_(spec.snaplen), count_(spec.count),
+      pool_(std::move(pool)) {
     if (snaplen_ == 0) throw CaptureError("snaplen must be at least 1 byte");
     if (!spec.filter.empty()) filter_ = compile(spec.filter, snaplen_);
     ring_ = rte_ring_create(name.c_str(), kRingSize, SOCKET_ID_ANY, RING_F_SC_DEQ);
@@ -84,7 +85,7 @@ void Capture::take(rte_mbuf* const* pkts, uint16_t n, uint16_t iface, CaptureWha
         }
         // The count is a bound, not exact: workers race for the last ones.
         if (count_ != 0 && copied_.load(std::memory_order_relaxed) >= count_) return;
-        rte_mbuf* copy = rte_pktmbuf_copy(m, pool_, 0, snaplen_);
+        rte_mbuf* copy = rte_pktmbuf_copy(m, pool_.get(), 0, snaplen_);
         if (copy == nullptr) {
             lost_.fetch_add(1, std::memory_order_relaxed);
             continue;

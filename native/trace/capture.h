@@ -58,8 +58,9 @@ constexpr uint16_t kCaptureMetaBytes = 24;  // a copy's private area (the copy p
 
 class Capture {
 public:
-    // CaptureError (naming what is wrong) for a filter libpcap refuses.
-    Capture(const CaptureSpec& spec, rte_mempool* pool, const std::string& name);
+    // CaptureError (naming what is wrong) for a filter libpcap refuses. The copies'
+    // pool is shared: it outlives the last capture holding copies of it.
+    Capture(const CaptureSpec& spec, std::shared_ptr<rte_mempool> pool, const std::string& name);
     ~Capture();
     Capture(const Capture&) = delete;
     Capture& operator=(const Capture&) = delete;
@@ -85,7 +86,7 @@ private:
     uint32_t snaplen_;
     uint64_t count_;
     rte_bpf* filter_ = nullptr;
-    rte_mempool* pool_;
+    std::shared_ptr<rte_mempool> pool_;
     rte_ring* ring_ = nullptr;
     mutable std::atomic<uint64_t> copied_{0}, filtered_{0}, lost_{0};
 };

@@ -15,8 +15,7 @@ CaptureControl::~CaptureControl() { release(); }
 
 void CaptureControl::release() {
     slot_.swap(nullptr);
-    if (pool_ != nullptr) rte_mempool_free(pool_);
-    pool_ = nullptr;
+    pool_.reset();
 }
 
 void CaptureControl::start(const CaptureSpec& spec) {
@@ -26,11 +25,12 @@ void CaptureControl::start(const CaptureSpec& spec) {
         throw CaptureError("capture: more interfaces than there are");
     if (pool_ == nullptr) {
         const std::string name = "cap_" + tag_;
-        pool_ = rte_pktmbuf_pool_create(name.c_str(), kCopies, 64, kCaptureMetaBytes, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                        SOCKET_ID_ANY);
-        if (pool_ == nullptr)
+        rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), kCopies, 64, kCaptureMetaBytes,
+                                                    RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+        if (pool == nullptr)
             throw ResourceError("cannot make the capture's buffers (" + std::to_string(kCopies) +
                                 " mbufs): " + dpdk_strerror(rte_errno));
+        pool_ = std::shared_ptr<rte_mempool>(pool, rte_mempool_free);
     }
     auto capture = std::make_shared<Capture>(spec, pool_, "capr_" + tag_ + "_" + std::to_string(started_++));
     slot_.swap(std::move(capture));

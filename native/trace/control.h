@@ -38,7 +38,9 @@ private:
     CaptureSlot& slot_;
     Rcu& rcu_;
     std::string tag_;
-    rte_mempool* pool_ = nullptr;  // the copies' buffers: made at the first capture, kept
+    // The copies' buffers: made at the first capture, kept; freed after the last
+    // capture (a reader may still hold one when the data plane closes).
+    std::shared_ptr<rte_mempool> pool_;
     unsigned started_ = 0;         // (ring names)
 };
 

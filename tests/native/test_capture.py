@@ -10,7 +10,8 @@ from scapy.utils import PcapNgReader
 
 from appliance.capture import CaptureRequest, capture, complete_blocks
 from appliance.errors import CaptureError, StateError
-from tests.native.conftest import HOST_MAC, NEXTHOP, ROUTER_MAC, forward, udp
+from appliance.capture import CaptureSession
+from tests.native.conftest import HOST_MAC, NEXTHOP, ROUTER_MAC, forward, open_router, udp
 
 
 def captured(dp, request: CaptureRequest, action) -> list:
@@ -126,3 +127,16 @@ def test_a_stream_cut_anywhere_keeps_whole_blocks(router):
     buffer = bytearray(truncated)
     readable = complete_blocks(buffer)
     assert len(list(PcapNgReader(io.BytesIO(readable)))) == 5  # 3 in, 3 out, the last cut off
+
+
+def test_closing_the_data_plane_ends_a_running_capture():
+    dp = open_router()
+    try:
+        dp.route_add("10.1.0.0/16", NEXTHOP["c"])
+        session = CaptureSession(dp, CaptureRequest())
+        forward(dp, [udp()], port="a")
+        dp.quiesce()
+    finally:
+        dp.close()  # its copies still queued: freed with it, the pool after the last holder
+    assert session.read() is None
+    session.stop()  # (nothing left to stop: no error)
