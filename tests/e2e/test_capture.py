@@ -5,7 +5,6 @@ their reasons."""
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,9 @@ from scapy.utils import PcapNgReader
 
 from tests.e2e.conftest import wait_until
 from tests.e2e.lab import HOST_ENV, Lab, sh
+
+
+CAPTURES: list[subprocess.Popen] = []  # this module's capture processes
 
 
 @pytest.fixture(scope="module")
@@ -25,17 +27,32 @@ def lab(tmp_path_factory):
     lab.close()
 
 
+@pytest.fixture(autouse=True)
+def no_capture_left():
+    """A test that fails with its capture running does not leave it to the next (409)."""
+    yield
+    for proc in CAPTURES:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    CAPTURES.clear()
+
+
 def start_capture(lab: Lab, *args: str) -> subprocess.Popen:
     """`appliance capture ...` in the background, once the appliance runs it."""
     proc = subprocess.Popen([sys.executable, "-m", "appliance", "capture", *args,
                              "--socket", lab.appliance.socket],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    CAPTURES.append(proc)
 
-    def running() -> bool:
-        with lab.appliance.client() as c:
-            return c.request("GET", "/v1/stats").get("capturing") is True
-    assert wait_until(running, 10), proc.stderr.read1() if proc.poll() is not None else "not started"
+    assert wait_until(lambda: capturing(lab), 10), \
+        proc.stderr.read1() if proc.poll() is not None else "not started"
     return proc
+
+
+def capturing(lab: Lab) -> bool:
+    with lab.appliance.client() as c:
+        return c.request("GET", "/v1/stats").get("capturing") is True
 
 
 def read(path) -> list:
@@ -69,10 +86,11 @@ def test_streamed_into_tcpdump(lab):
     capture = subprocess.Popen(
         [sys.executable, "-m", "appliance", "capture", "lan1", "--out", "--filter", "icmp",
          "-c", "2", "-w", "-", "--socket", lab.appliance.socket], stdout=subprocess.PIPE)
+    CAPTURES.append(capture)
     reader = subprocess.Popen(["tcpdump", "-nr", "-"], stdin=capture.stdout,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=HOST_ENV)
     capture.stdout.close()
-    time.sleep(1)  # (no capturing flag to wait on without a second client: a moment)
+    assert wait_until(lambda: capturing(lab), 10)
     assert lab.ping(0, "10.0.2.2", count=2).returncode == 0
     lines = reader.communicate(timeout=20)[0].splitlines()
     assert capture.wait(timeout=10) == 0
@@ -83,14 +101,17 @@ def test_ctrl_c_leaves_a_file_that_reads(lab, tmp_path):
     out = tmp_path / "cut.pcapng"
     proc = start_capture(lab, "lan0", "--in", "-w", str(out))
     assert lab.ping(0, "10.0.2.2", count=3).returncode == 0
-    wait_until(lambda: out.stat().st_size > 600, 5)
+    assert wait_until(lambda: out.exists() and len(read(out)) >= 3, 10)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=10) == 0
+    try:
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    except subprocess.TimeoutExpired:  # what it was doing, for the report
+        proc.kill()
+        raise AssertionError(f"capture still running 30 s after SIGINT: {proc.communicate()}") from None
     packets = read(out)
     assert sum(ICMP in p for p in packets) == 3 and {p.sniffed_on for p in packets} == {"lan0"}
     assert len(tcpdump(out)) == len(packets)
-    with lab.appliance.client() as c:  # the appliance noticed and stopped capturing
-        assert wait_until(lambda: c.request("GET", "/v1/stats")["capturing"] is False, 5)
+    assert wait_until(lambda: not capturing(lab), 10)  # the appliance noticed and stopped
 
 
 @pytest.fixture
