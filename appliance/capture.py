@@ -140,6 +140,16 @@ def packet_block(iface: int, ts_ns: int, data: bytes, wire_len: int, inbound: bo
     return _block(6, body)
 
 
+def statistics_block(ts_ns: int) -> bytes:
+    """An interface statistics block (no counters): what a quiet capture sends every
+    HEARTBEAT_S so its reader wakes (Ctrl-C is seen) and a reader gone is noticed by the
+    write; readers skip it."""
+    return _block(5, struct.pack("<III", 0, ts_ns >> 32, ts_ns & 0xFFFFFFFF) + _option(0, b""))
+
+
+HEARTBEAT_S = 1.0
+
+
 def drop_comment(reason: int, worker: int) -> str:
     name, help = DROP_REASONS[reason]
     where = "slow path" if worker == _native.CAPTURE_SLOW_PATH else f"worker {worker}"
@@ -174,6 +184,7 @@ class CaptureSession:
         self._tsc0, self._ns0 = _native.tsc_now(), time.time_ns()
         self._deadline = time.monotonic() + request.seconds if request.seconds else None
         self._stopped = False
+        self._sent_at = time.monotonic()
         self.written = 0
         self.header = section_header(interfaces, request.snaplen)
 
@@ -193,7 +204,10 @@ class CaptureSession:
             return None
         if not copies:
             time.sleep(wait_s)
-            return b""
+            if time.monotonic() - self._sent_at < HEARTBEAT_S:
+                return b""
+            self._sent_at = time.monotonic()
+            return statistics_block(time.time_ns())
         blocks = []
         for tsc, wire_len, iface, what, reason, worker, data in copies:
             if self._request.count and self.written >= self._request.count:
@@ -203,6 +217,7 @@ class CaptureSession:
                 iface, self._ns0 + (tsc - self._tsc0) * 1_000_000_000 // self._hz, data, wire_len,
                 inbound=what != _native.CAPTURE_OUT, comment=drop_comment(reason, worker) if drop else ""))
             self.written += 1
+        self._sent_at = time.monotonic()
         return b"".join(blocks)
 
     def stop(self) -> None:
@@ -222,11 +237,14 @@ def capture(dp, request: CaptureRequest, poll_s: float = 0.05,
     session = CaptureSession(dp, request)
     try:
         yield session.header
-        while not stopped():
+        while True:
+            last = stopped()  # (what was copied before it said stop is still read)
             chunk = session.read(poll_s)
             if chunk is None:
                 return
             if chunk:
                 yield chunk
+            if last:
+                return
     finally:
         session.stop()

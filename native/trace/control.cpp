@@ -34,6 +34,9 @@ void CaptureControl::start(const CaptureSpec& spec) {
     }
     auto capture = std::make_shared<Capture>(spec, pool_, "capr_" + tag_ + "_" + std::to_string(started_++));
     slot_.swap(std::move(capture));
+    // Every worker has begun a loop since, so reads it: what arrives after start()
+    // returns is captured (a worker in the middle of a loop still held "none").
+    rcu_.synchronize();
 }
 
 std::shared_ptr<Capture> CaptureControl::current() const {

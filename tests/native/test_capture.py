@@ -1,6 +1,7 @@
 """Packet capture on ring ports: what the worker receives and sends, and what the router
 drops with why, filtered by a tcpdump expression, read back from the pcapng with scapy."""
 import io
+import struct
 import time
 
 import pytest
@@ -140,3 +141,21 @@ def test_closing_the_data_plane_ends_a_running_capture():
         dp.close()  # its copies still queued: freed with it, the pool after the last holder
     assert session.read() is None
     session.stop()  # (nothing left to stop: no error)
+
+
+def test_a_quiet_capture_sends_a_statistics_block_every_second(router):
+    packets, data = captured(router, CaptureRequest(interface="b"), lambda: time.sleep(1.3))
+    kinds, at = [], 0
+    while at < len(data):  # the blocks' types: section header, 3 interfaces, statistics
+        kind, length = struct.unpack_from("<II", data, at)
+        kinds.append(kind)
+        at += length
+    assert kinds[:4] == [0x0A0D0D0A, 1, 1, 1] and 5 in kinds[4:] and 6 not in kinds
+    assert packets == []  # readers skip it: it is not a packet
+    assert len(tcpdump_lines(data)) == 0
+
+
+def tcpdump_lines(data: bytes) -> list[str]:
+    import subprocess
+    r = subprocess.run(["tcpdump", "-nr", "-"], input=data, capture_output=True, check=True)
+    return r.stdout.decode().splitlines()
