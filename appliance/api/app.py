@@ -362,13 +362,15 @@ def create_app(service: Service) -> FastAPI:
                                         **ERRORS},
               summary="Capture packets (or the dropped ones, with why) to pcapng, streamed until "
                       "the count, the seconds or the client goes")
-    async def capture(body: m.CaptureBody):
+    async def capture(body: m.CaptureBody, request: Request):
         session = await run_in_threadpool(s.capture, CaptureRequest(**body.model_dump()))
 
         async def pcapng():
             try:
                 yield session.header
                 while (chunk := await run_in_threadpool(session.read)) is not None:
+                    if await request.is_disconnected():  # (whether or not a write failed)
+                        break
                     if chunk:
                         yield chunk
             finally:  # the end, or the client gone (the stream cancelled)

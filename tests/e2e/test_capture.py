@@ -28,8 +28,11 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def no_capture_left():
-    """A test that fails with its capture running does not leave it to the next (409)."""
+def no_capture_left(lab):
+    """Each test starts with no capture running (the last one's client gone and noticed;
+    slow under load, e.g. the sanitized pass beside the deploy tests), and one that fails
+    with its capture running does not leave it to the next (409)."""
+    assert wait_until(lambda: not capturing(lab), 30), "a capture still running"
     yield
     for proc in CAPTURES:
         if proc.poll() is None:
@@ -111,7 +114,7 @@ def test_ctrl_c_leaves_a_file_that_reads(lab, tmp_path):
     packets = read(out)
     assert sum(ICMP in p for p in packets) == 3 and {p.sniffed_on for p in packets} == {"lan0"}
     assert len(tcpdump(out)) == len(packets)
-    assert wait_until(lambda: not capturing(lab), 10)  # the appliance noticed and stopped
+    assert wait_until(lambda: not capturing(lab), 30)  # the appliance noticed and stopped
 
 
 @pytest.fixture
