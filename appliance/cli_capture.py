@@ -41,7 +41,10 @@ def run(client, args: argparse.Namespace) -> int:
     stream = client.capture(interface=args.interface, direction=args.direction or "both",
                             drops=args.drops, reasons=args.reason, filter=args.filter,
                             count=args.count, snaplen=args.snaplen, seconds=args.seconds)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C
+    # Ctrl-C and SIGTERM end it, as tcpdump's own handlers do, even when started with
+    # SIGINT ignored (a shell's background job: Python then leaves it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         pending = bytearray(next(stream))  # (a refused capture raises here: no file made)
     except (KeyboardInterrupt, StopIteration):
