@@ -433,6 +433,9 @@ def client_command(args: argparse.Namespace) -> int:
     elif what == "capture":
         from appliance import cli_capture
         return cli_capture.run(c, args)
+    elif what == "trace":
+        from appliance import cli_trace
+        cli_trace.run(c, args)
     elif what == "stats":
         if args.watch:
             _print_rates(c.stats, _stop_on_signals(), None, args.watch, args.json)
@@ -593,6 +596,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from appliance import cli_capture
     cli_capture.add_command(sub, leaf)
+
+    from appliance import cli_trace
+    cli_trace.add_commands(group("trace", "per-packet trace: each stage's decision for the next "
+                                          "packets received"), leaf)
 
     leaf(sub, "stats", help="counters (--watch N: rates every N seconds)").add_argument(
         "--watch", type=float, metavar="N")

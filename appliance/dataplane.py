@@ -491,6 +491,30 @@ class Dataplane:
     def capturing(self) -> bool:
         return self._dp.capturing
 
+    # -- per-packet trace (appliance/trace.py says it in words) --
+    def trace_start(self, spec: _native.TraceSpec) -> None:
+        """Traces the next spec.count packets chosen (replacing the last trace's records);
+        CaptureError for a match libpcap refuses."""
+        self._dp.trace_start(spec)
+
+    def trace_stop(self) -> None:
+        """No more packets chosen; the records stay for trace_records()."""
+        self._dp.trace_stop()
+
+    def trace_records(self) -> dict[str, Any]:
+        """The running or last trace: {chosen, count, lost, running, packets: [(packet,
+        tsc, worker, interface index, queue, wire_len, head)], events: [(packet, tsc,
+        worker, step, code, a, b, data)]}; StateError when none was started."""
+        return self._dp.trace_records()
+
+    @property
+    def tracing(self) -> bool:
+        return self._dp.tracing
+
+    def route_match(self, address: str, vrf: str = "default") -> tuple[str, int] | None:
+        """The route a lookup of `address` meets in `vrf`: (prefix, next hop); None: none."""
+        return self._dp.route_match(str(address), vrf)
+
     # -- routes mirrored from the kernel (route sync) --
     def route_sync_resync(self) -> None:
         """A full dump of the kernel table now, as after an overrun."""

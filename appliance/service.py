@@ -22,6 +22,7 @@ from appliance.dataplane import (Dataplane, RaSettings, canonical_prefixes, refu
 from appliance.eal import shutdown_eal
 from appliance.acl import inserted, parse_body, removed
 from appliance.capture import CaptureRequest, CaptureSession
+from appliance import trace
 from appliance.errors import (AclError, AddressError, ConfigError, NeighborError, PortError,
                               StorageError)
 from appliance.host import hugepages
@@ -250,6 +251,18 @@ class Service:
 
     def conntrack_flush(self) -> int:
         return self.dp.conntrack_flush()
+
+    # -- per-packet trace --
+    def trace_start(self, request: trace.TraceRequest) -> None:
+        """Traces the next packets chosen; the last trace's records are gone."""
+        self.dp.trace_start(request.native(self.dp.interfaces()))
+
+    def trace_stop(self) -> None:
+        self.dp.trace_stop()
+
+    def trace_show(self) -> dict:
+        """The running or last trace, packet by packet (appliance/trace.py: report)."""
+        return trace.report(self.dp)
 
     # -- NAT44 --
     def nat_set(self, interface: str, settings: dict | None) -> None:

@@ -38,4 +38,5 @@ PYBIND11_MODULE(_native, m) {
     bind_acl(m, dataplane);
     bind_nat(m, dataplane);
     bind_capture(m, dataplane);
+    bind_trace(m, dataplane);
 }

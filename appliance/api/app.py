@@ -27,6 +27,7 @@ from appliance.api.errors import status_of, to_body
 from appliance.config import (DEFAULT_VRF, IP_PATTERN, PREFIX_PATTERN, PROTOCOL_PATTERN,
                               VRF_NAME_PATTERN, Id, InterfaceName, L4Port, format_errors)
 from appliance.capture import CaptureRequest
+from appliance.trace import TraceRequest
 from appliance.decode import MAX_BYTES, load_json
 from appliance.errors import ApplianceError, PortError
 from appliance.nat import NatSection
@@ -376,6 +377,24 @@ def create_app(service: Service) -> FastAPI:
             finally:  # the end, or the client gone (the stream cancelled)
                 session.stop()
         return StreamingResponse(pcapng(), media_type="application/x-pcapng")
+
+    @app.post("/v1/trace", response_model=m.Set, responses=ERRORS,
+              summary="Trace the next packets received (on an interface, matching a tcpdump "
+                      "expression): each stage's decision, for `GET /v1/trace`")
+    def trace_start(body: m.TraceBody):
+        s.trace_start(TraceRequest(**body.model_dump()))
+        return {"set": 1}
+
+    @app.get("/v1/trace", response_model=m.Json, responses=ERRORS,
+             summary="The running or last trace: each packet, then each stage's decision in words")
+    def trace_show():
+        return s.trace_show()
+
+    @app.delete("/v1/trace", response_model=m.Deleted, responses=ERRORS,
+                summary="Stop choosing packets to trace (what was traced stays for GET)")
+    def trace_stop():
+        s.trace_stop()
+        return {"deleted": 1}
 
     @app.post("/v1/apply", response_model=m.Json, responses=ERRORS,
               summary="Make the tables those of a config document (diff; all or nothing)")

@@ -305,6 +305,20 @@ class Client:
         finally:
             conn.close()
 
+    # -- per-packet trace --
+    def trace_start(self, interface: str | None = None, count: int = 16, match: str = "") -> None:
+        """Traces the next `count` packets `interface` (None: any) receives that `match`
+        (a tcpdump expression) takes; the last trace's records are gone."""
+        self.request("POST", "/v1/trace", {"interface": interface, "count": count, "match": match})
+
+    def trace_show(self) -> dict:
+        """{running, chosen, count, lost, packets: [{packet, time, interface, queue, worker,
+        length, summary, steps: [{stage, at_us, by, text, ...}]}]}."""
+        return self.request("GET", "/v1/trace")
+
+    def trace_stop(self) -> None:
+        self.request("DELETE", "/v1/trace")
+
     def health(self) -> dict:
         return self.request("GET", "/v1/health")
 

@@ -73,6 +73,14 @@ class CaptureBody(Strict):
     seconds: float = Field(0, ge=0, le=86400)
 
 
+class TraceBody(Strict):
+    """Which packets to trace (appliance/trace.py: TraceRequest): the next `count` an
+    interface receives (none: any), matching a tcpdump expression."""
+    interface: InterfaceName | None = None
+    count: int = Field(16, ge=1, le=4096)
+    match: str = Field("", max_length=4096, description="a tcpdump (pcap-filter) expression")
+
+
 class Added(BaseModel):
     added: int
 

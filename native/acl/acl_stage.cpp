@@ -6,6 +6,7 @@
 #include "acl/acl_table.h"
 #include "core/exceptions.h"
 #include "nexthop/ecmp.h"
+#include "trace/trace_hooks.h"
 
 namespace appliance {
 
@@ -153,6 +154,27 @@ void acl_classify(const WorkerContext& w, const AclClassifier& acl, bool v6, rte
         classify_burst<kAcl4>(w, acl, pkts, n, ids);
 }
 
+namespace {
+template <AclFamily F>
+uint32_t result_of(const AclClassifier& acl, rte_mbuf* m) {
+    Inputs<F> in;
+    in.add(acl, m, 0);
+    uint32_t result = 0;
+    if (in.n_whole != 0) acl.classify(F, kAclWhole, in.whole, &result, 1);
+    else acl.classify(F, kAclPartial, in.partial, &result, 1);
+    return result;
+}
+}  // namespace
+
+void acl_trace(WorkerContext& w, const AclClassifier& acl, bool out, uint16_t iface, bool v6,
+               rte_mbuf* const* pkts, uint16_t n) {
+    for (uint16_t i = 0; i < n; ++i) {
+        if (trace_id(pkts[i]) == 0) continue;
+        const uint32_t result = v6 ? result_of<kAcl6>(acl, pkts[i]) : result_of<kAcl4>(acl, pkts[i]);
+        trace_note(w, pkts[i], TraceStep::acl, out, result, iface);
+    }
+}
+
 void acl_out_stage(WorkerContext& w, bool v6, rte_mbuf* const* pkts, uint16_t n, uint32_t* ids) {
     const NextHopTable& hops = *w.tables.hops;
     const AclTable& acls = *w.tables.acls;
@@ -188,6 +210,7 @@ void acl_out_stage(WorkerContext& w, bool v6, rte_mbuf* const* pkts, uint16_t n,
         const AclClassifier* acl = acls.out(port);
         if (acl == nullptr) continue;  // unbound since the first look
         acl_classify(w, *acl, v6, group, k, group_ids);
+        if (unlikely(w.tracing)) acl_trace(w, *acl, true, port, v6, group, k);
         for (uint16_t j = 0; j < k; ++j) ids[where[j]] = group_ids[j];
     }
 }

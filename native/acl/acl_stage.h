@@ -23,6 +23,11 @@ void acl_classify(const WorkerContext& w, const AclClassifier& acl, bool v6, rte
 // per port with an ACL bound out.
 void acl_out_stage(WorkerContext& w, bool v6, rte_mbuf* const* pkts, uint16_t n, uint32_t* ids);
 
+// The trace's ACL line for the traced packets among pkts[0..n): which entry
+// (or the default) of the ACL bound to `iface` matched (trace/trace.h).
+void acl_trace(WorkerContext& w, const AclClassifier& acl, bool out, uint16_t iface, bool v6,
+               rte_mbuf* const* pkts, uint16_t n);
+
 }  // namespace appliance
 
 namespace appliance {
@@ -36,7 +41,10 @@ inline bool acl_applies(const WorkerContext& w, uint16_t in_port) {
 // Both directions over a burst whose route lookup is done.
 inline void acl_stages(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts,
                        uint16_t n, uint32_t* ids) {
-    if (const AclClassifier* in = w.tables.acls->in(in_port)) acl_classify(w, *in, v6, pkts, n, ids);
+    if (const AclClassifier* in = w.tables.acls->in(in_port)) {
+        acl_classify(w, *in, v6, pkts, n, ids);
+        if (unlikely(w.tracing)) acl_trace(w, *in, false, in_port, v6, pkts, n);
+    }
     if (w.tables.acls->any_out()) acl_out_stage(w, v6, pkts, n, ids);
 }
 

@@ -33,5 +33,6 @@ void bind_iface(pybind11::module_& m, DataplaneClass& dataplane);     // interfa
 void bind_ct(pybind11::module_& m, DataplaneClass& dataplane);        // connection tracking
 void bind_nat(pybind11::module_& m, DataplaneClass& dataplane);       // NAT44
 void bind_capture(pybind11::module_& m, DataplaneClass& dataplane);   // packet capture
+void bind_trace(pybind11::module_& m, DataplaneClass& dataplane);     // per-packet trace
 
 }  // namespace appliance

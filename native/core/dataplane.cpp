@@ -40,6 +40,7 @@ void free_ring(rte_ring* r) {
 
 Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     if (!eal_is_initialized()) throw StateError("EAL is not initialized: call eal_init first");
+    trace_register_field();  // (the same offset again for a second data plane)
     if (spec_.ports.empty()) throw PortError("a dataplane needs at least one port");
     std::set<std::string> names;
     for (const auto& p : spec_.ports)
@@ -128,6 +129,7 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     return_ring_ = ring("ret_" + tag);
     slow_->set_rings(punt_rings_, return_ring_);
     slow_->set_capture(&capture_slot_);
+    slow_->set_trace(&trace_slot_);
     slow_->set_periodic([this] {
         follow_links();
         if (ct_) ct_->sweep(ct_now_ms());
@@ -179,7 +181,7 @@ void Dataplane::make_controls() {
     controls_ = std::make_unique<Controls>(
         ControlContext(writer_, closed_, spec_.name, std::move(names), spec_.max_nexthops), *vrfs_,
         *hops_, *flows_, *flows6_, *slow_, kernel_tables, syncs, *acls_, spec_.max_acl_entries,
-        ct_.get(), nat_.get(), capture_slot_, *rcu_, tag_);
+        ct_.get(), nat_.get(), capture_slot_, trace_slot_, unsigned(spec_.worker_lcores.size()), *rcu_, tag_);
 }
 
 void Dataplane::build_workers() {
@@ -196,7 +198,8 @@ void Dataplane::build_workers() {
         w->index = i;
         w->tables = {iface_fib_.data(), iface_fib6_.data(), flows_.get(), flows6_.get(), hops_.get(),
                      acls_.get(), kernel_ifaces_.data(), spec_.verify_checksum, spec_.stage_clocks,
-                     avx512_input(), ct_.get(), nat_.get(), iface_vrf_.data(), capture_slot_.pointer()};
+                     avx512_input(), ct_.get(), nat_.get(), iface_vrf_.data(), capture_slot_.pointer(),
+                     trace_slot_.pointer()};
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
         auto* stats = static_cast<WorkerStats*>(
@@ -287,6 +290,7 @@ void Dataplane::close() {
     std::scoped_lock lock(writer_, io_);
     if (closed_) return;
     stop_locked();
+    if (controls_) controls_->trace.release();
     if (controls_) controls_->capture.release();  // (its copies are of the pools below)
     workers_.clear();
     for (auto* s : stats_) rte_free(s);

@@ -36,6 +36,7 @@
 #include "slowpath/control.h"
 #include "slowpath/slowpath.h"
 #include "trace/control.h"
+#include "trace/trace_control.h"
 #include "vrf/vrfs.h"
 
 namespace appliance {
@@ -94,7 +95,8 @@ struct Controls {
     Controls(ControlContext context, const Vrfs& vrfs, NextHopTable& hops, FlowTable& flows,
              FlowTable6& flows6, SlowPath& slow, std::vector<KernelRouteTable*> kernel,
              std::vector<RouteSync*> syncs, AclTable& acl_table, uint32_t max_acl_entries,
-             CtTable* ct, NatTable* nat, CaptureSlot& capture_slot, Rcu& rcu, const std::string& tag)
+             CtTable* ct, NatTable* nat, CaptureSlot& capture_slot, TraceSlot& trace_slot,
+             unsigned workers, Rcu& rcu, const std::string& tag)
         : context(std::move(context)),
           routes(this->context, vrfs, slow, kernel),
           nexthops(this->context, hops, slow),
@@ -104,7 +106,8 @@ struct Controls {
           acls(this->context, acl_table, max_acl_entries),
           conntrack(this->context, ct),
           nat(this->context, ct, nat),
-          capture(this->context, capture_slot, rcu, tag) {}
+          capture(this->context, capture_slot, rcu, tag),
+          trace(this->context, trace_slot, rcu, workers) {}
 
     const ControlContext context;
     RouteControl routes;            // fib/routes.h
@@ -116,6 +119,7 @@ struct Controls {
     CtControl conntrack;            // ct/control.h: connection tracking
     NatControl nat;                 // nat/control.h: NAT44 rules, mappings
     CaptureControl capture;         // trace/control.h: packet capture
+    TraceControl trace;             // trace/trace_control.h: per-packet trace
 };
 
 class Dataplane {
@@ -207,6 +211,7 @@ private:
     void follow_links();  // on the slow path's thread
     std::string tag_;           // this instance's DPDK object names
     CaptureSlot capture_slot_;  // the running capture (workers and the slow path look)
+    TraceSlot trace_slot_;      // the running trace (the same)
     // Kept until the data plane is destroyed: a call on a closed one is refused
     // by ControlContext::lock(), never reaches freed tables.
     std::unique_ptr<Controls> controls_;

@@ -11,6 +11,9 @@ namespace appliance {
 
 void punt(WorkerContext& w, rte_mbuf* m, PuntKind kind, uint16_t port_index, uint32_t hop) {
     set_meta(m, {hop, port_index, kind, 0});
+    // The slow path reads every packet's trace id: one it is handed is this burst's, or none.
+    if (unlikely(w.tracing)) trace_note(w, m, TraceStep::punt, uint8_t(kind), hop);
+    else set_trace_id(m, 0);
     if (unlikely(rte_ring_sp_enqueue(w.punt, m) != 0)) {
         drop_packet(w, m, DropReason::punt_full, port_index);
         return;
@@ -30,6 +33,7 @@ void punt_for_error(WorkerContext& w, rte_mbuf* m, DropReason why, uint16_t port
 // One path of an equal-cost group: forwarded here when it can be, else
 // whatever its own next hop says (it is never a group itself).
 void output_member(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t id, PuntKind routed) {
+    if (unlikely(w.tracing)) trace_hop(w, m, TraceStep::member, 0, id);
     const NextHop* hop = id < kRuleDrop ? w.tables.hops->get(id) : nullptr;
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
     const bool v6 = routed == PuntKind::ipv6_routed;

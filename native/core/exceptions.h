@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/worker.h"
+#include "trace/trace_hooks.h"
 
 namespace appliance {
 
@@ -10,6 +11,7 @@ namespace appliance {
 // capture of drops, freed. `iface`: where it came in (tx_full: where it was to leave).
 inline void drop_packet(WorkerContext& w, rte_mbuf* m, DropReason why, uint16_t iface) {
     w.stats->count_drop(why);
+    if (unlikely(w.tracing)) trace_note(w, m, TraceStep::drop, uint8_t(why), iface);
     if (unlikely(w.capture != nullptr) && w.capture->wants_drop(iface, why))
         w.capture->take(&m, 1, iface, kCaptureDrops, uint16_t(w.index), why);
     rte_pktmbuf_free(m);

@@ -1,6 +1,7 @@
 #include "core/worker.h"
 
 #include "core/exceptions.h"
+#include "trace/trace_hooks.h"
 
 #include <rte_cycles.h>
 #include <rte_rcu_qsbr.h>
@@ -21,7 +22,12 @@ void send_returns(WorkerContext& w) {
         const PacketMeta meta = get_meta(pkts[i]);
         if (unlikely(w.capture != nullptr) && w.capture->wants(meta.port, kCaptureOut))
             w.capture->take(&pkts[i], 1, meta.port, kCaptureOut, uint16_t(w.index));
+        // (The slow path sets every packet's trace id: those it made carry the one they answer.)
+        const uint32_t traced = unlikely(w.trace != nullptr) ? trace_id(pkts[i]) : 0;
+        w.tracing = traced != 0;
+        if (traced != 0) trace_output(w, pkts[i], meta.port, true);
         const bool sent = rte_eth_tx_burst(w.tx[meta.port].port_id, w.tx_queue, &pkts[i], 1) == 1;
+        if (traced != 0 && sent) w.trace->note(w.index, traced, TraceStep::tx, 1);
         if (meta.generated) {
             if (!sent) rte_pktmbuf_free(pkts[i]);
             (sent ? w.stats->slow_tx : w.stats->slow_tx_full)++;
@@ -31,6 +37,7 @@ void send_returns(WorkerContext& w) {
             drop_packet(w, pkts[i], DropReason::tx_full, meta.port);
         }
     }
+    w.tracing = false;
 }
 
 }  // namespace
@@ -44,6 +51,7 @@ int worker_main(void* context) {
         uint64_t start = 0;
         uint64_t packets = 0;
         w.capture = w.tables.capture->load(std::memory_order_acquire);  // until the quiescent point below
+        w.trace = w.tables.trace->load(std::memory_order_acquire);
         for (const RxQueue& q : w.rx) {
             StageClock rx_clock(w.tables.stage_clocks ? w.stats : nullptr);
             uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, kBurstSize);
@@ -51,6 +59,7 @@ int worker_main(void* context) {
             rx_clock.lap(Stage::rx);
             if (unlikely(w.capture != nullptr) && w.capture->wants(q.port_index, kCaptureIn))
                 w.capture->take(pkts, n, q.port_index, kCaptureIn, uint16_t(w.index));
+            w.tracing = unlikely(w.trace != nullptr) && w.trace->choose(w.index, q.port_index, q.queue, pkts, n);
             if (packets == 0) start = rte_rdtsc();
             packets += n;
             forward_burst(w, q, pkts, n);

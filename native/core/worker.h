@@ -23,6 +23,7 @@
 #include "core/stats.h"
 #include "iface/iface.h"
 #include "trace/capture.h"
+#include "trace/trace.h"
 
 struct rte_rcu_qsbr;
 struct rte_ring;
@@ -68,6 +69,7 @@ struct Tables {
     NatTable* nat;                 // with ct: the NAT rules and mappings
     const uint16_t* iface_vrf;     // per interface: its VRF's index
     const std::atomic<Capture*>* capture;  // the running capture (trace/capture.h), or nullptr
+    const std::atomic<Trace*>* trace;      // the running trace (trace/trace.h), or nullptr
 };
 
 struct RxQueue {
@@ -105,6 +107,8 @@ struct alignas(kWorkerPage) WorkerContext {
     TokenBucket icmp_budget;      // packets that would only earn an ICMP error
     CtEarly ct_early;             // NAT prerouting's findings for the burst (ct/ct_stage.h)
     const Capture* capture = nullptr;  // *tables.capture, read once a loop (nullptr: none runs)
+    Trace* trace = nullptr;            // *tables.trace, the same way
+    bool tracing = false;              // the burst being forwarded holds a traced packet
 };
 
 // The lcore entry point (rte_eal_remote_launch): loops until *stop.

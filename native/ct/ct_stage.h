@@ -43,4 +43,10 @@ void nat_prerouting(WorkerContext& w, uint16_t in_port, rte_mbuf* const* pkts, u
 void ct_stage(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts, uint16_t n,
               uint32_t* ids, const CtEarly* early);
 
+// The trace's conntrack line for the traced packets among pkts[0..n), after
+// ct_stage: the session each is part of now (its state, which direction,
+// whether translated) and its addresses as they leave (trace/trace.h).
+void ct_trace(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts, uint16_t n,
+              const uint32_t* ids);
+
 }  // namespace appliance

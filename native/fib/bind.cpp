@@ -74,6 +74,7 @@ void bind_fib(py::module_& m, DataplaneClass& dataplane) {
         }, py::arg("vrf") = "")
         .def("vrfs", [](Dataplane& d) { return d.controls().routes.vrf_names(); })
         .def("route_count", call(&Controls::routes, &R::count))
+        .def("route_match", call(&Controls::routes, &R::match), py::arg("address"), py::arg("vrf") = "")
         .def("route_lookup", call(&Controls::routes, &R::lookup), py::arg("address"),
              py::arg("vrf") = "")
         .def("tbl8_groups_in_use", call(&Controls::routes, &R::tbl8_groups_in_use))

@@ -48,6 +48,8 @@ public:
     void remove(uint32_t ip, uint8_t depth);      // RouteError if absent
     std::vector<Route> list() const;              // sorted by prefix, then length
     std::optional<uint32_t> lookup(uint32_t ip) const;  // what a worker would find
+    // The route that decides for `ip`: (next hop, prefix length).
+    std::optional<std::pair<uint32_t, uint8_t>> match(uint32_t ip) const { return longest_covering(ip, 33); }
     std::optional<uint32_t> get(uint32_t ip, uint8_t depth) const;  // exact prefix
     uint32_t tbl8_groups_in_use() const { return table_.groups_in_use(); }
     size_t size() const { return routes_.size(); }

@@ -46,6 +46,8 @@ public:
     size_t user_routes() const { return routes_.size() - internal_; }
     std::vector<Route6> list() const;  // sorted by prefix, then length
     std::optional<uint32_t> lookup(const Ipv6Address& ip) const;
+    // The route that decides for `ip`: (next hop, prefix length).
+    std::optional<std::pair<uint32_t, uint8_t>> match(const Ipv6Address& ip) const { return longest_covering(ip, 129); }
     std::optional<uint32_t> get(const Ipv6Address& ip, uint8_t depth) const { return exact({ip, depth}); }
     size_t size() const { return routes_.size(); }
     uint32_t groups_in_use() const { return table_.groups_in_use(); }

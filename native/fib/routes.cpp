@@ -211,6 +211,26 @@ std::optional<uint32_t> RouteControl::lookup(const std::string& address, const s
     return vrfs_.fib(v).lookup(ntohl(a.s_addr));
 }
 
+std::optional<std::pair<std::string, uint32_t>> RouteControl::match(const std::string& address,
+                                                                    const std::string& vrf) {
+    const auto lock = ctl_.lock();
+    const uint16_t v = vrf_index(vrf);
+    if (is_ipv6_text(address)) {
+        const Ipv6Address ip = parse_ipv6(address);
+        const auto found = vrfs_.fib6(v).match(ip);
+        if (!found) return std::nullopt;
+        return std::make_pair(format_prefix6(mask6(ip, found->second), found->second), found->first);
+    }
+    in_addr a{};
+    if (inet_pton(AF_INET, address.c_str(), &a) != 1)
+        throw RouteError("'" + address + "' is not an IPv4 or IPv6 address");
+    const uint32_t ip = ntohl(a.s_addr);
+    const auto found = vrfs_.fib(v).match(ip);
+    if (!found) return std::nullopt;
+    const uint32_t mask = found->second == 0 ? 0 : ~uint32_t(0) << (32 - found->second);
+    return std::make_pair(format_prefix(ip & mask, found->second), found->first);
+}
+
 uint32_t RouteControl::tbl8_groups_in_use() {
     const auto lock = ctl_.lock();
     return vrfs_.fib(kDefaultVrf).tbl8_groups_in_use();

@@ -38,6 +38,8 @@ public:
     std::vector<std::string> vrf_names() const;
     size_t count();  // every VRF's
     std::optional<uint32_t> lookup(const std::string& address, const std::string& vrf);
+    // The route a lookup of `address` meets: (prefix, next hop); none: no route.
+    std::optional<std::pair<std::string, uint32_t>> match(const std::string& address, const std::string& vrf);
     uint32_t tbl8_groups_in_use();   // the default VRF's
     uint32_t tbl8_groups6_in_use();
 

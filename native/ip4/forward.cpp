@@ -19,6 +19,7 @@
 #include "rules/rule_lookup.h"
 #include "core/worker.h"
 #include "iface/vlan_stage.h"
+#include "trace/trace_hooks.h"
 
 namespace appliance {
 
@@ -227,7 +228,10 @@ void tx_stage(WorkerContext& w) {
         const auto port = uint16_t(&t - w.tx.data());
         if (unlikely(w.capture != nullptr) && w.capture->wants(port, kCaptureOut))
             w.capture->take(t.pkts, t.n, port, kCaptureOut, uint16_t(w.index));
+        TracedBatch traced;
+        if (unlikely(w.tracing)) traced.before(w, t.pkts, t.n, port);
         const uint16_t done = rte_eth_tx_burst(t.port_id, w.tx_queue, t.pkts, t.n);
+        if (unlikely(w.tracing)) traced.after(w, done);
         if (unlikely(done < t.n))
             for (uint16_t i = done; i < t.n; ++i) drop_packet(w, t.pkts[i], DropReason::tx_full, port);
         sent += done;
@@ -250,6 +254,8 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
     else
         input_stage(w, q, pkts, n, b);
     clock.lap(Stage::input);
+    if (unlikely(w.tracing))
+        for (uint16_t i = 0; i < b.n; ++i) trace_note(w, b.pkts[i], TraceStep::input, 4);
     if (unlikely(b.n6 != 0)) {
         forward6_burst(w, b.in_port, b.pkts6, b.n6);
         clock.lap(Stage::ipv6);
@@ -258,12 +264,18 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
         const bool prerouting = nat_prerouting_applies(w, b.in_port);
         if (unlikely(prerouting)) {
             nat_prerouting(w, b.in_port, b.pkts, b.n, b.dst, w.ct_early);
+            if (unlikely(w.tracing)) trace_tuples(w, TraceStep::nat, b.pkts, b.n);
             clock.lap(Stage::nat);
         }
         lpm_stage(w.tables.fib[b.in_port]->table(), b);
+        if (unlikely(w.tracing))
+            trace_ids(w, TraceStep::lookup, b.pkts, b.n, b.hop, 4, w.tables.iface_vrf[b.in_port]);
         clock.lap(Stage::lookup);
         if (w.tables.flows->active() != 0) {
+            uint32_t before[kBurstSize];
+            if (unlikely(w.tracing)) std::memcpy(before, b.hop, b.n * sizeof b.hop[0]);
             rule_stage(*w.tables.flows, b);
+            if (unlikely(w.tracing)) trace_changed_ids(w, TraceStep::rule, b.pkts, b.n, before, b.hop);
             clock.lap(Stage::rules);
         }
         if (acl_applies(w, b.in_port)) {
@@ -272,6 +284,7 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
         }
         if (unlikely(ct_applies(w))) {
             ct_stage(w, b.in_port, false, b.pkts, b.n, b.hop, prerouting ? &w.ct_early : nullptr);
+            if (unlikely(w.tracing)) ct_trace(w, b.in_port, false, b.pkts, b.n, b.hop);
             clock.lap(Stage::conntrack);
         }
         output_stage(w, b);

@@ -15,6 +15,7 @@
 #include "iface/vlan_stage.h"
 #include "ip6/ipv6_input.h"
 #include "rules/rule_lookup.h"
+#include "trace/trace_hooks.h"
 
 namespace appliance {
 
@@ -60,9 +61,21 @@ void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_
     uint16_t i = 0;
     for (; i + 4 <= m; i += 4) table.lookup4(&dst[i], &ids[i], kNoRoute);
     for (; i < m; ++i) ids[i] = table.lookup(dst[i], kNoRoute);
-    if (m != 0 && w.tables.flows6->active() != 0) rule_stage6(*w.tables.flows6, ok, m, ids);
+    if (unlikely(w.tracing)) {
+        for (i = 0; i < m; ++i) trace_note(w, ok[i], TraceStep::input, 6);
+        trace_ids(w, TraceStep::lookup, ok, m, ids, 6, w.tables.iface_vrf[in_port]);
+    }
+    if (m != 0 && w.tables.flows6->active() != 0) {
+        uint32_t before[kBurstSize];
+        if (unlikely(w.tracing)) std::memcpy(before, ids, m * sizeof ids[0]);
+        rule_stage6(*w.tables.flows6, ok, m, ids);
+        if (unlikely(w.tracing)) trace_changed_ids(w, TraceStep::rule, ok, m, before, ids);
+    }
     if (m != 0 && acl_applies(w, in_port)) acl_stages(w, in_port, true, ok, m, ids);
-    if (m != 0 && unlikely(ct_applies(w))) ct_stage(w, in_port, true, ok, m, ids, nullptr);
+    if (m != 0 && unlikely(ct_applies(w))) {
+        ct_stage(w, in_port, true, ok, m, ids, nullptr);
+        if (unlikely(w.tracing)) ct_trace(w, in_port, true, ok, m, ids);
+    }
 
     const NextHopTable& hops = *w.tables.hops;
     uint32_t last_id = kNoRoute;

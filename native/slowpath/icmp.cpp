@@ -109,6 +109,7 @@ void SlowPath::local_input(rte_mbuf* m, uint16_t in_port) {
     if (options_len) update_options(rip, ntohl(ip->dst_addr), vrf_of(in_port));
     stats_.local++;
     stats_.icmp_echo_replies++;
+    trace_slow(m, TraceSlow::local);
     rte_pktmbuf_free(m);
     set_meta(r, {0, in_port, PuntKind::ipv4_routed, 1});
     ipv4_route(r, in_port, lookup(r, in_port), true);
@@ -133,6 +134,7 @@ void SlowPath::icmp_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, uin
     }
     if (!icmp_bucket_.take(rte_rdtsc())) {
         stats_.icmp_rate_limited++;
+        trace_slow(m, TraceSlow::icmp_limited, type, code);
         return;
     }
     // From the port the error leaves by (RFC 1812 4.3.2.4), as Linux does.
@@ -167,6 +169,7 @@ void SlowPath::icmp_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, uin
     else if (type == kParameterProblem) stats_.icmp_parameter_problem++;
     else if (code == 4) stats_.icmp_fragmentation_needed++;
     else stats_.icmp_unreachable++;
+    trace_slow(m, TraceSlow::icmp_error, type, code);
     set_meta(e, {0, in_port, PuntKind::ipv4_routed, 1});
     ipv4_route(e, in_port, back, true);
 }

@@ -56,6 +56,7 @@ void SlowPath::local6_input(rte_mbuf* m, uint16_t in_port) {
     std::memcpy(ricmp + 2, &sum, 2);
     stats_.local++;
     stats_.icmp_echo_replies++;
+    trace_slow(m, TraceSlow::local);
     rte_pktmbuf_free(m);
     ipv6_route(r, in_port, lookup6(r, in_port), true);
 }
@@ -93,6 +94,7 @@ void SlowPath::icmp6_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, ui
     if (ipv6_link_local(from.data()) && !ipv6_link_local(to.data())) return;  // no address to send from
     if (!icmp_bucket_.take(rte_rdtsc())) {
         stats_.icmp_rate_limited++;
+        trace_slow(m, TraceSlow::icmp_limited, type, code);
         return;
     }
 
@@ -114,6 +116,7 @@ void SlowPath::icmp6_error(const rte_mbuf* m, uint16_t in_port, uint8_t type, ui
     if (type == 3) stats_.icmp_time_exceeded++;
     else if (type == 2) stats_.icmp_fragmentation_needed++;
     else stats_.icmp_unreachable++;
+    trace_slow(m, TraceSlow::icmp_error, type, code);
     set_meta(e, {0, in_port, PuntKind::ipv6_routed, 1});
     ipv6_route(e, in_port, hop != nullptr ? back : kNoRoute, true);
 }

@@ -14,6 +14,7 @@ namespace appliance {
 void SlowPath::to_kernel(rte_mbuf* m, uint16_t in_port) {
     const uint16_t kernel = ports_[in_port].kernel_port_id;
     if (kernel == kNoKernelPort) return drop(m, DropReason::local_unhandled);
+    trace_slow(m, TraceSlow::to_kernel, in_port);
     if (rte_eth_tx_burst(kernel, 0, &m, 1) != 1) return drop(m, DropReason::kernel_full);
     stats_.local++;
     stats_.kernel_in++;
@@ -34,6 +35,7 @@ void SlowPath::poll_kernel(bool* worked) {
 
 void SlowPath::from_kernel(rte_mbuf* m, uint16_t port) {
     stats_.kernel_out++;
+    set_trace_id(m, 0);  // the kernel's: never traced (the worker that sends it reads the id)
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     const bool group = rte_is_multicast_ether_addr(&eth->dst_addr);
     if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4) &&

@@ -82,6 +82,7 @@ void SlowPath::neigh_hold(Neighbor& n, rte_mbuf* m, bool generated) {
         held_--;
         drop_held(old, DropReason::hold_queue_full);
     }
+    trace_slow(m, TraceSlow::held, n.port, 0, n.ip.b.data(), 16);
     n.hold.push_back(m);
     held_++;
 }

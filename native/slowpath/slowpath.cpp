@@ -118,6 +118,8 @@ void SlowPath::run() {
     unsigned idle_us = kMinIdleUs;
     while (!stop_.load(std::memory_order_relaxed)) {
         bool worked = false;
+        // Held for this loop: what it handles, drops or sends is traced if the packet is.
+        trace_ = trace_slot_ != nullptr && trace_slot_->live() != nullptr ? trace_slot_->hold() : nullptr;
         for (rte_ring* r : punts_) {
             busy_.store(true, std::memory_order_release);
             const unsigned n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(pkts), kBatch,
@@ -149,6 +151,7 @@ void SlowPath::run() {
         idle_us = worked ? kMinIdleUs : std::min(idle_us * 2, kMaxIdleUs);
         if (!worked) std::this_thread::sleep_for(std::chrono::microseconds(idle_us));
     }
+    trace_ = nullptr;
     // Workers still run (they stop after us) and send what this queues.
     std::lock_guard<std::mutex> lock(writer_);
     ra_farewell();
@@ -157,6 +160,12 @@ void SlowPath::run() {
 void SlowPath::process(rte_mbuf* m) {
     stats_.received++;
     const PacketMeta meta = get_meta(m);
+    // What is made in answer (an ICMP error, an ARP request) carries its trace id.
+    current_ = trace_ != nullptr ? trace_id(m) : 0;
+    struct Reset {
+        uint32_t& id;
+        ~Reset() { id = 0; }
+    } reset{current_};
     switch (meta.kind) {
     case PuntKind::arp:
         arp_input(m, meta.port);
@@ -196,6 +205,7 @@ void SlowPath::send(rte_mbuf* m, uint16_t port, bool generated) {
 
 void SlowPath::drop(rte_mbuf* m, DropReason why) {
     stats_.drops[unsigned(why)]++;
+    trace(m, TraceStep::drop, uint8_t(why), get_meta(m).port);
     if (capture_ != nullptr && capture_->live() != nullptr) {
         const uint16_t port = get_meta(m).port;  // where the worker took it in
         const std::shared_ptr<Capture> capture = capture_->hold();
@@ -209,7 +219,11 @@ void SlowPath::drop_generated(rte_mbuf* m) {
     rte_pktmbuf_free(m);
 }
 
-rte_mbuf* SlowPath::alloc(uint16_t port) { return rte_pktmbuf_alloc(ports_[port].pool); }
+rte_mbuf* SlowPath::alloc(uint16_t port) {
+    rte_mbuf* m = rte_pktmbuf_alloc(ports_[port].pool);
+    if (m != nullptr) set_trace_id(m, current_);  // (the worker that sends it reads it)
+    return m;
+}
 
 const char* neigh_state_name(NeighState s) {
     switch (s) {

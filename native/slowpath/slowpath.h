@@ -48,6 +48,7 @@
 #include "core/punt.h"
 #include "slowpath/ra.h"
 #include "trace/capture.h"
+#include "trace/trace.h"
 #include "vrf/vrfs.h"
 
 struct rte_ring;
@@ -165,6 +166,8 @@ public:
     void set_rings(std::vector<rte_ring*> punts, rte_ring* returns);
     // Where a running capture is found: what the slow path drops is offered to it.
     void set_capture(const CaptureSlot* slot) { capture_ = slot; }
+    // Where a running trace is found: the slow path's part of a traced packet goes in it.
+    void set_trace(const TraceSlot* slot) { trace_slot_ = slot; }
     // Run on the slow path's thread with its timers (every 50 ms), without the writer lock.
     void set_periodic(std::function<void()> fn) { periodic_ = std::move(fn); }
     void start();  // writer lock held: the thread; gratuitous ARP and unsolicited NA
@@ -213,6 +216,19 @@ public:
 
 private:
     const CaptureSlot* capture_ = nullptr;
+    const TraceSlot* trace_slot_ = nullptr;
+    std::shared_ptr<Trace> trace_;  // the running trace, held for a loop (nullptr: none)
+    uint32_t current_ = 0;          // the trace id of the packet being handled: what alloc() stamps
+    // An event of the traced packet `m` (nothing when none runs or `m` is not traced).
+    void trace(const rte_mbuf* m, TraceStep step, uint8_t code, uint32_t a = 0, uint32_t b = 0,
+               const void* data = nullptr, unsigned len = 0) {
+        if (trace_ != nullptr && trace_id(m) != 0)
+            trace_->note(trace_->slow_path(), trace_id(m), step, code, a, b, data, len);
+    }
+    void trace_slow(const rte_mbuf* m, TraceSlow what, uint32_t a = 0, uint32_t b = 0,
+                    const void* data = nullptr, unsigned len = 0) {
+        trace(m, TraceStep::slow, uint8_t(what), a, b, data, len);
+    }
     struct NeighKey {
         uint16_t port;
         IpAddr ip;

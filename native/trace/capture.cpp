@@ -2,15 +2,13 @@
 
 #include <cstring>
 
-#include <pcap/pcap.h>  // before rte_bpf.h: its struct bpf_program
-
 #include <rte_bpf.h>
-#include <rte_malloc.h>
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
 #include "core/errors.h"
+#include "trace/bpf_filter.h"
 
 namespace appliance {
 
@@ -32,34 +30,13 @@ static_assert(sizeof(CopyMeta) <= kCaptureMetaBytes, "the copy pool's private ar
 
 CopyMeta& meta_of(rte_mbuf* m) { return *static_cast<CopyMeta*>(rte_mbuf_to_priv(m)); }
 
-// libpcap compiles the expression for Ethernet frames; rte_bpf runs it (as
-// eBPF, converted from the classic program, as dpdk-dumpcap does).
-rte_bpf* compile(const std::string& expr, uint32_t snaplen) {
-    pcap_t* pcap = pcap_open_dead(DLT_EN10MB, int(snaplen));
-    if (pcap == nullptr) throw CaptureError("filter: libpcap could not start");
-    bpf_program program{};
-    if (pcap_compile(pcap, &program, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-        const std::string why = pcap_geterr(pcap);
-        pcap_close(pcap);
-        throw CaptureError("filter '" + expr + "': " + why);
-    }
-    rte_bpf_prm* prm = rte_bpf_convert(&program);
-    pcap_freecode(&program);
-    pcap_close(pcap);
-    if (prm == nullptr) throw CaptureError("filter '" + expr + "': cannot convert it to eBPF: " + dpdk_strerror(rte_errno));
-    rte_bpf* bpf = rte_bpf_load(prm);
-    rte_free(prm);
-    if (bpf == nullptr) throw CaptureError("filter '" + expr + "': eBPF refused it: " + dpdk_strerror(rte_errno));
-    return bpf;
-}
-
 }  // namespace
 
 Capture::Capture(const CaptureSpec& spec, std::shared_ptr<rte_mempool> pool, const std::string& name)
     : ifaces_(spec.ifaces), reasons_(spec.reasons), snaplen_(spec.snaplen), count_(spec.count),
       pool_(std::move(pool)) {
     if (snaplen_ == 0) throw CaptureError("snaplen must be at least 1 byte");
-    if (!spec.filter.empty()) filter_ = compile(spec.filter, snaplen_);
+    if (!spec.filter.empty()) filter_ = compile_filter(spec.filter, snaplen_, "filter");
     ring_ = rte_ring_create(name.c_str(), kRingSize, SOCKET_ID_ANY, RING_F_SC_DEQ);
     if (ring_ == nullptr) {
         rte_bpf_destroy(filter_);

@@ -13,11 +13,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/drop_reasons.h"
+#include "trace/live_slot.h"
 
 struct rte_bpf;
 struct rte_mbuf;
@@ -91,30 +91,7 @@ private:
     mutable std::atomic<uint64_t> copied_{0}, filtered_{0}, lost_{0};
 };
 
-// The running capture, as workers and the slow path find it. Workers read
-// `live` (freed only after an RCU grace period); the slow path holds a
-// shared_ptr while it copies.
-class CaptureSlot {
-public:
-    Capture* live() const { return live_.load(std::memory_order_acquire); }
-    std::shared_ptr<Capture> hold() const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return current_;
-    }
-    // Control thread only (the writer lock held): `c` runs from now; the one
-    // it replaces is returned, for the caller to keep until workers are past it.
-    std::shared_ptr<Capture> swap(std::shared_ptr<Capture> c) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        std::swap(current_, c);
-        live_.store(current_.get(), std::memory_order_release);
-        return c;
-    }
-    const std::atomic<Capture*>* pointer() const { return &live_; }
-
-private:
-    std::atomic<Capture*> live_{nullptr};
-    mutable std::mutex mutex_;
-    std::shared_ptr<Capture> current_;
-};
+// The running capture (trace/live_slot.h).
+using CaptureSlot = LiveSlot<Capture>;
 
 }  // namespace appliance
