@@ -103,8 +103,9 @@ def _l4(ip) -> str:
     if UDP in ip:
         return f"UDP {ip[UDP].sport} > {ip[UDP].dport}"
     if ICMP in ip:
-        return ip[ICMP].sprintf("ICMP %ICMP.type% id %ICMP.id% seq %ICMP.seq%") \
-            if ip[ICMP].type in (0, 8) else ip[ICMP].sprintf("ICMP %ICMP.type%")
+        icmp = ip[ICMP]
+        echo = f" id {icmp.id} seq {icmp.seq}" if icmp.type in (0, 8) else f" code {icmp.code}"
+        return icmp.sprintf("ICMP %ICMP.type%") + echo
     layer = ip.payload
     return layer.name if layer else f"protocol {getattr(ip, 'proto', getattr(ip, 'nh', '?'))}"
 
@@ -215,14 +216,14 @@ def _describe(ctx: _Context, family: int, state: dict, step: str, code: int, a: 
     if step == "member":
         return f"equal-cost path: {_hop(ctx, a, data)}", {"nexthop": a}
     if step == "output":
-        eth = Ether(data)
-        tag = f" vlan {eth[Dot1Q].vlan}" if Dot1Q in eth else ""
+        dst, src = _mac(data[0:6]), _mac(data[6:12])
+        vlan = struct.unpack("!H", data[14:16])[0] & 0xFFF if data[12:14] == b"\x81\x00" else None
+        tag = f" vlan {vlan}" if vlan is not None else ""
+        what = {0x0806: " ARP", 0x0800: "", 0x86DD: ""}.get(b, f" ethertype 0x{b:04x}")
         made = " (made by the slow path)" if code else ""
-        what = " ARP" if ARP in eth or (Dot1Q in eth and eth[Dot1Q].type == 0x0806) else ""
         iface = ctx.iface(a)
-        return (f"{iface}: {eth.src} > {eth.dst}{tag}{what}{made}",
-                {"interface": iface, "src_mac": eth.src, "dst_mac": eth.dst,
-                 "vlan": eth[Dot1Q].vlan if Dot1Q in eth else None})
+        return (f"{iface}: {src} > {dst}{tag}{what}{made}",
+                {"interface": iface, "src_mac": src, "dst_mac": dst, "vlan": vlan})
     if step == "tx":
         return "sent", {}
     if step == "drop":

@@ -35,7 +35,8 @@ enum class TraceStep : uint8_t {
     acl,        // code: 0 in, 1 out; a: result (0: the default, else entry + 1); b: interface
     conntrack,  // code: CtState (kTraceNoSession: none); b: direction; data: the IPv4 tuple after
     member,     // a: the equal-cost group's member taken; data: TraceHop
-    output,     // a: interface (the tx batch's port); code: 1 made by the slow path; data: frame head
+    output,     // a: interface (the tx batch's port); b: EtherType (inside a tag); code: 1 made
+                // by the slow path; data: the frame's first 16 bytes
     tx,         // code: 1 sent, 0 the queue was full
     drop,       // code: DropReason; a: interface
     punt,       // code: PuntKind; a: next hop id

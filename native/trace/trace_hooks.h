@@ -79,10 +79,13 @@ inline void trace_tuples(WorkerContext& w, TraceStep step, rte_mbuf* const* pkts
         }
 }
 
-// A packet about to be sent on interface `iface`: its Ethernet header (and tag) as it leaves.
+// A packet about to be sent on interface `iface`: its Ethernet header (and
+// tag) as it leaves, and the EtherType after the tag.
 inline void trace_output(WorkerContext& w, const rte_mbuf* m, uint16_t iface, bool from_slow_path) {
-    trace_note(w, m, TraceStep::output, from_slow_path, iface, rte_pktmbuf_pkt_len(m),
-               rte_pktmbuf_mtod(m, const void*), 16);
+    const auto* eth = rte_pktmbuf_mtod(m, const uint8_t*);
+    const bool tagged = eth[12] == 0x81 && eth[13] == 0x00 && rte_pktmbuf_data_len(m) >= 18;
+    const uint32_t type = uint32_t(eth[tagged ? 16 : 12]) << 8 | eth[tagged ? 17 : 13];
+    trace_note(w, m, TraceStep::output, from_slow_path, iface, type, eth, 16);
 }
 
 }  // namespace appliance
