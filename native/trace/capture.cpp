@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include <rte_bpf.h>
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -36,10 +35,9 @@ Capture::Capture(const CaptureSpec& spec, std::shared_ptr<rte_mempool> pool, con
     : ifaces_(spec.ifaces), reasons_(spec.reasons), snaplen_(spec.snaplen), count_(spec.count),
       pool_(std::move(pool)) {
     if (snaplen_ == 0) throw CaptureError("snaplen must be at least 1 byte");
-    if (!spec.filter.empty()) filter_ = compile_filter(spec.filter, snaplen_, "filter");
+    if (!spec.filter.empty()) filter_ = std::make_unique<PacketFilter>(spec.filter, snaplen_, "filter");
     ring_ = rte_ring_create(name.c_str(), kRingSize, SOCKET_ID_ANY, RING_F_SC_DEQ);
     if (ring_ == nullptr) {
-        rte_bpf_destroy(filter_);
         throw ResourceError("cannot make the capture ring: " + dpdk_strerror(rte_errno));
     }
 }
@@ -48,7 +46,6 @@ Capture::~Capture() {
     rte_mbuf* m;
     while (rte_ring_sc_dequeue(ring_, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
     rte_ring_free(ring_);
-    rte_bpf_destroy(filter_);
 }
 
 void Capture::take(rte_mbuf* const* pkts, uint16_t n, uint16_t iface, CaptureWhat what, uint16_t worker,
@@ -56,7 +53,7 @@ void Capture::take(rte_mbuf* const* pkts, uint16_t n, uint16_t iface, CaptureWha
     const uint64_t now = rte_rdtsc();
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
-        if (filter_ != nullptr && rte_bpf_exec(filter_, m) == 0) {
+        if (filter_ != nullptr && !filter_->matches(m)) {
             filtered_.fetch_add(1, std::memory_order_relaxed);
             continue;
         }

@@ -1,7 +1,7 @@
 // Packet capture (`appliance capture`): copies of what interfaces receive and
 // send, and of what the router drops (with the reason), chosen where the
 // packet is (a worker, or the slow path) by interface, direction, drop reason
-// and an optional tcpdump filter, which libpcap compiles and rte_bpf runs on
+// and an optional tcpdump filter, which libpcap compiles and runs on
 // the original before anything is copied. Copies go through a ring to the
 // control side, which writes the pcapng (appliance/capture.py).
 //
@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "core/drop_reasons.h"
+#include "trace/bpf_filter.h"
 #include "trace/live_slot.h"
 
-struct rte_bpf;
 struct rte_mbuf;
 struct rte_mempool;
 struct rte_ring;
@@ -85,7 +85,7 @@ private:
     uint64_t reasons_;
     uint32_t snaplen_;
     uint64_t count_;
-    rte_bpf* filter_ = nullptr;
+    std::unique_ptr<PacketFilter> filter_;  // nullptr: every packet
     std::shared_ptr<rte_mempool> pool_;
     rte_ring* ring_ = nullptr;
     mutable std::atomic<uint64_t> copied_{0}, filtered_{0}, lost_{0};

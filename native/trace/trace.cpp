@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include <rte_bpf.h>
 #include <rte_cycles.h>
 #include <rte_errno.h>
 
@@ -44,12 +43,12 @@ struct Trace::Log {
 
 Trace::Trace(const TraceSpec& spec, unsigned workers) : ifaces_(spec.ifaces), count_(spec.count) {
     if (count_ == 0) throw CaptureError("trace: count must be at least 1");
-    if (!spec.match.empty()) match_ = compile_filter(spec.match, 262144, "match");
+    if (!spec.match.empty()) match_ = std::make_unique<PacketFilter>(spec.match, 262144, "match");
     for (unsigned i = 0; i <= workers; ++i)
         logs_.push_back(std::make_unique<Log>(size_t(count_) * kEventsPerPacket, i < workers ? count_ : 0));
 }
 
-Trace::~Trace() { rte_bpf_destroy(match_); }
+Trace::~Trace() = default;
 
 bool Trace::choose(unsigned worker, uint16_t iface, uint16_t queue, rte_mbuf* const* pkts, uint16_t n) {
     for (uint16_t i = 0; i < n; ++i) set_trace_id(pkts[i], 0);
@@ -59,7 +58,7 @@ bool Trace::choose(unsigned worker, uint16_t iface, uint16_t queue, rte_mbuf* co
     bool any = false;
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
-        if (match_ != nullptr && rte_bpf_exec(match_, m) == 0) continue;
+        if (match_ != nullptr && !match_->matches(m)) continue;
         if (!log.room_for_packet()) break;
         const uint32_t number = chosen_.fetch_add(1, std::memory_order_relaxed) + 1;
         if (number > count_) break;  // (another worker took the last one)

@@ -21,9 +21,9 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
+#include "trace/bpf_filter.h"
 #include "trace/live_slot.h"
 
-struct rte_bpf;
 
 namespace appliance {
 
@@ -121,7 +121,7 @@ private:
     struct Log;
     std::vector<uint8_t> ifaces_;
     uint32_t count_;
-    rte_bpf* match_ = nullptr;
+    std::unique_ptr<PacketFilter> match_;  // nullptr: every packet
     std::atomic<uint32_t> chosen_{0};
     std::vector<std::unique_ptr<Log>> logs_;
 };

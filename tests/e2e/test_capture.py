@@ -1,7 +1,9 @@
-"""`appliance capture` on a running appliance between two Linux hosts (tests/e2e/lab.py):
-files that scapy and tcpdump read, a filter, both directions with the interfaces' names,
-`-w -` into tcpdump, a capture stopped by -c and by Ctrl-C, and the dropped packets with
-their reasons."""
+"""`appliance capture` and `appliance trace` on a running appliance between two Linux
+hosts (tests/e2e/lab.py): capture files that scapy and tcpdump read, a filter, both
+directions with the interfaces' names, `-w -` into tcpdump, a capture stopped by -c and
+by Ctrl-C, the dropped packets with their reasons; a traced ping with its route, next hop
+and MACs, a TTL-1 and a no-route packet with their fates and the ICMP answers."""
+import json
 import signal
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from scapy.layers.inet import ICMP, IP, UDP
 from scapy.utils import PcapNgReader
 
 from tests.e2e.conftest import wait_until
-from tests.e2e.lab import HOST_ENV, Lab, sh
+from tests.e2e.lab import HOST_ENV, HOST_MAC, ROUTER_MAC, Lab, sh
 
 
 CAPTURES: list[subprocess.Popen] = []  # this module's capture processes
@@ -155,3 +157,74 @@ def test_bad_captures_are_refused_and_name_what_is_wrong(lab, tmp_path):
         r = lab.appliance.cli("capture", *args, "-w", str(tmp_path / "x.pcapng"))
         assert r.returncode == 1 and says in r.stderr, r.stderr
     assert lab.ping(0, "10.0.2.2", count=1).returncode == 0
+
+
+# ---- appliance trace: what the router decided for each packet ----
+def trace_show(lab: Lab, want_steps: int) -> dict:
+    """`appliance trace show --json`, once the traced packets' steps are all written (the
+    slow path's come a little later)."""
+    shown = {}
+
+    def complete() -> bool:
+        r = lab.appliance.cli("trace", "show", "--json")
+        assert r.returncode == 0, r.stderr
+        shown.update(json.loads(r.stdout))
+        return sum(len(p["steps"]) for p in shown["packets"]) >= want_steps
+    assert wait_until(complete, 10), shown
+    return shown
+
+
+def steps_of(packet: dict, stage: str) -> list[dict]:
+    return [s for s in packet["steps"] if s["stage"] == stage]
+
+
+def test_trace_a_ping_through_the_router(lab):
+    r = lab.appliance.cli("trace", "start", "--count", "2", "--match", "icmp and host 10.0.2.2")
+    assert r.returncode == 0, r.stderr
+    assert lab.ping(0, "10.0.2.2", count=1).returncode == 0
+    request, reply = trace_show(lab, 8)["packets"]
+    assert request["interface"] == "lan0" and "10.0.1.2 > 10.0.2.2 ICMP echo-request" in request["summary"]
+    assert [s["stage"] for s in request["steps"]] == ["input", "lookup", "output", "tx"]
+    [lookup] = steps_of(request, "lookup")
+    # The host's own route, installed when its neighbour resolved; the next hop is its MAC.
+    assert lookup["prefix"] == "10.0.2.2/32" and lookup["text"].endswith(f"out lan1 to {HOST_MAC[1]}")
+    [out] = steps_of(request, "output")
+    assert (out["interface"], out["src_mac"], out["dst_mac"]) == ("lan1", ROUTER_MAC[1], HOST_MAC[1])
+    assert reply["interface"] == "lan1" and "10.0.2.2 > 10.0.1.2 ICMP echo-reply" in reply["summary"]
+    [out] = steps_of(reply, "output")
+    assert (out["interface"], out["src_mac"], out["dst_mac"]) == ("lan0", ROUTER_MAC[0], HOST_MAC[0])
+    text = lab.appliance.cli("trace", "show").stdout
+    assert text.startswith("trace running: 2 of 2 packets traced\n")
+    assert f"  output     lan1: {ROUTER_MAC[1]} > {HOST_MAC[1]}  (+" in text
+    assert lab.appliance.cli("trace", "stop").returncode == 0
+    assert lab.appliance.cli("trace", "show").stdout.startswith("trace stopped: 2 of 2")
+
+
+def test_trace_ttl_1_and_no_route_name_their_fate(lab):
+    r = lab.appliance.cli("trace", "start", "--port", "lan0", "--count", "2",
+                          "--match", "icmp[icmptype] == icmp-echo")
+    assert r.returncode == 0, r.stderr
+    expired = lab.host(0, "ping", "-n", "-c", "1", "-t", "1", "-W", "1", "10.0.2.2")
+    assert "Time to live exceeded" in expired.stdout
+    unreachable = lab.host(0, "ping", "-n", "-c", "1", "-W", "1", "10.9.9.9")
+    assert "Destination Net Unreachable" in unreachable.stdout
+    ttl, no_route = trace_show(lab, 12)["packets"]
+    assert steps_of(ttl, "drop")[0]["reason"] == "ttl_expired"
+    assert steps_of(ttl, "slow")[0]["text"] == "answered with ICMP time exceeded (type 11 code 0)"
+    assert steps_of(no_route, "lookup")[0]["text"] == "vrf default: no route to 10.9.9.9"
+    assert steps_of(no_route, "drop")[0]["reason"] == "no_route"
+    assert steps_of(no_route, "slow")[0]["text"] == \
+        "answered with ICMP destination unreachable (type 3 code 0)"
+    # Each answer left on lan0 for the host, made by the slow path.
+    for p in (ttl, no_route):
+        [out] = steps_of(p, "output")
+        assert (out["interface"], out["dst_mac"]) == ("lan0", HOST_MAC[0]) and "slow path" in out["text"]
+    lab.appliance.cli("trace", "stop")
+
+
+def test_bad_traces_are_refused_and_name_what_is_wrong(lab):
+    for args, says in ((["--count", "0"], "count: 0 is not 1..4096"),
+                       (["--port", "wan9"], "no interface named 'wan9'"),
+                       (["--match", "tcp port"], "match 'tcp port': ")):
+        r = lab.appliance.cli("trace", "start", *args)
+        assert r.returncode == 1 and says in r.stderr, (args, r.stderr)

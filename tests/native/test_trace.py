@@ -181,3 +181,36 @@ def test_bad_requests_change_nothing(router):
         start(router, interface="x")
     forward(router, [udp()])
     assert report(router)["chosen"] == 1  # the first trace still runs
+
+
+def test_nat_and_conntrack_name_the_session_and_the_translation():
+    from tests.native.conftest import checked
+    from tests.native.test_nat import PUBLIC, REMOTE, SERVER, inside, open_nat_router, outside
+    steps = checked(open_nat_router())
+    dp = next(steps)
+    try:
+        start(dp, count=4)
+        out = forward(dp, [inside(UDP(sport=5000, dport=53), "10.0.0.5")], port="a")["c"]
+        [sent] = [f for f in out if UDP in f]
+        public_port = sent[UDP].sport
+        back = forward(dp, [outside(UDP(sport=53, dport=public_port))], port="c")["a"]
+        assert [f[IP].dst for f in back if UDP in f] == ["10.0.0.5"]
+        forwarded = forward(dp, [outside(TCP(sport=40000, dport=8080, flags="S"))], port="c")["a"]
+        assert [f[IP].dst for f in forwarded if TCP in f] == [SERVER]
+        refused = forward(dp, [outside(UDP(sport=53, dport=9999), dst="10.0.0.5")], port="c")["a"]
+        assert not [f for f in refused if UDP in f]
+        first, reply, port_forward, stray = traced(dp)
+        ct = step(first, "conntrack")
+        assert (ct["session"], ct["direction"], ct["translated"]) == ("unreplied", "original", True)
+        assert ct["text"].endswith(f"translated: {PUBLIC}:{public_port} > {REMOTE}:53")
+        assert step(reply, "nat")["text"] == f"destination NAT: {PUBLIC}:{public_port} -> 10.0.0.5:5000"
+        assert step(reply, "lookup")["prefix"] == "10.0.0.0/8"
+        assert (step(reply, "conntrack")["session"], step(reply, "conntrack")["direction"]) == \
+            ("replied", "reply")
+        assert step(port_forward, "nat")["text"] == f"destination NAT: {PUBLIC}:8080 -> {SERVER}:80"
+        assert step(port_forward, "output")["dst_mac"] == HOST_MAC["a"]
+        assert step(stray, "nat")["text"] == "destination NAT: none"
+        assert step(stray, "conntrack")["text"] == "no session (not tracked)"
+        assert step(stray, "drop")["reason"] == "not_established"
+    finally:
+        next(steps, None)
