@@ -627,6 +627,7 @@ class Dataplane:
             "nat": self._dp.nat_stats() if self.config.conntrack else None,
             # A capture runs (appliance capture): its copies made, filtered out, lost.
             "capturing": self._dp.capturing,
+            "tracing": self._dp.tracing,  # appliance trace: choosing packets to trace
             "capture": self._capture_stats(),
         }
 

@@ -33,7 +33,7 @@ void punt_for_error(WorkerContext& w, rte_mbuf* m, DropReason why, uint16_t port
 // One path of an equal-cost group: forwarded here when it can be, else
 // whatever its own next hop says (it is never a group itself).
 void output_member(WorkerContext& w, rte_mbuf* m, uint16_t in_port, uint32_t id, PuntKind routed) {
-    if (unlikely(w.tracing)) trace_hop(w, m, TraceStep::member, 0, id);
+    if (unlikely(w.tracing)) trace_hop(w, m, TraceStep::member, id);
     const NextHop* hop = id < kRuleDrop ? w.tables.hops->get(id) : nullptr;
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
     const bool v6 = routed == PuntKind::ipv6_routed;

@@ -38,9 +38,9 @@ void ct_trace(WorkerContext& w, uint16_t in_port, bool v6, rte_mbuf* const* pkts
         if (s == nullptr && hop != nullptr && hop->iface != in_port)
             s = session_of(ct, pkts[i], v6, w.tables.iface_vrf[hop->iface], &dir, &translated);
         const uint8_t state = s != nullptr ? s->state.load(std::memory_order_relaxed) : kTraceNoSession;
-        const TraceTuple tuple(pkts[i]);
-        trace_note(w, pkts[i], TraceStep::conntrack, state, translated, uint32_t(dir), tuple.bytes,
-                   sizeof tuple.bytes);
+        uint8_t tuple[12];
+        trace_tuple_of(pkts[i], tuple);
+        trace_note(w, pkts[i], TraceStep::conntrack, state, translated, uint32_t(dir), tuple, sizeof tuple);
     }
 }
 

@@ -179,6 +179,15 @@ void rule_stage(const FlowTable& flows, Burst& b) {
         [](rte_mbuf* m) { return flow_key4(m); });
 }
 
+// The same, with a trace event for each traced packet a rule took.
+__attribute__((cold, noinline)) void rule_stage_traced(WorkerContext& w, Burst& b) {
+    uint32_t before[kBurstSize];
+    std::memcpy(before, b.hop, b.n * sizeof b.hop[0]);
+    rule_stage(*w.tables.flows, b);
+    for (uint16_t i = 0; i < b.n; ++i)
+        if (b.hop[i] != before[i]) trace_hop(w, b.pkts[i], TraceStep::rule, b.hop[i]);
+}
+
 // What a missing next hop (no route, rule drop, unset) reads as: mtu 0.
 const NextHop kNoHop{};
 
@@ -228,10 +237,8 @@ void tx_stage(WorkerContext& w) {
         const auto port = uint16_t(&t - w.tx.data());
         if (unlikely(w.capture != nullptr) && w.capture->wants(port, kCaptureOut))
             w.capture->take(t.pkts, t.n, port, kCaptureOut, uint16_t(w.index));
-        TracedBatch traced;
-        if (unlikely(w.tracing)) traced.before(w, t.pkts, t.n, port);
-        const uint16_t done = rte_eth_tx_burst(t.port_id, w.tx_queue, t.pkts, t.n);
-        if (unlikely(w.tracing)) traced.after(w, done);
+        const uint16_t done = likely(!w.tracing) ? rte_eth_tx_burst(t.port_id, w.tx_queue, t.pkts, t.n)
+                                                 : trace_tx_burst(w, t, port);
         if (unlikely(done < t.n))
             for (uint16_t i = done; i < t.n; ++i) drop_packet(w, t.pkts[i], DropReason::tx_full, port);
         sent += done;
@@ -254,8 +261,7 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
     else
         input_stage(w, q, pkts, n, b);
     clock.lap(Stage::input);
-    if (unlikely(w.tracing))
-        for (uint16_t i = 0; i < b.n; ++i) trace_note(w, b.pkts[i], TraceStep::input, 4);
+    if (unlikely(w.tracing)) trace_steps(w, TraceStep::input, b.pkts, b.n, 4);
     if (unlikely(b.n6 != 0)) {
         forward6_burst(w, b.in_port, b.pkts6, b.n6);
         clock.lap(Stage::ipv6);
@@ -272,10 +278,8 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
             trace_ids(w, TraceStep::lookup, b.pkts, b.n, b.hop, 4, w.tables.iface_vrf[b.in_port]);
         clock.lap(Stage::lookup);
         if (w.tables.flows->active() != 0) {
-            uint32_t before[kBurstSize];
-            if (unlikely(w.tracing)) std::memcpy(before, b.hop, b.n * sizeof b.hop[0]);
-            rule_stage(*w.tables.flows, b);
-            if (unlikely(w.tracing)) trace_changed_ids(w, TraceStep::rule, b.pkts, b.n, before, b.hop);
+            if (likely(!w.tracing)) rule_stage(*w.tables.flows, b);
+            else rule_stage_traced(w, b);
             clock.lap(Stage::rules);
         }
         if (acl_applies(w, b.in_port)) {

@@ -62,14 +62,16 @@ void forward6_burst(WorkerContext& w, uint16_t in_port, rte_mbuf** pkts, uint16_
     for (; i + 4 <= m; i += 4) table.lookup4(&dst[i], &ids[i], kNoRoute);
     for (; i < m; ++i) ids[i] = table.lookup(dst[i], kNoRoute);
     if (unlikely(w.tracing)) {
-        for (i = 0; i < m; ++i) trace_note(w, ok[i], TraceStep::input, 6);
+        trace_steps(w, TraceStep::input, ok, m, 6);
         trace_ids(w, TraceStep::lookup, ok, m, ids, 6, w.tables.iface_vrf[in_port]);
     }
     if (m != 0 && w.tables.flows6->active() != 0) {
         uint32_t before[kBurstSize];
         if (unlikely(w.tracing)) std::memcpy(before, ids, m * sizeof ids[0]);
         rule_stage6(*w.tables.flows6, ok, m, ids);
-        if (unlikely(w.tracing)) trace_changed_ids(w, TraceStep::rule, ok, m, before, ids);
+        if (unlikely(w.tracing))
+            for (i = 0; i < m; ++i)
+                if (ids[i] != before[i]) trace_hop(w, ok[i], TraceStep::rule, ids[i]);
     }
     if (m != 0 && acl_applies(w, in_port)) acl_stages(w, in_port, true, ok, m, ids);
     if (m != 0 && unlikely(ct_applies(w))) {
