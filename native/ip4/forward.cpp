@@ -230,6 +230,7 @@ void output_stage(WorkerContext& w, Burst& b) {
 }
 
 // Stage 5: one tx burst per port; what the queue refuses is freed and counted.
+template <bool kTraced>
 void tx_stage(WorkerContext& w) {
     uint64_t sent = 0;
     for (TxBatch& t : w.tx) {
@@ -237,8 +238,8 @@ void tx_stage(WorkerContext& w) {
         const auto port = uint16_t(&t - w.tx.data());
         if (unlikely(w.capture != nullptr) && w.capture->wants(port, kCaptureOut))
             w.capture->take(t.pkts, t.n, port, kCaptureOut, uint16_t(w.index));
-        const uint16_t done = likely(!w.tracing) ? rte_eth_tx_burst(t.port_id, w.tx_queue, t.pkts, t.n)
-                                                 : trace_tx_burst(w, t, port);
+        const uint16_t done = kTraced ? trace_tx_burst(w, t, port)
+                                      : rte_eth_tx_burst(t.port_id, w.tx_queue, t.pkts, t.n);
         if (unlikely(done < t.n))
             for (uint16_t i = done; i < t.n; ++i) drop_packet(w, t.pkts[i], DropReason::tx_full, port);
         sent += done;
@@ -250,7 +251,10 @@ void tx_stage(WorkerContext& w) {
 }  // namespace
 
 // Inlined into forward_burst(), the common case; the VLAN stage calls it per
-// interface through route_burst().
+// interface through route_burst(). kTraced: the burst holds a traced packet
+// (WorkerContext::tracing), a copy of its own with the trace's hooks, so the
+// common one is the code it was before there was a trace.
+template <bool kTraced>
 static __attribute__((always_inline)) inline void route_burst_inline(WorkerContext& w, const RxQueue& q,
                                                               rte_mbuf** pkts, uint16_t n,
                                                               StageClock& clock) {
@@ -261,7 +265,7 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
     else
         input_stage(w, q, pkts, n, b);
     clock.lap(Stage::input);
-    if (unlikely(w.tracing)) trace_steps(w, TraceStep::input, b.pkts, b.n, 4);
+    if (kTraced) trace_steps(w, TraceStep::input, b.pkts, b.n, 4);
     if (unlikely(b.n6 != 0)) {
         forward6_burst(w, b.in_port, b.pkts6, b.n6);
         clock.lap(Stage::ipv6);
@@ -270,16 +274,16 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
         const bool prerouting = nat_prerouting_applies(w, b.in_port);
         if (unlikely(prerouting)) {
             nat_prerouting(w, b.in_port, b.pkts, b.n, b.dst, w.ct_early);
-            if (unlikely(w.tracing)) trace_tuples(w, TraceStep::nat, b.pkts, b.n);
+            if (kTraced) trace_tuples(w, TraceStep::nat, b.pkts, b.n);
             clock.lap(Stage::nat);
         }
         lpm_stage(w.tables.fib[b.in_port]->table(), b);
-        if (unlikely(w.tracing))
+        if (kTraced)
             trace_ids(w, TraceStep::lookup, b.pkts, b.n, b.hop, 4, w.tables.iface_vrf[b.in_port]);
         clock.lap(Stage::lookup);
         if (w.tables.flows->active() != 0) {
-            if (likely(!w.tracing)) rule_stage(*w.tables.flows, b);
-            else rule_stage_traced(w, b);
+            if (kTraced) rule_stage_traced(w, b);
+            else rule_stage(*w.tables.flows, b);
             clock.lap(Stage::rules);
         }
         if (acl_applies(w, b.in_port)) {
@@ -288,7 +292,7 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
         }
         if (unlikely(ct_applies(w))) {
             ct_stage(w, b.in_port, false, b.pkts, b.n, b.hop, prerouting ? &w.ct_early : nullptr);
-            if (unlikely(w.tracing)) ct_trace(w, b.in_port, false, b.pkts, b.n, b.hop);
+            if (kTraced) ct_trace(w, b.in_port, false, b.pkts, b.n, b.hop);
             clock.lap(Stage::conntrack);
         }
         output_stage(w, b);
@@ -297,16 +301,32 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
 }
 
 void route_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n, StageClock& clock) {
-    route_burst_inline(w, q, pkts, n, clock);
+    if (likely(!w.tracing)) route_burst_inline<false>(w, q, pkts, n, clock);
+    else route_burst_inline<true>(w, q, pkts, n, clock);
 }
+
+namespace {
+__attribute__((cold, noinline)) void forward_traced(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts,
+                                                    uint16_t n, StageClock& clock) {
+    if (q.vlan_ifaces == nullptr)
+        route_burst_inline<true>(w, q, pkts, n, clock);
+    else
+        vlan_stage(w, q, pkts, n, clock);
+    tx_stage<true>(w);
+}
+}  // namespace
 
 void forward_burst(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n) {
     StageClock clock(w.tables.stage_clocks ? w.stats : nullptr);
-    if (likely(q.vlan_ifaces == nullptr))
-        route_burst_inline(w, q, pkts, n, clock);
-    else
-        vlan_stage(w, q, pkts, n, clock);
-    tx_stage(w);
+    if (unlikely(w.tracing)) {
+        forward_traced(w, q, pkts, n, clock);
+    } else {
+        if (likely(q.vlan_ifaces == nullptr))
+            route_burst_inline<false>(w, q, pkts, n, clock);
+        else
+            vlan_stage(w, q, pkts, n, clock);
+        tx_stage<false>(w);
+    }
     clock.lap(Stage::tx);
 }
 

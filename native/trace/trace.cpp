@@ -51,9 +51,10 @@ Trace::Trace(const TraceSpec& spec, unsigned workers) : ifaces_(spec.ifaces), co
 Trace::~Trace() = default;
 
 bool Trace::choose(unsigned worker, uint16_t iface, uint16_t queue, rte_mbuf* const* pkts, uint16_t n) {
-    for (uint16_t i = 0; i < n; ++i) set_trace_id(pkts[i], 0);
+    // (A burst that returns false is not flagged: nothing reads its packets' ids.)
     if (chosen_.load(std::memory_order_relaxed) >= count_) return false;
     if (!ifaces_.empty() && (iface >= ifaces_.size() || ifaces_[iface] == 0)) return false;
+    for (uint16_t i = 0; i < n; ++i) set_trace_id(pkts[i], 0);
     Log& log = *logs_[worker];
     bool any = false;
     for (uint16_t i = 0; i < n; ++i) {

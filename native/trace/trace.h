@@ -105,8 +105,8 @@ public:
     Trace& operator=(const Trace&) = delete;
 
     // ---- workers and the slow path (a writer each; the slow path is `workers`) ----
-    // Sets every packet's trace id (0, or a new number for those chosen) and
-    // records the chosen; true when one was.
+    // Records the packets chosen and sets every packet's trace id (0, or a new
+    // number for those chosen); true when one was (else the ids are not set).
     bool choose(unsigned worker, uint16_t iface, uint16_t queue, rte_mbuf* const* pkts, uint16_t n);
     void note(unsigned writer, uint32_t packet, TraceStep step, uint8_t code, uint32_t a = 0,
               uint32_t b = 0, const void* data = nullptr, unsigned len = 0);

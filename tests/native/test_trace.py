@@ -214,3 +214,38 @@ def test_nat_and_conntrack_name_the_session_and_the_translation():
         assert step(stray, "drop")["reason"] == "not_established"
     finally:
         next(steps, None)
+
+
+def test_an_ipv6_packet(router):
+    from scapy.layers.inet6 import IPv6
+    router.route_add("2001:db8:b::/48", NEXTHOP["b"])
+    start(router, count=1)
+    frame = Ether(src=HOST_MAC["a"], dst=ROUTER_MAC["a"]) / IPv6(src="2001:db8:a::10", dst="2001:db8:b::7") / UDP()
+    assert len(forward(router, [frame])["b"]) == 1
+    [p] = traced(router)
+    assert p["summary"] == "2001:db8:a::10 > 2001:db8:b::7 UDP 53 > 53, hlim 64"
+    assert step(p, "input")["text"] == "IPv6 checks passed"
+    assert step(p, "lookup")["text"] == f"vrf default: 2001:db8:b::/48 -> next hop {NEXTHOP['b']}: out b to {HOST_MAC['b']}"
+    assert step(p, "output")["dst_mac"] == HOST_MAC["b"] and stages(p)[-1] == "tx"
+
+
+def test_a_sub_interface_is_traced_on_its_vlan_and_leaves_tagged():
+    from scapy.layers.l2 import Dot1Q
+    from tests.native.conftest import checked
+    from tests.native.test_vlan import HOST10, HOST20, learn, open_trunk_router, tagged
+    steps = checked(open_trunk_router())
+    dp = next(steps)
+    try:
+        learn(dp, 10, HOST10, "10.10.0.5")
+        learn(dp, 20, HOST20, "10.20.0.5")
+        start(dp, interface="a.10", count=2)
+        to20 = tagged(10, HOST10, IP(src="10.10.0.5", dst="10.20.0.5") / UDP())
+        to10 = tagged(20, HOST20, IP(src="10.20.0.5", dst="10.10.0.5") / UDP())
+        forward(dp, [to10, to20, to10], port="a")
+        [p] = traced(dp)
+        assert p["summary"].startswith("vlan 10 10.10.0.5 > 10.20.0.5 UDP")
+        out = step(p, "output")
+        assert (out["interface"], out["vlan"], out["dst_mac"]) == ("a", 20, HOST20)
+        assert out["text"] == f"a: {ROUTER_MAC['a']} > {HOST20} vlan 20"
+    finally:
+        next(steps, None)
