@@ -51,7 +51,11 @@ int worker_main(void* context) {
         uint64_t start = 0;
         uint64_t packets = 0;
         w.capture = w.tables.capture->load(std::memory_order_acquire);  // until the quiescent point below
-        w.trace = w.tables.trace->load(std::memory_order_acquire);
+        Trace* trace = w.tables.trace->load(std::memory_order_acquire);
+        if (unlikely(trace != w.trace)) {  // (none: no burst is flagged, nothing more to do)
+            w.trace = trace;
+            w.tracing = false;
+        }
         for (const RxQueue& q : w.rx) {
             StageClock rx_clock(w.tables.stage_clocks ? w.stats : nullptr);
             uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, kBurstSize);
@@ -59,7 +63,7 @@ int worker_main(void* context) {
             rx_clock.lap(Stage::rx);
             if (unlikely(w.capture != nullptr) && w.capture->wants(q.port_index, kCaptureIn))
                 w.capture->take(pkts, n, q.port_index, kCaptureIn, uint16_t(w.index));
-            w.tracing = unlikely(w.trace != nullptr) && w.trace->choose(w.index, q.port_index, q.queue, pkts, n);
+            if (unlikely(w.trace != nullptr)) w.tracing = w.trace->choose(w.index, q.port_index, q.queue, pkts, n);
             if (packets == 0) start = rte_rdtsc();
             packets += n;
             forward_burst(w, q, pkts, n);
