@@ -1,4 +1,4 @@
-// Binding of packet capture: start with a spec, read the copies, stop.
+// Binding of packet capture (start with a spec, read the copies, stop) and of the per-packet trace.
 #include <rte_cycles.h>
 
 #include <pybind11/stl.h>
