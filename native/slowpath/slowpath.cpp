@@ -118,14 +118,13 @@ void SlowPath::run() {
     unsigned idle_us = kMinIdleUs;
     while (!stop_.load(std::memory_order_relaxed)) {
         bool worked = false;
-        // Held for this loop: what it handles, drops or sends is traced if the packet is.
-        trace_ = trace_slot_ != nullptr && trace_slot_->live() != nullptr ? trace_slot_->hold() : nullptr;
         for (rte_ring* r : punts_) {
             busy_.store(true, std::memory_order_release);
             const unsigned n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(pkts), kBatch,
                                                          nullptr);
             if (n != 0) {
                 std::lock_guard<std::mutex> lock(writer_);
+                hold_trace();
                 const uint64_t start = rte_rdtsc();
                 for (unsigned i = 0; i < n; ++i) process(pkts[i]);
                 stats_.busy_cycles += rte_rdtsc() - start;
@@ -138,6 +137,7 @@ void SlowPath::run() {
         if (now - last_timers_ms_ >= kTimerPeriodMs) {
             {
                 std::lock_guard<std::mutex> lock(writer_);
+                hold_trace();
                 neigh_timers();
                 ra_timers();
             }
@@ -151,10 +151,14 @@ void SlowPath::run() {
         idle_us = worked ? kMinIdleUs : std::min(idle_us * 2, kMaxIdleUs);
         if (!worked) std::this_thread::sleep_for(std::chrono::microseconds(idle_us));
     }
-    trace_ = nullptr;
     // Workers still run (they stop after us) and send what this queues.
     std::lock_guard<std::mutex> lock(writer_);
+    trace_ = nullptr;
     ra_farewell();
+}
+
+void SlowPath::hold_trace() {
+    trace_ = trace_slot_ != nullptr && trace_slot_->live() != nullptr ? trace_slot_->hold() : nullptr;
 }
 
 void SlowPath::process(rte_mbuf* m) {

@@ -217,7 +217,10 @@ public:
 private:
     const CaptureSlot* capture_ = nullptr;
     const TraceSlot* trace_slot_ = nullptr;
-    std::shared_ptr<Trace> trace_;  // the running trace, held for a loop (nullptr: none)
+    // The running trace (nullptr: none), held from one batch to the next; read and
+    // written with the writer lock held, as every call that may trace.
+    std::shared_ptr<Trace> trace_;
+    void hold_trace();  // the writer lock held
     uint32_t current_ = 0;          // the trace id of the packet being handled: what alloc() stamps
     // An event of the traced packet `m` (nothing when none runs or `m` is not traced).
     void trace(const rte_mbuf* m, TraceStep step, uint8_t code, uint32_t a = 0, uint32_t b = 0,
