@@ -20,10 +20,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from scapy.layers.inet import ICMP, IP, TCP, UDP
-from scapy.layers.inet6 import IPv6
-from scapy.layers.l2 import ARP, Dot1Q, Ether
-
 from appliance import _native
 from appliance.errors import CaptureError
 
@@ -81,8 +77,13 @@ class TraceRequest:
 
 
 # ---- what a packet is, in a line ----
+# (scapy is imported where it is used: the CLI imports this module, and `appliance bench
+# trex` must load TRex's own scapy first: appliance/bench/trex_client.py.)
 def summary(frame: bytes) -> str:
     """The head of a frame as an operator reads it: tag, addresses, protocol, ports."""
+    from scapy.layers.inet import IP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import ARP, Dot1Q, Ether
     p = Ether(frame)
     parts = [f"vlan {p[Dot1Q].vlan}"] if Dot1Q in p else []
     if ARP in p:
@@ -98,6 +99,7 @@ def summary(frame: bytes) -> str:
 
 
 def _l4(ip) -> str:
+    from scapy.layers.inet import ICMP, TCP, UDP
     if TCP in ip:
         return f"TCP {ip[TCP].sport} > {ip[TCP].dport} [{ip[TCP].flags}]"
     if UDP in ip:
@@ -248,6 +250,9 @@ def _describe(ctx: _Context, family: int, state: dict, step: str, code: int, a: 
 
 
 def _initial(head: bytes) -> tuple[int, dict]:
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
     p = Ether(head)
     ip = p[IP] if IP in p else p[IPv6] if IPv6 in p else None
     l4 = ip[TCP] if ip is not None and TCP in ip else ip[UDP] if ip is not None and UDP in ip else None
