@@ -39,4 +39,5 @@ PYBIND11_MODULE(_native, m) {
     bind_nat(m, dataplane);
     bind_capture(m, dataplane);
     bind_trace(m, dataplane);
+    bind_vrrp(m, dataplane);
 }

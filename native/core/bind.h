@@ -34,5 +34,6 @@ void bind_ct(pybind11::module_& m, DataplaneClass& dataplane);        // connect
 void bind_nat(pybind11::module_& m, DataplaneClass& dataplane);       // NAT44
 void bind_capture(pybind11::module_& m, DataplaneClass& dataplane);   // packet capture
 void bind_trace(pybind11::module_& m, DataplaneClass& dataplane);     // per-packet trace
+void bind_vrrp(pybind11::module_& m, DataplaneClass& dataplane);      // VRRP virtual routers
 
 }  // namespace appliance

@@ -130,6 +130,8 @@ Dataplane::Dataplane(const DataplaneSpec& spec) : spec_(spec) {
     slow_->set_rings(punt_rings_, return_ring_);
     slow_->set_capture(&capture_slot_);
     slow_->set_trace(&trace_slot_);
+    vrrp_macs_ = std::make_unique<VrrpMacs[]>(ifaces_.size());
+    slow_->set_vrrp_macs(vrrp_macs_.get());
     slow_->set_periodic([this] {
         follow_links();
         if (ct_) ct_->sweep(ct_now_ms());
@@ -199,7 +201,7 @@ void Dataplane::build_workers() {
         w->tables = {iface_fib_.data(), iface_fib6_.data(), flows_.get(), flows6_.get(), hops_.get(),
                      acls_.get(), kernel_ifaces_.data(), spec_.verify_checksum, spec_.stage_clocks,
                      avx512_input(), ct_.get(), nat_.get(), iface_vrf_.data(), capture_slot_.pointer(),
-                     trace_slot_.pointer()};
+                     trace_slot_.pointer(), vrrp_macs_.get()};
         for (size_t j = i; j < all.size(); j += spec_.worker_lcores.size()) w->rx.push_back(all[j]);
         w->tx_queue = uint16_t(i);
         auto* stats = static_cast<WorkerStats*>(
@@ -410,12 +412,25 @@ std::unique_ptr<Port> Dataplane::make_kernel_port(size_t index, const std::strin
 // A kernel interface is up while its port's link is: routing daemons see the
 // link go (zebra withdraws its connected routes, BGP drops the session at once)
 // rather than waiting for their hold timers.
+// VRRP hears of them here too: its interfaces and the tracked ones.
+// (A net_tap's link is read through its fd: each port once, only when needed.)
 void Dataplane::follow_links() {
-    for (size_t i = 0; i < kernel_ports_.size(); ++i) {
-        if (!kernel_ports_[i]) continue;
-        const bool up = ports_[ifaces_[i].port]->link_up();
-        if (kernel_ports_[i]->link_up() != up) kernel_ports_[i]->set_link(up);
-    }
+    bool vrrp = false;
+    for (size_t i = 0; i < ifaces_.size(); ++i)
+        vrrp = vrrp || vrrp_macs_[i].configured.load(std::memory_order_relaxed) != 0;
+    std::vector<int8_t> port_up(ports_.size(), -1);
+    auto up = [&](size_t iface) {
+        int8_t& known = port_up[ifaces_[iface].port];
+        if (known < 0) known = ports_[ifaces_[iface].port]->link_up();
+        return known == 1;
+    };
+    for (size_t i = 0; i < kernel_ports_.size(); ++i)
+        if (kernel_ports_[i] && kernel_ports_[i]->link_up() != up(i)) kernel_ports_[i]->set_link(up(i));
+    if (!vrrp) return;
+    std::vector<bool> ups(ifaces_.size());
+    for (size_t i = 0; i < ifaces_.size(); ++i) ups[i] = up(i);
+    std::lock_guard<std::mutex> lock(writer_);
+    slow_->vrrp_links(ups);
 }
 
 

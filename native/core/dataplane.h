@@ -37,6 +37,7 @@
 #include "slowpath/slowpath.h"
 #include "trace/control.h"
 #include "trace/trace_control.h"
+#include "vrrp/control.h"
 #include "vrf/vrfs.h"
 
 namespace appliance {
@@ -107,7 +108,8 @@ struct Controls {
           conntrack(this->context, ct),
           nat(this->context, ct, nat),
           capture(this->context, capture_slot, rcu, tag),
-          trace(this->context, trace_slot, rcu, workers) {}
+          trace(this->context, trace_slot, rcu, workers),
+          vrrp(this->context, slow) {}
 
     const ControlContext context;
     RouteControl routes;            // fib/routes.h
@@ -120,6 +122,7 @@ struct Controls {
     NatControl nat;                 // nat/control.h: NAT44 rules, mappings
     CaptureControl capture;         // trace/control.h: packet capture
     TraceControl trace;             // trace/trace_control.h: per-packet trace
+    VrrpControl vrrp;               // vrrp/control.h: virtual routers
 };
 
 class Dataplane {
@@ -175,6 +178,7 @@ private:
     std::vector<std::vector<uint16_t>> vlan_maps_;  // per port: VLAN -> interface (iface/ifaces.h)
     std::vector<IfaceCounters*> iface_counters_;  // per worker: rte_zmalloc'd, one per interface
     std::vector<uint8_t> kernel_ifaces_;  // per interface: 1 if it has a kernel interface
+    std::unique_ptr<VrrpMacs[]> vrrp_macs_;  // per interface: what workers take as the port's MAC
     void make_ifaces();
     Port& physical_port(const std::string& name);  // PortError for a sub-interface's name
     // Per interface (nullptr: none): the net_tap whose kernel side takes the

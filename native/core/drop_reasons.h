@@ -23,6 +23,8 @@ namespace appliance {
     X(multicast_destination, "multicast destination (no multicast routing)")                \
     X(link_local, "IPv6 link-local source or destination: never forwarded (RFC 4291 2.5.6)") \
     X(local_unhandled, "for one of our addresses; nothing here answers it, no kernel interface") \
+    X(vrrp_not_accepted, "to a VRRP master's virtual address, without accept mode (RFC 5798 6.4.3)") \
+    X(vrrp_ignored, "a VRRP advertisement failing RFC 5798 7.1's checks, or for no virtual router here") \
     X(source_route, "carries a source route option (not honoured, as Linux by default)")   \
     X(fragmentation_needed, "over the egress MTU with DF set (ICMP sent)")                  \
     X(neighbor_unreachable, "the next hop's neighbour did not answer ARP")                  \

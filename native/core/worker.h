@@ -24,6 +24,7 @@
 #include "iface/iface.h"
 #include "trace/capture.h"
 #include "trace/trace.h"
+#include "vrrp/vrrp_macs.h"
 
 struct rte_rcu_qsbr;
 struct rte_ring;
@@ -70,6 +71,7 @@ struct Tables {
     const uint16_t* iface_vrf;     // per interface: its VRF's index
     const std::atomic<Capture*>* capture;  // the running capture (trace/capture.h), or nullptr
     const std::atomic<Trace*>* trace;      // the running trace (trace/trace.h), or nullptr
+    const VrrpMacs* vrrp;                  // per interface: VRRP masters' virtual MACs
 };
 
 struct RxQueue {

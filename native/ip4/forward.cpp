@@ -82,7 +82,10 @@ inline void append(Burst& b, rte_mbuf* m, uint32_t dst_host) {
 
 // A frame the common-case test refused: its exact verdict, acted on.
 void input_exception(WorkerContext& w, const RxQueue& q, rte_mbuf* m, Burst& b) {
-    const unsigned verdict = ipv4_input(m, w.tables.verify_checksum, q.mac, q.kernel);
+    // Link-local multicast goes to the slow path for a kernel interface or VRRP.
+    const bool link_multicast =
+        q.kernel || w.tables.vrrp[q.port_index].configured.load(std::memory_order_relaxed) != 0;
+    const unsigned verdict = ipv4_input(m, w.tables.verify_checksum, q.mac, link_multicast);
     if (verdict == kPuntIpv4 && acl_refuses_punt(w, m, q.port_index)) return;
     if (verdict == kPuntArp || verdict == kPuntIpv4 || verdict == kPuntIpv6 ||
         verdict == kPuntKernel) {
@@ -260,6 +263,8 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
                                                               StageClock& clock) {
     Burst b;
     b.in_port = q.port_index;
+    const VrrpMacs& vrrp = w.tables.vrrp[q.port_index];
+    if (unlikely(vrrp.active.load(std::memory_order_relaxed) != 0)) vrrp_mac_stage(vrrp, q.mac, pkts, n);
     if (w.tables.avx512_input)
         input_stage_x8(w, q, pkts, n, b);
     else

@@ -77,8 +77,9 @@ constexpr unsigned kPuntKernel = ~6u;  // link-local multicast for the port's ke
 
 // The exact verdict for a frame the common-case test refused: pass (to the
 // lookup), punt, or the reason it is dropped. `port_mac` as RxQueue::mac;
-// `kernel`: the port has a kernel interface, which takes link-local
-// multicast (OSPF, RIP, VRRP, OSPFv3) for the routing daemons on it.
+// `kernel`: link-local multicast goes to the slow path: VRRP for its virtual
+// routers, the rest (OSPF, RIP, OSPFv3) to the routing daemons on the
+// interface's kernel interface.
 inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, uint64_t port_mac, bool kernel) {
     const uint32_t seg_len = rte_pktmbuf_data_len(m);
     if (seg_len < sizeof(rte_ether_hdr)) return unsigned(DropReason::malformed);

@@ -25,7 +25,9 @@ void SlowPath::arp_input(rte_mbuf* m, uint16_t port) {
     const uint32_t sender = ntohl(arp->arp_data.arp_sip);
     const uint32_t target = ntohl(arp->arp_data.arp_tip);
     const rte_ether_addr sender_mac = arp->arp_data.arp_sha;
-    const bool for_us = address_on(port, target).has_value();
+    // A VRRP master answers for its virtual addresses (and an owner for its own) from the virtual MAC.
+    const rte_ether_addr* own = vrrp_answers(port, IpAddr::v4(target));
+    const bool for_us = own != nullptr || address_on(port, target).has_value();
     rte_pktmbuf_free(m);
 
     if (sender == target || (op == RTE_ARP_OP_REQUEST && sender == 0)) {
@@ -37,7 +39,7 @@ void SlowPath::arp_input(rte_mbuf* m, uint16_t port) {
                 neigh_update(*n, sender_mac, NeighState::stale);
         }
         if (sender == 0 && for_us)  // someone checks whether our address is free: defend it
-            arp_send(port, RTE_ARP_OP_REPLY, sender_mac, 0, target);
+            arp_send(port, RTE_ARP_OP_REPLY, sender_mac, 0, target, own);
         stats_.arp_ignored++;
         return;
     }
@@ -49,7 +51,7 @@ void SlowPath::arp_input(rte_mbuf* m, uint16_t port) {
         stats_.arp_requests_in++;
         // Linux keeps the asker as STALE: usable at once, confirmed later.
         neigh_learn(port, IpAddr::v4(sender), sender_mac, NeighState::stale);
-        arp_send(port, RTE_ARP_OP_REPLY, sender_mac, sender, target);
+        arp_send(port, RTE_ARP_OP_REPLY, sender_mac, sender, target, own);
         return;
     }
     if (op == RTE_ARP_OP_REPLY) {
@@ -67,7 +69,7 @@ void SlowPath::arp_input(rte_mbuf* m, uint16_t port) {
 // neighbour's MAC for a probe). op REPLY: `sender` is at our MAC, to
 // (dst_mac, target).
 void SlowPath::arp_send(uint16_t port, uint16_t op, const rte_ether_addr& dst_mac,
-                        uint32_t target, uint32_t sender) {
+                        uint32_t target, uint32_t sender, const rte_ether_addr* own) {
     rte_mbuf* m = alloc(port);
     if (m == nullptr) {
         stats_.generated_dropped++;
@@ -76,7 +78,7 @@ void SlowPath::arp_send(uint16_t port, uint16_t op, const rte_ether_addr& dst_ma
     auto* eth = reinterpret_cast<rte_ether_hdr*>(
         rte_pktmbuf_append(m, sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr)));
     eth->dst_addr = dst_mac;
-    eth->src_addr = ports_[port].mac;
+    eth->src_addr = own != nullptr ? *own : ports_[port].mac;
     eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
     auto* arp = reinterpret_cast<rte_arp_hdr*>(eth + 1);
     arp->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
@@ -84,7 +86,7 @@ void SlowPath::arp_send(uint16_t port, uint16_t op, const rte_ether_addr& dst_ma
     arp->arp_hlen = RTE_ETHER_ADDR_LEN;
     arp->arp_plen = 4;
     arp->arp_opcode = htons(op);
-    arp->arp_data.arp_sha = ports_[port].mac;
+    arp->arp_data.arp_sha = eth->src_addr;
     arp->arp_data.arp_sip = htonl(sender);
     // A request's target MAC is unknown: zero, as Linux sends it.
     arp->arp_data.arp_tha = op == RTE_ARP_OP_REPLY ? dst_mac : rte_ether_addr{};

@@ -75,6 +75,8 @@ void SlowPath::local_input(rte_mbuf* m, uint16_t in_port) {
     const uint32_t ihl = uint32_t(ip->version_ihl & 0x0f) * 4;
     const uint32_t total = ntohs(ip->total_length);
     const bool whole = (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK | RTE_IPV4_HDR_MF_FLAG)) == 0;
+    if (vrrp_refuses(vrf_of(in_port), IpAddr::v4(ntohl(ip->dst_addr))))
+        return drop(m, DropReason::vrrp_not_accepted);
     if (ip->next_proto_id != IPPROTO_ICMP || !whole || total < ihl + sizeof(rte_icmp_hdr) ||
         rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + total) {
         return to_kernel(m, in_port);  // (the kernel reassembles)

@@ -29,12 +29,15 @@ Ipv6Address addr(const uint8_t* p) { return IpAddr::v6(p).b; }
 void SlowPath::local6_input(rte_mbuf* m, uint16_t in_port) {
     const rte_ipv6_hdr* ip = ip6_of(m);
     const uint32_t len = rte_be_to_cpu_16(ip->payload_len);
-    if (ip->proto != IPPROTO_ICMPV6) return to_kernel(m, in_port);
+    const bool refused = vrrp_refuses(vrf_of(in_port), IpAddr::v6(ip->dst_addr));  // (but ND)
+    if (ip->proto != IPPROTO_ICMPV6)
+        return refused ? drop(m, DropReason::vrrp_not_accepted) : to_kernel(m, in_port);
     if (len < 4 || rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + len)
         return drop(m, DropReason::malformed);
     const auto* icmp = reinterpret_cast<const uint8_t*>(ip + 1);
     if (!icmp6_checksum_ok(ip, icmp, len)) return drop(m, DropReason::bad_checksum);
     if (icmp[0] == kNeighborSolicit || icmp[0] == kNeighborAdvert) return nd_input(m, in_port);
+    if (refused) return drop(m, DropReason::vrrp_not_accepted);
     if (icmp[0] == kRouterSolicit && in_port < ra_.size() && ra_[in_port].enabled)
         return rs_input(m, in_port);
     if (icmp[0] != kEchoRequest || icmp[1] != 0 || len < 8) return to_kernel(m, in_port);

@@ -58,11 +58,13 @@ void SlowPath::ipv6_input(rte_mbuf* m, uint16_t in_port) {
     if (dst[0] == 0xff) {  // link-scope: all nodes or routers, or a solicited-node group we are in
         bool joined = all_nodes(dst) || all_routers(dst);
         for (const Address6& a : addresses6_[in_port]) joined = joined || solicited_node_of(dst, a.ip);
+        joined = joined || vrrp_solicited(in_port, dst);
         if (joined) return local6_input(m, in_port);
         return drop(m, DropReason::multicast_destination);
     }
     if (ipv6_link_local(dst)) {
-        if (is_ours6(in_port, dst)) return local6_input(m, in_port);
+        if (is_ours6(in_port, dst) || vrrp_answers(in_port, IpAddr::v6(dst)))
+            return local6_input(m, in_port);
         return drop(m, DropReason::link_local);
     }
     ipv6_route(m, in_port, lookup6(m, in_port), false);

@@ -66,18 +66,20 @@ void SlowPath::nd_input(rte_mbuf* m, uint16_t port) {
         return;
     }
     if (nd.type == kSolicit) {
-        // Only for this port's addresses (Linux answers no other without proxy NDP).
-        if (!address6_on(port, nd.target.data())) {
+        // Only for this port's addresses (Linux answers no other without proxy NDP),
+        // and a VRRP master's virtual ones, from the virtual MAC.
+        const rte_ether_addr* own = vrrp_answers(port, IpAddr::v6(nd.target));
+        if (own == nullptr && !address6_on(port, nd.target.data())) {
             stats_.nd_ignored++;
             return;
         }
         stats_.nd_solicits_in++;
         if (ipv6_unspecified(src.data()))  // someone checks whether our address is free: defend it
             return na_send(port, rte_ether_addr{{0x33, 0x33, 0, 0, 0, 1}}, kAllNodes, nd.target,
-                           false);
+                           false, own);
         // Linux keeps the asker as STALE: usable at once, confirmed later.
         if (nd.link_addr) neigh_learn(port, IpAddr::v6(src), *nd.link_addr, NeighState::stale);
-        return na_send(port, nd.link_addr ? *nd.link_addr : frame_src, src, nd.target, true);
+        return na_send(port, nd.link_addr ? *nd.link_addr : frame_src, src, nd.target, true, own);
     }
     // An advertisement: only for neighbours we know (Linux creates none from one).
     Neighbor* n = neigh_find(port, IpAddr::v6(nd.target));
@@ -148,12 +150,12 @@ void SlowPath::ns_send(uint16_t port, const Ipv6Address& target, const rte_ether
 // `target` (ours) is at this port's MAC: an answer (solicited) or news to
 // all nodes. Always with the router flag, and override: we own the address.
 void SlowPath::na_send(uint16_t port, const rte_ether_addr& dst_mac, const Ipv6Address& dst,
-                       const Ipv6Address& target, bool solicited) {
+                       const Ipv6Address& target, bool solicited, const rte_ether_addr* own) {
     rte_mbuf* m = new_ipv6(port, target, dst, 255, uint16_t(kNdLen + kLinkAddrOptionLen));
     if (m == nullptr) return;
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
     eth->dst_addr = dst_mac;
-    eth->src_addr = ports_[port].mac;
+    eth->src_addr = own != nullptr ? *own : ports_[port].mac;
     auto* ip = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
     auto* icmp = reinterpret_cast<uint8_t*>(ip + 1);
     std::memset(icmp, 0, kNdLen + kLinkAddrOptionLen);
@@ -162,7 +164,7 @@ void SlowPath::na_send(uint16_t port, const rte_ether_addr& dst_mac, const Ipv6A
     std::memcpy(icmp + 8, target.data(), 16);
     icmp[kNdLen] = kTargetLinkAddr;
     icmp[kNdLen + 1] = 1;
-    std::memcpy(icmp + kNdLen + 2, ports_[port].mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+    std::memcpy(icmp + kNdLen + 2, eth->src_addr.addr_bytes, RTE_ETHER_ADDR_LEN);
     const uint16_t sum = icmp6_checksum(ip, icmp, kNdLen + kLinkAddrOptionLen);
     std::memcpy(icmp + 2, &sum, 2);
     stats_.nd_adverts_out++;

@@ -89,6 +89,7 @@ void SlowPath::start() {
         for (const Address6& a : addresses6_[p])
             if (!a.automatic) unsolicited_na(p, a.ip);
     }
+    for (VrrpRouter& r : vrrp_) vrrp_start(r, VrrpReason::startup);
     thread_ = std::thread([this] { run(); });
 }
 
@@ -134,6 +135,11 @@ void SlowPath::run() {
         }
         poll_kernel(&worked);
         const uint64_t now = now_ms();
+        if (now >= vrrp_due_ms_.load(std::memory_order_relaxed)) {
+            std::lock_guard<std::mutex> lock(writer_);
+            hold_trace();
+            vrrp_timers();
+        }
         if (now - last_timers_ms_ >= kTimerPeriodMs) {
             {
                 std::lock_guard<std::mutex> lock(writer_);
@@ -155,6 +161,7 @@ void SlowPath::run() {
     std::lock_guard<std::mutex> lock(writer_);
     trace_ = nullptr;
     ra_farewell();
+    vrrp_farewell();  // a backup takes over after its skew time, not Master_Down_Interval
 }
 
 void SlowPath::hold_trace() {
@@ -188,7 +195,9 @@ void SlowPath::process(rte_mbuf* m) {
     case PuntKind::ipv6_checked:
         ipv6_route(m, meta.port, meta.hop, false);
         return;
-    case PuntKind::kernel:
+    case PuntKind::kernel:  // link-local multicast: VRRP is ours, the rest the kernel's
+        if (is_vrrp(m)) return vrrp_input(m, meta.port);
+        if (ports_[meta.port].kernel_port_id == kNoKernelPort) return drop(m, DropReason::link_broadcast);
         to_kernel(m, meta.port);
         return;
     }

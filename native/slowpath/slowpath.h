@@ -50,6 +50,9 @@
 #include "trace/capture.h"
 #include "trace/trace.h"
 #include "vrf/vrfs.h"
+#include "vrrp/vrrp_machine.h"
+#include "vrrp/vrrp_macs.h"
+#include "vrrp/vrrp_spec.h"
 
 struct rte_ring;
 struct rte_mempool;
@@ -123,6 +126,8 @@ struct AddressInfo {
     X(nd_adverts_out, "neighbour advertisements sent (answers, unsolicited)")       \
     X(rs_in, "router solicitations answered (interfaces with router advertisements)") \
     X(ra_out, "router advertisements sent")                                          \
+    X(vrrp_in, "VRRP advertisements taken by a virtual router")                      \
+    X(vrrp_out, "VRRP advertisements sent")                                          \
     X(icmp_echo_replies, "ICMP and ICMPv6 echo replies sent")                       \
     X(icmp_time_exceeded, "ICMP and ICMPv6 time exceeded sent")                     \
     X(icmp_unreachable, "ICMP and ICMPv6 destination unreachable sent")             \
@@ -187,6 +192,19 @@ public:
     // more (a last one with router lifetime 0). PortError for settings that cannot be.
     void ra_set(uint16_t port, const RaSpec& spec);
     void ra_clear(uint16_t port);
+
+    // VRRPv3 virtual routers (vrrp.cpp). Where the workers find the virtual MACs
+    // of the masters (one VrrpMacs per interface), before start.
+    void set_vrrp_macs(VrrpMacs* macs) { vrrp_macs_ = macs; }
+    // A virtual router on `port`, new or changed in place (its state kept);
+    // PortError for settings that cannot be. `index_of`: tracked interfaces by name.
+    void vrrp_set(uint16_t port, const VrrpSpec& spec,
+                  const std::function<uint16_t(const std::string&)>& index_of);
+    void vrrp_clear(uint16_t port, uint8_t vrid, bool v6);  // a master leaves with priority 0
+    void vrrp_links(const std::vector<bool>& up);  // per interface: link up
+    std::vector<VrrpInfo> vrrp_list() const;
+    std::vector<VrrpEvent> vrrp_events(uint64_t after_seq) const;  // transitions, oldest first
+    bool vrrp_any() const { return !vrrp_.empty(); }
 
     void address_add(uint16_t port, const IpAddr& ip, uint8_t depth);
     void address_delete(uint16_t port, const IpAddr& ip, uint8_t depth);
@@ -319,15 +337,16 @@ private:
 
     // arp.cpp
     void arp_input(rte_mbuf* m, uint16_t port);
+    // `own`: the MAC we answer from (a VRRP master's virtual MAC); nullptr: the port's.
     void arp_send(uint16_t port, uint16_t op, const rte_ether_addr& dst_mac, uint32_t target,
-                  uint32_t sender);
+                  uint32_t sender, const rte_ether_addr* own = nullptr);
     void gratuitous_arp(uint16_t port, uint32_t ip);
 
     // nd.cpp
     void nd_input(rte_mbuf* m, uint16_t port);  // a valid ICMPv6 NS or NA (type checked)
     void ns_send(uint16_t port, const Ipv6Address& target, const rte_ether_addr* unicast_mac);
     void na_send(uint16_t port, const rte_ether_addr& dst_mac, const Ipv6Address& dst,
-                 const Ipv6Address& target, bool solicited);
+                 const Ipv6Address& target, bool solicited, const rte_ether_addr* own = nullptr);
     void unsolicited_na(uint16_t port, const Ipv6Address& ip);
 
     // ipv4.cpp
@@ -366,6 +385,47 @@ private:
     void rs_input(rte_mbuf* m, uint16_t port);  // a router solicitation (type checked)
     void ra_send(uint16_t port, uint16_t lifetime_s);
     void ra_farewell();
+
+    // vrrp.cpp
+    struct VrrpRouter {
+        uint16_t port;
+        bool v6;
+        VrrpSpec spec;
+        std::vector<IpAddr> addresses;
+        std::vector<std::pair<uint16_t, uint8_t>> track;  // interface, decrement
+        rte_ether_addr mac;
+        VrrpMachine machine;
+        int mac_slot = -1;   // its place in the interface's VrrpMacs while master
+        IpAddr master{};     // the master as last heard
+        bool master_known = false;
+        uint8_t master_priority = 0;
+        uint64_t since_ms = 0;
+        uint64_t transitions = 0, became_master = 0, adverts_out = 0, adverts_in = 0, zero_out = 0,
+                 zero_in = 0;
+    };
+    std::vector<VrrpRouter> vrrp_;
+    std::vector<bool> link_up_;  // per interface, as last told (vrrp_links)
+    VrrpMacs* vrrp_macs_ = nullptr;
+    std::atomic<uint64_t> vrrp_due_ms_{~0ull};  // the earliest timer of any router
+    std::deque<VrrpEvent> vrrp_events_;
+    uint64_t vrrp_seq_ = 0;
+    static bool is_vrrp(const rte_mbuf* m);  // IPv4 or IPv6 protocol 112
+    void vrrp_input(rte_mbuf* m, uint16_t port);
+    void vrrp_timers();
+    void vrrp_start(VrrpRouter& r, VrrpReason why);
+    void vrrp_act(VrrpRouter& r, const VrrpActions& a, VrrpState from);
+    void vrrp_take(VrrpRouter& r);
+    void vrrp_release(VrrpRouter& r);
+    void vrrp_advertise(VrrpRouter& r, uint8_t priority);
+    void vrrp_reschedule();
+    uint8_t vrrp_priority(const VrrpRouter& r) const;  // with tracking
+    bool vrrp_owner(const VrrpRouter& r) const;
+    // The virtual MAC a master on `port` answers ARP/ND for `ip` with, or nullptr.
+    const rte_ether_addr* vrrp_answers(uint16_t port, const IpAddr& ip) const;
+    bool vrrp_solicited(uint16_t port, const uint8_t* group) const;  // a master's address's group
+    // `ip` is a master's virtual address that takes no packets (no accept mode).
+    bool vrrp_refuses(uint16_t vrf, const IpAddr& ip) const;
+    void vrrp_farewell();
 
     // kernel.cpp
     void to_kernel(rte_mbuf* m, uint16_t in_port);  // or drop: local_unhandled
