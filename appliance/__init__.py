@@ -14,7 +14,7 @@ _LAZY = {"Client": "appliance.api.client", "Config": "appliance.config",
          "load_config": "appliance.config", "Dataplane": "appliance.dataplane",
          "DataplaneConfig": "appliance.dataplane", "PortConfig": "appliance.dataplane",
          "SlowPathSettings": "appliance.dataplane", "TableSizes": "appliance.dataplane",
-         "VlanConfig": "appliance.dataplane", "RaSettings": "appliance.dataplane",
+         "VlanConfig": "appliance.dataplane", "RaSettings": "appliance.dataplane", "VrrpSettings": "appliance.dataplane",
          "EalOptions": "appliance.eal"}
 
 

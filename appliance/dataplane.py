@@ -91,6 +91,41 @@ class RaSettings:
 
 
 @dataclass
+class VrrpSettings:
+    """One VRRPv3 virtual router on an interface (config.VrrpSection has the defaults and
+    the checks); its family is its addresses'."""
+
+    interface: str
+    vrid: int
+    addresses: list[str]
+    priority: int = 100
+    interval_ms: int = 1000
+    preempt: bool = True
+    preempt_delay_ms: int = 0
+    accept: bool = False
+    track: dict[str, int] = field(default_factory=dict)  # interface -> priority taken off while down
+
+    @property
+    def v6(self) -> bool:
+        return ":" in self.addresses[0]
+
+
+def _vrrp_spec(v: VrrpSettings) -> _native.VrrpSpec:
+    spec = _native.VrrpSpec()
+    spec.iface, spec.vrid, spec.priority = v.interface, v.vrid, v.priority
+    spec.interval_cs = v.interval_ms // 10
+    spec.preempt, spec.preempt_delay_ms, spec.accept = v.preempt, v.preempt_delay_ms, v.accept
+    spec.addresses = [str(a) for a in v.addresses]
+    tracks = []
+    for name, decrement in v.track.items():
+        t = _native.VrrpTrack()
+        t.iface, t.decrement = name, decrement
+        tracks.append(t)
+    spec.track = tracks
+    return spec
+
+
+@dataclass
 class TableSizes:
     max_routes: int = 1 << 20
     tbl8_groups: int = 1 << 16
@@ -400,6 +435,26 @@ class Dataplane:
             self._dp.ra_clear(interface)
         else:
             self._dp.ra_set(_ra_spec(replace(settings, interface=interface)))
+
+    def vrrp_set(self, settings: VrrpSettings) -> None:
+        """A virtual router, new (it starts as RFC 5798 says: a backup, or master at once as
+        the owner) or changed in place, its state kept."""
+        self._dp.vrrp_set(_vrrp_spec(settings))
+
+    def vrrp_clear(self, interface: str, vrid: int, v6: bool) -> None:
+        """The virtual router leaves; as master, with a priority-0 advertisement so a backup
+        takes over at once."""
+        self._dp.vrrp_clear(interface, vrid, v6)
+
+    def vrrp(self) -> list[dict[str, Any]]:
+        """Each virtual router: its settings, state, why it is in it, effective priority,
+        the master as last heard, counters."""
+        return self._dp.vrrp_list()
+
+    def vrrp_events(self, after: int = 0) -> list[dict[str, Any]]:
+        """Transitions (and tracking's priority changes) with a sequence number above
+        `after`, oldest first; the last 1024 are kept."""
+        return self._dp.vrrp_events(after)
 
     def interfaces(self) -> list[dict[str, Any]]:
         """Every L3 interface (each port, then the VLAN sub-interfaces): port, vlan, mtu,
