@@ -90,10 +90,23 @@ def run_config(path: str, duration: float | None, set_aside_state: bool = False)
     return 0
 
 
+def _vrrp_line(r: dict) -> str:
+    priority = f"{r['priority']}" + (f" (configured {r['configured_priority']})"
+                                      if r["priority"] != r["configured_priority"] else "")
+    master = "" if r["state"] == "master" or r["master"] is None else \
+        f", master {r['master']} priority {r['master_priority']}"
+    return (f"{r['interface']} vrid {r['vrid']} {r['family']}: {r['state'].upper()} for "
+            f"{r['since_s']:.1f}s ({r['reason']}), priority {priority}{master}; "
+            f"{' '.join(r['addresses'])} at {r['virtual_mac']}; every {r['interval_ms']} ms; "
+            f"adverts out {r['adverts_out']} in {r['adverts_in']}, became master "
+            f"{r['became_master']} times")
+
+
 def _serve_until_stopped(service, path: str, stop: SignalFlag, reload: SignalFlag,
                          duration: float | None, log: logging.Logger) -> None:
     started = time.monotonic()
     while not stop.wait(0.2):
+        service.log_vrrp()
         if reload.is_set():
             reload.clear()
             try:
@@ -407,6 +420,8 @@ def client_command(args: argparse.Namespace) -> int:
             + f" mtu {f['mtu']:<5} vrf {f['vrf']:<8} rx {f['rx_packets']} pkts {f['rx_bytes']} bytes,"
             f" tx {f['tx_packets']} pkts {f['tx_bytes']} bytes"
             + (f" (kernel {f['kernel']})" if f["kernel"] else "") for f in fs])
+    elif what == "vrrp":
+        _show(c.vrrp(), args.json, lambda rs: [_vrrp_line(r) for r in rs])
     elif what == "neigh":
         if verb == "add":
             c.neighbor_add(args.port, args.ip, args.mac)
@@ -566,6 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
     ns.add_argument("settings")
     nc = leaf(nat, "clear", help="no NAT on an interface")
     nc.add_argument("name")
+
+    vrrp = group("vrrp", "VRRP virtual routers (config: ports[].vrrp, vlans[].vrrp)")
+    leaf(vrrp, "list", help="each virtual router: state and why, priority, the master, counters")
 
     neigh = group("neigh", "the neighbour table (ARP and NDP)")
     a = leaf(neigh, "add", help="a static neighbour")

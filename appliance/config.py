@@ -20,11 +20,13 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
 from appliance.acl import ACL_NAME_PATTERN, AclEntry
 from appliance.dataplane import (PROTOCOLS, ConntrackSettings, DataplaneConfig, PortConfig,
                                  RaSettings, RouteSyncSettings, SlowPathSettings, TableSizes, VlanConfig,
+                                 VrrpSettings,
                                  refuse_padded_length)
 from appliance.decode import MAX_BYTES, load_yaml, shorten
 from appliance.eal import HOST_CPUS, EalOptions, port_kind
 from appliance.errors import ConfigError
 from appliance.nat import NatSection, nat_problems
+from appliance.vrrp import VrrpSection, vrrp_key, vrrp_problems
 from appliance.well_known import DEFAULT_SOCKET, ROUTE_PROTOCOLS, ROUTE_TABLES
 
 MAC_PATTERN = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
@@ -162,6 +164,7 @@ class _Addressed(Strict):
     stateful: Bool = False
     # The outside of NAT44 (appliance/nat.py): sources translated as they leave, port forwards.
     nat: NatSection | None = None
+    vrrp: list[VrrpSection] = Field([], max_length=255)  # virtual routers (appliance/vrrp.py)
 
     @field_validator("addresses", mode="before")
     @classmethod
@@ -206,7 +209,8 @@ class PortSection(_Addressed):
     vlans: list[VlanSection] = Field([], max_length=4094)
 
     def port_config(self) -> PortConfig:
-        return PortConfig(**self.model_dump(exclude={"addresses", "kernel", "acl", "vlans", "ra", "stateful", "nat"}),
+        return PortConfig(**self.model_dump(exclude={"addresses", "kernel", "acl", "vlans", "ra", "stateful", "nat",
+                                                     "vrrp"}),
                           kernel=self.kernel.name if self.kernel else None,
                           vlans=[VlanConfig(v.vlan, v.mtu, v.kernel.name if v.kernel else None, v.vrf)
                                  for v in self.vlans])
@@ -214,7 +218,8 @@ class PortSection(_Addressed):
     def live_stripped(self) -> PortSection:
         """The port without what a reload changes (addresses, ACL bindings and router
         advertisements, its sub-interfaces' too): two configs whose ports differ only there need no restart."""
-        live = {"addresses": [], "acl": PortAclSection(), "ra": None, "stateful": False, "nat": None}
+        live = {"addresses": [], "acl": PortAclSection(), "ra": None, "stateful": False, "nat": None,
+                "vrrp": []}
         return self.model_copy(update={**live, "vlans": [v.model_copy(update=live) for v in self.vlans]})
 
     @field_validator("device")
@@ -416,6 +421,7 @@ class Interface:
     vrf: str
     stateful: bool
     nat: NatSection | None
+    vrrp: list[VrrpSection]
 
 
 class VrfSection(Strict):
@@ -449,14 +455,19 @@ class Config(Strict):
         """Interface -> its router advertisement settings, for those that send them."""
         return {f.name: f.ra.settings(f.name) for f in self.interfaces() if f.ra}
 
+    def vrrp_settings(self) -> dict[str, VrrpSettings]:
+        """vrrp_key() -> the virtual router's settings, for every one configured."""
+        return {vrrp_key(f.name, v.vrid, v.family): v.settings(f.name)
+                for f in self.interfaces() for v in f.vrrp}
+
     def interfaces(self) -> list[Interface]:
         """Every L3 interface: each port, then its sub-interfaces."""
         out = []
         for i, p in enumerate(self.ports):
             out.append(Interface(p.name, f"ports[{i}]", p.addresses, p.acl, p.ra, p.vrf, p.stateful,
-                                 p.nat))
+                                 p.nat, p.vrrp))
             out += [Interface(f"{p.name}.{v.vlan}", f"ports[{i}].vlans[{j}]", v.addresses, v.acl,
-                              v.ra, v.vrf, v.stateful, v.nat) for j, v in enumerate(p.vlans)]
+                              v.ra, v.vrf, v.stateful, v.nat, v.vrrp) for j, v in enumerate(p.vlans)]
         return out
 
     def dataplane_config(self) -> DataplaneConfig:
@@ -593,6 +604,7 @@ def _semantic_errors(cfg: Config, source: str, check_host: bool) -> list[str]:
             errors.append(f"{source}: {f.path}.stateful: needs the connection table (a conntrack "
                           "section, `conntrack: {}` for the defaults)")
     errors += [f"{source}: {path}: {why}" for path, why in nat_problems(interfaces, cfg.conntrack is not None)]
+    errors += [f"{source}: {path}: {why}" for path, why in vrrp_problems(interfaces)]
     named: dict[str, str] = {}
     for f in interfaces:
         if f.name in named and "vlans" in f.path + named[f.name]:  # (ports: dup() above)

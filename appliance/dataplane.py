@@ -683,6 +683,7 @@ class Dataplane:
             # A capture runs (appliance capture): its copies made, filtered out, lost.
             "capturing": self._dp.capturing,
             "tracing": self._dp.tracing,  # appliance trace: choosing packets to trace
+            "vrrp": self._dp.vrrp_list(),  # each virtual router: state, priority, counters
             "capture": self._capture_stats(),
         }
 

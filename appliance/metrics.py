@@ -160,6 +160,7 @@ class DataplaneCollector:
                 for proto in ("tcp", "udp", "icmp"):
                     ports.add_metric([use["address"], proto], use[proto])
             yield ports
+        yield from self.vrrp_metrics(s.get("vrrp", []))
         sizes = GaugeMetricFamily("appliance_table_entries", "Entries per table", labels=["table"])
         sizes.add_metric(["routes"], s["routes"])  # IPv4 and IPv6
         sizes.add_metric(["rules"], s["rules"])
@@ -168,6 +169,33 @@ class DataplaneCollector:
         sizes.add_metric(["tbl8_groups6"], s["tbl8_groups6_in_use"])
         yield sizes
 
+
+    @staticmethod
+    def vrrp_metrics(routers: list[dict]):
+        """Per virtual router: its state (1 for the one it is in), priority and counters."""
+        labels = ["interface", "vrid", "family"]
+        state = GaugeMetricFamily("appliance_vrrp_state", "VRRP state: 1 for the router's "
+                                  "current one (init, backup, master)", labels=[*labels, "state"])
+        priority = GaugeMetricFamily("appliance_vrrp_priority", "VRRP priority in effect "
+                                     "(less what tracked interfaces take)", labels=labels)
+        counters = {key: CounterMetricFamily(f"appliance_vrrp_{key}", help, labels=labels)
+                    for key, help in (("transitions", "VRRP state changes"),
+                                      ("became_master", "Times the router became master"))}
+        adverts = CounterMetricFamily("appliance_vrrp_adverts", "VRRP advertisements, by "
+                                      "direction (priority 0: a master leaving)",
+                                      labels=[*labels, "direction", "priority_zero"])
+        for r in routers:
+            key = [r["interface"], str(r["vrid"]), r["family"]]
+            for s in ("init", "backup", "master"):
+                state.add_metric([*key, s], 1 if r["state"] == s else 0)
+            priority.add_metric(key, r["priority"])
+            for name, family in counters.items():
+                family.add_metric(key, r[name])
+            for direction in ("in", "out"):
+                zero = r[f"priority_zero_{direction}"]
+                adverts.add_metric([*key, direction, "false"], r[f"adverts_{direction}"] - zero)
+                adverts.add_metric([*key, direction, "true"], zero)
+        yield from (state, priority, *counters.values(), adverts)
 
     @staticmethod
     def acl_metrics(acls: list[dict]):

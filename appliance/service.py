@@ -27,6 +27,7 @@ from appliance.errors import (AclError, AddressError, ConfigError, NeighborError
                               StorageError)
 from appliance.host import hugepages
 from appliance.nat import NatSection, nat_problems, nat_rules
+from appliance.vrrp import log_transitions
 from appliance.state import StateFile
 from appliance.tables import (KINDS, Overlay, Tables, apply_diff, describe_diff, nexthop_value,
                               ra_value, route_key, rule_key, set_nexthop)
@@ -57,6 +58,7 @@ class Service:
         self.cfg = cfg
         self.source = source
         self.lock = threading.RLock()
+        self._vrrp_logged = 0  # the last VRRP event written to the log
         if cfg.eal.hugepages:
             hugepages.verify(cfg.eal.memory_mb)  # a clear error before the EAL's own
         self.state = StateFile(cfg.state_file) if cfg.state_file else None
@@ -234,6 +236,18 @@ class Service:
     def router_advertisements(self) -> dict[str, dict]:
         with self.lock:
             return dict(self.current.router_advertisements)
+
+    # -- VRRP (from the config: a reload changes it) --
+    def vrrp(self) -> list[dict]:
+        """Each virtual router: settings, state and why, priority in effect, master, counters."""
+        return self.dp.vrrp()
+
+    def log_vrrp(self) -> None:
+        """Writes the transitions since the last call to the log (the serving loop calls it)."""
+        events = self.dp.vrrp_events(self._vrrp_logged)
+        if events:
+            self._vrrp_logged = events[-1]["seq"]
+            log_transitions(events)
 
     # -- connection tracking --
     def stateful_set(self, interface: str, on: bool) -> None:

@@ -61,6 +61,8 @@ def _decode_key(kind: str, key: Any) -> Any:
             raise ValueError(f"route key {shorten(key)}: VRF name")
         ipaddress.ip_network(prefix)
         return key
+    if kind == "vrrp":  # nothing at runtime changes them: a record of one is not ours
+        raise ValueError(f"vrrp {shorten(key)}: virtual routers come from the config only")
     if kind == "acls":
         if not ACL_NAME.fullmatch(key):
             raise ValueError(f"ACL name {shorten(key)}")
@@ -83,7 +85,7 @@ def _decode_key(kind: str, key: Any) -> Any:
 
 _VALUE_TYPES = {"addresses": bool, "neighbors": str, "nexthops": dict, "routes": int,
                 "rules": dict, "acls": dict, "acl_bindings": str, "router_advertisements": dict,
-                "stateful": bool, "nat": dict}
+                "stateful": bool, "nat": dict, "vrrp": dict}
 
 
 def _check_value(kind: str, value: Any) -> Any:

@@ -25,6 +25,7 @@ from appliance.config import DEFAULT_VRF, Config
 from appliance.dataplane import Dataplane, RaSettings, to_protocol
 from appliance.errors import ApplianceError
 from appliance.nat import nat_rules
+from appliance.vrrp import vrrp_settings, vrrp_value
 
 RuleKey = tuple[int, str, int, str, int]  # proto, src, src_port, dst, dst_port
 PortKey = tuple[str, str]  # (port, address) or (port, ip)
@@ -73,7 +74,7 @@ def rule_key_parse(text: str) -> RuleKey:
 
 
 KINDS = ("addresses", "neighbors", "nexthops", "routes", "rules", "acls", "acl_bindings",
-         "router_advertisements", "stateful", "nat")
+         "router_advertisements", "stateful", "nat", "vrrp")
 
 
 def ra_value(settings: RaSettings) -> dict[str, Any]:
@@ -102,6 +103,7 @@ class Tables:
     router_advertisements: dict[str, dict[str, Any]] = field(default_factory=dict)
     stateful: dict[str, bool] = field(default_factory=dict)  # interface -> True: filters statefully
     nat: dict[str, dict[str, Any]] = field(default_factory=dict)  # interface -> NatSection.value()
+    vrrp: dict[str, dict[str, Any]] = field(default_factory=dict)  # vrrp_key() -> vrrp_value()
 
     @classmethod
     def from_config(cls, cfg: Config) -> Tables:
@@ -117,7 +119,8 @@ class Tables:
                           for d, name in (("in", f.acl.in_), ("out", f.acl.out)) if name},
             router_advertisements={name: ra_value(s) for name, s in cfg.ra_settings().items()},
             stateful={f.name: True for f in cfg.interfaces() if f.stateful},
-            nat={f.name: f.nat.value() for f in cfg.interfaces() if f.nat})
+            nat={f.name: f.nat.value() for f in cfg.interfaces() if f.nat},
+            vrrp={key: vrrp_value(s) for key, s in cfg.vrrp_settings().items()})
 
     def copy(self) -> Tables:
         return Tables(*(dict(getattr(self, k)) for k in KINDS))
@@ -137,6 +140,7 @@ class Overlay:
     router_advertisements: dict[str, dict | None] = field(default_factory=dict)
     stateful: dict[str, bool | None] = field(default_factory=dict)
     nat: dict[str, dict | None] = field(default_factory=dict)
+    vrrp: dict[str, dict | None] = field(default_factory=dict)  # (config only: stays empty)
 
     def over(self, base: Tables) -> Tables:
         out = base.copy()
@@ -165,7 +169,8 @@ class Overlay:
                                  for k, v in doc.get("acl_bindings", {}).items()},
                    router_advertisements=dict(doc.get("router_advertisements", {})),
                    stateful=dict(doc.get("stateful", {})),
-                   nat=dict(doc.get("nat", {})))
+                   nat=dict(doc.get("nat", {})),
+                   vrrp=dict(doc.get("vrrp", {})))
 
 
 def describe_diff(current: Tables, desired: Tables) -> list[str]:
@@ -179,7 +184,7 @@ def describe_diff(current: Tables, desired: Tables) -> list[str]:
             continue
         def text(key) -> str:
             return key_text(kind, key)
-        one = kind if kind in ("stateful", "nat") else kind.removesuffix("es" if kind == "addresses" else "s")
+        one = kind if kind in ("stateful", "nat", "vrrp") else kind.removesuffix("es" if kind == "addresses" else "s")
         for key in sorted(then.keys() - now.keys(), key=text):
             lines.append(f"+ {one} {text(key)}: {then[key]}")
         for key in sorted(now.keys() - then.keys(), key=text):
@@ -226,6 +231,10 @@ def _apply(dp: Dataplane, current: Tables, desired: Tables, best_effort: bool = 
             if not best_effort:
                 raise
 
+    # A master leaves (priority 0) while it still has the address it advertises from.
+    for key in current.vrrp.keys() - desired.vrrp.keys():
+        interface, vrid, family = key.split(" ")
+        attempt(dp.vrrp_clear, interface, int(vrid), family == "ipv6")
     # An address that moves (new length, other port) must go before it comes back.
     for key in current.addresses.keys() - desired.addresses.keys():
         attempt(dp.address_delete, *key)
@@ -263,6 +272,10 @@ def _apply(dp: Dataplane, current: Tables, desired: Tables, best_effort: bool = 
         attempt(dp.ra_set, name, None)
     for name in desired.stateful.keys() - current.stateful.keys():
         attempt(dp.conntrack_set_stateful, name, True)
+    # After the addresses: a virtual router's are checked against the interface's.
+    for key, value in desired.vrrp.items():
+        if current.vrrp.get(key) != value:
+            attempt(dp.vrrp_set, vrrp_settings(key, value))
     for name in current.stateful.keys() - desired.stateful.keys():
         attempt(dp.conntrack_set_stateful, name, False)
     # As a whole, after the addresses (a masquerade follows its interface's address).

@@ -191,6 +191,11 @@ def create_app(service: Service) -> FastAPI:
         await change(s.address_delete, port, address)
         return {"deleted": 1}
 
+    @app.get("/v1/vrrp", response_model=list[m.VrrpState],
+             summary="VRRP virtual routers: state and why, priority, the master, counters")
+    def vrrp():
+        return listing(s.vrrp())
+
     @app.get("/v1/neighbors", response_model=list[m.NeighborState],
              summary="The neighbour table (ARP and NDP), with states")
     def neighbors():

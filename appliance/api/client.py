@@ -182,6 +182,10 @@ class Client:
     def neighbor_delete(self, port: str, ip: str) -> None:
         self.request("DELETE", "/v1/neighbors", port=port, ip=str(ip))
 
+    def vrrp(self) -> list[dict]:
+        """Each VRRP virtual router: state (init, backup, master), reason, priority, master."""
+        return self.request("GET", "/v1/vrrp")
+
     def neighbors(self) -> list[dict]:
         return self.request("GET", "/v1/neighbors")
 

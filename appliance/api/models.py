@@ -131,6 +131,38 @@ class NeighborState(BaseModel):
     age_s: float | None = None
 
 
+class VrrpTrackState(BaseModel):
+    interface: str
+    decrement: int
+
+
+class VrrpState(BaseModel):
+    interface: str
+    vrid: int
+    family: Literal["ipv4", "ipv6"]
+    state: Literal["init", "backup", "master"]
+    reason: str  # why it is in that state
+    priority: int  # in effect: the configured one less what tracked interfaces take
+    configured_priority: int
+    master: str | None  # the master as last heard (ours when master); None: none heard
+    master_priority: int | None
+    interval_ms: int
+    master_interval_ms: int
+    preempt: bool
+    preempt_delay_ms: int
+    accept: bool
+    addresses: list[str]
+    track: list[VrrpTrackState]
+    virtual_mac: str
+    since_s: float
+    transitions: int
+    became_master: int
+    adverts_out: int
+    adverts_in: int
+    priority_zero_out: int
+    priority_zero_in: int
+
+
 class RoutePathState(BaseModel):
     port: str
     gateway: str | None  # None: on the link
