@@ -16,8 +16,9 @@ FRR = Path("/usr/lib/frr")
 
 class Frr:
     def __init__(self, conf: str, netns: str | None = None, zebra: bool = True,
-                 daemon: str = "bgpd", vrf_netns: bool = False):
-        """`vrf_netns`: zebra's netns VRF backend (-n): each /run/netns/NAME is VRF NAME."""
+                 daemon: str = "bgpd", vrf_netns: bool = False, bfd: str | None = None):
+        """`vrf_netns`: zebra's netns VRF backend (-n): each /run/netns/NAME is VRF NAME.
+        `bfd`: bfdd too, with this config (its sessions for bgpd's `neighbor ... bfd`)."""
         self.dir = Path(tempfile.mkdtemp(prefix="frr-"))
         self.netns = netns
         self.zebra = zebra
@@ -25,6 +26,9 @@ class Frr:
         self.daemon = daemon
         (self.dir / f"{daemon}.conf").write_text(conf)
         (self.dir / "zebra.conf").write_text("hostname appliance-host\n")
+        self.bfd = bfd
+        if bfd is not None:
+            (self.dir / "bfdd.conf").write_text(bfd)
         shutil.chown(self.dir, "frr", "frr")
         for f in self.dir.iterdir():
             shutil.chown(f, "frr", "frr")
@@ -45,6 +49,8 @@ class Frr:
         zserv = str(self.dir / "zserv.api")
         if self.zebra:
             self._run("zebra", "-z", zserv, *(["-n"] if self.vrf_netns else []))
+            if self.bfd is not None:  # (its own control socket: several run on one host)
+                self._run("bfdd", "-z", zserv, "--bfdctl", str(self.dir / "bfdd.sock"))
             self._run(self.daemon, "-z", zserv)
         else:
             self._run(self.daemon, "-Z")  # (bgpd only)

@@ -5,7 +5,14 @@
 
 Each host's gateway is its LAN's virtual address (10.0.1.1 on VRID 1, 10.0.2.1 on VRID 2);
 A has priority 200, B 100. The appliances are two processes whose workers share a CPU.
-Used by tests/e2e/test_vrrp.py and bench/vrrp_failover.py (the README's failover figures).
+
+With `bgp_ms`, an upstream router (FRR in namespace `up`, 10.0.2.254 on bridge W) peers eBGP
+with each appliance's FRR over its lan1 kernel interface, BFD on every session (`bgp_ms` x 3),
+and learns 10.0.1.0/24 from both. Two appliances on one host cannot both have kernel
+interfaces in one namespace (the same subnet twice): each puts its ports in a VRF of its
+own, so its kernel interface and its FRR live in that VRF's namespace (/run/netns/VRF).
+Used by tests/e2e/test_vrrp.py, tests/e2e/test_bfd.py, bench/vrrp_failover.py and
+bench/bgp_withdrawal.py (the README's figures).
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ import uuid
 from pathlib import Path
 
 from tests.e2e.conftest import Appliance
+from tests.e2e.frr import Frr
 from tests.e2e.lab import HOST_ENV, sh
 
 VIP = ["10.0.1.1", "10.0.2.1"]
@@ -24,15 +32,55 @@ VMAC = ["00:00:5e:00:01:01", "00:00:5e:00:01:02"]
 HOSTS = ["10.0.1.10", "10.0.2.10"]
 PRIORITY = {"a": 200, "b": 100}
 ADDRESS = {"a": ["10.0.1.2/24", "10.0.2.2/24"], "b": ["10.0.1.3/24", "10.0.2.3/24"]}
+UPSTREAM = "10.0.2.254"
+PEERS = {"a": "10.0.2.2", "b": "10.0.2.3"}
+
+BFD = """bfd
+ profile fast
+  detect-multiplier 3
+  receive-interval {ms}
+  transmit-interval {ms}
+ exit
+exit
+"""
+
+APPLIANCE_BGP = """frr defaults traditional
+hostname {name}
+router bgp 65001
+ bgp router-id {me}
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor 10.0.2.254 remote-as 65000
+ neighbor 10.0.2.254 timers 3 9
+ neighbor 10.0.2.254 timers connect 1
+ neighbor 10.0.2.254 bfd profile fast
+ address-family ipv4 unicast
+  network 10.0.1.0/24
+ exit-address-family
+"""
+
+UPSTREAM_BGP = """frr defaults traditional
+hostname upstream
+router bgp 65000
+ bgp router-id 10.0.2.254
+ no bgp ebgp-requires-policy
+""" + "".join(f""" neighbor {peer} remote-as 65001
+ neighbor {peer} timers 3 9
+ neighbor {peer} timers connect 1
+ neighbor {peer} bfd profile fast
+""" for peer in PEERS.values())
 
 
 class HaPair:
     def __init__(self, tmp: Path, interval_ms: int = 100, preempt: bool = True,
-                 preempt_delay_ms: int = 0, track: bool = False):
+                 preempt_delay_ms: int = 0, track: bool = False, bgp_ms: int | None = None):
         self.id = uuid.uuid4().hex[:5]
         self.ns = [f"ha{self.id}h1", f"ha{self.id}h2"]
         self.bridge = [f"hb{self.id}0", f"hb{self.id}1"]
         self.apps: dict[str, Appliance] = {}
+        self.bgp_ms = bgp_ms
+        self.frr: dict[str, Frr] = {}
+        self.vrf = {name: f"ha{self.id}{name}" for name in ("a", "b")}  # (bgp_ms only)
         for name in ("a", "b"):
             (tmp / name).mkdir()
             app = Appliance(tmp / name)
@@ -52,9 +100,26 @@ class HaPair:
                 "arp": {"reachable_ms": 2000, "stale_ms": 500, "retrans_ms": 200, "probes": 3,
                         "failed_ms": 3000},
             })
+            if bgp_ms is not None:
+                app.config["vrfs"] = [{"name": self.vrf[name]}]
+                for port in app.config["ports"]:
+                    port["vrf"] = self.vrf[name]
+                app.config["ports"][1]["kernel"] = {"name": f"hk{self.id}{name}"}
+                app.config["route_sync"] = {"table": "main", "protocols": ["bgp"]}
             self.apps[name] = app
         for i in range(2):
             self._host(i)
+        self.upstream = f"ha{self.id}up"
+        if bgp_ms is not None:
+            sh("ip", "netns", "add", self.upstream)
+            sh("ip", "link", "add", f"hu{self.id}", "type", "veth", "peer", "name", "eth0",
+               "netns", self.upstream)
+            sh("ip", "link", "set", f"hu{self.id}", "master", self.bridge[1], "up")
+            sh("ip", "-n", self.upstream, "link", "set", "eth0", "address", "02:00:00:0d:00:01")
+            sh("ip", "-n", self.upstream, "link", "set", "eth0", "up")
+            sh("ip", "-n", self.upstream, "link", "set", "lo", "up")
+            sh("ip", "-n", self.upstream, "addr", "add", f"{UPSTREAM}/24", "dev", "eth0")
+            self.frr["up"] = Frr(UPSTREAM_BGP, netns=self.upstream, bfd=BFD.format(ms=bgp_ms)).start()
 
     def _host(self, i: int) -> None:
         ns, br = self.ns[i], self.bridge[i]
@@ -77,7 +142,15 @@ class HaPair:
             sh("sysctl", "-qw", f"net.ipv6.conf.{tap}.disable_ipv6=1")
             sh("ip", "link", "set", tap, "address", f"02:00:00:0c:0{'ab'.index(name) + 1}:0{i + 1}")
             sh("ip", "link", "set", tap, "master", self.bridge[i], "up")
+        if self.bgp_ms is not None and name not in self.frr:
+            conf = APPLIANCE_BGP.format(name=name, me=PEERS[name])
+            self.frr[name] = Frr(conf, netns=self.vrf[name], bfd=BFD.format(ms=self.bgp_ms)).start()
         return app
+
+    def upstream_paths(self) -> list[str]:
+        """The next hops the upstream's kernel table has for 10.0.1.0/24 (what zebra put)."""
+        out = sh("ip", "-n", self.upstream, "route", "show", "10.0.1.0/24", check=False).stdout
+        return sorted(set(re.findall(r"via (\S+)", out)))
 
     def kill(self, name: str) -> None:
         """Pulls the plug: SIGKILL, nothing said to the peer."""
@@ -126,6 +199,8 @@ class HaPair:
         return int(m.group(1)), int(m.group(1)) - int(m.group(2)), gap
 
     def close(self) -> None:
+        for frr in self.frr.values():
+            frr.stop()
         for app in self.apps.values():
             if app.proc and app.proc.poll() is None:
                 app.signal(signal.SIGTERM)
@@ -133,24 +208,6 @@ class HaPair:
         for i in range(2):
             sh("ip", "netns", "del", self.ns[i], check=False)
             sh("ip", "link", "del", self.bridge[i], check=False)
+        for ns in (self.upstream, *self.vrf.values()):
+            sh("ip", "netns", "del", ns, check=False)
 
-
-def mastership(events: list[dict], vrid: int) -> list[tuple[float, float]]:
-    """The spans (start, end) a router was master, from its transitions (end: now if still)."""
-    spans, start = [], None
-    for e in events:
-        if e["vrid"] != vrid or e["from"] == e["to"]:
-            continue
-        if e["to"] == "master":
-            start = e["time"]
-        elif e["from"] == "master" and start is not None:
-            spans.append((start, e["time"]))
-            start = None
-    if start is not None:
-        spans.append((start, time.time()))
-    return spans
-
-
-def overlap(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
-    """Seconds both were master at once."""
-    return sum(max(0.0, min(x1, y1) - max(x0, y0)) for x0, x1 in a for y0, y1 in b)

@@ -1,0 +1,77 @@
+"""BFD for routing peers: each appliance of the pair (tests/e2e/ha_lab.py) peers eBGP with an
+upstream FRR over its kernel interface, BFD 100 ms x 3 on both sessions, its packets through
+the punt path. Under forwarding load the sessions hold; when the appliance the upstream routes
+by is killed, the upstream drops its routes within BFD's detection time (not BGP's 9 s hold
+time) and its traffic to the hosts moves to the other appliance."""
+import re
+import subprocess
+import time
+
+import pytest
+
+from tests.e2e.conftest import wait_until
+from tests.e2e.ha_lab import HOSTS, PEERS, HaPair
+from tests.e2e.lab import HOST_ENV
+
+
+@pytest.fixture
+def bgp_pair(tmp_path):
+    pair = HaPair(tmp_path, interval_ms=100, bgp_ms=100)
+    try:
+        pair.start("a")
+        assert pair.wait_states("a", "master", 5), pair.states("a")
+        pair.start("b")
+        assert pair.wait_states("b", "backup", 5), pair.states("b")
+        up = pair.frr["up"]
+        assert wait_until(lambda: all(up.established(p) for p in PEERS.values()), timeout=60), \
+            up.vtysh("show bgp summary")
+        assert wait_until(lambda: bfd_up(pair) == 2, timeout=30), up.vtysh("show bfd peers")
+        assert wait_until(lambda: pair.upstream_paths() != [], timeout=30)
+        yield pair
+    finally:
+        pair.close()
+
+
+def bfd_up(pair: HaPair) -> int:
+    return pair.frr["up"].vtysh("show bfd peers").count("Status: up")
+
+
+def session_downs(pair: HaPair) -> int:
+    """Times any of the upstream's BFD sessions went down since it started."""
+    out = pair.frr["up"].vtysh("show bfd peers counters")
+    return sum(int(n) for n in re.findall(r"Session down events: (\d+)", out))
+
+
+def test_bfd_holds_under_load_and_a_dead_appliance_is_withdrawn_at_once(bgp_pair):
+    pair = bgp_pair
+    # Load: h1 -> h2 as fast as iperf3's UDP goes, through the master's workers, 5 s.
+    server = subprocess.Popen(["ip", "netns", "exec", pair.ns[1], "iperf3", "-s", "-1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=HOST_ENV)
+    time.sleep(0.5)
+    load = pair.host(0, "iperf3", "-c", HOSTS[1], "-u", "-b", "0", "-l", "1200", "-t", "5", timeout=30)
+    server.wait(timeout=10)
+    assert load.returncode == 0, load.stdout + load.stderr
+    print("\n" + load.stdout.strip().splitlines()[-4])
+    assert bfd_up(pair) == 2 and session_downs(pair) == 0, pair.frr["up"].vtysh("show bfd peers counters")
+
+    (via,) = pair.upstream_paths()  # (no multipath: one best path)
+    victim = next(name for name, address in PEERS.items() if address == via)
+    other = next(address for address in PEERS.values() if address != via)
+    pinger = subprocess.Popen(
+        ["ip", "netns", "exec", pair.upstream, "ping", "-n", "-D", "-i", "0.01", "-c", "400",
+         "-W", "1", HOSTS[0]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=HOST_ENV)
+    time.sleep(1)
+    start, killed_at = time.monotonic(), time.time()
+    pair.kill(victim)
+    while pair.upstream_paths() == [via] and time.monotonic() - start < 15:
+        time.sleep(0.005)
+    withdrawn = time.monotonic() - start
+    out, _ = pinger.communicate(timeout=30)
+    replies = [float(t) for t in re.findall(r"^\[(\d+\.\d+)\] \d+ bytes from", out, re.M)]
+    gap = max(b - a for a, b in zip(replies, replies[1:]))
+    print(f"BFD 100 ms x 3: upstream withdrew {victim}'s route {withdrawn * 1000:.0f} ms after "
+          f"kill -9; its pings to h1: {gap * 1000:.0f} ms without a reply")
+    assert pair.upstream_paths() == [other], pair.frr["up"].vtysh("show ip route")
+    assert withdrawn < 2, withdrawn  # BFD's doing: BGP alone would wait out its 9 s hold time
+    assert gap < 2 and replies[-1] > killed_at + withdrawn  # it reaches h1 again, by the other
