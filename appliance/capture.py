@@ -35,6 +35,7 @@ _STAGES = {
     "conntrack": ("not_established", "conntrack_full", "nat_no_port"),
     "output": ("fragmentation_needed", "neighbor_unreachable", "hold_queue_full", "tx_full"),
     "slow path": ("punt_full", "no_mbuf", "kernel_full", "local_unhandled"),
+    "vrrp": ("vrrp_not_accepted", "vrrp_ignored"),
 }
 STAGE_OF = {reason: stage for stage, reasons in _STAGES.items() for reason in reasons}
 

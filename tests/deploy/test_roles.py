@@ -55,3 +55,28 @@ def test_a_role_of_the_installed_collection_runs_on_its_own(tmp_path):
     typo = play(appliance_runtime_changes="kept")
     assert typo.returncode == 2
     assert "value of appliance_runtime_changes must be one of: keep, exact, got: kept" in typo.stdout
+
+
+def test_the_frr_role_writes_a_checked_config_and_refuses_a_broken_one(tmp_path):
+    frr_dir = tmp_path / "frr"
+    good = "frr defaults traditional\nrouter bgp 65001\n neighbor 10.0.2.254 remote-as 65000\n" \
+           " neighbor 10.0.2.254 bfd\nexit\n"
+
+    def play(conf: str) -> subprocess.CompletedProcess:
+        playbook = tmp_path / "frr.yml"
+        playbook.write_text(yaml.safe_dump([{
+            "name": "FRR beside the appliance", "hosts": "localhost", "connection": "local",
+            "gather_facts": False, "vars": {"ansible_python_interpreter": sys.executable},
+            "roles": [{"role": "appliance_frr", "vars": {
+                "appliance_frr_conf": conf, "appliance_frr_dir": str(frr_dir),
+                "appliance_frr_install": False, "appliance_frr_apply": False}}]}]))
+        return run(str(BIN / "ansible-playbook"), str(playbook), cwd=tmp_path,
+                   env={"ANSIBLE_ROLES_PATH": str(PLAYBOOKS / "roles")})
+
+    r = play(good)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (frr_dir / "frr.conf").read_text() == good
+    assert {"bgpd=yes", "bfdd=yes"} <= set((frr_dir / "daemons").read_text().splitlines())
+    broken = play(good.replace("neighbor 10.0.2.254 bfd", "neighbour 10.0.2.254 bfd"))
+    assert broken.returncode == 2 and "Unknown command" in broken.stdout, broken.stdout
+    assert (frr_dir / "frr.conf").read_text() == good  # the old one stays
