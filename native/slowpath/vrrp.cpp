@@ -101,7 +101,9 @@ void SlowPath::vrrp_set(uint16_t port, const VrrpSpec& s,
     const VrrpParams params{s.priority, s.interval_cs, s.preempt, s.preempt_delay_ms};
     if (it != vrrp_.end()) {  // changed in place: its state stays
         VrrpRouter& r = *it;
-        const bool holding = r.mac_slot >= 0;
+        // A master whose addresses change hands the old ones back and announces the new;
+        // otherwise its MAC stays in the filter throughout.
+        const bool holding = r.mac_slot >= 0 && r.addresses != addresses;
         if (holding) vrrp_release(r);
         r.spec = s;
         r.addresses = std::move(addresses);
