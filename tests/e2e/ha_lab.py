@@ -19,13 +19,14 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
 
 from tests.e2e.conftest import Appliance
 from tests.e2e.frr import Frr
-from tests.e2e.lab import HOST_ENV, sh
+from tests.e2e.lab import HOST_ENV, bridged_host, sh
 
 VIP = ["10.0.1.1", "10.0.2.1"]
 VMAC = ["00:00:5e:00:01:01", "00:00:5e:00:01:02"]
@@ -122,30 +123,45 @@ class HaPair:
             self.frr["up"] = Frr(UPSTREAM_BGP, netns=self.upstream, bfd=BFD.format(ms=bgp_ms)).start()
 
     def _host(self, i: int) -> None:
-        ns, br = self.ns[i], self.bridge[i]
-        sh("ip", "netns", "add", ns)
-        sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-        sh("ip", "link", "add", br, "type", "bridge")
-        sh("sysctl", "-qw", f"net.ipv6.conf.{br}.disable_ipv6=1")
-        sh("ip", "link", "set", br, "up")
-        sh("ip", "link", "add", f"hv{self.id}{i}", "type", "veth", "peer", "name", "eth0", "netns", ns)
-        sh("ip", "link", "set", f"hv{self.id}{i}", "master", br, "up")
-        sh("ip", "-n", ns, "link", "set", "eth0", "address", f"02:00:00:0b:00:0{i + 1}")
-        sh("ip", "-n", ns, "link", "set", "eth0", "up")
-        sh("ip", "-n", ns, "addr", "add", f"{HOSTS[i]}/24", "dev", "eth0")
-        sh("ip", "-n", ns, "route", "add", "default", "via", VIP[i])
+        bridged_host(self.ns[i], self.bridge[i], f"hv{self.id}{i}", f"02:00:00:0b:00:0{i + 1}",
+                     HOSTS[i], VIP[i])
 
     def start(self, name: str) -> Appliance:
+        """Its taps go into their bridges as soon as they exist, as a NIC's cable is in
+        before it starts: a router alone on a link it thinks up would make itself master."""
         app = self.apps[name]
-        app.start()
-        for i, tap in enumerate(app.taps):  # a kernel-side MAC of its own, into its bridge
-            sh("sysctl", "-qw", f"net.ipv6.conf.{tap}.disable_ipv6=1")
-            sh("ip", "link", "set", tap, "address", f"02:00:00:0c:0{'ab'.index(name) + 1}:0{i + 1}")
-            sh("ip", "link", "set", tap, "master", self.bridge[i], "up")
+        plugger = threading.Thread(target=self._plug, args=(name,))
+        plugger.start()
+        try:
+            app.start()
+        finally:
+            plugger.join()
+        assert self.plugged, f"{name}'s taps did not appear"
+        self._own_macs(name)  # again: net_tap gives them the port's MAC as it starts
         if self.bgp_ms is not None and name not in self.frr:
             conf = APPLIANCE_BGP.format(name=name, me=PEERS[name])
             self.frr[name] = Frr(conf, netns=self.vrf[name], bfd=BFD.format(ms=self.bgp_ms)).start()
         return app
+
+    def _plug(self, name: str) -> None:
+        self.plugged = False
+        taps = self.apps[name].taps
+        deadline = time.monotonic() + 60
+        while not all(Path(f"/sys/class/net/{tap}").exists() for tap in taps):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+        self._own_macs(name)
+        for i, tap in enumerate(taps):
+            sh("sysctl", "-qw", f"net.ipv6.conf.{tap}.disable_ipv6=1")
+            sh("ip", "link", "set", tap, "master", self.bridge[i], "up")
+        self.plugged = True
+
+    def _own_macs(self, name: str) -> None:
+        """The taps' kernel sides get MACs of their own: with the port's, the bridge would
+        keep the frames for the appliance to itself."""
+        for i, tap in enumerate(self.apps[name].taps):
+            sh("ip", "link", "set", tap, "address", f"02:00:00:0c:0{'ab'.index(name) + 1}:0{i + 1}")
 
     def upstream_paths(self) -> list[str]:
         """The next hops the upstream's kernel table has for 10.0.1.0/24 (what zebra put)."""

@@ -60,20 +60,8 @@ class Lab:
             self._host(i)
 
     def _host(self, i: int) -> None:
-        ns, br = self.ns[i], self.bridge[i]
-        sh("ip", "netns", "add", ns)
-        sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-        sh("ip", "link", "add", br, "type", "bridge")
-        sh("sysctl", "-qw", f"net.ipv6.conf.{br}.disable_ipv6=1")
-        sh("ip", "link", "set", br, "up")
-        sh("ip", "link", "add", f"v{self.id}{i}", "type", "veth", "peer", "name", "eth0",
-           "netns", ns)
-        sh("ip", "link", "set", f"v{self.id}{i}", "master", br, "up")
-        sh("ip", "-n", ns, "link", "set", "eth0", "address", HOST_MAC[i])
-        sh("ip", "-n", ns, "link", "set", "eth0", "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", ns, "addr", "add", f"{SUBNET[i]}.2/24", "dev", "eth0")
-        sh("ip", "-n", ns, "route", "add", "default", "via", f"{SUBNET[i]}.1")
+        bridged_host(self.ns[i], self.bridge[i], f"v{self.id}{i}", HOST_MAC[i], f"{SUBNET[i]}.2",
+                     f"{SUBNET[i]}.1")
 
     def start(self) -> Lab:
         self.appliance.start()
@@ -114,6 +102,23 @@ class Lab:
         for i in range(2):
             sh("ip", "netns", "del", self.ns[i], check=False)
             sh("ip", "link", "del", self.bridge[i], check=False)
+
+
+def bridged_host(ns: str, bridge: str, veth: str, mac: str, address: str, gateway: str) -> None:
+    """Host namespace `ns` (IPv4 only), its eth0 on a new bridge through veth `veth`,
+    `address`/24 with a default route via `gateway`."""
+    sh("ip", "netns", "add", ns)
+    sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+    sh("ip", "link", "add", bridge, "type", "bridge")
+    sh("sysctl", "-qw", f"net.ipv6.conf.{bridge}.disable_ipv6=1")
+    sh("ip", "link", "set", bridge, "up")
+    sh("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
+    sh("ip", "link", "set", veth, "master", bridge, "up")
+    sh("ip", "-n", ns, "link", "set", "eth0", "address", mac)
+    sh("ip", "-n", ns, "link", "set", "eth0", "up")
+    sh("ip", "-n", ns, "link", "set", "lo", "up")
+    sh("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
+    sh("ip", "-n", ns, "route", "add", "default", "via", gateway)
 
 
 def address_host(ns: str, address: str, gateway: str) -> None:

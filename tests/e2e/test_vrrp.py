@@ -36,6 +36,9 @@ def test_the_backup_takes_over_from_a_dead_master_and_the_master_preempts_on_ret
     a_log = pair.apps["a"].output()
     assert "vrrp lan0 1 ipv4: backup -> master (master down)" in a_log, a_log
 
+    with pair.apps["b"].client() as c:
+        before = {r["vrid"]: r["became_master"] for r in c.vrrp()}
+    b_log_before = pair.apps["b"].output()
     pinger = pair.pinger(count=500)  # 5 s at 10 ms
     time.sleep(1.5)
     pair.kill("a")
@@ -46,9 +49,12 @@ def test_the_backup_takes_over_from_a_dead_master_and_the_master_preempts_on_ret
     assert 0 < lost and gap < 2, (sent, lost, gap)  # it took over: a gap, then answers
     assert pair.gateway_mac(0) == VMAC[0]  # the host never had to learn another MAC
     with pair.apps["b"].client() as c:
-        for r in c.vrrp():  # one clean takeover: backup once, master once
-            assert (r["state"], r["reason"], r["became_master"]) == ("master", "master down", 1), r
-    b_log = pair.apps["b"].output()
+        for r in c.vrrp():  # one clean takeover each
+            assert (r["state"], r["reason"], r["became_master"] - before[r["vrid"]]) == \
+                ("master", "master down", 1), r
+    listed = pair.apps["b"].cli("vrrp", "list").stdout
+    assert "lan0 vrid 1 ipv4: MASTER for" in listed and "(master down), priority 100" in listed, listed
+    b_log = pair.apps["b"].output()[len(b_log_before):]
     assert b_log.count("backup -> master (master down)") == 2 and "master -> backup" not in b_log
 
     # A comes back with the higher priority: it preempts B (make before break).

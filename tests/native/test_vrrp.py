@@ -255,3 +255,27 @@ def test_removed_master_leaves_with_priority_zero():
         assert [(e["from"], e["to"], e["reason"]) for e in events] == [
             ("init", "backup", "startup"), ("backup", "master", "master down"),
             ("master", "init", "removed")]
+
+
+def test_state_priority_and_counters_reach_prometheus(backup_first):
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from appliance.metrics import DataplaneCollector
+    dp = backup_first
+    wait_state(dp, "master", 1.0)
+    forward(dp, [advert(0)])  # a stray farewell: counted, answered with an advert at once
+    registry = CollectorRegistry()
+    registry.register(DataplaneCollector(dp.stats))
+    text = generate_latest(registry).decode()
+    samples = {(s.name, tuple(sorted((k, v) for k, v in s.labels.items()
+                                     if k not in ("interface", "vrid", "family")))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples
+               if s.name.startswith("appliance_vrrp_")
+               and (s.labels["interface"], s.labels["vrid"], s.labels["family"]) == ("a", "10", "ipv4")}
+    assert samples[("appliance_vrrp_state", (("state", "master"),))] == 1
+    assert samples[("appliance_vrrp_state", (("state", "backup"),))] == 0
+    assert samples[("appliance_vrrp_priority", ())] == 100
+    assert samples[("appliance_vrrp_became_master_total", ())] == 1
+    assert samples[("appliance_vrrp_adverts_total", (("direction", "in"), ("priority_zero", "true")))] == 1
+    assert samples[("appliance_vrrp_adverts_total", (("direction", "out"), ("priority_zero", "false")))] >= 1
