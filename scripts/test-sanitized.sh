@@ -33,7 +33,7 @@ PY
 # tests/e2e/test_dpdk_tools.py attaches DPDK secondary processes (dumpcap), which
 # must map the primary's memory at the same addresses; ASan's shadow memory
 # takes those ranges, so the attach fails ("Cannot get a virtual area").
-# The FRR tests (OSPF, BGP) and the bench tests spend their time in FRR, TRex, l3fwd and testpmd
+# The FRR tests (OSPF, BGP, BFD) and the bench tests spend their time in FRR, TRex, l3fwd and testpmd
 # (adjacencies and sessions, an NDR search, rate sampling), not in native code other tests do not
 # cover (tests/native and tests/e2e/test_route_sync.py run route sync and ECMP): normal pass only.
 # --capture=sys: the native side writes to fd 2 uncaptured, so a sanitizer's report
@@ -41,4 +41,4 @@ PY
 exec "$venv/bin/python" -m pytest -q -p no:cacheprovider --capture=sys --ignore=tests/deploy \
     --ignore=tests/e2e/test_dpdk_tools.py --ignore=tests/e2e/test_frr_ospf.py \
     --ignore=tests/e2e/test_trex_bench.py --ignore=tests/e2e/test_bench_vdev.py \
-    --ignore=tests/e2e/test_frr_bgp.py "$@"
+    --ignore=tests/e2e/test_frr_bgp.py --ignore=tests/e2e/test_bfd.py "$@"

@@ -415,6 +415,8 @@ private:
     void vrrp_start(VrrpRouter& r, VrrpReason why);
     void vrrp_act(VrrpRouter& r, const VrrpActions& a, VrrpState from);
     void vrrp_take(VrrpRouter& r);
+    void vrrp_nic_filter(const VrrpRouter& r, bool add);
+    std::map<std::pair<uint16_t, uint64_t>, unsigned> nic_macs_;  // (port id, MAC) -> masters
     void vrrp_release(VrrpRouter& r);
     void vrrp_advertise(VrrpRouter& r, uint8_t priority);
     void vrrp_reschedule();

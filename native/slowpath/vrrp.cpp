@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <rte_arp.h>
+#include <rte_ethdev.h>
 #include <rte_ip.h>
 
 #include "core/errors.h"
@@ -188,7 +189,19 @@ void SlowPath::vrrp_act(VrrpRouter& r, const VrrpActions& a, VrrpState from) {
     while (vrrp_events_.size() > kMaxEvents) vrrp_events_.pop_front();
 }
 
+// The NIC's unicast filter takes the virtual MAC too, where it has one (vdevs
+// such as net_tap pass every frame): one add per port and MAC, however many
+// sub-interfaces' routers share it.
+void SlowPath::vrrp_nic_filter(const VrrpRouter& r, bool add) {
+    const uint16_t port_id = ports_[r.port].port_id;
+    unsigned& users = nic_macs_[{port_id, vrrp_mac48(r.mac)}];
+    rte_ether_addr mac = r.mac;
+    if (add && users++ == 0) rte_eth_dev_mac_addr_add(port_id, &mac, 0);  // (-ENOTSUP: software only)
+    if (!add && users != 0 && --users == 0) rte_eth_dev_mac_addr_remove(port_id, &mac);
+}
+
 void SlowPath::vrrp_take(VrrpRouter& r) {
+    if (r.mac_slot < 0) vrrp_nic_filter(r, true);
     if (r.mac_slot < 0 && vrrp_macs_ != nullptr) {
         VrrpMacs& macs = vrrp_macs_[r.port];
         for (unsigned k = 0; k < kVrrpMacsPerIface; ++k)
@@ -213,6 +226,7 @@ void SlowPath::vrrp_take(VrrpRouter& r) {
 }
 
 void SlowPath::vrrp_release(VrrpRouter& r) {
+    if (r.mac_slot >= 0) vrrp_nic_filter(r, false);
     if (r.mac_slot >= 0 && vrrp_macs_ != nullptr) {
         VrrpMacs& macs = vrrp_macs_[r.port];
         macs.mac[r.mac_slot].store(0, std::memory_order_relaxed);

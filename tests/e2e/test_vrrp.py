@@ -69,7 +69,7 @@ def test_the_backup_takes_over_from_a_dead_master_and_the_master_preempts_on_ret
     for vrid in (1, 2):
         (a_state, a_since), (b_state, b_since) = since(pair, "a", vrid), since(pair, "b", vrid)
         # Two masters only for as long as A's first advertisement takes to reach B.
-        assert a_state == "master" and b_state == "backup" and b_since - a_since < 0.1
+        assert a_state == "master" and b_state == "backup" and b_since - a_since < 0.25
     assert "(preempted a lower-priority master)" in pair.apps["a"].output()
     assert "master -> backup (higher-priority master heard)" in pair.apps["b"].output()
     assert pair.host(0, "ping", "-c", "3", "-i", "0.2", "-W", "1", HOSTS[1]).returncode == 0

@@ -279,3 +279,17 @@ def test_state_priority_and_counters_reach_prometheus(backup_first):
     assert samples[("appliance_vrrp_became_master_total", ())] == 1
     assert samples[("appliance_vrrp_adverts_total", (("direction", "in"), ("priority_zero", "true")))] == 1
     assert samples[("appliance_vrrp_adverts_total", (("direction", "out"), ("priority_zero", "false")))] >= 1
+
+
+def test_a_changed_router_keeps_its_state_and_advertises_the_new_priority(backup_first):
+    dp = backup_first
+    wait_state(dp, "master", 1.0)
+    adverts_out(dp)
+    dp.vrrp_set(vrrp(priority=150))  # what a reload does
+    r = state(dp)
+    assert (r["state"], r["priority"], r["transitions"]) == ("master", 150, 2)
+    time.sleep(0.25)
+    assert {a[VRRPv3].priority for a in adverts_out(dp)} == {150}
+    # The frames to the virtual MAC never stopped being the router's.
+    frame = Ether(src=HOST_MAC["a"], dst=VMAC) / IP(src=HOST_IP["a"], dst="10.1.2.3") / UDP()
+    assert len(forward(dp, [frame])["b"]) == 1
