@@ -20,7 +20,7 @@ import time
 from appliance import (Dataplane, DataplaneConfig, EalOptions, PortConfig, SlowPathSettings,
                        TableSizes)
 from appliance import _native
-from appliance.dataplane import ConntrackSettings, VlanConfig
+from appliance.dataplane import ConntrackSettings, VlanConfig, VrrpSettings
 from appliance.eal import shutdown_eal
 
 
@@ -58,6 +58,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="translate sources leaving by it to the pool (a CIDR; needs --conntrack)")
     p.add_argument("--vlan", action="append", default=[], metavar="PORT.VLAN",
                    help="an 802.1Q sub-interface (wan0.10); next hops may name it")
+    p.add_argument("--vrrp", action="append", default=[], metavar="PORT=VRID=ADDRESS",
+                   help="a VRRP router owning ADDRESS (one of the port's --address): master at "
+                        "once, its virtual MAC taken as the port's")
     p.add_argument("--acl", metavar="FILE",
                    help="an ACL ({default, entries}, JSON) bound in on the first port")
     p.add_argument("--acl-replace-every", type=float, default=0, metavar="SECONDS",
@@ -131,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
                     "forward", 1)
     for spec in args.address:
         dp.address_add(*spec.split("=", 1))
+    for spec in args.vrrp:
+        port, vrid, address = spec.split("=")
+        dp.vrrp_set(VrrpSettings(port, int(vrid), [address], priority=255))
     if args.return_route:
         prefix, port, mac = args.return_route.split("=")
         dp.nexthop_set(2, port, mac)

@@ -46,12 +46,17 @@ inline rte_ipv4_hdr* ipv4_of(rte_mbuf* m) {
 // Anything else goes to ipv4_input() for its exact verdict.
 // The first 16 bytes of a frame the common case accepts: the port's MAC,
 // EtherType IPv4, version 4 with no options; `mask` says which bytes count.
+// With VRRP masters on the interface, the MAC is compared apart: the port's
+// or one of theirs.
 struct HeaderPattern {
     __m128i bytes;
     int mask;
-    explicit HeaderPattern(uint64_t port_mac)
+    uint64_t port_mac;
+    InlineVrrpMacs vrrp;
+    HeaderPattern(uint64_t port_mac, const InlineVrrpMacs& vrrp)
         : bytes(_mm_set_epi64x(int64_t(0x0045000800000000ull), int64_t(port_mac))),
-          mask(0x703f) {}  // bytes 0-5 (dst MAC), 12-13 (EtherType), 14 (version/IHL)
+          mask(vrrp.any() ? 0x7000 : 0x703f),  // bytes 0-5 (dst MAC), 12-13 (EtherType), 14 (version/IHL)
+          port_mac(port_mac), vrrp(vrrp) {}
 };
 
 inline bool ipv4_common_case(rte_mbuf* m, const HeaderPattern& want, bool verify_checksum) {
@@ -66,6 +71,10 @@ inline bool ipv4_common_case(rte_mbuf* m, const HeaderPattern& want, bool verify
               (total >= sizeof(rte_ipv4_hdr)) &
               (sizeof(rte_ether_hdr) + total <= rte_pktmbuf_pkt_len(m)) &
               (ip->time_to_live > 1) & !martian_source(ip->src_addr);
+    if (want.mask != 0x703f) {  // (VRRP masters: the MAC apart)
+        const uint64_t dst = dst_mac48(eth);
+        ok &= (dst == want.port_mac) | (dst == want.vrrp.a) | (dst == want.vrrp.b);
+    }
     if (verify_checksum && ok) {
         const uint64_t flags = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
         ok = flags == RTE_MBUF_F_RX_IP_CKSUM_GOOD ||
@@ -85,7 +94,8 @@ void input_exception(WorkerContext& w, const RxQueue& q, rte_mbuf* m, Burst& b) 
     // Link-local multicast goes to the slow path for a kernel interface or VRRP.
     const bool link_multicast =
         q.kernel || w.tables.vrrp[q.port_index].configured.load(std::memory_order_relaxed) != 0;
-    const unsigned verdict = ipv4_input(m, w.tables.verify_checksum, q.mac, link_multicast);
+    const unsigned verdict = ipv4_input(m, w.tables.verify_checksum, q.mac, link_multicast,
+                                        &w.tables.vrrp[q.port_index]);
     if (verdict == kPuntIpv4 && acl_refuses_punt(w, m, q.port_index)) return;
     if (verdict == kPuntArp || verdict == kPuntIpv4 || verdict == kPuntIpv6 ||
         verdict == kPuntKernel) {
@@ -112,9 +122,9 @@ inline void prefetch_headers(rte_mbuf** pkts, uint16_t n) {
 }
 
 inline void input_one_by_one(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n,
-                             Burst& b) {
+                             Burst& b, const InlineVrrpMacs& vrrp) {
     const bool verify = w.tables.verify_checksum;
-    const HeaderPattern want(q.mac);
+    const HeaderPattern want(q.mac, vrrp);
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
         if (likely(ipv4_common_case(m, want, verify)))
@@ -126,22 +136,23 @@ inline void input_one_by_one(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts
 
 // Stage 1: keeps packets that pass RFC 1812 checks; punts ARP and packets
 // with options; drops and counts the rest.
-void input_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n, Burst& b) {
+void input_stage(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts, uint16_t n, Burst& b,
+                 const InlineVrrpMacs& vrrp) {
     prefetch_headers(pkts, n);
-    input_one_by_one(w, q, pkts, n, b);
+    input_one_by_one(w, q, pkts, n, b, vrrp);
 }
 
 // Stage 1 with the common-case test eight packets at a time (AVX-512). Order
 // is kept: a group with an exception is taken packet by packet.
 APPLIANCE_AVX512 void input_stage_x8(WorkerContext& w, const RxQueue& q, rte_mbuf** pkts,
-                                     uint16_t n, Burst& b) {
+                                     uint16_t n, Burst& b, const InlineVrrpMacs& vrrp) {
     const bool verify = w.tables.verify_checksum;
     prefetch_headers(pkts, n);
     uint16_t i = 0;
     for (; i + 8 <= n; i += 8) {
         // The eight destinations land at b.dst[b.n...]: room, since b.n <= i.
         const uint16_t at = b.n;
-        const InputMasks ok = ipv4_common_case_x8(&pkts[i], q.mac, verify, &b.dst[at]);
+        const InputMasks ok = ipv4_common_case_x8(&pkts[i], q.mac, vrrp, verify, &b.dst[at]);
         if (likely(ok.ipv4 == 0xff)) {
             std::memcpy(&b.pkts[at], &pkts[i], 8 * sizeof(rte_mbuf*));
             b.n += 8;
@@ -163,7 +174,7 @@ APPLIANCE_AVX512 void input_stage_x8(WorkerContext& w, const RxQueue& q, rte_mbu
                 input_exception(w, q, pkts[i + k], b);
         }
     }
-    input_one_by_one(w, q, pkts + i, n - i, b);
+    input_one_by_one(w, q, pkts + i, n - i, b, vrrp);
 }
 
 // Stage 2: longest-prefix match, four lookups at a time so their cache
@@ -263,12 +274,11 @@ static __attribute__((always_inline)) inline void route_burst_inline(WorkerConte
                                                               StageClock& clock) {
     Burst b;
     b.in_port = q.port_index;
-    const VrrpMacs& vrrp = w.tables.vrrp[q.port_index];
-    if (unlikely(vrrp.active.load(std::memory_order_relaxed) != 0)) vrrp_mac_stage(vrrp, q.mac, pkts, n);
+    const InlineVrrpMacs vrrp = inline_vrrp_macs(w.tables.vrrp[q.port_index]);
     if (w.tables.avx512_input)
-        input_stage_x8(w, q, pkts, n, b);
+        input_stage_x8(w, q, pkts, n, b, vrrp);
     else
-        input_stage(w, q, pkts, n, b);
+        input_stage(w, q, pkts, n, b, vrrp);
     clock.lap(Stage::input);
     if (kTraced) trace_steps(w, TraceStep::input, b.pkts, b.n, 4);
     if (unlikely(b.n6 != 0)) {

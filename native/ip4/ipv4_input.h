@@ -11,6 +11,7 @@
 
 #include "core/drop_reasons.h"
 #include "rules/flow.h"
+#include "vrrp/vrrp_macs.h"
 
 namespace appliance {
 
@@ -80,11 +81,14 @@ constexpr unsigned kPuntKernel = ~6u;  // link-local multicast for the port's ke
 // `kernel`: link-local multicast goes to the slow path: VRRP for its virtual
 // routers, the rest (OSPF, RIP, OSPFv3) to the routing daemons on the
 // interface's kernel interface.
-inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, uint64_t port_mac, bool kernel) {
+// `vrrp`: the interface's VRRP masters, whose virtual MACs are the port's too.
+inline unsigned ipv4_input(rte_mbuf* m, bool verify_checksum, uint64_t port_mac, bool kernel,
+                           const VrrpMacs* vrrp) {
     const uint32_t seg_len = rte_pktmbuf_data_len(m);
     if (seg_len < sizeof(rte_ether_hdr)) return unsigned(DropReason::malformed);
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
-    const bool for_us = dst_mac48(eth) == port_mac;
+    const uint64_t dst = dst_mac48(eth);
+    const bool for_us = dst == port_mac || (vrrp != nullptr && vrrp_mac_taken(*vrrp, dst));
     const bool group = !for_us && rte_is_multicast_ether_addr(&eth->dst_addr);
     if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP)) {
         if (for_us || rte_is_broadcast_ether_addr(&eth->dst_addr)) return kPuntArp;

@@ -83,6 +83,7 @@ struct InputMasks {
 // ipv4 bit is clear). Reads frame bytes 0-33, which every mbuf's data room
 // holds, whatever the frame's length: the length tests decide whether they count.
 APPLIANCE_AVX512_INLINE InputMasks ipv4_common_case_x8(rte_mbuf* const* pkts, uint64_t port_mac,
+                                                       const InlineVrrpMacs& vrrp,
                                                        bool verify_checksum, uint32_t* dst_host) {
     const uint8_t* frame[8];
     const uint8_t* mbuf[8];
@@ -110,7 +111,10 @@ APPLIANCE_AVX512_INLINE InputMasks ipv4_common_case_x8(rte_mbuf* const* pkts, ui
         int64_t(dst_mac48(reinterpret_cast<const rte_ether_hdr*>(frame[1]))),
         int64_t(dst_mac48(reinterpret_cast<const rte_ether_hdr*>(frame[0]))));
 
-    const __mmask8 for_us = _mm512_cmpeq_epi64_mask(dst_mac, u64(port_mac));
+    // The port's MAC, or a VRRP master's virtual one (kNoVrrpMac: none).
+    const __mmask8 for_us = _mm512_cmpeq_epi64_mask(dst_mac, u64(port_mac)) |
+                            _mm512_cmpeq_epi64_mask(dst_mac, u64(vrrp.a)) |
+                            _mm512_cmpeq_epi64_mask(dst_mac, u64(vrrp.b));
     const __m512i data_len = _mm512_and_si512(f[3], u64(0xffff));
     // IPv6: EtherType 0x86dd (bytes 12-13) in a frame that holds its Ethernet header.
     const __mmask8 ipv6 = _mm512_mask_cmpeq_epi64_mask(
