@@ -189,11 +189,14 @@ void SlowPath::vrrp_act(VrrpRouter& r, const VrrpActions& a, VrrpState from) {
     while (vrrp_events_.size() > kMaxEvents) vrrp_events_.pop_front();
 }
 
-// The NIC's unicast filter takes the virtual MAC too, where it has one (vdevs
-// such as net_tap pass every frame): one add per port and MAC, however many
-// sub-interfaces' routers share it.
+// The NIC's unicast filter takes the virtual MAC too, where it has one: one add
+// per port and MAC, however many sub-interfaces' routers share it. Devices with
+// a single address (vdevs: net_tap, ring, pcap pass every frame) are left alone:
+// there ethdev would put the MAC in the default address's place.
 void SlowPath::vrrp_nic_filter(const VrrpRouter& r, bool add) {
     const uint16_t port_id = ports_[r.port].port_id;
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(port_id, &info) != 0 || info.max_mac_addrs <= 1) return;
     unsigned& users = nic_macs_[{port_id, vrrp_mac48(r.mac)}];
     rte_ether_addr mac = r.mac;
     if (add && users++ == 0) rte_eth_dev_mac_addr_add(port_id, &mac, 0);  // (-ENOTSUP: software only)
