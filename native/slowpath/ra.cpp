@@ -1,5 +1,7 @@
 // Router advertisements (RFC 4861 6.2, RFC 8106) on the interfaces that have
-// them: unsolicited ones to all nodes at a random time in [min, max] (the
+// them (with an IPv6 VRRP router whose first address is link-local, only its
+// master sends them, from that address and the virtual MAC: hosts' default
+// router is then the virtual one, as RFC 5798 has it for IPv6): unsolicited ones to all nodes at a random time in [min, max] (the
 // first three at most 16 s apart), one in answer to a router solicitation
 // (multicast, at most one per 3 s), and a last one with router lifetime 0
 // when the appliance stops, so hosts drop it as their default router at once.
@@ -118,14 +120,17 @@ void SlowPath::ra_send(uint16_t port, uint16_t lifetime_s) {
         if (std::find(prefixes.begin(), prefixes.end(), std::pair{net, a.depth}) == prefixes.end())
             prefixes.emplace_back(net, a.depth);
     }
+    Ipv6Address source;
+    rte_ether_addr source_mac;
+    if (!vrrp_ra_source(port, &source, &source_mac)) return;  // a VRRP backup's link
     const uint32_t rdnss_len = r.rdnss.empty() ? 0 : 8 + 16 * uint32_t(r.rdnss.size());
     const uint32_t len = kRaLen + 8 + (r.spec.advertise_mtu ? 8 : 0) + 32 * uint32_t(prefixes.size()) +
                          rdnss_len;
-    rte_mbuf* m = new_ipv6(port, link_local(port), kAllNodes, 255, uint16_t(len));
+    rte_mbuf* m = new_ipv6(port, source, kAllNodes, 255, uint16_t(len));
     if (m == nullptr) return;
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
     eth->dst_addr = kAllNodesMac;
-    eth->src_addr = ports_[port].mac;
+    eth->src_addr = source_mac;
     auto* ip = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
     auto* icmp = reinterpret_cast<uint8_t*>(ip + 1);
     std::memset(icmp, 0, len);
@@ -137,7 +142,7 @@ void SlowPath::ra_send(uint16_t port, uint16_t lifetime_s) {
     uint8_t* opt = icmp + kRaLen;
     opt[0] = 1;  // source link-layer address
     opt[1] = 1;
-    std::memcpy(opt + 2, ports_[port].mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+    std::memcpy(opt + 2, source_mac.addr_bytes, RTE_ETHER_ADDR_LEN);
     opt += 8;
     if (r.spec.advertise_mtu) {
         opt[0] = 5;

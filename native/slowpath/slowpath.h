@@ -425,6 +425,9 @@ private:
     // The virtual MAC a master on `port` answers ARP/ND for `ip` with, or nullptr.
     const rte_ether_addr* vrrp_answers(uint16_t port, const IpAddr& ip) const;
     bool vrrp_solicited(uint16_t port, const uint8_t* group) const;  // a master's address's group
+    // Where `port`'s router advertisements come from: a master's link-local virtual
+    // address and MAC, else the port's own; false: none (a backup of such a router).
+    bool vrrp_ra_source(uint16_t port, Ipv6Address* ip, rte_ether_addr* mac) const;
     // `ip` is a master's virtual address that takes no packets (no accept mode).
     bool vrrp_refuses(uint16_t vrf, const IpAddr& ip) const;
     void vrrp_farewell();

@@ -226,6 +226,8 @@ void SlowPath::vrrp_take(VrrpRouter& r) {
         if (r.v6) na_send(r.port, kAllNodesMac, kAllNodes, ip.b, false, &r.mac);
         else arp_send(r.port, RTE_ARP_OP_REQUEST, kBroadcast, ip.to_v4(), ip.to_v4(), &r.mac);
     }
+    // The new master advertises the virtual router to the link's hosts at once.
+    if (r.v6 && r.port < ra_.size() && ra_[r.port].enabled) ra_[r.port].next_ms = 0;
 }
 
 void SlowPath::vrrp_release(VrrpRouter& r) {
@@ -393,6 +395,19 @@ bool SlowPath::vrrp_solicited(uint16_t port, const uint8_t* group) const {
             for (const IpAddr& ip : r.addresses)
                 if (std::memcmp(ip.b.data() + 13, group + 13, 3) == 0) return true;
     return false;
+}
+
+bool SlowPath::vrrp_ra_source(uint16_t port, Ipv6Address* ip, rte_ether_addr* mac) const {
+    for (const VrrpRouter& r : vrrp_)
+        if (r.port == port && r.v6 && r.addresses.front().link_local()) {
+            if (r.mac_slot < 0) return false;
+            *ip = r.addresses.front().b;
+            *mac = r.mac;
+            return true;
+        }
+    *ip = link_local(port);
+    *mac = ports_[port].mac;
+    return true;
 }
 
 bool SlowPath::vrrp_refuses(uint16_t vrf, const IpAddr& ip) const {

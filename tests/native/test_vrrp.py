@@ -293,3 +293,43 @@ def test_a_changed_router_keeps_its_state_and_advertises_the_new_priority(backup
     # The frames to the virtual MAC never stopped being the router's.
     frame = Ether(src=HOST_MAC["a"], dst=VMAC) / IP(src=HOST_IP["a"], dst="10.1.2.3") / UDP()
     assert len(forward(dp, [frame])["b"]) == 1
+
+
+def test_router_advertisements_come_from_the_master_s_virtual_link_local_address():
+    from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6ND_RS, ICMPv6NDOptSrcLLAddr
+
+    from appliance.dataplane import RaSettings
+    six = vrrp(addresses=["fe80::1", VIP6])
+    for dp in checked(open_vrrp_router(six)):
+        dp.ra_set("a", RaSettings("a", max_interval_s=600, min_interval_s=200))
+        rs = Ether(src=HOST_MAC["a"], dst="33:33:00:00:00:02") / IPv6(
+            src="fe80::a:10", dst="ff02::2", hlim=255) / ICMPv6ND_RS()
+
+        def advertisements(within: float) -> list[Ether]:
+            deadline, found = time.monotonic() + within, []
+            while time.monotonic() < deadline and not found:
+                dp.quiesce()
+                found = [f for f in map(Ether, dp.drain("a")) if ICMPv6ND_RA in f]
+                time.sleep(0.02)
+            return found
+
+        # The first goes out at once, but the router is a backup yet: none (its master's link).
+        assert advertisements(0.2) == []
+        wait_state(dp, "master", 1.0, v6=True)  # as master, at once, from fe80::1
+        (ra, *_) = advertisements(1.0)
+        assert (ra.src, ra[IPv6].src, ra[ICMPv6NDOptSrcLLAddr].lladdr) == (VMAC6, "fe80::1", VMAC6)
+        # A higher-priority master takes over (its adverts keep coming): this one is quiet.
+        forward(dp, [six_advert(200)])
+        assert state(dp, v6=True)["state"] == "backup"
+        dp.inject("a", [bytes(rs)])
+        sent, deadline = [], time.monotonic() + 3.2  # (an RS is answered within 3 s of the last)
+        while time.monotonic() < deadline:
+            sent += [f for f in forward(dp, [six_advert(200)])["a"] if ICMPv6ND_RA in f]
+            time.sleep(0.05)
+        assert sent == [] and state(dp, v6=True)["state"] == "backup"
+
+
+def six_advert(priority: int) -> Ether:
+    return Ether(src=VMAC6, dst="33:33:00:00:00:12") / IPv6(
+        src="fe80::9", dst="ff02::12", hlim=255, nh=112) / VRRPv3(
+        vrid=10, priority=priority, adv=10, addrlist=["fe80::1", VIP6])
