@@ -31,6 +31,9 @@ from tests.e2e.lab import HOST_ENV, bridged_host, sh
 VIP = ["10.0.1.1", "10.0.2.1"]
 VMAC = ["00:00:5e:00:01:01", "00:00:5e:00:01:02"]
 HOSTS = ["10.0.1.10", "10.0.2.10"]
+VIP6 = ["2001:db8:1::1", "2001:db8:2::1"]  # (with fe80::1 first, the link-local one)
+VMAC6 = ["00:00:5e:00:02:01", "00:00:5e:00:02:02"]
+HOSTS6 = ["2001:db8:1::10", "2001:db8:2::10"]
 PRIORITY = {"a": 200, "b": 100}
 ADDRESS = {"a": ["10.0.1.2/24", "10.0.2.2/24"], "b": ["10.0.1.3/24", "10.0.2.3/24"]}
 UPSTREAM = "10.0.2.254"
@@ -74,7 +77,8 @@ router bgp 65000
 
 class HaPair:
     def __init__(self, tmp: Path, interval_ms: int = 100, preempt: bool = True,
-                 preempt_delay_ms: int = 0, track: bool = False, bgp_ms: int | None = None):
+                 preempt_delay_ms: int = 0, track: bool = False, bgp_ms: int | None = None,
+                 ipv6: bool = False):
         self.id = uuid.uuid4().hex[:5]
         self.ns = [f"ha{self.id}h1", f"ha{self.id}h2"]
         self.bridge = [f"hb{self.id}0", f"hb{self.id}1"]
@@ -101,6 +105,11 @@ class HaPair:
                 "arp": {"reachable_ms": 2000, "stale_ms": 500, "retrans_ms": 200, "probes": 3,
                         "failed_ms": 3000},
             })
+            if ipv6:  # an IPv6 router beside each IPv4 one, advertised to the hosts
+                for i, port in enumerate(app.config["ports"]):
+                    port["addresses"].append(f"{HOSTS6[i].rsplit(':', 1)[0]}:{2 + 'ab'.index(name)}/64")
+                    port["vrrp"].append({**port["vrrp"][0], "addresses": ["fe80::1", VIP6[i]]})
+                    port["ra"] = {"max_interval_s": 4}
             if bgp_ms is not None:
                 app.config["vrfs"] = [{"name": self.vrf[name]}]
                 for port in app.config["ports"]:
@@ -110,6 +119,10 @@ class HaPair:
             self.apps[name] = app
         for i in range(2):
             self._host(i)
+            if ipv6:  # its default route from the master's router advertisements
+                sh("ip", "netns", "exec", self.ns[i], "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0",
+                   "net.ipv6.conf.eth0.disable_ipv6=0")
+                sh("ip", "-n", self.ns[i], "addr", "add", f"{HOSTS6[i]}/64", "dev", "eth0", "nodad")
         self.upstream = f"ha{self.id}up"
         if bgp_ms is not None:
             sh("ip", "netns", "add", self.upstream)
@@ -197,12 +210,12 @@ class HaPair:
         m = re.search(r"lladdr (\S+)", out)
         return m.group(1) if m else None
 
-    def pinger(self, count: int, interval_s: float = 0.01) -> subprocess.Popen:
+    def pinger(self, count: int, interval_s: float = 0.01, ipv6: bool = False) -> subprocess.Popen:
         """h1 pings h2 through both gateways, every `interval_s`, each reply timestamped."""
         return subprocess.Popen(
             ["ip", "netns", "exec", self.ns[0], "ping", "-n", "-D", "-i", str(interval_s), "-c",
-             str(count), "-W", "1", HOSTS[1]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, env=HOST_ENV)
+             str(count), "-W", "1", HOSTS6[1] if ipv6 else HOSTS[1]], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, env=HOST_ENV)
 
     @staticmethod
     def outcome(pinger: subprocess.Popen) -> tuple[int, int, float]:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.ha_lab import HOSTS, VMAC, HaPair
+from tests.e2e.ha_lab import HOSTS, HOSTS6, VMAC, VMAC6, HaPair
 
 @pytest.fixture
 def pair(tmp_path):
@@ -90,3 +90,34 @@ def test_a_tracked_uplink_going_down_hands_the_lan_to_the_other_router(pair):
     sh("ip", "link", "set", tap, "up")
     assert pair.wait_states("a", "master", 3), pair.states("a")
     assert pair.wait_states("b", "backup", 2), pair.states("b")
+
+
+@pytest.fixture
+def pair6(tmp_path):
+    p = HaPair(tmp_path, interval_ms=100, ipv6=True)
+    yield p
+    p.close()
+
+
+def test_ipv6_hosts_follow_the_virtual_router_their_advertisements_name(pair6):
+    pair = pair6
+    up(pair)
+
+    def default_via() -> str:
+        return pair.host(0, "ip", "-6", "route", "show", "default").stdout
+
+    deadline = time.monotonic() + 10
+    while "via fe80::1 dev eth0" not in default_via() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "via fe80::1 dev eth0" in default_via(), default_via()
+    assert pair.host(0, "ping", "-6", "-c", "3", "-i", "0.2", "-W", "1", HOSTS6[1]).returncode == 0
+    assert f"lladdr {VMAC6[0]}" in pair.host(0, "ip", "-6", "neigh", "show", "fe80::1").stdout
+
+    pinger = pair.pinger(count=400, ipv6=True)
+    time.sleep(1.0)
+    pair.kill("a")
+    sent, lost, gap = HaPair.outcome(pinger)
+    print(f"\nIPv6, kill -9 of the master: {lost} of {sent} pings lost, {gap * 1000:.0f} ms without a reply")
+    assert 0 < lost and gap < 2, (sent, lost, gap)
+    assert "via fe80::1 dev eth0" in default_via()  # the same router, now B
+    assert f"lladdr {VMAC6[0]}" in pair.host(0, "ip", "-6", "neigh", "show", "fe80::1").stdout

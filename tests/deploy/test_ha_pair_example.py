@@ -1,4 +1,5 @@
-"""configs/ha-pair/inventory.yml as Ansible renders it for each host: both appliance configs
+"""configs/ha-pair/inventory.yml as Ansible renders it for each host (Jinja2, which comes with
+Ansible: here with the deploy tests, not in the sanitized pass): both appliance configs
 valid, the priorities the host vars give, the FRR config valid for vtysh."""
 import subprocess
 from pathlib import Path
