@@ -133,9 +133,10 @@ def vrrp_problems(interfaces: list) -> list[tuple[str, str]]:
                         not any(a in n.network for n in f.addresses if n.version == a.version):
                     out.append((where, f"{a} is outside {f.name}'s subnets (only accept mode "
                                        "may have such an address)"))
-                if (f.vrf, a) in claimed:
-                    out.append((where, f"{a} is already {claimed[(f.vrf, a)]}'s"))
-                claimed.setdefault((f.vrf, a), where)
+                scope = (f.vrf, f.name if a.is_link_local else None, a)  # (link-local: per link)
+                if scope in claimed:
+                    out.append((where, f"{a} is already {claimed[scope]}'s"))
+                claimed.setdefault(scope, where)
             for k, t in enumerate(v.track):
                 if t.interface not in names:
                     out.append((f"{path}.track[{k}].interface",

@@ -92,10 +92,11 @@ void SlowPath::vrrp_set(uint16_t port, const VrrpSpec& s,
             long(kVrrpMacsPerIface))
         throw PortError(what + ": at most " + std::to_string(kVrrpMacsPerIface) +
                         " virtual routers an interface");
-    for (const VrrpRouter& r : vrrp_)  // a virtual address is one router's
+    for (const VrrpRouter& r : vrrp_)  // a virtual address is one router's (link-local: per link)
         if (!same(r) && vrf_of(r.port) == vrf_of(port))
             for (const IpAddr& ip : addresses)
-                if (std::find(r.addresses.begin(), r.addresses.end(), ip) != r.addresses.end())
+                if ((r.port == port || !ip.link_local()) &&
+                    std::find(r.addresses.begin(), r.addresses.end(), ip) != r.addresses.end())
                     throw PortError(what + ": " + format_ip(ip) + " is already vrrp " +
                                     std::to_string(r.spec.vrid) + "'s");
     if (link_up_.size() != ports_.size()) link_up_.assign(ports_.size(), true);

@@ -99,3 +99,13 @@ def test_a_state_file_with_a_virtual_router_is_refused(tmp_path):
     written.close()
     with pytest.raises(StateFileError, match="virtual routers come from the config only"):
         StateFile(str(path)).load()
+
+
+def test_one_link_local_virtual_address_may_serve_every_link():
+    doc = config()
+    doc["ports"][1]["addresses"].append("2001:db8:b::2/64")
+    doc["ports"][1]["vrrp"] = [{"vrid": 20, "addresses": ["fe80::1", "2001:db8:b::1"]}]
+    parse_config(doc)
+    doc["ports"][0]["vrrp"].append({"vrid": 11, "addresses": ["fe80::1"]})
+    assert "ports[0].vrrp[2].addresses[0]: fe80::1 is already ports[0].vrrp[1].addresses[0]'s" \
+        in errors_of(doc)
