@@ -6,7 +6,9 @@ import time
 
 import pytest
 
+from tests.e2e.conftest import wait_until
 from tests.e2e.ha_lab import HOSTS, HOSTS6, VMAC, VMAC6, HaPair
+
 
 @pytest.fixture
 def pair(tmp_path):
@@ -81,6 +83,8 @@ def test_a_tracked_uplink_going_down_hands_the_lan_to_the_other_router(pair):
     from tests.e2e.lab import sh
     sh("ip", "link", "set", tap, "down")
     assert pair.wait_states("b", "master", 3), pair.states("b")
+    # (A hears B's first advertisement as master a moment after B says it is.)
+    assert wait_until(lambda: pair.states("a") == {1: "backup", 2: "init"}, timeout=3), pair.states("a")
     with pair.apps["a"].client() as c:
         routers = {r["vrid"]: r for r in c.vrrp()}
     assert (routers[1]["state"], routers[1]["priority"]) == ("backup", 50)
